@@ -1,0 +1,170 @@
+"""The driver contract every crypto engine implements.
+
+A driver is built from an engine id, its non-secret options and its one secret
+(or ``None``); it knows nothing of the metadata store. The service records what
+drivers return. Modelled on keyring's backend base: class-level facts
+(type, display name, security level, options), a ``check`` for reachability,
+capability flags, and one shared contract test suite (``tests/contract``).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .algorithms import MessageType, SigningAlgorithm
+from .errors import EngineConfigError, OperationNotSupported
+from .keys import ParsedKey
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One non-secret engine option (DESIGN §2), as the CLI and the TUI form show it."""
+
+    name: str
+    help: str
+    default: str | None = None
+    required: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """The one secret an engine needs, kept in the keyring."""
+
+    label: str  # "user PIN", "at-rest passphrase", ...
+    generated: bool = False  # the engine can make one up when none is given
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    can_create: bool = True
+    can_import: bool = True
+    can_import_public: bool = False
+    can_delete: bool = True
+    native_verify: bool = False
+
+
+@dataclass
+class NativeKey:
+    """A key as the engine holds it.
+
+    ``ref`` is the engine-native reference (file name, label, ARN, kid, path).
+    ``public_key`` is a ``cryptography`` public key object.
+    """
+
+    ref: str
+    key_id: str
+    public_key: Any
+    algorithm: str
+    size: int
+    has_private_key: bool = True
+    pkcs11_uri: str | None = None
+    state: str | None = None  # engine-reported state, e.g. "Enabled", "PendingDeletion"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class EngineDriver(abc.ABC):
+    """Abstract base of the engine drivers."""
+
+    TYPE: ClassVar[str]
+    DISPLAY: ClassVar[str]
+    PROVIDER: ClassVar[str]
+    SECURITY_LEVEL: ClassVar[int]
+    OPTIONS: ClassVar[tuple[OptionSpec, ...]] = ()
+    SECRET: ClassVar[SecretSpec | None] = None
+    CAPABILITIES: ClassVar[Capabilities] = Capabilities()
+
+    def __init__(self, engine_id: str, options: dict[str, str], secret: str | None):
+        self.engine_id = engine_id
+        self.options = self.validate_options(options)
+        self._secret = secret
+        if self.SECRET and self.SECRET.required and not secret:
+            raise EngineConfigError(f"Engine {engine_id!r} needs its {self.SECRET.label}.")
+
+    # --- configuration ---------------------------------------------------
+
+    @classmethod
+    def validate_options(cls, options: dict[str, str]) -> dict[str, str]:
+        """Options with defaults filled in; unknown or missing ones are errors."""
+        known = {o.name: o for o in cls.OPTIONS}
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise EngineConfigError(
+                f"Unknown option(s) for {cls.TYPE}: {', '.join(unknown)}.",
+                hint="Known: " + (", ".join(known) or "none") + ".",
+            )
+        result: dict[str, str] = {}
+        for spec in cls.OPTIONS:
+            value = options.get(spec.name, spec.default)
+            if value is None or value == "":
+                if spec.required:
+                    raise EngineConfigError(f"Option {spec.name!r} is required for {cls.TYPE}: {spec.help}")
+                continue
+            value = str(value)
+            if spec.choices and value not in spec.choices:
+                raise EngineConfigError(
+                    f"Option {spec.name!r} must be one of {', '.join(spec.choices)}; got {value!r}."
+                )
+            result[spec.name] = value
+        return result
+
+    @classmethod
+    def needs_secret(cls, options: dict[str, str]) -> bool:
+        """Whether an engine with these (validated) options needs its secret."""
+        return cls.SECRET is not None and cls.SECRET.required
+
+    @classmethod
+    def default_options(cls, engine_id: str, data_dir: str) -> dict[str, str]:
+        """Options derived from the data directory (e.g. the software key directory)."""
+        return {}
+
+    # --- facts -----------------------------------------------------------
+
+    @abc.abstractmethod
+    def supported_key_types(self) -> dict[str, tuple[int, ...]]:
+        """Algorithm -> sizes this instance can create."""
+
+    def check(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Raise a typed error when the engine cannot be reached or used."""
+
+    # --- keys ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def inventory(self) -> Iterator[NativeKey]:
+        """Every key the engine really holds."""
+
+    @abc.abstractmethod
+    def get(self, ref: str) -> NativeKey:
+        """One key by native reference; ``KeyNotFoundInEngine`` when absent."""
+
+    @abc.abstractmethod
+    def create(self, algorithm: str, size: int) -> NativeKey:
+        """Generate a key pair inside the engine."""
+
+    def import_key(self, key: ParsedKey) -> NativeKey:
+        raise OperationNotSupported(f"{self.DISPLAY} engines cannot import keys.")
+
+    @abc.abstractmethod
+    def sign(self, ref: str, sig_alg: SigningAlgorithm, data: bytes, message_type: MessageType) -> bytes:
+        """Sign; ECDSA signatures are returned DER-encoded. Inputs are validated by the caller."""
+
+    def verify(
+        self, ref: str, sig_alg: SigningAlgorithm, data: bytes, message_type: MessageType, signature: bytes
+    ) -> bool:
+        raise OperationNotSupported(f"{self.DISPLAY} engines have no verify of their own.")
+
+    def delete(self, ref: str) -> None:
+        raise OperationNotSupported(f"{self.DISPLAY} engines cannot delete keys.")
+
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Release sessions and connections."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,412 @@
+"""Key material: parsing, identity, description, signing and verification.
+
+Everything here works on ``cryptography`` key objects and is shared by the
+software-backed drivers (software, Secrets Manager, Vault) and by the offline
+verifier. ``key_id`` follows Lamassu: lowercase hex SHA-256 of the DER
+SubjectPublicKeyInfo.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    Prehashed,
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from . import algorithms as A
+from .errors import InvalidInput, KeyParseError, UnsupportedKeyType, WrongPassphrase
+
+MAX_KEY_FILE_BYTES = 1 << 20  # refuse larger inputs before parsing
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | dsa.DSAPublicKey
+
+
+@dataclass(frozen=True)
+class ParsedKey:
+    """A key read from bytes: the private key when there was one, always the public key."""
+
+    public_key: Any
+    private_key: Any | None
+    algorithm: str
+    size: int
+    source_format: str
+
+    @property
+    def has_private_key(self) -> bool:
+        return self.private_key is not None
+
+    @property
+    def key_id(self) -> str:
+        return key_id_of(self.public_key)
+
+
+# ---------------------------------------------------------------- identity
+
+
+def spki_der(public_key) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def key_id_of(public_key) -> str:
+    """Lamassu's key id: lowercase hex SHA-256 of the DER SubjectPublicKeyInfo."""
+    return hashlib.sha256(spki_der(public_key)).hexdigest()
+
+
+def is_key_id(text: str) -> bool:
+    """True for a 64-char lowercase hex id (safe to use as a file name)."""
+    return isinstance(text, str) and len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
+def describe(public_key) -> tuple[str, int]:
+    """(algorithm, size) of a public or private key object."""
+    if isinstance(public_key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)):
+        return A.RSA, public_key.key_size
+    if isinstance(public_key, (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey)):
+        size = A.SIZE_BY_CURVE.get(public_key.curve.name)
+        if size is None:
+            raise UnsupportedKeyType(
+                f"Elliptic curve {public_key.curve.name} is not supported; use P-224, P-256, P-384 or P-521."
+            )
+        return A.ECDSA, size
+    if isinstance(public_key, (ed25519.Ed25519PublicKey, ed25519.Ed25519PrivateKey)):
+        return A.ED25519, 256
+    if isinstance(public_key, (dsa.DSAPublicKey, dsa.DSAPrivateKey)):
+        return A.DSA, public_key.key_size
+    raise UnsupportedKeyType(f"Keys of type {type(public_key).__name__} are not supported.")
+
+
+# ---------------------------------------------------------------- generation
+
+
+def generate(algorithm: str, size: int):
+    """A new private key object."""
+    if algorithm == A.RSA:
+        return rsa.generate_private_key(public_exponent=65537, key_size=size)
+    if algorithm == A.ECDSA:
+        return ec.generate_private_key(_curve(size))
+    if algorithm == A.ED25519:
+        return ed25519.Ed25519PrivateKey.generate()
+    raise UnsupportedKeyType(f"Cannot generate {algorithm} keys.")
+
+
+def _curve(size: int) -> ec.EllipticCurve:
+    return {224: ec.SECP224R1, 256: ec.SECP256R1, 384: ec.SECP384R1, 521: ec.SECP521R1}[size]()
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse_key(data: bytes | str, passphrase: bytes | str | None = None) -> ParsedKey:
+    """Read a private or public key from PEM, DER, OpenSSH or JWK.
+
+    Raises ``KeyParseError`` for anything unreadable, ``WrongPassphrase`` for an
+    encrypted key with a missing or wrong passphrase, ``UnsupportedKeyType`` for
+    keys of another kind. Never another exception.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    if not isinstance(data, (bytes, bytearray)):
+        raise KeyParseError("Key data must be bytes or text.")
+    data = bytes(data)
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise KeyParseError(f"Key input is {len(data)} bytes; the limit is {MAX_KEY_FILE_BYTES} bytes.")
+    if not data.strip():
+        raise KeyParseError("The key input is empty.")
+    if isinstance(passphrase, str):
+        passphrase = passphrase.encode()
+    passphrase = passphrase or None
+    try:
+        private, fmt = _load(data, passphrase)
+    except (WrongPassphrase, KeyParseError, UnsupportedKeyType):
+        raise
+    except Exception:  # cryptography raises ValueError/TypeError/others on hostile input
+        raise KeyParseError(
+            "The data is not a readable key (PEM or DER PKCS#1, PKCS#8, SEC1, SPKI, OpenSSH or JWK)."
+        ) from None
+    if fmt.startswith("public"):
+        public, private = private, None
+    else:
+        public = private.public_key()
+    if isinstance(private, dsa.DSAPrivateKey):
+        raise UnsupportedKeyType("DSA private keys cannot be imported; DSA is accepted as a public key only.")
+    algorithm, size = describe(public)
+    if algorithm == A.RSA and size < A.RSA_MIN_IMPORT_SIZE:
+        raise UnsupportedKeyType(f"RSA keys below {A.RSA_MIN_IMPORT_SIZE} bits are refused ({size} bits).")
+    return ParsedKey(public, private, algorithm, size, fmt)
+
+
+def _load(data: bytes, passphrase: bytes | None):
+    stripped = data.strip()
+    if stripped.startswith(b"{"):
+        return _load_jwk(stripped)
+    if stripped.startswith(b"-----BEGIN OPENSSH PRIVATE KEY"):
+        return _private(serialization.load_ssh_private_key, stripped, passphrase), "openssh"
+    if stripped.split(b" ", 1)[0] in (b"ssh-rsa", b"ssh-ed25519") or stripped.startswith(b"ecdsa-sha2-"):
+        return serialization.load_ssh_public_key(stripped), "public-openssh"
+    if b"-----BEGIN" in stripped:
+        if b"PUBLIC KEY-----" in stripped:
+            return serialization.load_pem_public_key(stripped), "public-pem"
+        if b"-----BEGIN CERTIFICATE" in stripped:
+            raise KeyParseError("This is a certificate, not a key; import its public key instead.")
+        encrypted = b"ENCRYPTED" in stripped
+        return _private(serialization.load_pem_private_key, stripped, passphrase, encrypted), "pem"
+    # DER: try private first (PKCS#8, PKCS#1, SEC1), then public (SPKI, PKCS#1 RSA).
+    try:
+        return _private(serialization.load_der_private_key, data, passphrase), "der"
+    except (WrongPassphrase, UnsupportedKeyType):
+        raise
+    except Exception:
+        pass
+    return serialization.load_der_public_key(data), "public-der"
+
+
+def _private(loader, data: bytes, passphrase: bytes | None, encrypted: bool | None = None):
+    try:
+        return loader(data, password=passphrase)
+    except TypeError as exc:
+        text = str(exc)
+        # Checked first: "...private key is not encrypted." also contains "encrypted".
+        if "Password was given but" in text:
+            return loader(data, password=None)
+        if "encrypted" in text or "Password was not given" in text:
+            raise WrongPassphrase("The key is encrypted: a passphrase is needed.") from None
+        raise
+    except ValueError as exc:
+        if encrypted or "Bad decrypt" in str(exc) or "password" in str(exc).lower():
+            raise WrongPassphrase("The passphrase does not decrypt this key.") from None
+        raise
+    except UnsupportedAlgorithm:
+        raise UnsupportedKeyType("The key uses an algorithm or encryption that is not supported.") from None
+
+
+# ---------------------------------------------------------------- JWK
+
+
+def _b64u_decode(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise KeyParseError("JWK member is not a base64url string.")
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        raise KeyParseError("JWK member is not valid base64url.") from None
+
+
+def _b64u(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _int(jwk: dict, name: str) -> int:
+    if name not in jwk:
+        raise KeyParseError(f"JWK is missing {name!r}.")
+    return int.from_bytes(_b64u_decode(jwk[name]), "big")
+
+
+_JWK_CURVES = {"P-224": 224, "P-256": 256, "P-384": 384, "P-521": 521}
+
+
+def _load_jwk(data: bytes):
+    try:
+        jwk = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise KeyParseError("The data looks like JSON but is not valid JSON.") from None
+    if not isinstance(jwk, dict):
+        raise KeyParseError("A JWK must be a JSON object.")
+    kty = jwk.get("kty")
+    if kty in ("RSA", "RSA-HSM"):
+        pub = rsa.RSAPublicNumbers(_int(jwk, "e"), _int(jwk, "n"))
+        if "d" not in jwk:
+            return pub.public_key(), "public-jwk"
+        p, q, d = _int(jwk, "p"), _int(jwk, "q"), _int(jwk, "d")
+        priv = rsa.RSAPrivateNumbers(
+            p, q, d,
+            _int(jwk, "dp") if "dp" in jwk else rsa.rsa_crt_dmp1(d, p),
+            _int(jwk, "dq") if "dq" in jwk else rsa.rsa_crt_dmq1(d, q),
+            _int(jwk, "qi") if "qi" in jwk else rsa.rsa_crt_iqmp(p, q),
+            pub,
+        )
+        return priv.private_key(), "jwk"
+    if kty in ("EC", "EC-HSM"):
+        size = _JWK_CURVES.get(jwk.get("crv"))
+        if size is None:
+            raise UnsupportedKeyType(f"JWK curve {jwk.get('crv')!r} is not supported.")
+        pub = ec.EllipticCurvePublicNumbers(_int(jwk, "x"), _int(jwk, "y"), _curve(size))
+        if "d" not in jwk:
+            return pub.public_key(), "public-jwk"
+        return ec.EllipticCurvePrivateNumbers(_int(jwk, "d"), pub).private_key(), "jwk"
+    if kty == "OKP" and jwk.get("crv") == "Ed25519":
+        if "d" in jwk:
+            return ed25519.Ed25519PrivateKey.from_private_bytes(_b64u_decode(jwk["d"])), "jwk"
+        return ed25519.Ed25519PublicKey.from_public_bytes(_b64u_decode(jwk.get("x"))), "public-jwk"
+    raise UnsupportedKeyType(f"JWK key type {kty!r} is not supported.")
+
+
+def to_jwk(public_key) -> dict:
+    """Public JWK (RFC 7517) with ``kid`` = key id."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        n = public_key.public_numbers()
+        jwk = {"kty": "RSA", "n": _b64u(_int_bytes(n.n)), "e": _b64u(_int_bytes(n.e))}
+    elif isinstance(public_key, ec.EllipticCurvePublicKey):
+        size = A.SIZE_BY_CURVE[public_key.curve.name]
+        width = (size + 7) // 8
+        n = public_key.public_numbers()
+        jwk = {
+            "kty": "EC",
+            "crv": A.NIST_NAME[size],
+            "x": _b64u(n.x.to_bytes(width, "big")),
+            "y": _b64u(n.y.to_bytes(width, "big")),
+        }
+    elif isinstance(public_key, ed25519.Ed25519PublicKey):
+        raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        jwk = {"kty": "OKP", "crv": "Ed25519", "x": _b64u(raw)}
+    else:
+        raise UnsupportedKeyType("Only RSA, EC and Ed25519 keys can be exported as JWK.")
+    jwk["kid"] = key_id_of(public_key)
+    return jwk
+
+
+def _int_bytes(value: int) -> bytes:
+    return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+
+
+# ---------------------------------------------------------------- serialisation
+
+
+def public_pem(public_key) -> str:
+    return public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+def load_public_pem(pem: str | bytes):
+    if isinstance(pem, str):
+        pem = pem.encode()
+    try:
+        return serialization.load_pem_public_key(pem)
+    except Exception:
+        raise KeyParseError("The stored public key is not a readable PEM SubjectPublicKeyInfo.") from None
+
+
+def export_public(public_key, fmt: str) -> bytes:
+    """Public key as ``pem``, ``der``, ``jwk`` (JSON) or ``ssh`` (OpenSSH)."""
+    fmt = fmt.lower()
+    if fmt == "pem":
+        return public_pem(public_key).encode()
+    if fmt == "der":
+        return spki_der(public_key)
+    if fmt == "jwk":
+        return (json.dumps(to_jwk(public_key), sort_keys=True) + "\n").encode()
+    if fmt in ("ssh", "openssh"):
+        if isinstance(public_key, ec.EllipticCurvePublicKey) and public_key.curve.name == "secp224r1":
+            raise UnsupportedKeyType("OpenSSH has no format for P-224 keys.")
+        try:
+            return public_key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH) + b"\n"
+        except (ValueError, UnsupportedAlgorithm):
+            raise UnsupportedKeyType("This key cannot be written in OpenSSH format.") from None
+    raise InvalidInput(f"Unknown export format {fmt!r}: use pem, der, jwk or ssh.")
+
+
+def private_pkcs8_pem(private_key, passphrase: bytes | None = None) -> bytes:
+    """PKCS#8 PEM; ``ENCRYPTED PRIVATE KEY`` when a passphrase is given."""
+    enc = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    return private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
+
+
+# ---------------------------------------------------------------- signatures
+
+
+def ecdsa_der_to_raw(signature: bytes, size: int) -> bytes:
+    """DER ECDSA-Sig-Value to fixed-width r||s."""
+    try:
+        r, s = decode_dss_signature(signature)
+    except Exception:
+        raise InvalidInput("The ECDSA signature is not valid DER.") from None
+    width = (size + 7) // 8
+    if r.bit_length() > width * 8 or s.bit_length() > width * 8:
+        raise InvalidInput("The ECDSA signature does not fit the curve size.")
+    return r.to_bytes(width, "big") + s.to_bytes(width, "big")
+
+
+def ecdsa_raw_to_der(signature: bytes) -> bytes:
+    """Fixed-width r||s (as PKCS#11 and Azure return it) to DER."""
+    if not isinstance(signature, (bytes, bytearray)) or not signature or len(signature) % 2:
+        raise InvalidInput("A raw ECDSA signature must be r||s of even, non-zero length.")
+    half = len(signature) // 2
+    return encode_dss_signature(int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big"))
+
+
+def _rsa_padding(sig_alg: A.SigningAlgorithm):
+    if sig_alg.padding == "PSS":
+        return padding.PSS(mgf=padding.MGF1(sig_alg.hasher()), salt_length=padding.PSS.DIGEST_LENGTH)
+    return padding.PKCS1v15()
+
+
+def sign_with(private_key, sig_alg: A.SigningAlgorithm, data: bytes, message_type) -> bytes:
+    """Sign with a ``cryptography`` private key; ECDSA signatures are DER."""
+    algorithm, size = describe(private_key)
+    A.check_fits(sig_alg, algorithm, size)
+    A.check_message(sig_alg, data, message_type)
+    if algorithm == A.ED25519:
+        return private_key.sign(data)
+    digest = A.prepare_digest(sig_alg, data, message_type)
+    chosen = Prehashed(sig_alg.hasher())
+    if algorithm == A.RSA:
+        return private_key.sign(digest, _rsa_padding(sig_alg), chosen)
+    return private_key.sign(digest, ec.ECDSA(chosen))
+
+
+def verify_with(public_key, sig_alg: A.SigningAlgorithm, data: bytes, message_type, signature: bytes) -> bool:
+    """True when ``signature`` is valid; typed errors for misuse, never another exception."""
+    algorithm, size = describe(public_key)
+    A.check_fits(sig_alg, algorithm, size)
+    A.check_message(sig_alg, data, message_type)
+    try:
+        if algorithm == A.ED25519:
+            public_key.verify(signature, data)
+            return True
+        digest = A.prepare_digest(sig_alg, data, message_type)
+        chosen = Prehashed(sig_alg.hasher())
+        if algorithm == A.RSA:
+            public_key.verify(signature, digest, _rsa_padding(sig_alg), chosen)
+        else:
+            public_key.verify(signature, digest, ec.ECDSA(chosen))
+        return True
+    except InvalidSignature:
+        return False
+    except (ValueError, TypeError):
+        return False
+
+
+def self_test(sign, public_key, algorithm: str) -> None:
+    """Sign a random challenge through ``sign(sig_alg, data, message_type)`` and verify it."""
+    import os
+
+    sig_alg = A.signing_algorithm(A.algorithms_for_key(algorithm)[0])
+    challenge = os.urandom(32)
+    signature = sign(sig_alg, challenge, A.MessageType.RAW)
+    if not verify_with(public_key, sig_alg, challenge, A.MessageType.RAW, signature):
+        from .errors import EngineError
+
+        raise EngineError("The new key failed its sign/verify self-test; it was not recorded.")
+
+
+__all__ = [
+    "ParsedKey", "parse_key", "key_id_of", "is_key_id", "describe", "generate", "public_pem",
+    "load_public_pem", "export_public", "private_pkcs8_pem", "to_jwk", "ecdsa_der_to_raw",
+    "ecdsa_raw_to_der", "sign_with", "verify_with", "self_test",
+]

@@ -1,0 +1,231 @@
+"""The one SQLite connection a Store owns: file, pragmas, locking, transactions.
+
+Every public store method goes through ``guard()`` or ``transaction()`` here,
+which serialise thread-worker access with a re-entrant lock and turn any
+``sqlite3.Error`` into a ``DatabaseError`` an operator can read.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .errors import DatabaseError
+
+BUSY_TIMEOUT_MS = 10_000
+Params = Sequence[Any] | dict[str, Any] | None
+
+
+def translate_error(exc: sqlite3.Error, path: Path) -> DatabaseError:
+    """A readable DatabaseError for a raw sqlite3 error (never leaks the raw type)."""
+    text = str(exc)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        return DatabaseError(
+            f"The database {path} is locked.",
+            title="Database busy",
+            hint="Another process (perhaps another kms-tui) holds the database; "
+            "wait for it to finish or close it, then retry.",
+        )
+    if "not a database" in low or "malformed" in low or "encrypted" in low:
+        return DatabaseError(
+            f"{path} is not a kms-tui database, or it is damaged ({text}).",
+            hint="Move the file aside to start with a new database, or restore it from a backup.",
+        )
+    if "readonly" in low or "unable to open" in low or "disk i/o" in low or "full" in low:
+        return DatabaseError(
+            f"Cannot use the database {path} ({text}).",
+            hint="Check that the data directory belongs to you, is writable and has free space.",
+        )
+    return DatabaseError(f"Database error on {path}: {text}.")
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` mode 0600 before SQLite does, and tighten existing files.
+
+    SQLite would create the file with the umask's mode (often 0644); creating
+    it first closes that window. SQLite gives -wal/-shm the main file's mode,
+    but older copies of them are tightened too.
+    """
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+        for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            if candidate.exists():
+                os.chmod(candidate, 0o600)
+    except OSError as exc:
+        raise DatabaseError(
+            f"Cannot create the database {path}: {exc.strerror or exc}.",
+            hint="Check that the data directory belongs to you and is writable.",
+        ) from exc
+
+
+class Connection:
+    """A locked, error-translating wrapper over one sqlite-utils Database."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.RLock()
+        self._depth = 0  # write-transaction nesting; only the lock holder reads or writes it
+        self._reading = False  # inside snapshot()
+        self._closed = False
+        create_private_file(path)
+        raw = sqlite3.connect(
+            str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
+        )
+        try:
+            # busy_timeout first: switching to WAL itself needs a lock another process may hold.
+            raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            raw.execute("PRAGMA journal_mode = WAL").fetchone()
+            raw.execute("PRAGMA foreign_keys = ON")
+            raw.execute("PRAGMA synchronous = NORMAL")
+            # Plugins are off: nothing outside this package may hook our connection.
+            self.db = sqlite_utils.Database(raw, execute_plugins=False)
+        except sqlite3.Error as exc:
+            raw.close()
+            raise translate_error(exc, path) from exc
+        self._raw = raw
+
+    # ------------------------------------------------------------ locking
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DatabaseError(f"The database {self.path} is closed.", hint="Open the store again.")
+
+    @contextmanager
+    def guard(self) -> Iterator[sqlite_utils.Database]:
+        """Hold the lock and translate sqlite3 errors for the block."""
+        with self._lock:
+            self._check_open()
+            try:
+                yield self.db
+            except sqlite3.Error as exc:
+                raise translate_error(exc, self.path) from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """``BEGIN IMMEDIATE`` … COMMIT, or ROLLBACK on any exception.
+
+        IMMEDIATE takes the write lock up front, so a read-then-write block
+        (the audit chain's "read last hash, append") cannot interleave with
+        another process. Nested use joins the outer transaction through a
+        SAVEPOINT: it commits with the outer one, but a failing inner block
+        is undone on its own, so a caught Conflict leaves no half-written rows.
+        """
+        with self._lock:
+            self._check_open()
+            if self._reading:
+                # A deferred read cannot safely become a write under WAL (it may hit
+                # SQLITE_BUSY without waiting), and its end is a ROLLBACK.
+                raise RuntimeError("store.transaction() used inside a read snapshot")
+            if self._depth:
+                yield from self._nested()
+                return
+            try:
+                self._raw.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise translate_error(exc, self.path) from exc
+            self._depth = 1
+            try:
+                yield self.db
+                self._raw.execute("COMMIT")
+            except BaseException as exc:
+                self._rollback("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise translate_error(exc, self.path) from exc
+                raise
+            finally:
+                self._depth = 0
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite_utils.Database]:
+        """A read transaction: every query in the block sees the same state.
+
+        Deferred, so it takes no write lock (WAL readers never block writers);
+        inside a write transaction it simply joins it.
+        """
+        with self._lock:
+            self._check_open()
+            if self._depth or self._reading:
+                yield self.db
+                return
+            try:
+                self._raw.execute("BEGIN DEFERRED")
+            except sqlite3.Error as exc:
+                raise translate_error(exc, self.path) from exc
+            self._reading = True
+            try:
+                yield self.db
+            except sqlite3.Error as exc:
+                raise translate_error(exc, self.path) from exc
+            finally:
+                self._reading = False
+                self._rollback("ROLLBACK")  # nothing was written; ending the read is all
+
+    def _nested(self) -> Iterator[sqlite_utils.Database]:
+        name = f"store_nested_{self._depth}"
+        try:
+            self._raw.execute(f"SAVEPOINT {name}")
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        self._depth += 1
+        try:
+            yield self.db
+            self._raw.execute(f"RELEASE {name}")
+        except BaseException as exc:
+            self._rollback(f"ROLLBACK TO {name}", f"RELEASE {name}")
+            if isinstance(exc, sqlite3.Error):
+                raise translate_error(exc, self.path) from exc
+            raise
+        finally:
+            self._depth -= 1
+
+    def _rollback(self, *statements: str) -> None:
+        # Some errors (disk full, I/O) already ended the transaction; then there is nothing to undo.
+        if not self._raw.in_transaction:
+            return
+        try:
+            for statement in statements:
+                self._raw.execute(statement)
+        except sqlite3.Error:
+            pass  # the original exception is the one worth reporting
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    # ------------------------------------------------------------ queries
+    def rows(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
+        with self.guard() as db:
+            return list(db.query(sql, params))
+
+    def row(self, sql: str, params: Params = None) -> dict[str, Any] | None:
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+    def scalar(self, sql: str, params: Params = None) -> Any:
+        with self.guard() as db:
+            found = db.execute(sql, params).fetchone()
+            return found[0] if found else None
+
+    def execute(self, sql: str, params: Params = None) -> sqlite3.Cursor:
+        with self.guard() as db:
+            return db.execute(sql, params)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                # Keeps the planner's statistics fresh for the next start; cheap when nothing changed.
+                self._raw.execute("PRAGMA optimize")
+            except sqlite3.Error:
+                pass
+            self._raw.close()

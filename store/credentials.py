@@ -1,0 +1,226 @@
+"""Engine secrets in the OS keyring, or in memory for this process only.
+
+One keyring entry per engine: service ``kms-tui``, username
+``<namespace>/engine/<engine id>``, the namespace being the database's
+instance id, so two data directories on one machine (a rehearsal and the real
+ceremony, or every test) never share an engine's secret. Backends that do not really protect a secret are
+refused rather than used: ``fail`` and ``null`` (no keyring), a chainer with
+nothing viable behind it, and everything from ``keyrings.alt`` (plaintext or
+merely obfuscated files). When no keyring is usable the caller may keep the
+secret in memory with ``hold_in_memory``. Secret values never appear in an
+exception or a log line. ``keyring`` is imported on first use: it costs
+~120 ms, which start-up should not pay.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from .errors import CredentialsUnavailable, InvalidValue
+
+SERVICE = "kms-tui"
+log = logging.getLogger(__name__)
+
+_IN_MEMORY = "or enter the secret when asked, to keep it in memory for this session only."
+NO_KEYRING_HINT = (
+    "No Secret Service is running. On a desktop, unlock your keyring; over SSH, start one with: "
+    "dbus-run-session -- bash -c 'eval \"$(printf PASSWORD | gnome-keyring-daemon --unlock "
+    "--components=secrets)\"; kms-tui ...' " + _IN_MEMORY
+)
+LOCKED_HINT = (
+    "Unlock your keyring (on a desktop, in its password manager; over SSH, start gnome-keyring-daemon "
+    "again with the keyring's own password), " + _IN_MEMORY
+)
+CONFIG_HINT = (
+    "Select a real backend, e.g. PYTHON_KEYRING_BACKEND=keyring.backends.SecretService.Keyring "
+    "(or in keyringrc.cfg), " + _IN_MEMORY
+)
+ALT_HINT = "Uninstall keyrings.alt or select a real backend (PYTHON_KEYRING_BACKEND), " + _IN_MEMORY
+
+
+def username(engine_id: str, namespace: str | None = None) -> str:
+    return f"{namespace}/engine/{engine_id}" if namespace else f"engine/{engine_id}"
+
+
+def describe(backend: Any) -> str:
+    cls = type(backend)
+    return f"{getattr(backend, 'name', cls.__name__)} ({cls.__module__}.{cls.__name__})"
+
+
+def _is_alt(backend: Any) -> bool:
+    # Any class in the MRO counts: a subclass of a keyrings.alt backend still writes its file.
+    return any(str(getattr(c, "__module__", "")).startswith("keyrings.alt") for c in type(backend).__mro__)
+
+
+def _refusal(backend: Any) -> CredentialsUnavailable | None:
+    """Why this backend must not hold a secret, or None if it may."""
+    from keyring.backends import fail, null
+
+    if isinstance(backend, fail.Keyring):
+        return CredentialsUnavailable(
+            "No OS keyring is available: keyring found no usable backend.", hint=NO_KEYRING_HINT
+        )
+    if isinstance(backend, null.Keyring):
+        return CredentialsUnavailable(
+            "The keyring is set to the 'null' backend, which keeps nothing.", hint=CONFIG_HINT
+        )
+    if _is_alt(backend):
+        return CredentialsUnavailable(
+            f"The keyring backend {describe(backend)} comes from keyrings.alt and keeps secrets in a "
+            "plaintext or merely obfuscated file; kms-tui refuses it.",
+            hint=ALT_HINT,
+        )
+    return None
+
+
+def _translate(exc: Exception, secret: str | None = None) -> CredentialsUnavailable:
+    """A CredentialsUnavailable for a keyring failure, with any secret scrubbed from the text."""
+    from keyring import errors
+
+    detail = str(exc)
+    if secret:
+        detail = detail.replace(secret, "***")
+    kind = type(exc).__name__
+    if isinstance(exc, errors.NoKeyringError):
+        return CredentialsUnavailable("No OS keyring is available.", hint=NO_KEYRING_HINT)
+    if isinstance(exc, errors.KeyringLocked):
+        return CredentialsUnavailable("The keyring is locked, or unlocking it was refused.", hint=LOCKED_HINT)
+    if isinstance(exc, errors.InitError):
+        return CredentialsUnavailable(
+            f"The keyring could not be opened ({kind}: {detail}).", hint=NO_KEYRING_HINT
+        )
+    return CredentialsUnavailable(f"The keyring failed ({kind}: {detail}).", hint=LOCKED_HINT)
+
+
+class CredentialStore:
+    """Get, set and delete engine secrets; ``backend=None`` means keyring's choice."""
+
+    def __init__(self, backend: Any = None, namespace: str | None = None):
+        self.namespace = namespace
+        self._configured = backend
+        self._backend: Any = None  # the one actually used, once resolved
+        self._memory: dict[str, str] = {}
+        self._lock = threading.RLock()
+
+    def username(self, engine_id: str) -> str:
+        """The keyring username of an engine's secret (the service is ``kms-tui``)."""
+        return username(engine_id, self.namespace)
+
+    def __repr__(self) -> str:  # never the held secrets
+        return f"CredentialStore(backend={self.backend_name!r}, held_in_memory={len(self._memory)})"
+
+    # ------------------------------------------------------------ backend
+    def _chosen(self) -> Any:
+        if self._configured is None:
+            import keyring
+
+            try:
+                self._configured = keyring.get_keyring()
+            except Exception as exc:  # a broken keyringrc.cfg, a backend that fails to load
+                raise _translate(exc) from exc
+        return self._configured
+
+    def _usable(self) -> Any:
+        """The backend to use, or CredentialsUnavailable saying why there is none."""
+        with self._lock:
+            if self._backend is not None:
+                return self._backend
+            chosen = self._chosen()
+            from keyring.backends import chainer
+
+            if isinstance(chosen, chainer.ChainerBackend):
+                try:
+                    behind = list(chosen.backends)
+                except Exception as exc:
+                    raise _translate(exc) from exc
+                good = [b for b in behind if _refusal(b) is None]
+                if not good:
+                    refused = _refusal(behind[0]) if behind else None
+                    raise CredentialsUnavailable(
+                        "No OS keyring is available: the keyring chainer has no usable backend"
+                        + (f" ({refused.message})" if refused else "")
+                        + ".",
+                        hint=NO_KEYRING_HINT,
+                    )
+                # The chainer writes to the first backend that accepts, which could be a
+                # refused one; use the best good backend directly instead.
+                chosen = chosen if len(good) == len(behind) else good[0]
+            else:
+                refusal = _refusal(chosen)
+                if refusal is not None:
+                    raise refusal
+            log.debug("credential store uses %s", describe(chosen))
+            self._backend = chosen
+            return chosen
+
+    @property
+    def backend_name(self) -> str:
+        try:
+            return describe(self._usable())
+        except CredentialsUnavailable:
+            try:
+                return describe(self._chosen()) + " (refused)"
+            except CredentialsUnavailable:
+                return "none"
+
+    def status(self) -> tuple[bool, str]:
+        """(usable?, a sentence naming the backend, or saying why there is none)."""
+        try:
+            return True, f"Secrets are kept in {describe(self._usable())}."
+        except CredentialsUnavailable as exc:
+            return False, exc.message
+
+    # ------------------------------------------------------------ secrets
+    def get(self, engine_id: str) -> str | None:
+        """The engine's secret: the in-memory one if held, else the keyring's; None if neither has one."""
+        with self._lock:
+            if engine_id in self._memory:
+                return self._memory[engine_id]
+        backend = self._usable()
+        try:
+            return backend.get_password(SERVICE, self.username(engine_id))
+        except Exception as exc:
+            raise _translate(exc) from exc
+
+    def set(self, engine_id: str, secret: str) -> None:
+        """Store the secret in the keyring (and forget any in-memory copy)."""
+        if not isinstance(secret, str) or not secret:
+            raise InvalidValue("The secret is empty.", hint="Enter the secret again.")
+        backend = self._usable()
+        try:
+            backend.set_password(SERVICE, self.username(engine_id), secret)
+        except Exception as exc:
+            # "from None": the original exception's text or arguments might carry the secret.
+            raise _translate(exc, secret) from None
+        with self._lock:
+            self._memory.pop(engine_id, None)
+
+    def delete(self, engine_id: str) -> None:
+        """Forget the secret everywhere; a missing entry is not an error."""
+        with self._lock:
+            self._memory.pop(engine_id, None)
+        try:
+            backend = self._usable()
+        except CredentialsUnavailable:
+            return  # no usable keyring: kms-tui never stored anything in it
+        from keyring import errors
+
+        try:
+            backend.delete_password(SERVICE, self.username(engine_id))
+        except errors.PasswordDeleteError:
+            pass  # there was no such entry
+        except Exception as exc:
+            raise _translate(exc) from exc
+
+    def hold_in_memory(self, engine_id: str, secret: str) -> None:
+        """Keep the secret in this process only (lost on exit), ahead of the keyring."""
+        if not isinstance(secret, str) or not secret:
+            raise InvalidValue("The secret is empty.", hint="Enter the secret again.")
+        with self._lock:
+            self._memory[engine_id] = secret
+
+    def held_in_memory(self, engine_id: str) -> bool:
+        with self._lock:
+            return engine_id in self._memory

@@ -1,0 +1,21 @@
+"""The Kms facade: the one place that uses the engines and the store together.
+
+Both front ends (the Textual app and the headless CLI) call this and nothing
+below it. It never imports Textual. Methods block (engine I/O, key generation,
+SQLite): the TUI calls them from thread workers.
+"""
+
+from __future__ import annotations
+
+from .core import DEFAULT_ENGINE_ID, SecretPrompt, SecretRequest
+from .engine_ops import EngineCheck, EngineOps, EngineView
+from .inventory import InventoryOps, SyncReport
+
+
+class Kms(InventoryOps, EngineOps):
+    """Every operation of the workstation (DESIGN §3)."""
+
+
+__all__ = [
+    "DEFAULT_ENGINE_ID", "EngineCheck", "EngineView", "Kms", "SecretPrompt", "SecretRequest", "SyncReport",
+]

@@ -1,0 +1,166 @@
+"""The core of the Kms facade: the store, the credentials and the open drivers.
+
+Drivers are opened on first use and kept (one per engine) so that engines with
+sessions (PKCS#11) keep one logged-in session per process. Secrets come from
+the keyring; when no keyring is usable, a prompt supplied by the front end
+(CLI getpass, TUI modal) may provide one to hold in memory for this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import engines
+from engines.base import EngineDriver
+from store import CredentialStore, EngineRecord, Store, resolve_data_dir
+from store.errors import CredentialsUnavailable
+
+from ..errors import SecretNeeded
+
+log = logging.getLogger("kms_tui.service")
+
+DEFAULT_ENGINE_ID = "golang-default"
+
+
+@dataclass(frozen=True)
+class SecretRequest:
+    """What a front end is asked for when a secret is not in the keyring."""
+
+    engine_id: str
+    label: str  # "at-rest passphrase", "user PIN", ...
+    confirm: bool  # a new secret: ask twice
+    reason: str  # why it is asked (keyring unavailable, entry missing)
+
+
+SecretPrompt = Callable[[SecretRequest], "str | None"]
+
+
+class KmsCore:
+    """Owns the store, the credential store and the driver cache."""
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        *,
+        credentials: CredentialStore | None = None,
+        prompt: SecretPrompt | None = None,
+    ):
+        self.data_dir = resolve_data_dir(data_dir)
+        self.store = Store(self.data_dir)
+        self.credentials = credentials or CredentialStore()
+        if self.credentials.namespace is None:
+            self.credentials.namespace = self.store.instance_id
+        self.prompt = prompt
+        self._drivers: dict[str, EngineDriver] = {}
+        self._drivers_lock = threading.RLock()
+        self._ensure_default_engine()
+
+    # --- life cycle --------------------------------------------------------
+
+    def close(self) -> None:
+        with self._drivers_lock:
+            drivers, self._drivers = list(self._drivers.values()), {}
+        for driver in drivers:
+            try:
+                driver.close()
+            except Exception:  # closing must not mask the caller's outcome
+                log.exception("closing engine driver %s failed", driver.engine_id)
+        self.store.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _ensure_default_engine(self) -> None:
+        """First run: a software engine in the data directory, so the tool is useful at once."""
+        if self.store.list_engines():
+            return
+        cls = engines.driver_class("GOLANG")
+        options = cls.validate_options(cls.default_options(DEFAULT_ENGINE_ID, str(self.data_dir)))
+        record = EngineRecord(
+            id=DEFAULT_ENGINE_ID,
+            type="GOLANG",
+            name="Default software engine",
+            provider=cls.PROVIDER,
+            security_level=cls.SECURITY_LEVEL,
+            config=options,
+            is_default=True,
+            supported_key_types={},
+        )
+        with self.store.transaction():
+            self.store.add_engine(record)
+            self.store.audit.append("engine.register", engine_id=DEFAULT_ENGINE_ID, details={"type": "GOLANG", "first_run": True})
+
+    # --- drivers and secrets -----------------------------------------------
+
+    def driver(self, engine_id: str) -> EngineDriver:
+        """The open driver of an engine (opened on first use, then kept)."""
+        with self._drivers_lock:
+            driver = self._drivers.get(engine_id)
+            if driver is not None:
+                return driver
+            record = self.store.get_engine(engine_id)
+            cls = engines.driver_class(record.type)
+            secret = self._secret_for(record, cls)
+            driver = cls(record.id, record.config, secret)
+            self._drivers[engine_id] = driver
+            return driver
+
+    def forget_driver(self, engine_id: str) -> None:
+        with self._drivers_lock:
+            driver = self._drivers.pop(engine_id, None)
+        if driver is not None:
+            driver.close()
+
+    def _secret_for(self, record: EngineRecord, cls) -> str | None:
+        if not cls.needs_secret(record.config):
+            return None
+        label = cls.SECRET.label if cls.SECRET else "secret"
+        unavailable: CredentialsUnavailable | None = None
+        try:
+            secret = self.credentials.get(record.id)
+        except CredentialsUnavailable as exc:
+            unavailable, secret = exc, None
+        if secret:
+            return secret
+        if unavailable is None and not record.has_secret and cls.SECRET and cls.SECRET.generated:
+            secret = secrets.token_urlsafe(32)
+            self.credentials.set(record.id, secret)
+            self.store.update_engine(record.id, has_secret=True)
+            return secret
+        reason = (
+            unavailable.message
+            if unavailable
+            else f"The keyring has no {label} for engine {record.id!r}."
+        )
+        if self.prompt is not None:
+            secret = self.prompt(SecretRequest(record.id, label, not record.has_secret, reason))
+            if secret:
+                self.credentials.hold_in_memory(record.id, secret)
+                if not record.has_secret:
+                    self.store.update_engine(record.id, has_secret=True)
+                return secret
+        if unavailable is not None:
+            raise unavailable
+        raise SecretNeeded(
+            reason,
+            hint=f"Set it with: kms-tui engines secret {record.id} --secret-stdin",
+        )
+
+    def store_secret(self, engine_id: str, secret: str, *, memory_only: bool = False) -> str:
+        """Keep an engine's secret: in the keyring, or in memory for this process only.
+
+        Returns where it went ("keyring" or "memory").
+        """
+        if memory_only:
+            self.credentials.hold_in_memory(engine_id, secret)
+            return "memory"
+        self.credentials.set(engine_id, secret)
+        return "keyring"

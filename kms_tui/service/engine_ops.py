@@ -1,0 +1,206 @@
+"""Engine operations: register, list, show, test, set default, set secret, unregister."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import engines
+from engines.errors import EngineConfigError, KmsError
+from store import EngineRecord
+from store.errors import CredentialsUnavailable
+
+from ..errors import Refused, SecretNeeded
+from .core import KmsCore
+
+ENGINE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+@dataclass
+class EngineView:
+    """An engine as the front ends show it."""
+
+    record: EngineRecord
+    key_count: int
+    display: str
+    secret_label: str | None
+    options: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.record.to_json()
+        data.update(key_count=self.key_count, display=self.display)
+        return data
+
+
+@dataclass
+class EngineCheck:
+    engine_id: str
+    reachable: bool
+    title: str = ""
+    message: str = ""
+    supported_key_types: dict[str, list[int]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+class EngineOps(KmsCore):
+    def list_engines(self) -> list[EngineView]:
+        counts = self.store.count_keys_by_engine()
+        return [self._view(r, counts.get(r.id, 0)) for r in self.store.list_engines()]
+
+    def get_engine(self, engine_id: str) -> EngineView:
+        record = self.store.get_engine(engine_id)
+        return self._view(record, self.store.count_keys_by_engine().get(record.id, 0))
+
+    def _view(self, record: EngineRecord, count: int) -> EngineView:
+        etype = engines.engine_type(record.type)
+        options: list[dict[str, Any]] = []
+        label = None
+        if engines.available(record.type):
+            cls = engines.driver_class(record.type)
+            options = [o.__dict__ for o in cls.OPTIONS]
+            label = cls.SECRET.label if cls.SECRET else None
+        return EngineView(record, count, etype.display, label, options)
+
+    def register_engine(
+        self,
+        engine_type: str,
+        engine_id: str,
+        *,
+        name: str | None = None,
+        options: dict[str, str] | None = None,
+        secret: str | None = None,
+        memory_only: bool = False,
+        make_default: bool = False,
+        check: bool = True,
+    ) -> EngineView:
+        """Record a new engine after checking that it can be reached.
+
+        The secret goes to the keyring (or, with ``memory_only``, is held for
+        this process); it never reaches SQLite. Nothing is recorded when the
+        check fails.
+        """
+        etype = engines.engine_type(engine_type)
+        if not ENGINE_ID_RE.match(engine_id or ""):
+            raise EngineConfigError(
+                f"Engine id {engine_id[:80]!r} is not valid.",
+                hint="Use 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit.",
+            )
+        if any(e.id == engine_id for e in self.store.list_engines()):
+            raise EngineConfigError(f"An engine with id {engine_id!r} already exists.")
+        cls = engines.driver_class(etype.type)
+        merged = {**cls.default_options(engine_id, str(self.data_dir)), **(options or {})}
+        validated = cls.validate_options(merged)
+        needs = cls.needs_secret(validated)
+        if needs and not secret:
+            if cls.SECRET and cls.SECRET.generated:
+                secret = secrets.token_urlsafe(32)
+            else:
+                raise SecretNeeded(
+                    f"The {etype.display} engine needs its {cls.SECRET.label}.",
+                    hint="Give it with --secret-stdin, or type it when asked.",
+                )
+        driver = cls(engine_id, validated, secret if needs else None)
+        try:
+            if check:
+                driver.check()
+            supported = {a: list(s) for a, s in driver.supported_key_types().items()}
+        except BaseException:
+            driver.close()
+            raise
+        if needs:
+            self.store_secret(engine_id, secret, memory_only=memory_only)
+        record = EngineRecord(
+            id=engine_id,
+            type=etype.type,
+            name=name or engine_id,
+            provider=cls.PROVIDER,
+            security_level=cls.SECURITY_LEVEL,
+            config=validated,
+            has_secret=needs,
+            supported_key_types=supported,
+        )
+        try:
+            with self.store.transaction():
+                self.store.add_engine(record)
+                if make_default:
+                    self.store.set_default_engine(engine_id)
+                self.store.audit.append(
+                    "engine.register", engine_id=engine_id, details={"type": etype.type, "options": validated}
+                )
+        except BaseException:
+            driver.close()
+            if needs and not memory_only:
+                self._drop_secret(engine_id)
+            raise
+        with self._drivers_lock:
+            self._drivers[engine_id] = driver
+        return self.get_engine(engine_id)
+
+    def test_engine(self, engine_id: str) -> EngineCheck:
+        """Open and check an engine; a failure is reported, not raised."""
+        self.store.get_engine(engine_id)
+        try:
+            driver = self.driver(engine_id)
+            driver.check()
+            supported = {a: list(s) for a, s in driver.supported_key_types().items()}
+        except KmsError as exc:
+            self.forget_driver(engine_id)
+            return EngineCheck(engine_id, False, exc.title, str(exc))
+        except CredentialsUnavailable as exc:
+            return EngineCheck(engine_id, False, exc.title, str(exc))
+        self.store.update_engine(engine_id, supported_key_types=supported)
+        return EngineCheck(engine_id, True, "Reachable", "The engine answered.", supported)
+
+    def supported_key_types(self, engine_id: str) -> dict[str, list[int]]:
+        driver = self.driver(engine_id)
+        supported = {a: list(s) for a, s in driver.supported_key_types().items()}
+        record = self.store.get_engine(engine_id)
+        if record.supported_key_types != supported:
+            self.store.update_engine(engine_id, supported_key_types=supported)
+        return supported
+
+    def set_default_engine(self, engine_id: str) -> None:
+        with self.store.transaction():
+            self.store.set_default_engine(engine_id)
+            self.store.audit.append("engine.default", engine_id=engine_id)
+
+    def set_engine_secret(self, engine_id: str, secret: str, *, memory_only: bool = False) -> str:
+        """Replace an engine's secret (e.g. a new PIN); reopens the driver with it."""
+        if not secret:
+            raise SecretNeeded("The secret is empty.")
+        self.store.get_engine(engine_id)
+        where = self.store_secret(engine_id, secret, memory_only=memory_only)
+        with self.store.transaction():
+            self.store.update_engine(engine_id, has_secret=True)
+            self.store.audit.append("engine.secret", engine_id=engine_id, details={"stored_in": where})
+        self.forget_driver(engine_id)
+        return where
+
+    def unregister_engine(self, engine_id: str, *, force: bool = False) -> int:
+        """Forget an engine. Refused while keys reference it unless forced; keys stay in the backend.
+
+        Returns how many key records were dropped with it.
+        """
+        self.store.get_engine(engine_id)
+        count = self.store.count_keys_by_engine().get(engine_id, 0)
+        if count and not force:
+            raise Refused(
+                f"Engine {engine_id!r} still has {count} key record(s).",
+                hint="Their keys stay in the backend; use --force to forget them here too.",
+            )
+        self.forget_driver(engine_id)
+        with self.store.transaction():
+            self.store.remove_engine(engine_id)
+            self.store.audit.append("engine.unregister", engine_id=engine_id, details={"dropped_keys": count})
+        self._drop_secret(engine_id)
+        return count
+
+    def _drop_secret(self, engine_id: str) -> None:
+        try:
+            self.credentials.delete(engine_id)
+        except CredentialsUnavailable:
+            pass

@@ -1,0 +1,128 @@
+"""``kms-tui engines …`` handlers."""
+
+from __future__ import annotations
+
+import engines
+from engines.errors import InvalidInput
+
+from .io import emit_json, read_secret_arg, safe_text, table
+
+
+def _fmt_types(supported: dict) -> str:
+    return "; ".join(f"{a} {'/'.join(str(s) for s in sizes)}" for a, sizes in supported.items()) or "(unknown until tested)"
+
+
+def list_engines(kms, args) -> int:
+    views = kms.list_engines()
+    if args.json:
+        emit_json([v.to_json() for v in views])
+        return 0
+    rows = [
+        ("*" if v.record.is_default else "", v.record.id, v.display, f"SL{v.record.security_level}", v.key_count, v.record.name)
+        for v in views
+    ]
+    print(table(("DEF", "ID", "TYPE", "SL", "KEYS", "NAME"), rows, widths={5: 40}))
+    return 0
+
+
+def types(kms, args) -> int:
+    out = []
+    for etype in engines.ENGINE_TYPES.values():
+        entry = {"type": etype.type, "display": etype.display, "security_level": etype.security_level,
+                 "available": engines.available(etype.type), "options": [], "secret": None}
+        if entry["available"]:
+            cls = engines.driver_class(etype.type)
+            entry["options"] = [o.__dict__ for o in cls.OPTIONS]
+            entry["secret"] = cls.SECRET.label if cls.SECRET else None
+        out.append(entry)
+    if args.json:
+        emit_json(out)
+        return 0
+    for e in out:
+        state = "" if e["available"] else "  (not in this version)"
+        print(f"{e['type']}  {e['display']}  SL{e['security_level']}{state}")
+        for o in e["options"]:
+            default = f" [default {o['default']}]" if o["default"] else ""
+            print(f"    --option {o['name']}=…  {o['help']}{default}")
+        if e["secret"]:
+            print(f"    secret: {e['secret']} (prompt, --secret-stdin or --secret-file)")
+    return 0
+
+
+def show(kms, args) -> int:
+    view = kms.get_engine(args.id)
+    if args.json:
+        emit_json(view.to_json())
+        return 0
+    r = view.record
+    print(f"Engine       {safe_text(r.id)}{'  (default)' if r.is_default else ''}")
+    print(f"Name         {safe_text(r.name)}")
+    print(f"Type         {view.display} ({r.type}), SL{r.security_level}, provider {safe_text(r.provider)}")
+    print(f"Keys         {view.key_count}")
+    print(f"Key types    {_fmt_types(r.supported_key_types)}")
+    for key, value in sorted(r.config.items()):
+        print(f"  {key:<11}{safe_text(value)}")
+    if view.secret_label:
+        print(f"Secret       {view.secret_label}: {'set' if r.has_secret else 'not set'} (kept in the OS keyring)")
+    return 0
+
+
+def test(kms, args) -> int:
+    check = kms.test_engine(args.id)
+    if args.json:
+        emit_json(check.to_json())
+    elif check.reachable:
+        print(f"{check.engine_id}: reachable. Key types: {_fmt_types(check.supported_key_types)}")
+    else:
+        print(f"{check.engine_id}: NOT reachable — {check.title}: {safe_text(check.message)}")
+    return 0 if check.reachable else 1
+
+
+def default(kms, args) -> int:
+    kms.set_default_engine(args.id)
+    print(f"{args.id} is now the default engine.")
+    return 0
+
+
+def remove(kms, args) -> int:
+    dropped = kms.unregister_engine(args.id, force=args.force)
+    print(f"Engine {args.id} unregistered; {dropped} key record(s) forgotten (keys stay in the backend).")
+    return 0
+
+
+def _parse_options(pairs: list[str]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"Option {pair[:80]!r} is not KEY=VALUE.")
+        options[key.strip()] = value
+    return options
+
+
+def add(kms, args) -> int:
+    options = _parse_options(args.option)
+    cls = engines.driver_class(args.type)
+    secret = None
+    if cls.needs_secret(cls.validate_options({**cls.default_options(args.id, str(kms.data_dir)), **options})):
+        secret = read_secret_arg(args, cls.SECRET.label, confirm=True)
+    view = kms.register_engine(
+        args.type, args.id, name=args.name, options=options, secret=secret,
+        make_default=args.default, check=not args.no_check,
+    )
+    if args.json:
+        emit_json(view.to_json())
+    else:
+        print(f"Engine {view.record.id} ({view.display}) registered. Key types: {_fmt_types(view.record.supported_key_types)}")
+    return 0
+
+
+def secret(kms, args) -> int:
+    view = kms.get_engine(args.id)
+    label = view.secret_label or "secret"
+    value = read_secret_arg(args, label, confirm=True)
+    if not value:
+        raise InvalidInput(f"No {label} given: use --secret-stdin, --secret-file or a terminal prompt.")
+    where = kms.set_engine_secret(args.id, value)
+    print(f"The {label} of {args.id} is stored in the {where}.")
+    return 0

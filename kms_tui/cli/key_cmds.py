@@ -1,0 +1,257 @@
+"""``kms-tui keys …`` handlers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import sys
+from pathlib import Path
+
+from engines.algorithms import strength_reason
+from engines.errors import InvalidInput
+from engines.keys import MAX_KEY_FILE_BYTES
+from store import KeyQuery
+
+from ..errors import Refused
+from .io import emit_json, safe_text, table
+
+MAX_MESSAGE_BYTES = 64 << 20  # a message to sign is read whole; refuse what cannot be meant
+
+
+def _read_input(path: str, limit: int, what: str) -> bytes:
+    if path == "-":
+        data = sys.stdin.buffer.read(limit + 1)
+    else:
+        try:
+            size = os.stat(path).st_size
+            if size > limit:
+                raise InvalidInput(f"The {what} file is {size} bytes; the limit is {limit} bytes.")
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"Cannot read {what} file {path[:200]!r}: {exc.strerror}.") from None
+    if len(data) > limit:
+        raise InvalidInput(f"The {what} is larger than {limit} bytes.")
+    return data
+
+
+def _decode(data: bytes, encoding: str, what: str) -> bytes:
+    if encoding == "raw":
+        return data
+    text = data.strip()
+    try:
+        if encoding == "hex":
+            return binascii.unhexlify(text)
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"The {what} is not valid {encoding}.") from None
+
+
+def _encode(data: bytes, encoding: str) -> bytes:
+    if encoding == "hex":
+        return data.hex().encode() + b"\n"
+    if encoding == "base64":
+        return base64.b64encode(data) + b"\n"
+    return data
+
+
+def _write_out(path: str | None, data: bytes) -> None:
+    if path is None or path == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        # Never overwrite: an existing signature or key file may be evidence.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise InvalidInput(f"{path[:200]!r} exists; it is not overwritten.") from None
+    except OSError as exc:
+        raise InvalidInput(f"Cannot write {path[:200]!r}: {exc.strerror}.") from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _metadata(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise InvalidInput("--metadata is not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("--metadata must be a JSON object.")
+    return value
+
+
+def _print_key(record, as_json: bool) -> None:
+    if as_json:
+        emit_json(record.to_json())
+        return
+    print(f"Name         {safe_text(record.name)}")
+    print(f"Key id       {record.key_id}")
+    print(f"Engine       {safe_text(record.engine_id)}")
+    print(f"Algorithm    {record.algorithm} {record.size}")
+    print(f"Strength     {record.strength} — {strength_reason(record.algorithm, record.size)}")
+    print(f"Private key  {'yes' if record.has_private_key else 'no (public key only)'}")
+    if record.pkcs11_uri:
+        print(f"PKCS#11 URI  {safe_text(record.pkcs11_uri)}")
+    if record.state:
+        print(f"State        {safe_text(record.state)}")
+    if record.status != "ok":
+        print(f"Status       {record.status} (not found in the engine at the last sync)")
+    print(f"Created      {record.creation_ts}")
+    print(f"Aliases      {', '.join(safe_text(a) for a in record.aliases) or '-'}")
+    print(f"Tags         {', '.join(safe_text(t) for t in record.tags) or '-'}")
+    bindings = ", ".join(f"{safe_text(b.get('resource_type'))}/{safe_text(b.get('resource_id'))}" for b in record.bindings)
+    print(f"Bound to     {bindings or '-'}")
+    extra = {k: v for k, v in record.metadata.items() if k != "lamassu.io/kms/binded-resources"}
+    if extra:
+        print(f"Metadata     {safe_text(json.dumps(extra, ensure_ascii=False, sort_keys=True))}")
+    print(record.public_key.rstrip())
+
+
+def list_keys(kms, args) -> int:
+    query = KeyQuery(
+        engine_id=args.engine, algorithm=args.algorithm and _canon_alg(args.algorithm), size=args.size,
+        strength=args.strength, text=args.filter, has_private_key=args.has_private, bound=args.bound,
+        status="missing" if args.missing else None, sort=args.sort, descending=args.desc, limit=args.limit,
+    )
+    records = kms.list_keys(query)
+    if args.json:
+        emit_json([r.to_json() for r in records])
+        return 0
+    rows = [
+        (r.name, r.key_id[:12], r.engine_id, f"{r.algorithm} {r.size}", r.strength,
+         "priv" if r.has_private_key else "pub", "yes" if r.bound else "", "" if r.status == "ok" else r.status)
+        for r in records
+    ]
+    print(table(("NAME", "KEY ID", "ENGINE", "ALGORITHM", "STRENGTH", "KIND", "BOUND", "STATUS"), rows,
+                widths={0: 40, 2: 24}))
+    return 0
+
+
+def _canon_alg(name: str) -> str:
+    from engines.algorithms import normalise_algorithm
+
+    return normalise_algorithm(name)
+
+
+def show(kms, args) -> int:
+    _print_key(kms.resolve(args.ref), args.json)
+    return 0
+
+
+def create(kms, args) -> int:
+    if sys.stderr.isatty() and not args.json:
+        sys.stderr.write(f"Generating {args.algorithm} {args.size} key…\n")
+    record = kms.create_key(
+        args.algorithm, args.size, args.name, engine_id=args.engine, aliases=args.alias, tags=args.tag,
+        metadata=_metadata(args.metadata),
+    )
+    _print_key(record, args.json)
+    return 0
+
+
+def import_key(kms, args) -> int:
+    data = _read_input(args.file, MAX_KEY_FILE_BYTES, "key")
+    passphrase = None
+    if args.passphrase_stdin:
+        if args.file == "-":
+            raise InvalidInput("The key and its passphrase cannot both come from stdin.")
+        passphrase = sys.stdin.readline().rstrip("\r\n").encode()
+    elif b"ENCRYPTED" in data and sys.stdin.isatty():
+        from .io import prompt_secret
+
+        value = prompt_secret("key passphrase")
+        passphrase = value.encode() if value else None
+    record = kms.import_key(
+        data, args.name, engine_id=args.engine, passphrase=passphrase, aliases=args.alias, tags=args.tag,
+        metadata=_metadata(args.metadata),
+    )
+    _print_key(record, args.json)
+    return 0
+
+
+def export_public(kms, args) -> int:
+    _write_out(args.out, kms.export_public(args.ref, args.format))
+    return 0
+
+
+def _message_bytes(args) -> bytes:
+    return _decode(_read_input(args.infile, MAX_MESSAGE_BYTES, "message"), args.input_encoding, "message")
+
+
+def sign(kms, args) -> int:
+    data = _message_bytes(args)
+    signature = kms.sign(args.ref, args.algorithm, data, args.message_type)
+    if args.json:
+        emit_json({"algorithm": args.algorithm.upper(), "signature": base64.b64encode(signature).decode(),
+                   "signature_hex": signature.hex()})
+        return 0
+    _write_out(args.out, _encode(signature, args.encoding))
+    return 0
+
+
+def verify(kms, args) -> int:
+    data = _message_bytes(args)
+    signature = _decode(_read_input(args.signature, 1 << 16, "signature"), args.encoding, "signature")
+    valid = kms.verify(args.ref, args.algorithm, data, signature, args.message_type, through_engine=args.engine_verify)
+    if args.json:
+        emit_json({"valid": valid})
+    else:
+        print("Signature valid." if valid else "Signature INVALID.")
+    return 0 if valid else 1
+
+
+def delete(kms, args) -> int:
+    from .io import confirm_typed
+
+    record = kms.resolve(args.ref)
+    if not args.yes and not confirm_typed(
+        record.name, f"Delete key {safe_text(record.name, 80)} ({record.key_id[:16]}…) from engine {record.engine_id}?"
+    ):
+        raise Refused("Deletion not confirmed; nothing was deleted.", hint="Pass --yes to skip the typed confirmation.")
+    deleted = kms.delete_key(args.ref, force=args.force)
+    if args.json:
+        emit_json({"deleted": deleted.key_id, "name": deleted.name})
+    else:
+        print(f"Key {safe_text(deleted.name, 80)} deleted.")
+    return 0
+
+
+def _edited(record, args) -> int:
+    _print_key(record, args.json)
+    return 0
+
+
+def rename(kms, args) -> int:
+    return _edited(kms.rename_key(args.ref, args.new_name), args)
+
+
+def metadata(kms, args) -> int:
+    return _edited(kms.set_metadata(args.ref, _metadata(args.set)), args)
+
+
+def alias_add(kms, args) -> int:
+    return _edited(kms.add_alias(args.ref, args.value), args)
+
+
+def alias_remove(kms, args) -> int:
+    return _edited(kms.remove_alias(args.ref, args.value), args)
+
+
+def tag_add(kms, args) -> int:
+    return _edited(kms.add_tag(args.ref, args.value), args)
+
+
+def tag_remove(kms, args) -> int:
+    return _edited(kms.remove_tag(args.ref, args.value), args)
+
+
+def bind(kms, args) -> int:
+    return _edited(kms.bind(args.ref, args.resource_type, args.resource_id), args)
+
+
+def unbind(kms, args) -> int:
+    return _edited(kms.unbind(args.ref, args.resource_type, args.resource_id), args)

@@ -1,0 +1,137 @@
+"""The argparse tree of ``kms-tui <noun> <verb>``."""
+
+from __future__ import annotations
+
+import argparse
+
+from engines import ENGINE_TYPES
+
+from . import engine_cmds as E
+from . import key_cmds as K
+from . import misc_cmds as M
+
+SIGNING = (
+    "RSASSA_PKCS1_V1_5_SHA_256|384|512, RSASSA_PSS_SHA_256|384|512, ECDSA_SHA_256|384|512, ED25519"
+)
+
+
+def _json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _secret(p: argparse.ArgumentParser, what: str = "the engine's secret") -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--secret-stdin", action="store_true", help=f"read {what} from the first line of stdin")
+    g.add_argument("--secret-file", metavar="FILE", help=f"read {what} from a file")
+
+
+def _message(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--algorithm", required=True, metavar="ALG", help=SIGNING)
+    p.add_argument("--message-type", default="raw", choices=("raw", "digest"), type=str.lower,
+                   help="raw: the message is hashed here; digest: it is the hash (length checked)")
+    p.add_argument("--in", dest="infile", default="-", metavar="FILE|-", help="message or digest (default: stdin)")
+    p.add_argument("--input-encoding", default="raw", choices=("raw", "hex", "base64"),
+                   help="how the message or digest is written (default raw bytes)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kms-tui",
+        description="Key-management workstation: engines, keys, signing, sync, stats and audit.",
+    )
+    parser.add_argument("--data-dir", metavar="DIR", help="data directory (default: $KMS_TUI_DATA_DIR or $XDG_DATA_HOME/kms-tui)")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    nouns = parser.add_subparsers(dest="noun", metavar="NOUN")
+
+    # engines
+    eng = nouns.add_parser("engines", help="crypto engines").add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = eng.add_parser("list", help="list engines"); _json(p); p.set_defaults(handler=E.list_engines)
+    p = eng.add_parser("types", help="engine types and their options"); _json(p); p.set_defaults(handler=E.types)
+    p = eng.add_parser("show", help="one engine's details"); p.add_argument("id"); _json(p); p.set_defaults(handler=E.show)
+    p = eng.add_parser("test", help="test the connection"); p.add_argument("id"); _json(p); p.set_defaults(handler=E.test)
+    p = eng.add_parser("default", help="make an engine the default"); p.add_argument("id"); p.set_defaults(handler=E.default)
+    p = eng.add_parser("remove", help="unregister an engine (its keys stay in the backend)")
+    p.add_argument("id"); p.add_argument("--force", action="store_true", help="also forget its key records")
+    p.set_defaults(handler=E.remove)
+    p = eng.add_parser("add", help="register an engine")
+    p.add_argument("type", type=str.upper, choices=list(ENGINE_TYPES), metavar="TYPE", help=", ".join(ENGINE_TYPES))
+    p.add_argument("--id", required=True, help="engine id, e.g. pkcs11-prod-hsm")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="non-secret option (repeatable)")
+    p.add_argument("--default", action="store_true", help="make it the default engine")
+    p.add_argument("--no-check", action="store_true", help="record it without testing the connection")
+    _secret(p); _json(p); p.set_defaults(handler=E.add)
+    p = eng.add_parser("secret", help="set or replace an engine's secret (PIN, passphrase, token)")
+    p.add_argument("id"); _secret(p); p.set_defaults(handler=E.secret)
+
+    # keys
+    keys = nouns.add_parser("keys", help="keys").add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = keys.add_parser("list", help="list keys")
+    p.add_argument("--engine"); p.add_argument("--algorithm"); p.add_argument("--size", type=int)
+    p.add_argument("--strength", type=str.upper, choices=("HIGH", "MEDIUM", "LOW"))
+    p.add_argument("--filter", metavar="TEXT", help="name, alias or tag text, or key id prefix")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--private", dest="has_private", action="store_const", const=True)
+    g.add_argument("--public-only", dest="has_private", action="store_const", const=False)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--bound", dest="bound", action="store_const", const=True)
+    g.add_argument("--unbound", dest="bound", action="store_const", const=False)
+    p.add_argument("--missing", action="store_true", help="only keys flagged missing by sync")
+    p.add_argument("--sort", default="name", choices=("name", "key_id", "engine_id", "algorithm", "size", "strength", "creation_ts"))
+    p.add_argument("--desc", action="store_true"); p.add_argument("--limit", type=int)
+    _json(p); p.set_defaults(handler=K.list_keys)
+    p = keys.add_parser("show", help="one key"); p.add_argument("ref", metavar="REF"); _json(p); p.set_defaults(handler=K.show)
+    p = keys.add_parser("create", help="generate a key in an engine")
+    p.add_argument("--algorithm", required=True, help="RSA, ECDSA or Ed25519")
+    p.add_argument("--size", required=True, type=int, help="RSA 2048/3072/4096; ECDSA 224/256/384/521; Ed25519 256")
+    p.add_argument("--name", required=True); p.add_argument("--engine")
+    p.add_argument("--alias", action="append", default=[]); p.add_argument("--tag", action="append", default=[])
+    p.add_argument("--metadata", metavar="JSON", help="free metadata as a JSON object")
+    _json(p); p.set_defaults(handler=K.create)
+    p = keys.add_parser("import", help="import a key (PEM, DER, OpenSSH, JWK)")
+    p.add_argument("file", metavar="FILE|-"); p.add_argument("--name", required=True); p.add_argument("--engine")
+    p.add_argument("--passphrase-stdin", action="store_true", help="read the key's passphrase from stdin")
+    p.add_argument("--alias", action="append", default=[]); p.add_argument("--tag", action="append", default=[])
+    p.add_argument("--metadata", metavar="JSON")
+    _json(p); p.set_defaults(handler=K.import_key)
+    p = keys.add_parser("export-public", help="export the public key")
+    p.add_argument("ref", metavar="REF"); p.add_argument("--format", default="pem", choices=("pem", "der", "jwk", "ssh"))
+    p.add_argument("--out", metavar="FILE"); p.set_defaults(handler=K.export_public)
+    p = keys.add_parser("sign", help="sign a message or digest")
+    p.add_argument("ref", metavar="REF"); _message(p)
+    p.add_argument("--encoding", default="base64", choices=("base64", "hex", "raw"), help="signature output encoding")
+    p.add_argument("--out", metavar="FILE"); _json(p); p.set_defaults(handler=K.sign)
+    p = keys.add_parser("verify", help="verify a signature (exit 0 valid, 1 invalid)")
+    p.add_argument("ref", metavar="REF"); _message(p)
+    p.add_argument("--signature", required=True, metavar="FILE")
+    p.add_argument("--encoding", default="base64", choices=("base64", "hex", "raw"), help="signature file encoding")
+    p.add_argument("--engine-verify", action="store_true", help="verify through the engine instead of offline")
+    _json(p); p.set_defaults(handler=K.verify)
+    p = keys.add_parser("delete", help="delete a key from its engine and the metadata")
+    p.add_argument("ref", metavar="REF"); p.add_argument("--force", action="store_true", help="even when bound")
+    p.add_argument("--yes", action="store_true", help="no typed confirmation"); _json(p); p.set_defaults(handler=K.delete)
+    p = keys.add_parser("rename", help="rename a key"); p.add_argument("ref", metavar="REF"); p.add_argument("new_name")
+    _json(p); p.set_defaults(handler=K.rename)
+    p = keys.add_parser("metadata", help="replace a key's free metadata (bindings are kept)")
+    p.add_argument("ref", metavar="REF"); p.add_argument("--set", required=True, metavar="JSON")
+    _json(p); p.set_defaults(handler=K.metadata)
+    for noun, (add, remove) in {"alias": (K.alias_add, K.alias_remove), "tag": (K.tag_add, K.tag_remove)}.items():
+        sub = keys.add_parser(noun, help=f"add or remove a {noun}").add_subparsers(dest="action", metavar="ACTION", required=True)
+        for verb, handler in (("add", add), ("remove", remove)):
+            p = sub.add_parser(verb); p.add_argument("ref", metavar="REF"); p.add_argument("value", metavar=noun.upper())
+            _json(p); p.set_defaults(handler=handler)
+    for verb, handler in (("bind", K.bind), ("unbind", K.unbind)):
+        p = keys.add_parser(verb, help=f"{verb} a resource (e.g. a certificate or CA)")
+        p.add_argument("ref", metavar="REF"); p.add_argument("--type", required=True, dest="resource_type")
+        p.add_argument("--id", required=True, dest="resource_id"); _json(p); p.set_defaults(handler=handler)
+
+    # sync, stats, audit
+    p = nouns.add_parser("sync", help="reconcile metadata with what engines hold")
+    p.add_argument("engine", nargs="?"); _json(p); p.set_defaults(handler=M.sync)
+    p = nouns.add_parser("stats", help="key counts"); _json(p); p.set_defaults(handler=M.stats)
+    aud = nouns.add_parser("audit", help="the hash-chained audit log").add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = aud.add_parser("list", help="recent audit rows")
+    p.add_argument("--limit", type=int, default=50); p.add_argument("--key", metavar="REF"); p.add_argument("--action")
+    _json(p); p.set_defaults(handler=M.audit_list)
+    p = aud.add_parser("verify", help="check the hash chain (exit 1 when broken)"); _json(p); p.set_defaults(handler=M.audit_verify)
+    return parser

@@ -1,0 +1,1 @@
+"""The shared contract suite every engine driver passes (see ``suite.EngineContract``)."""

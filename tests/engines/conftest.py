@@ -1,0 +1,13 @@
+"""Make the project root importable (``engines``, ``tests.contract``) without installing it,
+and let pytest rewrite the asserts of the shared contract suite."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = str(Path(__file__).resolve().parents[2])
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+pytest.register_assert_rewrite("tests.contract.suite")

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Set up and run the whole kms-tui test suite on a Debian machine with Python 3.11+.
+#
+# Installs the Debian packages the tests drive (SoftHSM2, gnome-keyring and D-Bus,
+# OpenSSL, OpenSC, tmux), creates .venv with the project and its test extras, then
+# runs pytest. The services (a D-Bus session with an unlocked gnome-keyring, the
+# moto and OpenBao servers, SoftHSM2 tokens) are started by the test session itself
+# on 127.0.0.1 / private temp dirs and stopped when it ends.
+# Extra arguments go to pytest (e.g. `bash tests/run.sh -k cli -x`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(softhsm2 gnome-keyring dbus dbus-bin openssl opensc tmux libsecret-tools)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "tests/run.sh: installing ${missing[*]}" >&2
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -q
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+.venv/bin/ruff check .
+
+# pytest exits 5 when it collects no test; that is a failure here too.
+set +e
+.venv/bin/python -m pytest "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+    echo "tests/run.sh: no tests were collected" >&2
+    exit 1
+fi
+exit "$status"

@@ -46,3 +46,54 @@ def data_dir(tmp_path):
 def kms(data_dir, memory_keyring):
     with Kms(data_dir, credentials=CredentialStore(backend=memory_keyring)) as service:
         yield service
+
+
+@pytest.fixture(scope="session")
+def secret_service(tmp_path_factory):
+    """A real Secret Service: a private D-Bus session bus with an unlocked gnome-keyring.
+
+    Yields the environment (for subprocesses) that points at it. Started once per
+    test session and stopped at its end; its keyring files live in a temp dir.
+    """
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    for tool in ("dbus-daemon", "gnome-keyring-daemon"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is not installed: run the suite with `bash tests/run.sh`, which installs it.")
+    base = tmp_path_factory.mktemp("secret-service")
+    runtime = base / "run"
+    runtime.mkdir(mode=0o700)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHON_KEYRING_BACKEND", "DBUS_SESSION_BUS_ADDRESS")}
+    env.update(HOME=str(base), XDG_DATA_HOME=str(base / "data"), XDG_RUNTIME_DIR=str(runtime),
+               XDG_CONFIG_HOME=str(base / "config"))
+    bus = subprocess.Popen(
+        ["dbus-daemon", "--session", "--nofork", "--print-address=1", f"--address=unix:path={runtime}/bus"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
+    )
+    env["DBUS_SESSION_BUS_ADDRESS"] = bus.stdout.readline().strip()
+    daemon = subprocess.Popen(
+        ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )
+    daemon.stdin.write(b"keyring-password-for-tests")
+    daemon.stdin.close()
+    probe = "import secretstorage; assert secretstorage.check_service_availability(secretstorage.dbus_init())"
+    try:
+        for _ in range(100):
+            if subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("gnome-keyring did not come up on the private D-Bus session")
+        yield env
+    finally:
+        for proc in (daemon, bus):
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -34,8 +34,16 @@ def _message(p: argparse.ArgumentParser) -> None:
                    help="how the message or digest is written (default raw bytes)")
 
 
+class Parser(argparse.ArgumentParser):
+    """No abbreviated options: a script's `--secret` must not silently mean `--secret-stdin`."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="kms-tui",
         description="Key-management workstation: engines, keys, signing, sync, stats and audit.",
     )

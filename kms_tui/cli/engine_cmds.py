@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import engines
 from engines.errors import InvalidInput
 
@@ -108,12 +110,15 @@ def add(kms, args) -> int:
         secret = read_secret_arg(args, cls.SECRET.label, confirm=True)
     view = kms.register_engine(
         args.type, args.id, name=args.name, options=options, secret=secret,
-        make_default=args.default, check=not args.no_check,
+        make_default=args.default, check=not args.no_check, memory_fallback=True,
     )
     if args.json:
         emit_json(view.to_json())
     else:
         print(f"Engine {view.record.id} ({view.display}) registered. Key types: {_fmt_types(view.record.supported_key_types)}")
+        if view.secret_location == "memory":
+            print(f"No keyring is usable: its {view.secret_label} was not stored and will be asked for on each use.",
+                  file=sys.stderr)
     return 0
 
 

@@ -27,6 +27,7 @@ class EngineView:
     display: str
     secret_label: str | None
     options: list[dict[str, Any]] = field(default_factory=list)
+    secret_location: str | None = None  # after register: "keyring" or "memory"
 
     def to_json(self) -> dict[str, Any]:
         data = self.record.to_json()
@@ -74,14 +75,16 @@ class EngineOps(KmsCore):
         options: dict[str, str] | None = None,
         secret: str | None = None,
         memory_only: bool = False,
+        memory_fallback: bool = False,
         make_default: bool = False,
         check: bool = True,
     ) -> EngineView:
         """Record a new engine after checking that it can be reached.
 
         The secret goes to the keyring (or, with ``memory_only``, is held for
-        this process); it never reaches SQLite. Nothing is recorded when the
-        check fails.
+        this process; with ``memory_fallback``, held when no keyring is
+        usable); it never reaches SQLite. Nothing is recorded when the check
+        fails.
         """
         etype = engines.engine_type(engine_type)
         if not ENGINE_ID_RE.match(engine_id or ""):
@@ -111,8 +114,15 @@ class EngineOps(KmsCore):
         except BaseException:
             driver.close()
             raise
+        location = None
         if needs:
-            self.store_secret(engine_id, secret, memory_only=memory_only)
+            try:
+                location = self.store_secret(engine_id, secret, memory_only=memory_only)
+            except CredentialsUnavailable:
+                if not memory_fallback:
+                    driver.close()
+                    raise
+                location = self.store_secret(engine_id, secret, memory_only=True)
         record = EngineRecord(
             id=engine_id,
             type=etype.type,
@@ -133,12 +143,14 @@ class EngineOps(KmsCore):
                 )
         except BaseException:
             driver.close()
-            if needs and not memory_only:
+            if location == "keyring":
                 self._drop_secret(engine_id)
             raise
         with self._drivers_lock:
             self._drivers[engine_id] = driver
-        return self.get_engine(engine_id)
+        view = self.get_engine(engine_id)
+        view.secret_location = location
+        return view
 
     def test_engine(self, engine_id: str) -> EngineCheck:
         """Open and check an engine; a failure is reported, not raised."""

@@ -124,3 +124,16 @@ def test_sync_adopts_lamassu_files_and_flags_missing_without_deleting(kms):
     [report] = kms.sync()
     assert report.restored == [own.key_id]
     assert kms.count_keys() == 3
+
+
+def test_register_without_keyring_holds_the_secret_in_memory_when_allowed(data_dir, tmp_path):
+    asked = []
+    with Kms(data_dir, credentials=CredentialStore(backend=fail.Keyring()), prompt=lambda r: asked.append(r) or "p") as kms:
+        with pytest.raises(CredentialsUnavailable):
+            kms.register_engine("GOLANG", "s2", options={"directory": str(tmp_path / "s2")}, secret="given")
+        assert [e.record.id for e in kms.list_engines()] == ["golang-default"]
+        view = kms.register_engine("GOLANG", "s2", options={"directory": str(tmp_path / "s2")}, secret="given",
+                                   memory_fallback=True)
+        assert view.secret_location == "memory" and view.record.has_secret
+        kms.create_key("ECDSA", 256, "k", engine_id="s2")
+    assert asked == []  # the given secret was used; nobody was prompted

@@ -67,6 +67,31 @@ class NativeKey:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def check_options(specs: tuple[OptionSpec, ...], options: dict[str, str], what: str) -> dict[str, str]:
+    """Options with defaults filled in; unknown or missing ones are errors."""
+    known = {o.name: o for o in specs}
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise EngineConfigError(
+            f"Unknown option(s) for {what}: {', '.join(unknown)}.",
+            hint="Known: " + (", ".join(known) or "none") + ".",
+        )
+    result: dict[str, str] = {}
+    for spec in specs:
+        value = options.get(spec.name, spec.default)
+        if value is None or value == "":
+            if spec.required:
+                raise EngineConfigError(f"Option {spec.name!r} is required for {what}: {spec.help}")
+            continue
+        value = str(value)
+        if spec.choices and value not in spec.choices:
+            raise EngineConfigError(
+                f"Option {spec.name!r} must be one of {', '.join(spec.choices)}; got {value!r}."
+            )
+        result[spec.name] = value
+    return result
+
+
 class EngineDriver(abc.ABC):
     """Abstract base of the engine drivers."""
 
@@ -77,6 +102,10 @@ class EngineDriver(abc.ABC):
     OPTIONS: ClassVar[tuple[OptionSpec, ...]] = ()
     SECRET: ClassVar[SecretSpec | None] = None
     CAPABILITIES: ClassVar[Capabilities] = Capabilities()
+    # Options a delete takes (e.g. AWS KMS's pending window), passed as keyword strings.
+    DELETE_OPTIONS: ClassVar[tuple[OptionSpec, ...]] = ()
+    # Engine-specific key actions (name -> one-line description), e.g. "cancel-deletion", "purge".
+    KEY_ACTIONS: ClassVar[dict[str, str]] = {}
 
     def __init__(self, engine_id: str, options: dict[str, str], secret: str | None):
         self.engine_id = engine_id
@@ -90,27 +119,7 @@ class EngineDriver(abc.ABC):
     @classmethod
     def validate_options(cls, options: dict[str, str]) -> dict[str, str]:
         """Options with defaults filled in; unknown or missing ones are errors."""
-        known = {o.name: o for o in cls.OPTIONS}
-        unknown = sorted(set(options) - set(known))
-        if unknown:
-            raise EngineConfigError(
-                f"Unknown option(s) for {cls.TYPE}: {', '.join(unknown)}.",
-                hint="Known: " + (", ".join(known) or "none") + ".",
-            )
-        result: dict[str, str] = {}
-        for spec in cls.OPTIONS:
-            value = options.get(spec.name, spec.default)
-            if value is None or value == "":
-                if spec.required:
-                    raise EngineConfigError(f"Option {spec.name!r} is required for {cls.TYPE}: {spec.help}")
-                continue
-            value = str(value)
-            if spec.choices and value not in spec.choices:
-                raise EngineConfigError(
-                    f"Option {spec.name!r} must be one of {', '.join(spec.choices)}; got {value!r}."
-                )
-            result[spec.name] = value
-        return result
+        return check_options(cls.OPTIONS, options, cls.TYPE)
 
     @classmethod
     def needs_secret(cls, options: dict[str, str]) -> bool:
@@ -157,8 +166,18 @@ class EngineDriver(abc.ABC):
     ) -> bool:
         raise OperationNotSupported(f"{self.DISPLAY} engines have no verify of their own.")
 
-    def delete(self, ref: str) -> None:
+    def delete(self, ref: str, **options: str) -> str | None:
+        """Delete a key, or schedule its deletion.
+
+        Returns None when the key is gone, or the engine state it is left in
+        (e.g. "PendingDeletion", a soft-deleted secret) while it can still be
+        recovered. ``options`` were checked against ``DELETE_OPTIONS``.
+        """
         raise OperationNotSupported(f"{self.DISPLAY} engines cannot delete keys.")
+
+    def key_action(self, ref: str, action: str) -> NativeKey | None:
+        """Run one of ``KEY_ACTIONS``; returns the key as it is now, or None when it is gone."""
+        raise OperationNotSupported(f"{self.DISPLAY} engines have no action {action[:40]!r}.")
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release sessions and connections."""

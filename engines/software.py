@@ -248,7 +248,7 @@ class SoftwareEngine(EngineDriver):
     def sign(self, ref: str, sig_alg: A.SigningAlgorithm, data: bytes, message_type: A.MessageType) -> bytes:
         return K.sign_with(self._load(ref), sig_alg, data, message_type)
 
-    def delete(self, ref: str) -> None:
+    def delete(self, ref: str, **options: str) -> None:
         path = self._path(ref)
         try:
             os.unlink(path)

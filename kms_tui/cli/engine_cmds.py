@@ -92,7 +92,7 @@ def remove(kms, args) -> int:
     return 0
 
 
-def _parse_options(pairs: list[str]) -> dict[str, str]:
+def parse_options(pairs: list[str]) -> dict[str, str]:
     options: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -103,7 +103,7 @@ def _parse_options(pairs: list[str]) -> dict[str, str]:
 
 
 def add(kms, args) -> int:
-    options = _parse_options(args.option)
+    options = parse_options(args.option)
     cls = engines.driver_class(args.type)
     secret = None
     if cls.needs_secret(cls.validate_options({**cls.default_options(args.id, str(kms.data_dir)), **options})):

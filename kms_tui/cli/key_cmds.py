@@ -212,11 +212,47 @@ def delete(kms, args) -> int:
         record.name, f"Delete key {safe_text(record.name, 80)} ({record.key_id[:16]}…) from engine {record.engine_id}?"
     ):
         raise Refused("Deletion not confirmed; nothing was deleted.", hint="Pass --yes to skip the typed confirmation.")
-    deleted = kms.delete_key(args.ref, force=args.force)
+    from .engine_cmds import parse_options
+
+    deleted = kms.delete_key(args.ref, force=args.force, options=parse_options(args.option))
+    gone = kms.store.key_by_name(deleted.name) is None
     if args.json:
-        emit_json({"deleted": deleted.key_id, "name": deleted.name})
-    else:
+        emit_json({"deleted": deleted.key_id, "name": deleted.name, "state": None if gone else deleted.state})
+    elif gone:
         print(f"Key {safe_text(deleted.name, 80)} deleted.")
+    else:
+        print(f"Key {safe_text(deleted.name, 80)} is now {safe_text(deleted.state)}; it can still be recovered.")
+    return 0
+
+
+DESTRUCTIVE_ACTIONS = ("purge", "destroy")
+
+
+def action(kms, args) -> int:
+    from .io import confirm_typed
+
+    if not args.action:
+        actions = kms.key_actions(args.ref)
+        if args.json:
+            emit_json(actions)
+        else:
+            for name, text in actions.items():
+                print(f"{name:<18}{text}")
+            if not actions:
+                print("This key's engine has no extra actions.")
+        return 0
+    record = kms.resolve(args.ref)
+    if args.action in DESTRUCTIVE_ACTIONS and not args.yes and not confirm_typed(
+        record.name, f"{args.action} key {safe_text(record.name, 80)}? This cannot be undone."
+    ):
+        raise Refused(f"{args.action} not confirmed; nothing was changed.", hint="Pass --yes to skip the typed confirmation.")
+    result = kms.run_key_action(args.ref, args.action)
+    if args.json:
+        emit_json(None if result is None else result.to_json())
+    elif result is None:
+        print(f"Key {safe_text(record.name, 80)}: {args.action} done; the key is gone.")
+    else:
+        print(f"Key {safe_text(record.name, 80)}: {args.action} done; state {safe_text(result.state or 'ok')}.")
     return 0
 
 

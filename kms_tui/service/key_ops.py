@@ -8,7 +8,7 @@ from typing import Any
 
 from engines import algorithms as A
 from engines import keys as K
-from engines.base import NativeKey
+from engines.base import NativeKey, check_options
 from engines.errors import InvalidInput, KeyNotFoundInEngine, OperationNotSupported
 from store import KeyQuery, KeyRecord
 from store.errors import Conflict, NotFound
@@ -181,29 +181,65 @@ class KeyOps(KmsCore):
     def export_public(self, ref: str, fmt: str = "pem") -> bytes:
         return K.export_public(self.public_key(ref), fmt)
 
-    def delete_key(self, ref: str, *, force: bool = False) -> KeyRecord:
-        """Delete a key: engine first, then metadata. Refused while bound unless forced."""
+    def delete_key(self, ref: str, *, force: bool = False, options: dict[str, str] | None = None) -> KeyRecord:
+        """Delete a key: engine first, then metadata. Refused while bound unless forced.
+
+        Engines with recoverable deletion (a pending window, a soft delete)
+        leave the key in a state; its record stays, showing that state.
+        ``options`` are the engine's delete options (e.g. the pending window).
+        """
         record = self.resolve(ref)
         if record.bound and not force:
             raise Refused(
                 f"Key {record.name[:80]!r} is bound to {len(record.bindings)} resource(s).",
                 hint="Unbind them first, or use --force.",
             )
-        engine_result = "no engine object"
+        engine_result, state = "no engine object", None
         if record.native_ref is not None:
             driver = self.driver(record.engine_id)
+            checked = check_options(driver.DELETE_OPTIONS, dict(options or {}), f"deleting from {driver.DISPLAY}")
             try:
-                driver.delete(record.native_ref)
-                engine_result = "deleted"
+                state = driver.delete(record.native_ref, **checked)
+                engine_result = "deleted" if state is None else f"left as {state}"
             except KeyNotFoundInEngine:
                 engine_result = "already gone"
+        elif options:
+            raise InvalidInput("This key has no engine object: delete options do not apply.")
+        details = {"name": record.name, "forced": force, "engine": engine_result, "options": dict(options or {})}
         with self.store.transaction():
-            self.store.delete_key(record.engine_id, record.key_id)
-            self.store.audit.append(
-                "key.delete", engine_id=record.engine_id, key_id=record.key_id,
-                details={"name": record.name, "forced": force, "engine": engine_result},
-            )
+            if state is None:
+                self.store.delete_key(record.engine_id, record.key_id)
+            else:
+                self.store.update_key(record.engine_id, record.key_id, state=state)
+            self.store.audit.append("key.delete", engine_id=record.engine_id, key_id=record.key_id, details=details)
+        if state is not None:
+            return self.store.get_key(record.engine_id, record.key_id)
         return record
+
+    def key_actions(self, ref: str) -> dict[str, str]:
+        """Engine-specific actions for a key (e.g. cancel-deletion, purge): name -> description."""
+        record = self.resolve(ref)
+        if record.native_ref is None:
+            return {}
+        return dict(self.driver(record.engine_id).KEY_ACTIONS)
+
+    def run_key_action(self, ref: str, action: str) -> KeyRecord | None:
+        """Run an engine-specific action; returns the key as it is now, or None when it is gone."""
+        record = self.resolve(ref)
+        if record.native_ref is None:
+            raise OperationNotSupported(f"Key {record.name[:80]!r} has no engine object.")
+        driver = self.driver(record.engine_id)
+        if action not in driver.KEY_ACTIONS:
+            known = ", ".join(driver.KEY_ACTIONS) or "none"
+            raise OperationNotSupported(f"{driver.DISPLAY} has no key action {action[:40]!r}.", hint=f"Actions: {known}.")
+        native = driver.key_action(record.native_ref, action)
+        with self.store.transaction():
+            if native is None:
+                self.store.delete_key(record.engine_id, record.key_id)
+            else:
+                self.store.update_key(record.engine_id, record.key_id, state=native.state, status="ok")
+            self.store.audit.append(f"key.action.{action}", engine_id=record.engine_id, key_id=record.key_id)
+        return None if native is None else self.store.get_key(record.engine_id, record.key_id)
 
     # --- edits ---------------------------------------------------------------
 

@@ -252,3 +252,15 @@ def test_audit_chain_verifies_and_detects_tampering(kms, data_dir):
         con.execute("UPDATE audit SET details = '{}' WHERE seq = ?", (seq,))
     check = kms.audit_verify()
     assert not check.ok and check.first_broken == seq
+
+
+def test_delete_options_and_key_actions_are_checked_against_the_engine(kms):
+    from engines.errors import EngineConfigError, OperationNotSupported
+
+    record = kms.create_key("ECDSA", 256, "k")
+    with pytest.raises(EngineConfigError):
+        kms.delete_key("k", options={"pending_window_days": "7"})
+    assert kms.key_actions("k") == {}
+    with pytest.raises(OperationNotSupported):
+        kms.run_key_action("k", "purge")
+    assert files(kms) == [record.key_id]

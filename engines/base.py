@@ -127,6 +127,15 @@ class EngineDriver(abc.ABC):
         return cls.SECRET is not None and cls.SECRET.required
 
     @classmethod
+    def option_choices(cls, options: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+        """What a registration form can offer for some options, given the ones filled in so far.
+
+        E.g. PKCS#11 lists the tokens a module shows: {"token": [{"value": label, "label": ..., ...}]}.
+        May reach the backend; raises typed errors.
+        """
+        return {}
+
+    @classmethod
     def default_options(cls, engine_id: str, data_dir: str) -> dict[str, str]:
         """Options derived from the data directory (e.g. the software key directory)."""
         return {}

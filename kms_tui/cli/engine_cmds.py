@@ -122,6 +122,21 @@ def add(kms, args) -> int:
     return 0
 
 
+def discover(kms, args) -> int:
+    choices = kms.engine_option_choices(args.type, parse_options(args.option))
+    if args.json:
+        emit_json(choices)
+        return 0
+    if not choices:
+        print(f"{args.type} offers nothing to choose from before registration.")
+    for option, values in choices.items():
+        print(f"--option {option}=…")
+        for v in values:
+            extra = "  ".join(f"{k}={safe_text(val, 60)}" for k, val in v.items() if k != "value")
+            print(f"    {safe_text(v.get('value'), 60)}  {extra}".rstrip())
+    return 0
+
+
 def secret(kms, args) -> int:
     view = kms.get_engine(args.id)
     label = view.secret_label or "secret"

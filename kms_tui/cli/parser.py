@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--default", action="store_true", help="make it the default engine")
     p.add_argument("--no-check", action="store_true", help="record it without testing the connection")
     _secret(p); _json(p); p.set_defaults(handler=E.add)
+    p = eng.add_parser("discover", help="what a backend offers for registration (e.g. PKCS#11 tokens)")
+    p.add_argument("type", type=str.upper, choices=list(ENGINE_TYPES), metavar="TYPE")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
+    _json(p); p.set_defaults(handler=E.discover)
     p = eng.add_parser("secret", help="set or replace an engine's secret (PIN, passphrase, token)")
     p.add_argument("id"); _secret(p); p.set_defaults(handler=E.secret)
 

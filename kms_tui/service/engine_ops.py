@@ -152,6 +152,11 @@ class EngineOps(KmsCore):
         view.secret_location = location
         return view
 
+    def engine_option_choices(self, engine_type: str, options: dict[str, str] | None = None) -> dict[str, list[dict]]:
+        """Choices a registration form can offer (e.g. the tokens of a PKCS#11 module)."""
+        cls = engines.driver_class(engines.engine_type(engine_type).type)
+        return cls.option_choices(dict(options or {}))
+
     def test_engine(self, engine_id: str) -> EngineCheck:
         """Open and check an engine; a failure is reported, not raised."""
         self.store.get_engine(engine_id)

@@ -15,7 +15,7 @@ from .connection import Connection
 from .errors import InvalidValue
 from .models import KeyQuery, KeyRecord
 from .records import KEY_COLUMNS, STRENGTHS, check_strength
-from .validation import has_control_chars
+from .schema import SEPARATOR
 
 # Ties break by name, case-insensitively then exactly. Names are unique, so a
 # further key_id term could never decide anything, and SQLite does not see
@@ -64,9 +64,8 @@ def where_clause(q: KeyQuery) -> tuple[str, list[Any]]:
         terms.append("bound > 0" if q.bound else "bound = 0")
     text = (q.text or "").strip()
     if text:
-        if has_control_chars(text):
-            # No name, alias, tag or key id holds one; and the search column's
-            # separator is one, which must never be matched across parts.
+        if SEPARATOR in text:
+            # The search column's separator must never be matched across parts.
             terms.append("0")
         else:
             pattern = escape_like(text.lower())

@@ -25,7 +25,7 @@ from .records import (
     utc_now,
 )
 from .schema import search_text
-from .validation import check_tags, check_text
+from .validation import check_tags, check_text, clean
 
 KEY_FIELDS = ("name", "tags", "metadata", "status", "state", "native_ref", "pkcs11_uri")
 
@@ -80,10 +80,10 @@ class KeyRepository:
         return self._select("key_id = ? ORDER BY engine_id", [key_id])
 
     def key_by_name(self, name: str) -> KeyRecord | None:
-        return self._first("name = ?", [name.strip()])
+        return self._first("name = ?", [clean(name)])
 
     def key_by_alias(self, alias: str) -> KeyRecord | None:
-        return self._first("id = (SELECT key_rowid FROM aliases WHERE alias = ?)", [alias.strip()])
+        return self._first("id = (SELECT key_rowid FROM aliases WHERE alias = ?)", [clean(alias)])
 
     def key_by_native_ref(self, engine_id: str, ref: str) -> KeyRecord | None:
         return self._first("engine_id = ? AND native_ref = ? ORDER BY id", [engine_id, ref])

@@ -97,13 +97,16 @@ CREATE INDEX audit_by_action ON audit(action, seq);
 """
 
 
+SEPARATOR = "\x1f"
+
+
 def search_text(name: str, aliases: list[str], tags: list[str]) -> str:
     """The lowercase haystack the text filter searches with a single LIKE.
 
-    Parts are joined by U+001F, a control character no name, alias or tag may
-    contain, so a substring can never match across two parts.
+    Parts are joined by U+001F (unit separator); a filter containing it matches
+    nothing, so a substring can never match across two parts.
     """
-    return "\x1f".join([name, *aliases, *tags]).lower()
+    return SEPARATOR.join([name, *aliases, *tags]).lower()
 
 
 def _run_script(db: sqlite_utils.Database, script: str) -> None:

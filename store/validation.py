@@ -1,9 +1,12 @@
 """Checks on the text the store keeps: names, aliases, tags and ids.
 
-Names end up in terminals, log lines and lookups, so control characters (C0,
-DEL, C1 — the stuff of escape sequences) are refused outright. Anything else
-printable is kept literally, Rich-markup lookalikes and bidi marks included:
-escaping for display is the presentation layer's job, not the store's.
+Names come from operators and from crypto backends (a PKCS#11 label, a Vault path), so
+whatever they hold is kept literally: Rich-markup lookalikes, bidi marks,
+escape sequences and other control characters included. Escaping them for
+display is the presentation layer's job (``kms_tui.text.safe_text``), not the
+store's. Only NUL (which C libraries and terminals truncate at), blank values
+and absurd lengths are refused. Surrounding spaces are dropped: they are
+invisible in a table and would make two names look identical.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Iterable
 
 from .errors import InvalidValue
 
-MAX_TEXT = 255
+MAX_TEXT = 16_384
 
 
 def has_control_chars(value: str) -> bool:
@@ -21,23 +24,20 @@ def has_control_chars(value: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" for ch in value)
 
 
-def check_text(value: object, what: str) -> str:
-    """Return ``value`` stripped, or raise InvalidValue saying what is wrong.
+def clean(value: str) -> str:
+    """The stored form of a name: surrounding spaces dropped, nothing else touched."""
+    return value.strip(" ")
 
-    Leading and trailing blanks are dropped: they are invisible in a table and
-    would make two names look identical.
-    """
+
+def check_text(value: object, what: str) -> str:
+    """Return ``value`` as stored, or raise InvalidValue saying what is wrong."""
     if not isinstance(value, str):
         raise InvalidValue(f"The {what} must be text, not {type(value).__name__}.")
-    if has_control_chars(value):
-        # Checked before stripping, which would silently eat a trailing newline or NEL.
+    if "\x00" in value:
         # The value itself is not echoed: it may carry terminal escape sequences.
-        raise InvalidValue(
-            f"The {what} contains control characters (such as escape, tab or newline).",
-            hint=f"Use printable characters only in the {what}.",
-        )
-    text = value.strip()
-    if not text:
+        raise InvalidValue(f"The {what} contains a NUL character.", hint=f"Remove it from the {what}.")
+    text = clean(value)
+    if not text.strip():
         raise InvalidValue(f"The {what} is empty.", hint=f"Give the {what} at least one visible character.")
     if len(text) > MAX_TEXT:
         raise InvalidValue(

@@ -112,7 +112,7 @@ def test_update_engine(store, make_engine):
         store.update_engine("ghost", name="x")
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 256, "evil\x1b[2J", "tab\there", "c1\x85"])
+@pytest.mark.parametrize("name", ["", "   ", "x" * 16_385, "nul\x00"])
 def test_bad_engine_names_are_refused(store, make_engine, name):
     with pytest.raises(InvalidValue):
         store.add_engine(make_engine("e", name=name))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,22 +17,7 @@ from typing import Any
 from engines.errors import InvalidInput
 
 from ..service import SecretRequest
-
-
-def safe_text(value: Any, limit: int | None = None) -> str:
-    """Printable form of a value: C0/C1 controls, DEL and bidi overrides shown as escapes."""
-    text = "" if value is None else str(value)
-    out = []
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if cat == "Cc" or (cat == "Cf" and ch not in "\u200d"):
-            out.append(ch.encode("unicode_escape").decode("ascii"))
-        else:
-            out.append(ch)
-    text = "".join(out)
-    if limit is not None and len(text) > limit:
-        text = text[: max(1, limit - 1)] + "…"
-    return text
+from ..text import safe_text
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, widths: dict[int, int] | None = None) -> str:

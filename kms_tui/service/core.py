@@ -8,6 +8,7 @@ the keyring; when no keyring is usable, a prompt supplied by the front end
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import threading
@@ -58,6 +59,7 @@ class KmsCore:
         self.prompt = prompt
         self._drivers: dict[str, EngineDriver] = {}
         self._drivers_lock = threading.RLock()
+        self._quiet = threading.local()  # background checks must not pop up secret prompts
         self._ensure_default_engine()
 
     # --- life cycle --------------------------------------------------------
@@ -140,7 +142,7 @@ class KmsCore:
             if unavailable
             else f"The keyring has no {label} for engine {record.id!r}."
         )
-        if self.prompt is not None:
+        if self.prompt is not None and not getattr(self._quiet, "on", False):
             secret = self.prompt(SecretRequest(record.id, label, not record.has_secret, reason))
             if secret:
                 self.credentials.hold_in_memory(record.id, secret)
@@ -153,6 +155,16 @@ class KmsCore:
             reason,
             hint=f"Set it with: kms-tui engines secret {record.id} --secret-stdin",
         )
+
+    @contextlib.contextmanager
+    def without_prompts(self):
+        """Within this block (in this thread), a missing secret is an error, never a prompt."""
+        previous = getattr(self._quiet, "on", False)
+        self._quiet.on = True
+        try:
+            yield
+        finally:
+            self._quiet.on = previous
 
     def store_secret(self, engine_id: str, secret: str, *, memory_only: bool = False) -> str:
         """Keep an engine's secret: in the keyring, or in memory for this process only.

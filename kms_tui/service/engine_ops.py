@@ -157,9 +157,16 @@ class EngineOps(KmsCore):
         cls = engines.driver_class(engines.engine_type(engine_type).type)
         return cls.option_choices(dict(options or {}))
 
-    def test_engine(self, engine_id: str) -> EngineCheck:
-        """Open and check an engine; a failure is reported, not raised."""
+    def test_engine(self, engine_id: str, *, interactive: bool = True) -> EngineCheck:
+        """Open and check an engine; a failure is reported, not raised.
+
+        ``interactive=False`` (background reachability checks) never prompts
+        for a secret: a missing one is reported as the failure.
+        """
         self.store.get_engine(engine_id)
+        if not interactive:
+            with self.without_prompts():
+                return self.test_engine(engine_id)
         try:
             driver = self.driver(engine_id)
             driver.check()
@@ -221,3 +228,49 @@ class EngineOps(KmsCore):
             self.credentials.delete(engine_id)
         except CredentialsUnavailable:
             pass
+
+    # --- engine types, for registration forms ----------------------------------
+
+    def engine_types(self) -> list[EngineTypeInfo]:
+        """Every engine type with its class-level facts; no driver is imported (cheap)."""
+        found = []
+        for t in engines.ENGINE_TYPES.values():
+            ok = engines.available(t.type)
+            found.append(EngineTypeInfo(t.type, t.display, t.security_level, ok,
+                                        "" if ok else "not available in this version"))
+        return found
+
+    def engine_type_info(self, engine_type: str) -> EngineTypeInfo:
+        """What a registration form for one type shows: its options and its secret.
+
+        Imports that type's driver (and so its SDK); raises UnknownEngineType when
+        it cannot be loaded, with the reason (e.g. a missing Python package).
+        """
+        etype = engines.engine_type(engine_type)
+        cls = engines.driver_class(etype.type)
+        secret = cls.SECRET
+        return EngineTypeInfo(
+            etype.type, etype.display, cls.SECURITY_LEVEL, True,
+            options=[dict(o.__dict__) for o in cls.OPTIONS],
+            secret_label=secret.label if secret else None,
+            secret_generated=bool(secret and secret.generated),
+            secret_required=bool(secret and secret.required),
+            # Defaults that depend on the engine id, shown as hints: "<data dir>/keys/<engine id>".
+            default_hints=cls.default_options("<engine id>", str(self.data_dir)),
+        )
+
+
+@dataclass
+class EngineTypeInfo:
+    """An engine type as a registration form shows it (no secret values, ever)."""
+
+    type: str
+    display: str
+    security_level: int
+    available: bool
+    note: str = ""  # why it is not available
+    options: list[dict[str, Any]] = field(default_factory=list)  # OptionSpec fields
+    secret_label: str | None = None
+    secret_generated: bool = False  # left empty, the engine makes one up
+    secret_required: bool = False  # always needed (otherwise it depends on the options)
+    default_hints: dict[str, str] = field(default_factory=dict)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,7 +15,7 @@ from store import KeyQuery, KeyRecord
 from store.errors import Conflict, NotFound
 from store.models import BINDINGS_KEY
 
-from ..errors import AmbiguousReference, KeyNotFound, Refused
+from ..errors import AmbiguousReference, Cancelled, KeyNotFound, Refused
 from .core import KmsCore
 
 MAX_IMPORT_BYTES = K.MAX_KEY_FILE_BYTES
@@ -46,6 +47,10 @@ class KeyOps(KmsCore):
         shown = ref if len(ref) <= 80 else ref[:77] + "..."
         raise KeyNotFound(f"No key is known as {shown!r}.", hint="Try: kms-tui keys list --filter TEXT")
 
+    def list_keys_by_id(self, key_id: str) -> list[KeyRecord]:
+        """Every record of a key id (one per engine that holds it)."""
+        return self.store.keys_by_key_id(key_id)
+
     def list_keys(self, query: KeyQuery | None = None) -> list[KeyRecord]:
         return self.store.list_keys(query or KeyQuery())
 
@@ -53,6 +58,18 @@ class KeyOps(KmsCore):
         return self.store.count_keys(query or KeyQuery())
 
     # --- create and import -------------------------------------------------
+
+    def name_problem(self, name: str, aliases: Iterable[str] = ()) -> str | None:
+        """Why a new key could not take this name or these aliases, or None when it can."""
+        try:
+            self._check_names(name, list(aliases))
+        except (InvalidInput, Conflict) as exc:
+            return exc.message
+        return None
+
+    def inspect_key(self, data: bytes, passphrase: str | bytes | None = None) -> K.ParsedKey:
+        """Parse key material without storing anything (the import wizard's preview)."""
+        return K.parse_key(data, passphrase)
 
     def _engine_id(self, engine_id: str | None) -> str:
         if engine_id:
@@ -84,8 +101,13 @@ class KeyOps(KmsCore):
         aliases: Iterable[str] = (),
         tags: Iterable[str] = (),
         metadata: dict[str, Any] | None = None,
+        cancel: threading.Event | None = None,
     ) -> KeyRecord:
-        """Generate a key in an engine, self-test it, then record it."""
+        """Generate a key in an engine, self-test it, then record it.
+
+        Generation itself cannot be interrupted (RSA-4096 takes seconds); a
+        ``cancel`` set meanwhile discards the new key before it is recorded.
+        """
         aliases, tags = list(aliases), list(tags)
         engine_id = self._engine_id(engine_id)
         algorithm = A.normalise_algorithm(algorithm)
@@ -94,6 +116,8 @@ class KeyOps(KmsCore):
         algorithm, size = A.validate_spec(algorithm, size, driver.supported_key_types())
         native = driver.create(algorithm, size)
         try:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("Key creation was cancelled; the generated key was discarded.")
             K.self_test(lambda alg, data, mt: driver.sign(native.ref, alg, data, mt), native.public_key, algorithm)
             record = self._record(native, engine_id, name, aliases, tags, metadata)
             with self.store.transaction():

@@ -73,3 +73,13 @@ class SigningOps(KeyOps):
             return self.driver(record.engine_id).verify(record.native_ref, sig_alg, bytes(data), mt, bytes(signature))
         public_key = K.load_public_pem(record.public_key)
         return K.verify_with(public_key, sig_alg, bytes(data), mt, bytes(signature))
+
+    def verify_with_public_key(
+        self, public_key_data: bytes, algorithm: str, data: bytes, signature: bytes, message_type: str = "RAW"
+    ) -> bool:
+        """Verify against a public key given as PEM/DER/JWK/OpenSSH, not one recorded here."""
+        parsed = K.parse_key(public_key_data)
+        sig_alg = A.signing_algorithm(algorithm)
+        if not isinstance(signature, (bytes, bytearray)) or not signature:
+            raise InvalidInput("The signature is empty.")
+        return K.verify_with(parsed.public_key, sig_alg, bytes(data), A.MessageType.parse(message_type), bytes(signature))

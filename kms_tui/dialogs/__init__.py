@@ -1,0 +1,1 @@
+"""Short modal screens: errors, secrets, confirmations, small forms, help."""

@@ -1,0 +1,1 @@
+"""Full screens of the workstation: keys, key detail, engines, stats, audit."""

@@ -1,0 +1,247 @@
+"""One key: its fields, public key, strength, bindings, aliases, tags, metadata and audit rows."""
+
+from __future__ import annotations
+
+import json
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from store import KeyRecord
+from store.models import BINDINGS_KEY
+
+from ..dialogs.form import ChoiceDialog, Field, FormDialog, JsonDialog
+from ..widgets.cells import literal, strength
+from ..widgets.strength_panel import StrengthPanel
+from .base import ServiceCalls
+
+
+class KeyDetailScreen(ServiceCalls, Screen):
+    """Everything about one key, with the actions that change it."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="detail.back"),
+        Binding("s", "sign", "Sign", id="detail.sign"),
+        Binding("v", "verify", "Verify", id="detail.verify"),
+        Binding("b", "bind", "Bind", id="detail.bind"),
+        Binding("u", "unbind", "Unbind", id="detail.unbind"),
+        Binding("a", "alias", "Aliases", id="detail.alias"),
+        Binding("t", "tag", "Tags", id="detail.tag"),
+        Binding("m", "metadata", "Metadata", id="detail.metadata"),
+        Binding("n", "rename", "Rename", id="detail.rename", show=False),
+        Binding("c", "copy", "Copy PEM", id="detail.copy"),
+        Binding("x", "engine_action", "Engine actions", id="detail.engine_action", show=False),
+        Binding("d", "delete", "Delete", id="detail.delete"),
+    ]
+
+    def __init__(self, engine_id: str, key_id: str):
+        super().__init__()
+        self.engine_id, self.key_id = engine_id, key_id
+        self.record: KeyRecord | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="detail"):
+            yield Static("Loading…", id="detail-fields")
+            yield StrengthPanel("RSA", 2048, id="strength")
+            bindings = DataTable(id="detail-bindings", cursor_type="row", show_cursor=True)
+            bindings.border_title = "Bound resources (b bind · u unbind)"
+            yield bindings
+            yield Static("", id="detail-metadata")
+            yield Static("", id="detail-pem")
+            audit = DataTable(id="detail-audit", cursor_type="none")
+            audit.border_title = "Recent audit rows"
+            yield audit
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#strength").display = False
+        self.query_one("#detail-bindings", DataTable).add_columns("Type", "Resource id")
+        self.query_one("#detail-audit", DataTable).add_columns("#", "Time (UTC)", "Action", "Details")
+        self.refresh_key()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_key()
+
+    def refresh_key(self) -> None:
+        self.call(self._fetch, then=self._show, group="detail")
+
+    def _ref(self) -> str:
+        return self.record.name if self.record else self.key_id
+
+    def _fetch(self):
+        matches = [r for r in self.kms.list_keys_by_id(self.key_id) if r.engine_id == self.engine_id]
+        if not matches:
+            from ..errors import KeyNotFound
+
+            raise KeyNotFound(f"Key {self.key_id[:16]}… is no longer recorded on {self.engine_id}.")
+        return matches[0], self.kms.audit_rows(limit=10, key_id=self.key_id)
+
+    def _show(self, result) -> None:
+        record, audit_rows = result
+        self.record = record
+        self.sub_title = record.name
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(overflow="fold")
+        rows = [
+            ("Name", literal(record.name)),
+            ("Key id", Text(record.key_id)),
+            ("Engine", literal(record.engine_id)),
+            ("Algorithm", Text(f"{record.algorithm} {record.size}")),
+            ("Strength", strength(record.strength)),
+            ("Private key", Text("yes" if record.has_private_key else "no — public key only (verify only)")),
+            ("Created", Text(record.creation_ts)),
+            ("Aliases", literal(", ".join(record.aliases) or "—")),
+            ("Tags", literal(", ".join(record.tags) or "—")),
+        ]
+        if record.pkcs11_uri:
+            rows.append(("PKCS#11 URI", literal(record.pkcs11_uri)))
+        if record.state:
+            rows.append(("Engine state", literal(record.state, style="bold yellow")))
+        if record.status != "ok":
+            rows.append(("Status", Text("missing from its engine at the last sync", style="bold red")))
+        for name, value in rows:
+            grid.add_row(name, value)
+        self.query_one("#detail-fields", Static).update(grid)
+        panel = self.query_one("#strength", StrengthPanel)
+        panel.show(record.algorithm, record.size)
+        panel.display = True
+        bindings = self.query_one("#detail-bindings", DataTable)
+        bindings.clear()
+        for b in record.bindings:
+            bindings.add_row(literal(b.get("resource_type")), literal(b.get("resource_id")))
+        extra = {k: v for k, v in record.metadata.items() if k != BINDINGS_KEY}
+        meta = self.query_one("#detail-metadata", Static)
+        meta.border_title = "Metadata (m edit)"
+        lines = json.dumps(extra, indent=2, ensure_ascii=False).splitlines() if extra else ["{}"]
+        meta.update(Text("\n").join(literal(line) for line in lines))
+        pem = self.query_one("#detail-pem", Static)
+        pem.border_title = "Public key (c copy)"
+        pem.update(Text(record.public_key.rstrip()))
+        audit = self.query_one("#detail-audit", DataTable)
+        audit.clear()
+        for row in audit_rows:
+            details = json.dumps(row.details, ensure_ascii=False, sort_keys=True)
+            audit.add_row(str(row.seq), row.ts[:19].replace("T", " "), row.action, literal(details, 48))
+
+    # --- actions -------------------------------------------------------------
+
+    def _changed(self, record) -> None:
+        self.refresh_key()
+
+    def action_sign(self) -> None:
+        from ..actions import open_sign
+
+        open_sign(self.app, self.record)
+
+    def action_verify(self) -> None:
+        from ..actions import open_verify
+
+        open_verify(self.app, self.record)
+
+    def action_copy(self) -> None:
+        if self.record:
+            self.app.copy_to_clipboard(self.record.public_key)
+            self.notify("Public key copied to the clipboard (OSC 52).", timeout=3)
+
+    def action_bind(self) -> None:
+        def done(values):
+            if values:
+                self.call(self.kms.bind, self._ref(), values["type"], values["id"], then=self._changed)
+
+        self.app.push_screen(FormDialog("Bind a resource", [
+            Field("type", "Resource type", placeholder="certificate, ca, device…"),
+            Field("id", "Resource id", placeholder="serial number, CA id…"),
+        ]), done)
+
+    def action_unbind(self) -> None:
+        if not self.record or not self.record.bindings:
+            self.notify("This key is not bound to anything.", severity="warning")
+            return
+        items = [(json.dumps(b), f"{b.get('resource_type')} {b.get('resource_id')}") for b in self.record.bindings]
+
+        def done(value):
+            if value:
+                b = json.loads(value)
+                self.call(self.kms.unbind, self._ref(), b["resource_type"], b["resource_id"], then=self._changed)
+
+        self.app.push_screen(ChoiceDialog("Unbind which resource?", items), done)
+
+    def _edit_list(self, what: str, current: list[str], add, remove) -> None:
+        items = [("+", f"Add a {what}…")] + [(v, f"Remove {what} {v}") for v in current]
+
+        def chosen(value):
+            if value == "+":
+                self.app.push_screen(FormDialog(f"Add a {what}", [Field("value", what.capitalize())]),
+                                     lambda v: v and self.call(add, self._ref(), v["value"], then=self._changed))
+            elif value is not None:
+                self.call(remove, self._ref(), value, then=self._changed)
+
+        self.app.push_screen(ChoiceDialog(f"{what.capitalize()}es" if what.endswith("s") else f"{what.capitalize()}s",
+                                          items), chosen)
+
+    def action_alias(self) -> None:
+        if self.record:
+            self._edit_list("alias", self.record.aliases, self.kms.add_alias, self.kms.remove_alias)
+
+    def action_tag(self) -> None:
+        if self.record:
+            self._edit_list("tag", self.record.tags, self.kms.add_tag, self.kms.remove_tag)
+
+    def action_metadata(self) -> None:
+        if not self.record:
+            return
+        extra = {k: v for k, v in self.record.metadata.items() if k != BINDINGS_KEY}
+        self.app.push_screen(JsonDialog("Metadata (bindings are edited with b/u)", extra),
+                             lambda v: v is not None and self.call(self.kms.set_metadata, self._ref(), v,
+                                                                   then=self._changed))
+
+    def action_rename(self) -> None:
+        if not self.record:
+            return
+        self.app.push_screen(
+            FormDialog("Rename key", [Field("name", "New name", value=self.record.name)]),
+            lambda v: v and self.call(self.kms.rename_key, self._ref(), v["name"], then=self._renamed),
+        )
+
+    def _renamed(self, record) -> None:
+        self.record = record
+        self.refresh_key()
+
+    def action_engine_action(self) -> None:
+        if not self.record:
+            return
+
+        def listed(actions: dict[str, str]) -> None:
+            if not actions:
+                self.notify("This key's engine has no extra actions.")
+                return
+            self.app.push_screen(ChoiceDialog("Engine action", [(k, f"{k}: {v}") for k, v in actions.items()]),
+                                 lambda a: a and self.call(self.kms.run_key_action, self._ref(), a, then=self._after_action))
+
+        self.call(self.kms.key_actions, self._ref(), then=listed)
+
+    def _after_action(self, record) -> None:
+        if record is None:
+            self.app.pop_screen()
+        else:
+            self.refresh_key()
+
+    def action_delete(self) -> None:
+        if not self.record:
+            return
+        from ..actions import open_delete
+
+        open_delete(self.app, self.record, done=lambda deleted: deleted is not None and self._deleted(deleted))
+
+    def _deleted(self, record) -> None:
+        if record.state:  # recoverable deletion: the key is still there, in that state
+            self.refresh_key()
+        else:
+            self.app.pop_screen()

@@ -1,0 +1,251 @@
+"""The keys screen: one table of every key (or one engine's), filtered and sorted in SQLite.
+
+Rows are paged from the database (``PAGE`` at a time) rather than loaded into
+the widget, so the table stays quick with 100 000 keys. Typing in the filter
+re-queries; a newer query replaces an older one still running.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+
+from engines.algorithms import KEY_ALGORITHMS
+from store import KeyQuery, KeyRecord
+
+from ..widgets.cells import literal, strength
+from .base import ServiceCalls
+
+PAGE = 200
+NARROW = 100  # below this many columns the table drops State and truncates harder
+COLUMNS = (  # (column key, title, sort column or None)
+    ("name", "Name", "name"),
+    ("key_id", "Key ID", "key_id"),
+    ("engine_id", "Engine", "engine_id"),
+    ("algorithm", "Algorithm", "algorithm"),
+    ("strength", "Strength", "strength"),
+    ("kind", "Kind", None),
+    ("bound", "Bound", None),
+    ("state", "State", None),
+)
+SORTABLE = [c[2] for c in COLUMNS if c[2]] + ["creation_ts"]
+
+
+class KeysScreen(ServiceCalls, Screen):
+    """All keys: filter as you type, quick filters, sort, page, open, act."""
+
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter", id="keys.filter"),
+        Binding("n", "create", "New", id="keys.create"),
+        Binding("i", "import", "Import", id="keys.import"),
+        Binding("s", "sign", "Sign", id="keys.sign"),
+        Binding("v", "verify", "Verify", id="keys.verify"),
+        Binding("d", "delete", "Delete", id="keys.delete"),
+        Binding("o", "sort", "Sort", id="keys.sort"),
+        Binding("O", "reverse", "Reverse", id="keys.reverse", show=False),
+        Binding("right_square_bracket", "page(1)", "Next page", id="keys.next_page", show=False),
+        Binding("left_square_bracket", "page(-1)", "Prev page", id="keys.prev_page", show=False),
+        Binding("r", "refresh", "Refresh", id="keys.refresh", show=False),
+        Binding("escape", "focus_table", "Table", id="keys.table", show=False),
+    ]
+
+    def __init__(self, engine_id: str | None = None):
+        super().__init__()
+        self.query_state = KeyQuery(engine_id=engine_id, limit=PAGE)
+        self.total = 0
+        self.records: dict[str, KeyRecord] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="key-filters"):
+            yield Input(placeholder="Filter: name, alias, tag or key id prefix", id="filter")
+            yield Select([], prompt="Engine", id="engine-filter")
+            yield Select([(a, a) for a in KEY_ALGORITHMS], prompt="Algorithm", id="algorithm-filter")
+            yield Select([(s, s) for s in ("HIGH", "MEDIUM", "LOW")], prompt="Strength", id="strength-filter")
+        table = DataTable(id="keys-table", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Static("", id="keys-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.narrow: bool | None = None
+        self._set_columns()
+        self.query_one(DataTable).focus()
+        self.call(self.kms.list_engines, then=self._engines_loaded, group="engines", exclusive=False)
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        if self.is_mounted:
+            self.reload()
+
+    def on_resize(self) -> None:
+        if self._set_columns():
+            self.reload()
+
+    def _set_columns(self) -> bool:
+        """Lay the columns out for this width; True when they changed."""
+        narrow = self.size.width < NARROW
+        if narrow == self.narrow:
+            return False
+        self.narrow = narrow
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        for key, title, _ in COLUMNS:
+            if not (narrow and key == "state"):
+                table.add_column(title, key=key)
+        return True
+
+    def _engines_loaded(self, views) -> None:
+        select = self.query_one("#engine-filter", Select)
+        select.set_options([(v.record.id, v.record.id) for v in views])
+        if self.query_state.engine_id:
+            select.value = self.query_state.engine_id
+
+    # --- loading -------------------------------------------------------------
+
+    def reload(self) -> None:
+        query = self.query_state
+        self.call(self._fetch, query, then=self._show, group="keys")
+
+    def _fetch(self, query: KeyQuery):
+        return self.kms.list_keys(query), self.kms.count_keys(query)
+
+    def _show(self, result) -> None:
+        records, total = result
+        self.total = total
+        table = self.query_one(DataTable)
+        selected = self.selected_key_ref()
+        table.clear()
+        self.records = {}
+        for r in records:
+            row_key = f"{r.engine_id}/{r.key_id}"
+            self.records[row_key] = r
+            cells = [
+                literal(r.name, 16 if self.narrow else 40), r.key_id[: 8 if self.narrow else 12],
+                literal(r.engine_id, 12 if self.narrow else 24), f"{r.algorithm} {r.size}",
+                strength(r.strength), "priv" if r.has_private_key else "pub", "yes" if r.bound else "",
+            ]
+            if not self.narrow:
+                cells.append(literal(r.state or ("missing" if r.status == "missing" else ""), 18))
+            table.add_row(*cells, key=row_key)
+        if selected in self.records:
+            table.move_cursor(row=table.get_row_index(selected))
+        self._status()
+
+    def _status(self) -> None:
+        q = self.query_state
+        pages = max(1, -(-self.total // PAGE))
+        page = q.offset // PAGE + 1
+        arrow = "↓" if q.descending else "↑"
+        where = f"engine {q.engine_id} · " if q.engine_id else ""
+        self.query_one("#keys-status", Static).update(
+            f"{self.total} key{'s' if self.total != 1 else ''} · {where}page {page}/{pages} ([ ]) · sorted by {q.sort} {arrow} (o)"
+        )
+
+    # --- filters -------------------------------------------------------------
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.query_state.text = event.value or None
+            self.query_state.offset = 0
+            self.reload()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.query_one(DataTable).focus()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        value = None if event.value is Select.BLANK else event.value
+        field = {"engine-filter": "engine_id", "algorithm-filter": "algorithm", "strength-filter": "strength"}.get(
+            event.select.id or ""
+        )
+        if field and getattr(self.query_state, field) != value:
+            setattr(self.query_state, field, value)
+            self.query_state.offset = 0
+            self.reload()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        column = dict((c[0], c[2]) for c in COLUMNS).get(str(event.column_key.value))
+        if column:
+            q = self.query_state
+            q.descending = (not q.descending) if q.sort == column else False
+            q.sort = column
+            self.reload()
+
+    def action_sort(self) -> None:
+        q = self.query_state
+        q.sort = SORTABLE[(SORTABLE.index(q.sort) + 1) % len(SORTABLE)] if q.sort in SORTABLE else "name"
+        self.reload()
+
+    def action_reverse(self) -> None:
+        self.query_state.descending = not self.query_state.descending
+        self.reload()
+
+    def action_page(self, step: int) -> None:
+        q = self.query_state
+        last = max(0, (self.total - 1) // PAGE) * PAGE
+        offset = min(max(0, q.offset + step * PAGE), last)
+        if offset != q.offset:
+            q.offset = offset
+            self.reload()
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_focus_table(self) -> None:
+        self.query_one(DataTable).focus()
+
+    # --- actions on the selected key ------------------------------------------
+
+    def selected_key_ref(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:  # an empty or shrinking table has no cursor row
+            return None
+
+    def selected_record(self) -> KeyRecord | None:
+        ref = self.selected_key_ref()
+        return self.records.get(ref) if ref else None
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        record = self.records.get(event.row_key.value)
+        if record is not None:
+            from .key_detail import KeyDetailScreen
+
+            self.app.push_screen(KeyDetailScreen(record.engine_id, record.key_id))
+
+    def action_create(self) -> None:
+        from ..actions import open_create
+
+        open_create(self.app, engine_id=self.query_state.engine_id)
+
+    def action_import(self) -> None:
+        from ..actions import open_import
+
+        open_import(self.app, engine_id=self.query_state.engine_id)
+
+    def action_sign(self) -> None:
+        from ..actions import open_sign
+
+        open_sign(self.app, self.selected_record())
+
+    def action_verify(self) -> None:
+        from ..actions import open_verify
+
+        open_verify(self.app, self.selected_record())
+
+    def action_delete(self) -> None:
+        record = self.selected_record()
+        if record is not None:
+            from ..actions import open_delete
+
+            open_delete(self.app, record, done=lambda _: self.reload())

@@ -1,0 +1,1 @@
+"""Reusable widgets and renderables (each carries its own DEFAULT_CSS)."""

@@ -1,0 +1,39 @@
+"""The strength panel: the spec's class, why, what would raise it, and fitness per PKI role."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from engines.algorithms import strength, strength_reason
+
+from ..strength import role_advice, stronger_choice
+from .cells import STRENGTH_STYLE
+
+
+class StrengthPanel(Static):
+    """Given an algorithm and size, shows its strength and role guidance."""
+
+    DEFAULT_CSS = """
+    StrengthPanel { border: round $primary-darken-1; padding: 0 1; height: auto; }
+    """
+
+    def __init__(self, algorithm: str, size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.border_title = "Strength"
+        self.show(algorithm, size)
+
+    def show(self, algorithm: str, size: int) -> None:
+        level = strength(algorithm, size)
+        table = Table.grid(padding=(0, 1))
+        table.add_column(no_wrap=True, min_width=19)
+        table.add_column()
+        table.add_row(Text(level, style=STRENGTH_STYLE[level]), Text(strength_reason(algorithm, size)))
+        better = stronger_choice(algorithm, size)
+        if better:
+            table.add_row(Text("Stronger", style="dim"), Text(better))
+        for advice in role_advice(algorithm, size):
+            mark = Text("✓ " if advice.fits else "✗ ", style="green" if advice.fits else "red")
+            table.add_row(mark + Text(advice.role), Text(advice.advice, style="" if advice.fits else "dim"))
+        self.update(table)

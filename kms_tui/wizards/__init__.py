@@ -1,0 +1,1 @@
+"""Step-by-step wizards: create, import, sign, verify."""

@@ -1,0 +1,102 @@
+"""The keys screen and key detail, driven with Pilot against the software engine."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, Input
+
+from kms_tui.screens.key_detail import KeyDetailScreen
+from kms_tui.screens.keys import KeysScreen
+from kms_tui.text import safe_text
+from tests.tui.conftest import HOSTILE
+from tests.tui.screen_text import screen_text
+
+
+async def wait_for_rows(pilot, count: int) -> DataTable:
+    table = pilot.app.screen.query_one("#keys-table", DataTable)
+    for _ in range(100):
+        await pilot.pause(0.02)
+        if table.row_count == count:
+            break
+    assert table.row_count == count
+    return table
+
+
+def row_names(table: DataTable) -> list[str]:
+    return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+
+
+async def test_keys_table_lists_filters_and_sorts(demo_app):
+    async with demo_app.run_test(size=(100, 30)) as pilot:
+        assert isinstance(pilot.app.screen, KeysScreen)
+        table = await wait_for_rows(pilot, 7)
+        assert row_names(table)[:2] == [safe_text(HOSTILE, 32), "device-fleet-01"]
+        await pilot.press("slash")
+        await pilot.press(*"issuing")
+        table = await wait_for_rows(pilot, 1)
+        assert row_names(table) == ["issuing-ca-2026"]
+        pilot.app.screen.query_one("#filter", Input).value = "ca"
+        table = await wait_for_rows(pilot, 2)
+        assert sorted(row_names(table)) == ["intermediate-ca-2026", "issuing-ca-2026"]
+        pilot.app.screen.query_one("#filter", Input).value = ""
+        await wait_for_rows(pilot, 7)
+        pilot.app.screen.query_one("#strength-filter").value = "LOW"
+        table = await wait_for_rows(pilot, 1)
+        assert row_names(table) == ["legacy-gateway"]
+        assert "1 key " in screen_text(pilot.app)
+
+
+async def test_enter_opens_the_key_detail_with_strength_and_bindings(demo_app):
+    async with demo_app.run_test(size=(100, 40)) as pilot:
+        pilot.app.screen.query_one("#filter", Input).value = "issuing-ca"
+        await wait_for_rows(pilot, 1)
+        pilot.app.screen.query_one("#keys-table", DataTable).focus()
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        screen = pilot.app.screen
+        assert isinstance(screen, KeyDetailScreen)
+        for _ in range(50):
+            if screen.record is not None:
+                break
+            await pilot.pause(0.02)
+        assert screen.record.name == "issuing-ca-2026"
+        bindings = screen.query_one("#detail-bindings", DataTable)
+        assert bindings.row_count == 2
+        text = screen_text(pilot.app)
+        assert "ECDSA 384" in text and "issuing-ca" in text and "HIGH" in text
+        assert "Root CA" in text  # the strength panel's role guidance
+
+
+async def test_bound_key_cannot_be_deleted_without_force(demo_app, demo_kms):
+    from kms_tui.dialogs.delete_key import DeleteKeyDialog
+
+    async with demo_app.run_test(size=(100, 40)) as pilot:
+        pilot.app.screen.query_one("#filter", Input).value = "issuing-ca"
+        await wait_for_rows(pilot, 1)
+        pilot.app.screen.query_one("#keys-table", DataTable).focus()
+        await pilot.press("d")
+        await pilot.pause(0.1)
+        dialog = pilot.app.screen
+        assert isinstance(dialog, DeleteKeyDialog)
+        await pilot.press(*"issuing-ca-2026")
+        assert dialog.query_one("#delete").disabled  # bound: force not ticked
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert demo_kms.resolve("issuing-ca").name == "issuing-ca-2026"
+        dialog.query_one("#force").value = True
+        await pilot.pause(0.05)
+        assert not dialog.query_one("#delete").disabled
+        await pilot.click("#delete")
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if not isinstance(pilot.app.screen, DeleteKeyDialog):
+                break
+        assert demo_kms.count_keys() == 6
+        assert [r.action for r in demo_kms.audit_rows(limit=1)] == ["key.delete"]
+
+
+async def test_hostile_name_is_shown_literally(demo_app):
+    async with demo_app.run_test(size=(120, 30)) as pilot:
+        table = await wait_for_rows(pilot, 7)
+        cell = table.get_row_at(0)[0]
+        assert cell.plain.startswith("[red]alarm[/red] \\x1b]0;pwned")
+        assert "\x1b" not in cell.plain and not cell.spans  # no markup was interpreted

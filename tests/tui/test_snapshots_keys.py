@@ -1,0 +1,107 @@
+"""Snapshots of the keys screen, the key detail and the shared dialogs, at 80x24 and 120x40."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable
+
+from kms_tui.dialogs.error import ErrorDialog
+from kms_tui.dialogs.secret import SecretDialog
+from kms_tui.screens.key_detail import KeyDetailScreen
+from tests.tui.conftest import SIZES
+
+
+async def settle(pilot, predicate, tries: int = 200) -> None:
+    for _ in range(tries):
+        await pilot.pause(0.02)
+        if predicate():
+            await pilot.pause(0.05)
+            return
+    raise AssertionError("the screen did not settle")
+
+
+def keys_loaded(pilot, count=7):
+    return lambda: pilot.app.screen.query_one("#keys-table", DataTable).row_count == count
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_keys_screen(snap_compare, demo_app, size):
+    async def run_before(pilot):
+        await settle(pilot, keys_loaded(pilot))
+
+    assert snap_compare(demo_app, terminal_size=SIZES[size], run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_keys_screen_filtered(snap_compare, demo_app, size):
+    async def run_before(pilot):
+        await settle(pilot, keys_loaded(pilot))
+        await pilot.press("slash", *"ca")
+        await settle(pilot, keys_loaded(pilot, 2))
+
+    assert snap_compare(demo_app, terminal_size=SIZES[size], run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_empty_keys_screen(snap_compare, empty_app, size):
+    async def run_before(pilot):
+        await settle(pilot, lambda: "0 keys" in str(pilot.app.screen.query_one("#keys-status").render()))
+
+    assert snap_compare(empty_app, terminal_size=SIZES[size], run_before=run_before)
+
+
+def _open_detail(name):
+    async def run_before(pilot):
+        await settle(pilot, keys_loaded(pilot))
+        record = pilot.app.kms.resolve(name)
+        await pilot.app.push_screen(KeyDetailScreen(record.engine_id, record.key_id))
+        await settle(pilot, lambda: getattr(pilot.app.screen, "record", None) is not None)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("name", ["issuing-ca-2026", "legacy-gateway", "partner-root-public"])
+def test_key_detail(snap_compare, demo_app, size, name):
+    assert snap_compare(demo_app, terminal_size=SIZES[size], run_before=_open_detail(name))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_delete_dialog_for_a_bound_key(snap_compare, demo_app, size):
+    async def run_before(pilot):
+        await _open_detail("issuing-ca-2026")(pilot)
+        await pilot.press("d")
+        await settle(pilot, lambda: pilot.app.screen.__class__.__name__ == "DeleteKeyDialog")
+        await pilot.press(*"issuing")
+
+    assert snap_compare(demo_app, terminal_size=SIZES[size], run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help_screen(snap_compare, demo_app, size):
+    async def run_before(pilot):
+        await settle(pilot, keys_loaded(pilot))
+        await pilot.press("f1")
+        await settle(pilot, lambda: pilot.app.screen.__class__.__name__ == "HelpDialog")
+
+    assert snap_compare(demo_app, terminal_size=SIZES[size], run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_error_dialog(snap_compare, demo_app, size):
+    async def run_before(pilot):
+        await settle(pilot, keys_loaded(pilot))
+        await pilot.app.push_screen(ErrorDialog("Engine unreachable", "The engine at https://vault.example:8200 did not answer within 10 s."))
+        await pilot.pause(0.05)
+
+    assert snap_compare(demo_app, terminal_size=SIZES[size], run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_secret_dialog_masks_what_is_typed(snap_compare, demo_app, size):
+    async def run_before(pilot):
+        await settle(pilot, keys_loaded(pilot))
+        await pilot.app.push_screen(SecretDialog("pkcs11-prod-hsm", "user PIN", "No OS keyring is available.", True))
+        await pilot.press(*"123456")
+
+    assert snap_compare(demo_app, terminal_size=SIZES[size], run_before=run_before)

@@ -184,6 +184,14 @@ class EngineDriver(abc.ABC):
         """
         raise OperationNotSupported(f"{self.DISPLAY} engines cannot delete keys.")
 
+    def discard(self, ref: str) -> None:
+        """Remove a key this engine just made that could not be recorded (failed self-test, cancel).
+
+        Unlike ``delete``, nothing recoverable should stay behind; engines with
+        soft deletion override this.
+        """
+        self.delete(ref)
+
     def key_action(self, ref: str, action: str) -> NativeKey | None:
         """Run one of ``KEY_ACTIONS``; returns the key as it is now, or None when it is gone."""
         raise OperationNotSupported(f"{self.DISPLAY} engines have no action {action[:40]!r}.")

@@ -192,7 +192,7 @@ class KeyOps(KmsCore):
     def _discard(driver, native: NativeKey) -> None:
         """Undo a key the engine made when it could not be recorded."""
         try:
-            driver.delete(native.ref)
+            driver.discard(native.ref)
         except Exception:
             # Left in the engine; a later sync adopts it. Nothing else to do here.
             pass

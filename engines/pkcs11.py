@@ -1,0 +1,271 @@
+"""PKCS#11 engine (Lamassu ``PKCS11``): key pairs on an HSM token through python-pkcs11.
+
+Layout, as Lamassu keeps it: a token chosen by label (or serial); each key is a
+private and a public object with ``CKA_ID`` = ``CKA_LABEL`` = the ASCII hex key id;
+generated private keys are ``SENSITIVE``, not ``EXTRACTABLE``, ``SIGN`` only. Keys
+made by other tools (any label, any id) are listed and used too; the key id is
+always derived from the public key. Supported key types come from the token's
+mechanisms. All token access goes through one shared, logged-in session per token
+(``pkcs11_session``, over the modules of ``pkcs11_module``); key look-up is in
+``pkcs11_lookup``, key material in ``pkcs11_objects``, URIs in ``pkcs11_uri``.
+Tested on SoftHSM2; written for any conforming module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import Iterator
+
+from . import algorithms as A
+from . import keys as K
+from . import pkcs11_errors as PE
+from . import pkcs11_lookup as L
+from . import pkcs11_objects as O
+from .base import Capabilities, EngineDriver, NativeKey, OptionSpec, SecretSpec
+from .errors import EngineConfigError, KmsError, OperationNotSupported, UnsupportedKeyType
+from .pkcs11_module import load_module
+from .pkcs11_session import TokenLink
+from .pkcs11_uri import build_uri, parse_uri
+
+log = logging.getLogger("engines.pkcs11")
+
+__all__ = ["Pkcs11Engine", "build_uri", "parse_uri"]
+
+
+class Pkcs11Engine(EngineDriver):
+    TYPE = "PKCS11"
+    DISPLAY = "PKCS#11 HSM"
+    PROVIDER = "PKCS#11 token"
+    SECURITY_LEVEL = 2
+    OPTIONS = (
+        OptionSpec("module", "path of the vendor's PKCS#11 library (.so)", required=True),
+        OptionSpec("token", "label of the token (registration lists the tokens the module shows)"),
+        OptionSpec("serial", "serial number of the token: instead of the label, or to pick one of several"),
+    )
+    SECRET = SecretSpec("user PIN")
+    CAPABILITIES = Capabilities(can_create=True, can_import=True, can_import_public=False, can_delete=True,
+                                native_verify=False)
+
+    def __init__(self, engine_id: str, options: dict[str, str], secret: str | None):
+        super().__init__(engine_id, options, secret)
+        self._link = TokenLink(self.options["module"], self.options.get("token"), self.options.get("serial"), secret)
+
+    def __repr__(self) -> str:
+        return f"Pkcs11Engine({self.engine_id!r}, {self._link!r})"
+
+    # --- configuration ---------------------------------------------------
+
+    @classmethod
+    def validate_options(cls, options: dict[str, str]) -> dict[str, str]:
+        options = {k: (v.strip() if isinstance(v, str) else v) for k, v in options.items()}
+        if options.get("module"):
+            # Stored absolute: the CLI and the TUI may run from other directories later.
+            options["module"] = os.path.abspath(os.path.expanduser(options["module"]))
+        checked = super().validate_options(options)
+        if not checked.get("token") and not checked.get("serial"):
+            raise EngineConfigError(
+                "A PKCS#11 engine needs its token's label (option token) or serial number (option serial).",
+                hint="List the tokens with: kms-tui engines discover PKCS11 --option module=PATH",
+            )
+        return checked
+
+    @classmethod
+    def option_choices(cls, options: dict[str, str]) -> dict[str, list[dict]]:
+        module = str((options or {}).get("module") or "").strip()
+        if not module:
+            return {}
+        tokens = load_module(module).tokens(rescan=True)
+        return {"token": [
+            {"value": t.label, "label": t.label, "serial": t.serial, "manufacturer": t.manufacturer,
+             "model": t.model, "initialized": t.initialized}
+            for t in tokens
+        ]}
+
+    # --- facts -----------------------------------------------------------
+
+    def check(self) -> None:
+        self._link.run("open a session", lambda shared: None)
+
+    def supported_key_types(self) -> dict[str, tuple[int, ...]]:
+        return self._link.run("list its mechanisms", O.supported_key_types)
+
+    # --- keys ------------------------------------------------------------
+
+    def _native(self, shared, ref: str, public_key, label: str, object_id: bytes) -> NativeKey:
+        algorithm, size = K.describe(public_key)
+        return NativeKey(
+            ref=ref, key_id=K.key_id_of(public_key), public_key=public_key, algorithm=algorithm, size=size,
+            pkcs11_uri=build_uri(shared.info.label, object_id, label),
+            extra={"label": label, "id": object_id.hex(), "token": shared.info.label},
+        )
+
+    def get(self, ref: str) -> NativeKey:
+        def read(shared):
+            obj = L.find_private(shared, self._link.where, ref)
+            _, _, public_key, label, object_id, _ = L.describe_private(shared.session, obj)
+            return self._native(shared, ref, public_key, label, object_id)
+
+        return self._link.run("read a key", read)
+
+    def inventory(self) -> Iterator[NativeKey]:
+        """Every key pair on the token whose public key is known; others are logged and skipped."""
+        yield from self._link.run("list its keys", self._inventory)
+
+    def _inventory(self, shared) -> list[NativeKey]:
+        from pkcs11 import Attribute, ObjectClass
+
+        entries = []
+        for obj in list(shared.session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})):
+            got = obj.get_attributes([Attribute.LABEL, Attribute.ID])
+            entries.append(L.Entry(obj, got.get(Attribute.LABEL, ""), got.get(Attribute.ID, b"")))
+        found = []
+        for entry in entries:
+            ref = L.ref_for(entry, entries)
+            try:
+                if ref is None:
+                    raise UnsupportedKeyType("its label and id are shared with other keys or unusable")
+                _, _, public_key, label, object_id, _ = L.describe_private(shared.session, entry.obj)
+            except KmsError as exc:
+                log.warning("Skipped private key %r (id %s) on %s: %s", entry.label[:80], entry.object_id.hex()[:64],
+                            self._link.where, getattr(exc, "message", type(exc).__name__))
+                continue
+            found.append(self._native(shared, ref, public_key, label, object_id))
+        return found
+
+    def create(self, algorithm: str, size: int) -> NativeKey:
+        algorithm = A.normalise_algorithm(algorithm)
+        supported = self.supported_key_types()
+        if algorithm in O.MECHANISMS and algorithm not in supported:
+            missing = self._link.run("list its mechanisms", lambda shared: O.missing_mechanism(shared, algorithm))
+            raise PE.KeyTypeNotOnToken(
+                f"{self._where()} has no {missing or 'suitable'} mechanism: it cannot create {algorithm} keys.",
+                hint="It supports: " + (", ".join(supported) or "no key type") + ".")
+        algorithm, size = A.validate_spec(algorithm, size, supported)
+        return self._link.run(f"create a {algorithm} {size} key", lambda shared: self._generate(shared, algorithm, size),
+                              retry=False)
+
+    def _where(self) -> str:
+        where = self._link.where
+        return where[:1].upper() + where[1:]
+
+    def _generate(self, shared, algorithm: str, size: int) -> NativeKey:
+        from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag
+
+        # The key id is known only once the public key exists: generate under a unique
+        # placeholder, then give both objects their Lamassu label and id.
+        placeholder = f"kms-tui-pending-{secrets.token_hex(8)}"
+        pub_extra, key_length = {}, None
+        if algorithm == A.RSA:
+            key_type, mechanism, key_length = KeyType.RSA, Mechanism.RSA_PKCS_KEY_PAIR_GEN, size
+        elif algorithm == A.ECDSA:
+            key_type, mechanism = KeyType.EC, Mechanism.EC_KEY_PAIR_GEN
+            pub_extra = {Attribute.EC_PARAMS: O.EC_PARAMS_BY_SIZE[size]}
+        else:
+            key_type, mechanism = KeyType.EC_EDWARDS, Mechanism.EC_EDWARDS_KEY_PAIR_GEN
+            pub_extra = {Attribute.EC_PARAMS: O.ED25519_PARAMS}
+        pub, priv = shared.session.generate_keypair(
+            key_type, key_length, store=True, mechanism=mechanism,
+            capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
+            public_template={**O.public_flags(placeholder, placeholder.encode()), **pub_extra},
+            private_template=O.private_flags(placeholder, placeholder.encode()),
+        )
+        try:
+            _, _, public_key, _, _, _ = L.describe_private(shared.session, priv)
+            key_id = K.key_id_of(public_key)
+            self._refuse_taken(shared, key_id)
+            for obj in (pub, priv):
+                obj[Attribute.ID] = key_id.encode("ascii")
+                obj[Attribute.LABEL] = key_id
+        except BaseException:
+            for obj in (priv, pub):
+                with contextlib.suppress(Exception):
+                    obj.destroy()
+            raise
+        return self._native(shared, key_id, public_key, key_id, key_id.encode("ascii"))
+
+    def _refuse_taken(self, shared, key_id: str) -> None:
+        from pkcs11 import Attribute
+
+        for template in ({Attribute.LABEL: key_id}, {Attribute.ID: key_id.encode("ascii")}):
+            if list(shared.session.get_objects(template)):
+                raise PE.KeyExists(f"{self._where()} already holds objects labelled or identified {key_id}.")
+
+    def import_key(self, key: K.ParsedKey) -> NativeKey:
+        if not key.has_private_key:
+            raise OperationNotSupported(
+                "A PKCS#11 engine holds key pairs only; a public key is kept as a public-key-only entry.")
+        if key.algorithm not in O.MECHANISMS:
+            raise UnsupportedKeyType(f"A PKCS#11 engine cannot hold {key.algorithm} keys.")
+        return self._link.run(f"import a {key.algorithm} key", lambda shared: self._import(shared, key), retry=False)
+
+    def _import(self, shared, key: K.ParsedKey) -> NativeKey:
+        missing = O.missing_mechanism(shared, key.algorithm, create=False)
+        if missing:
+            raise PE.KeyTypeNotOnToken(f"{self._where()} has no {missing} mechanism: an imported {key.algorithm} "
+                                       "key could not sign there.")
+        key_id = key.key_id
+        self._refuse_taken(shared, key_id)
+        private_template, public_template = O.import_templates(key.private_key, key_id, key_id.encode("ascii"))
+        priv = shared.session.create_object(private_template)
+        del private_template  # the key material lives only for this call
+        try:
+            shared.session.create_object(public_template)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                priv.destroy()
+            raise
+        return self._native(shared, key_id, key.public_key, key_id, key_id.encode("ascii"))
+
+    def sign(self, ref: str, sig_alg: A.SigningAlgorithm, data: bytes, message_type: A.MessageType) -> bytes:
+        A.check_message(sig_alg, data, message_type)
+        return self._link.run(f"sign with {sig_alg.name}", lambda shared: self._sign(shared, ref, sig_alg, data,
+                                                                                     message_type))
+
+    def _sign(self, shared, ref: str, sig_alg: A.SigningAlgorithm, data: bytes, message_type) -> bytes:
+        from pkcs11 import Attribute
+
+        obj = L.find_private(shared, self._link.where, ref)
+        got = L.read_attributes(obj, [Attribute.KEY_TYPE, Attribute.ALWAYS_AUTHENTICATE, Attribute.MODULUS])
+        algorithm = L.ALGORITHM_OF.get(got[Attribute.KEY_TYPE].name, got[Attribute.KEY_TYPE].name)
+        modulus = got.get(Attribute.MODULUS)
+        A.check_fits(sig_alg, algorithm, int.from_bytes(modulus, "big").bit_length() if modulus else None)
+        try:
+            plan = O.sign_plan(sig_alg, message_type, shared.mechanisms)
+        except LookupError as missing:
+            raise PE.MechanismNotSupported(
+                f"{self._where()} has no {missing.args[0]} mechanism: it cannot sign {sig_alg.name}.") from None
+        payload = data
+        if plan.prehash:
+            payload = A.prepare_digest(sig_alg, data, message_type)
+            if plan.digest_info:
+                payload = O.DIGEST_INFO[sig_alg.hash_name] + payload
+        # Keys marked ALWAYS_AUTHENTICATE (smart cards, YubiHSM) want the PIN again for each signature.
+        pin = self._secret if got.get(Attribute.ALWAYS_AUTHENTICATE) else None
+        try:
+            signature = obj.sign(payload, mechanism=plan.mechanism, mechanism_param=plan.param, pin=pin)
+        except Exception as exc:
+            translated = PE.translate(exc, self._link.where, f"sign with {sig_alg.name}",
+                                      O.mechanism_name(plan.mechanism))
+            if translated is exc or PE.is_session_lost(exc):
+                raise
+            raise translated from None
+        return K.ecdsa_raw_to_der(bytes(signature)) if plan.raw_ecdsa else bytes(signature)
+
+    def delete(self, ref: str, **options: str) -> None:
+        def destroy(shared):
+            obj = L.find_private(shared, self._link.where, ref)
+            try:
+                *_, publics = L.describe_private(shared.session, obj)
+            except KmsError:  # no readable public half: the private key still goes
+                publics = []
+            obj.destroy()  # the private key first: a leftover public object is harmless
+            for public in publics:
+                public.destroy()
+
+        self._link.run("delete a key", destroy, retry=False)
+
+    def close(self) -> None:
+        self._link.release()

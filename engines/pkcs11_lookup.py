@@ -1,0 +1,183 @@
+"""Finding key pairs on a token: by label, then by id, and their public halves.
+
+Lamassu's layout puts the key id (ASCII hex) in both ``CKA_LABEL`` and ``CKA_ID``;
+keys made by other tools carry any label and any id. A reference is resolved the
+same way everywhere: a ``pkcs11:`` URI by its attributes; otherwise the private key
+whose label is the reference, else the one whose id is the reference's bytes
+(Lamassu) or its hex decoding (``pkcs11-tool --id 0102``). The inventory gives each
+key its label as reference when that label is unique, else ``pkcs11:id=…``. Every
+function takes the shared session and runs under the module lock (``pkcs11_session``).
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from . import algorithms as A
+from . import keys as K
+from . import pkcs11_objects as O
+from .errors import EngineError, KeyNotFoundInEngine, KeyParseError, KmsError
+from .pkcs11_uri import build_uri, parse_uri
+
+MAX_REF_CHARS = 1024
+ALGORITHM_OF = {"RSA": A.RSA, "EC": A.ECDSA, "EC_EDWARDS": A.ED25519}
+
+
+@dataclass
+class Entry:
+    """A private key object with its label and id, as listed."""
+
+    obj: Any
+    label: str
+    object_id: bytes
+
+
+def id_candidates(ref: str) -> list[bytes]:
+    """CKA_ID values a reference may stand for: its bytes, then its hex decoding."""
+    found = [ref.encode("utf-8", "surrogateescape")]
+    if len(ref) % 2 == 0 and ref and all(c in string.hexdigits for c in ref):
+        raw = bytes.fromhex(ref)
+        if raw not in found:
+            found.append(raw)
+    return found
+
+
+def not_found(where: str, ref: object) -> KeyNotFoundInEngine:
+    shown = repr(ref[:100] if isinstance(ref, str) else ref)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return KeyNotFoundInEngine(f"{where[:1].upper()}{where[1:]} holds no key pair {shown}.")
+
+
+def _one(found: list, where: str, what: str):
+    if len(found) > 1:
+        raise EngineError(f"{len(found)} private keys on {where} match {what}: refer to the key by its pkcs11: URI.")
+    return found[0] if found else None
+
+
+def find_private(shared, where: str, ref: object):
+    """The private key object a reference names; ``KeyNotFoundInEngine`` when none."""
+    from pkcs11 import Attribute, ObjectClass
+
+    if not isinstance(ref, str) or not ref or len(ref) > MAX_REF_CHARS:
+        raise not_found(where, ref)
+    session = shared.session
+    private = {Attribute.CLASS: ObjectClass.PRIVATE_KEY}
+    try:
+        if ref.startswith("pkcs11:"):
+            attrs = parse_uri(ref)
+            if (attrs.get("token", shared.info.label) != shared.info.label
+                    or attrs.get("serial", shared.info.serial) != shared.info.serial
+                    or attrs.get("type", "private") != "private" or not ({"object", "id"} & set(attrs))):
+                raise not_found(where, ref)
+            template = dict(private)
+            if "object" in attrs:
+                template[Attribute.LABEL] = attrs["object"]
+            if "id" in attrs:
+                template[Attribute.ID] = attrs["id"]
+            found = _one(list(session.get_objects(template)), where, "that URI")
+        else:
+            found = _one(list(session.get_objects({**private, Attribute.LABEL: ref})), where, f"label {ref[:80]!r}")
+            for candidate in id_candidates(ref) if found is None else ():
+                found = _one(list(session.get_objects({**private, Attribute.ID: candidate})), where, "that id")
+                if found is not None:
+                    break
+    except UnicodeError:
+        found = None
+    if found is None:
+        raise not_found(where, ref)
+    return found
+
+
+def usable_ref(text: str) -> bool:
+    """A label that can serve as a stored reference (stored as text, never read as a URI)."""
+    if not text or len(text) > MAX_REF_CHARS or text.startswith("pkcs11:"):
+        return False
+    try:
+        text.encode("utf-8")  # lone surrogates (undecodable label bytes) cannot be stored
+    except UnicodeError:
+        return False
+    return True
+
+
+def ref_for(entry: Entry, entries: list[Entry]) -> str | None:
+    """The reference that finds this key again: its label when that is unique, else a
+    ``pkcs11:id=…`` URI when its id is (a hex id could later be taken for a label)."""
+    if usable_ref(entry.label) and sum(e.label == entry.label for e in entries) == 1:
+        return entry.label
+    if entry.object_id and sum(e.object_id == entry.object_id for e in entries) == 1:
+        return build_uri(None, entry.object_id, None)
+    return None
+
+
+def read_attributes(obj, names: list) -> dict:
+    """Attributes of an object; the ones the token does not have are left out."""
+    try:
+        return obj.get_attributes(names)
+    except ValueError:  # python-pkcs11 cannot name a vendor-specific key type or class
+        raise KeyParseError("The object has a vendor-specific key type this engine does not know.") from None
+
+
+def _public_attrs(obj, key_type: str) -> dict[str, bytes]:
+    from pkcs11 import Attribute
+
+    if key_type == "RSA":
+        got = obj.get_attributes([Attribute.MODULUS, Attribute.PUBLIC_EXPONENT])
+        return {"modulus": got.get(Attribute.MODULUS), "public_exponent": got.get(Attribute.PUBLIC_EXPONENT)}
+    got = obj.get_attributes([Attribute.EC_PARAMS, Attribute.EC_POINT])
+    return {"ec_params": got.get(Attribute.EC_PARAMS), "ec_point": got.get(Attribute.EC_POINT)}
+
+
+def public_objects(session, key_type, label: str, object_id: bytes) -> list:
+    """Public key objects that may be this pair's other half (same type; same id, else same label)."""
+    from pkcs11 import Attribute, ObjectClass
+
+    base = {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.KEY_TYPE: key_type}
+    found = list(session.get_objects({**base, Attribute.ID: object_id})) if object_id else []
+    if not found and label:
+        found = list(session.get_objects({**base, Attribute.LABEL: label}))
+    return found
+
+
+def describe_private(session, obj) -> tuple[str, int, Any, str, bytes, list]:
+    """(algorithm, size, public key, label, id, public objects of the pair) of a private key object."""
+    from pkcs11 import Attribute
+
+    got = read_attributes(obj, [Attribute.KEY_TYPE, Attribute.LABEL, Attribute.ID, Attribute.EC_PARAMS])
+    key_type = got[Attribute.KEY_TYPE]
+    label, object_id = got.get(Attribute.LABEL, ""), got.get(Attribute.ID, b"")
+    if key_type.name not in ALGORITHM_OF:
+        raise KeyParseError(f"Keys of PKCS#11 type {key_type.name} are not supported.")
+    publics = public_objects(session, key_type, label, object_id)
+    public_key = None
+    if key_type.name == "RSA":  # the private object carries the public parts too
+        attrs = _public_attrs(obj, "RSA")
+        if attrs["modulus"] and attrs["public_exponent"]:
+            public_key = O.public_key_of("RSA", attrs)
+    if public_key is None:
+        wanted = got.get(Attribute.EC_PARAMS)
+        distinct = {}
+        for candidate in publics:
+            attrs = _public_attrs(candidate, key_type.name)
+            if key_type.name == "EC" and wanted is not None and attrs["ec_params"] != wanted:
+                continue  # another curve's key under the same id is not this pair's half
+            try:
+                decoded = O.public_key_of(key_type.name, attrs)
+            except KmsError:
+                continue
+            distinct[K.spki_der(decoded)] = decoded
+        if len(distinct) != 1:
+            raise KeyParseError(f"The private key {label[:80]!r} has {'no' if not distinct else 'an ambiguous'} "
+                                "public key object on the token, so its key id cannot be derived.")
+        public_key = next(iter(distinct.values()))
+    algorithm, size = K.describe(public_key)
+    mine = [p for p in publics if _same_public(p, key_type.name, public_key)]
+    return algorithm, size, public_key, label, object_id, mine
+
+
+def _same_public(obj, key_type: str, public_key) -> bool:
+    try:
+        return K.spki_der(O.public_key_of(key_type, _public_attrs(obj, key_type))) == K.spki_der(public_key)
+    except KmsError:  # an unreadable object is not this pair's public half
+        return False

@@ -158,7 +158,7 @@ class KeysScreen(ServiceCalls, Screen):
             self.query_one(DataTable).focus()
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        value = None if event.value is Select.BLANK else event.value
+        value = None if event.value in (Select.NULL, Select.BLANK) else event.value
         field = {"engine-filter": "engine_id", "algorithm-filter": "algorithm", "strength-filter": "strength"}.get(
             event.select.id or ""
         )

@@ -1,0 +1,240 @@
+"""The audit screen: the hash-chained log, newest first, filterable, with the chain check.
+
+Rows are read ``PAGE`` at a time (``m`` reads more), never the whole log. The
+filter takes an action (``key.create``), an engine id or a key reference
+(name, alias, key id, PKCS#11 URI), tried in that order; a prefix
+(``action:``, ``engine:``, ``key:``) says which. A key reference is resolved
+through the service, in the worker, like every other call. The chain check
+(``audit_verify``) runs in its own worker when the screen opens and on ``c``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from store import AuditCheck, AuditRow
+
+from ..widgets.cells import literal
+from .base import ServiceCalls
+
+PAGE = 500
+PREFIXES = ("action", "engine", "key")
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the filter text turned out to mean."""
+
+    kind: str | None = None  # "action", "engine", "key" or None (everything)
+    value: str | None = None  # the action, the engine id or the key id
+    shown: str = ""  # how the status line names it
+
+    def query(self) -> dict[str, str]:
+        return {f"{self.kind}_id" if self.kind in ("engine", "key") else "action": self.value} if self.kind else {}
+
+
+def chain_text(check: AuditCheck | None) -> Text:
+    if check is None:
+        return Text("checking the chain…", style="dim")
+    if check.ok:
+        return Text(f"✓ chain intact: {check.rows} row{'s' if check.rows != 1 else ''}", style="bold green")
+    where = f" at row {check.first_broken}" if check.first_broken is not None else ""
+    return Text(f"✗ BROKEN{where}: ", style="bold red") + literal(check.reason or "", style="red")
+
+
+def interpret(kms, text: str, kind: str | None) -> AuditFilter:
+    """An action, an engine id or a key reference, in that order unless ``kind`` says which."""
+    if kind == "action" or (kind is None and kms.audit_rows(1, 0, action=text)):
+        return AuditFilter("action", text, f"action {text}")
+    if kind == "engine" or (kind is None and any(v.record.id == text for v in kms.list_engines())):
+        kms.get_engine(text)  # an unknown engine is an error, shown inline
+        return AuditFilter("engine", text, f"engine {text}")
+    record = kms.resolve(text)  # KeyNotFound / AmbiguousReference: shown inline
+    return AuditFilter("key", record.key_id, f"key {record.name} ({record.key_id[:12]}…)")
+
+
+class AuditScreen(ServiceCalls, Screen):
+    """The audit log with a filter, more rows on demand, and the chain status."""
+
+    DEFAULT_CSS = """
+    AuditScreen #audit-filter { height: 3; }
+    AuditScreen #audit-chain { height: auto; padding: 0 1; }
+    AuditScreen #audit-row { height: auto; max-height: 6; padding: 0 1; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter", id="audit.filter", tooltip="Filter by action, engine or key"),
+        Binding("m", "more", "More rows", id="audit.more", tooltip=f"Read {PAGE} older rows"),
+        Binding("c", "check", "Check chain", id="audit.check", tooltip="Verify the hash chain again"),
+        Binding("r", "refresh", "Refresh", id="audit.refresh", show=False),
+        Binding("escape", "focus_table", "Table", id="audit.table", show=False),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.text = ""
+        self.filter = AuditFilter()
+        self.limit = PAGE
+        self.rows: list[AuditRow] = []
+        self.check: AuditCheck | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="Filter: action (key.sign), engine id or key; or action: engine: key:",
+                    id="audit-filter")
+        yield Static(chain_text(None), id="audit-chain")
+        yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="audit-row")
+        yield Static("Loading…", id="audit-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for key, title in (("seq", "#"), ("ts", "Time (UTC)"), ("action", "Action"), ("engine", "Engine"),
+                           ("key", "Key"), ("details", "Details")):
+            table.add_column(title, key=key)
+        table.focus()
+        self.reload()
+        self.action_check()
+
+    def on_screen_resume(self) -> None:
+        if self.is_mounted:  # other screens append rows
+            self.reload()
+
+    # --- loading ---------------------------------------------------------------
+
+    def reload(self) -> None:
+        self.call(self._fetch, self.kms, self.text, self.limit, then=self._show, failed=self._filter_failed,
+                  group="rows")
+
+    @staticmethod
+    def _fetch(kms, text: str, limit: int) -> tuple[AuditFilter, list[AuditRow]]:
+        """In the worker: work out what the filter means, then read the rows."""
+        kind, _, rest = text.partition(":")
+        if kind in PREFIXES and rest.strip():
+            found = interpret(kms, rest.strip(), kind)
+        else:
+            found = interpret(kms, text, None) if text else AuditFilter()
+        return found, kms.audit_rows(limit, 0, **found.query())
+
+    def _show(self, result: tuple[AuditFilter, list[AuditRow]]) -> None:
+        self.filter, self.rows = result
+        table = self.query_one(DataTable)
+        selected = self._selected_seq()
+        table.clear()
+        room = max(20, self.size.width - 75)  # what the other columns leave: no sideways scrolling
+        for row in self.rows:
+            table.add_row(
+                str(row.seq), row.ts[:19].replace("T", " "), literal(row.action, 20), literal(row.engine_id or "", 18),
+                Text(row.key_id[:12] if row.key_id else ""), literal(self._details(row), room), key=str(row.seq),
+            )
+        if selected is not None and selected in {str(r.seq) for r in self.rows}:
+            table.move_cursor(row=table.get_row_index(selected))
+        self._status()
+        self._row_detail()
+        self._mark_broken()
+
+    def _filter_failed(self, error: BaseException) -> bool:
+        from ..errors import USER_ERRORS, render
+
+        if not isinstance(error, USER_ERRORS):
+            return False
+        title, message = render(error)
+        self.query_one("#audit-status", Static).update(
+            Text(f"Filter {self.text!r}: not an action, engine or key — {message}", style="bold red"))
+        return True  # a filter that matches nothing is shown inline, not in a modal
+
+    def _status(self) -> None:
+        n = len(self.rows)
+        where = f" · filter: {self.filter.shown}" if self.filter.kind else ""
+        more = f"newest {n} shown (m: more)" if n >= self.limit else f"{n} row{'s' if n != 1 else ''}"
+        self.query_one("#audit-status", Static).update(literal(f"{more}{where} · / filter · c check the chain"))
+
+    @staticmethod
+    def _details(row: AuditRow) -> str:
+        return json.dumps(row.details, ensure_ascii=False, sort_keys=True) if row.details else ""
+
+    # --- the highlighted row -----------------------------------------------------
+
+    def _selected_seq(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:  # an empty or shrinking table has no cursor row
+            return None
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._row_detail()
+
+    def _row_detail(self) -> None:
+        seq = self._selected_seq()
+        row = next((r for r in self.rows if str(r.seq) == seq), None)
+        detail = self.query_one("#audit-row", Static)
+        if row is None:
+            detail.update("")
+            return
+        text = Text()
+        text.append(f"#{row.seq} {row.ts} ", style="bold")
+        text.append_text(literal(row.action, style="bold"))
+        if row.key_id:
+            text.append(f"\nkey {row.key_id}")
+        if row.details:
+            text.append("\n")
+            text.append_text(literal(self._details(row)))
+        detail.update(text)
+
+    # --- actions -------------------------------------------------------------------
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.text, self.limit = event.value.strip(), PAGE
+        self.reload()
+        self.query_one(DataTable).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if not event.value.strip() and self.text:  # clearing the filter shows everything at once
+            self.text, self.limit = "", PAGE
+            self.reload()
+
+    def action_more(self) -> None:
+        if len(self.rows) >= self.limit:
+            self.limit += PAGE
+            self.reload()
+        else:
+            self.notify("That is the whole log for this filter.", timeout=2)
+
+    def action_check(self) -> None:
+        self.check = None
+        self.query_one("#audit-chain", Static).update(chain_text(None))
+        self.call(self.kms.audit_verify, then=self._checked, group="chain")
+
+    def _checked(self, check: AuditCheck) -> None:
+        self.check = check
+        self.query_one("#audit-chain", Static).update(chain_text(check))
+        self._mark_broken()
+
+    def _mark_broken(self) -> None:
+        """Point at the first row where the chain breaks, when it is on screen."""
+        check = self.check
+        if check is None or check.ok or check.first_broken is None:
+            return
+        key = str(check.first_broken)
+        if any(str(r.seq) == key for r in self.rows):
+            self.query_one(DataTable).update_cell(key, "seq", Text(f"{key} ✗", style="bold red"), update_width=True)
+
+    def action_refresh(self) -> None:
+        self.reload()
+        self.action_check()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#audit-filter", Input).focus()
+
+    def action_focus_table(self) -> None:
+        self.query_one(DataTable).focus()

@@ -1,0 +1,249 @@
+"""The engines screen: every crypto engine, whether it answers, and what it can do.
+
+The list comes from SQLite at once; each engine's reachability is checked
+afterwards in its own background worker (``test_engine(interactive=False)``,
+which never prompts for a secret), so one slow or dead engine never holds up
+the screen or the others. The detail pane shows the highlighted engine's
+supported key types and non-secret settings; secrets are never shown.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from ..dialogs.form import ChoiceDialog, Field, FormDialog
+from ..errors import USER_ERRORS, Refused, render
+from ..service import EngineCheck, EngineView
+from ..widgets.cells import literal, security_level
+from ..widgets.engine_detail import EngineDetail, reach_cell
+from .base import ServiceCalls
+
+
+class EnginesScreen(ServiceCalls, Screen):
+    """Engines: register, test, set default, sync, unregister; Enter lists an engine's keys."""
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    DEFAULT_CSS = """
+    EnginesScreen #engine-list { height: auto; max-height: 40%; }
+    """
+    BINDINGS = [
+        Binding("enter", "open_keys", "Keys", id="engines.keys", tooltip="List the keys of this engine"),
+        Binding("a", "register", "Register", id="engines.register", tooltip="Register a new engine"),
+        Binding("t", "test", "Test", id="engines.test", tooltip="Test the connection to this engine"),
+        Binding("D", "set_default", "Default", id="engines.default", tooltip="Make this the default engine"),
+        Binding("y", "sync", "Sync", id="engines.sync", tooltip="Adopt keys the engine holds, flag missing ones"),
+        Binding("x", "unregister", "Unregister", id="engines.unregister", tooltip="Forget this engine"),
+        Binding("p", "secret", "Set secret", id="engines.secret", show=False,
+                tooltip="Replace the engine's secret (PIN, passphrase, token)"),
+        Binding("r", "refresh", "Refresh", id="engines.refresh", show=False,
+                tooltip="Reload the list and check every engine again"),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.views: dict[str, EngineView] = {}
+        self.checks: dict[str, EngineCheck | None] = {}  # None: a check is running
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield DataTable(id="engine-list", cursor_type="row", zebra_stripes=True)
+        yield EngineDetail(id="engine-detail")
+        yield Static("", id="engines-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for key, title, width in (("default", " ", 1), ("id", "Engine", None), ("type", "Type", None),
+                                  ("sl", "SL", 3), ("keys", "Keys", None), ("reach", "Status", 13)):
+            table.add_column(title, key=key, width=width)
+        table.focus()
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        if self.is_mounted:  # key counts change on other screens
+            self.reload()
+
+    # --- loading and reachability ---------------------------------------------
+
+    def reload(self, recheck: bool = False) -> None:
+        if recheck:
+            self.checks.clear()
+        self.call(self.kms.list_engines, then=self._show, group="engines")
+
+    def _show(self, views: list[EngineView]) -> None:
+        table = self.query_one(DataTable)
+        selected = self.selected_id()
+        self.views = {v.record.id: v for v in views}
+        table.clear()
+        for v in views:
+            r = v.record
+            table.add_row(Text("★", style="bold yellow") if r.is_default else "", literal(r.id, 24),
+                          literal(v.display, 22), security_level(r.security_level), str(v.key_count),
+                          reach_cell(self.checks.get(r.id)), key=r.id)
+        if selected in self.views:
+            table.move_cursor(row=table.get_row_index(selected))
+        default = next((i for i, v in self.views.items() if v.record.is_default), "none")
+        self.query_one("#engines-status", Static).update(Text(
+            f"{len(views)} engine{'s' if len(views) != 1 else ''} · default {default} · "
+            "enter lists its keys · p sets its secret"))
+        self._detail()
+        for engine_id in self.views:
+            if engine_id not in self.checks:
+                self._check(engine_id, interactive=False)
+
+    def _check(self, engine_id: str, interactive: bool) -> None:
+        self.checks[engine_id] = None
+        self._set_reach(engine_id)
+        self.call(self.kms.test_engine, engine_id, interactive=interactive, group=f"check:{engine_id}",
+                  then=self._checked, failed=lambda e, i=engine_id: self._check_failed(i, e))
+
+    def _checked(self, check: EngineCheck) -> None:
+        self.checks[check.engine_id] = check
+        self._set_reach(check.engine_id)
+
+    def _check_failed(self, engine_id: str, error: BaseException) -> bool:
+        """test_engine reports engine failures itself; this is e.g. the database, or an engine just removed."""
+        title, message = render(error)
+        self._checked(EngineCheck(engine_id, False, title, message))
+        return isinstance(error, USER_ERRORS)  # shown inline; a bug still reaches the error modal
+
+    def _set_reach(self, engine_id: str) -> None:
+        table = self.query_one(DataTable)
+        if engine_id in self.views:
+            table.update_cell(engine_id, "reach", reach_cell(self.checks.get(engine_id)))
+        if engine_id == self.selected_id():
+            self._detail()
+
+    # --- the detail pane --------------------------------------------------------
+
+    def selected_id(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:  # an empty or shrinking table has no cursor row
+            return None
+
+    def selected(self) -> EngineView | None:
+        engine_id = self.selected_id()
+        return self.views.get(engine_id) if engine_id else None
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._detail()
+
+    def _detail(self) -> None:
+        view = self.selected()
+        self.query_one(EngineDetail).show(view, self.checks.get(view.record.id) if view else None)
+
+    # --- actions ------------------------------------------------------------------
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open_keys()
+
+    def action_open_keys(self) -> None:
+        view = self.selected()
+        if view is not None:
+            from .keys import KeysScreen
+
+            self.app.push_screen(KeysScreen(engine_id=view.record.id))
+
+    def action_refresh(self) -> None:
+        self.reload(recheck=True)
+
+    def action_register(self) -> None:
+        from ..dialogs.register_engine import RegisterEngineDialog
+
+        self.app.push_screen(RegisterEngineDialog(), self._registered)
+
+    def _registered(self, view: EngineView | None) -> None:
+        if view is None:
+            return
+        where = {"memory": " (secret held in memory for this session only)",
+                 "keyring": " (secret in the keyring)"}.get(view.secret_location or "", "")
+        self.notify(f"Engine {view.record.id} registered{where}.", timeout=4)
+        self.reload()
+
+    def action_test(self) -> None:
+        view = self.selected()
+        if view is not None:
+            self._check(view.record.id, interactive=True)  # asked for: a missing secret may be prompted
+
+    def action_set_default(self) -> None:
+        view = self.selected()
+        if view is not None and not view.record.is_default:
+            self.call(self.kms.set_default_engine, view.record.id, then=lambda _: self.reload(), group="default")
+
+    def action_sync(self) -> None:
+        view = self.selected()
+        if view is not None:
+            from ..dialogs.sync_progress import SyncDialog
+
+            self.app.push_screen(SyncDialog(view.record.id), lambda _: self.reload())
+
+    def action_secret(self) -> None:
+        view = self.selected()
+        if view is None:
+            return
+        if not view.secret_label:
+            self.notify(f"{view.display} engines take no secret.", severity="warning")
+            return
+        from ..dialogs.secret import SecretDialog
+
+        engine_id = view.record.id
+
+        def typed(secret: str | None) -> None:
+            if secret:
+                self.call(self.kms.set_engine_secret, engine_id, secret, group="secret",
+                          then=lambda where: self._secret_set(engine_id, where))
+
+        self.app.push_screen(SecretDialog(engine_id, view.secret_label,
+                                          f"The new {view.secret_label} replaces the stored one.", True), typed)
+
+    def _secret_set(self, engine_id: str, where: str) -> None:
+        self.notify(f"Secret of {engine_id} stored in the {where}.", timeout=3)
+        self.reload()
+        self._check(engine_id, interactive=False)
+
+    def action_unregister(self) -> None:
+        view = self.selected()
+        if view is None:
+            return
+        engine_id, count = view.record.id, view.key_count
+        orphan = (f"{count} key record{'s' if count != 1 else ''} would be orphaned (the keys stay in the backend)"
+                  if count else "no key records reference it")
+
+        def chosen(choice: str | None) -> None:
+            if choice == "unregister":
+                self.call(self.kms.unregister_engine, engine_id, group="unregister",
+                          then=lambda n: self._unregistered(engine_id, n), failed=lambda e: self._refused(engine_id, e))
+
+        self.app.push_screen(ChoiceDialog(f"Unregister engine {engine_id}? {orphan}.", [
+            ("unregister", f"Unregister {engine_id}"), ("keep", "Keep it"),
+        ]), chosen)
+
+    def _refused(self, engine_id: str, error: BaseException) -> bool:
+        """Refused while keys reference it: offer to force, with the engine id typed as confirmation."""
+        if not isinstance(error, Refused):
+            return False
+
+        def typed(values: dict[str, str] | None) -> None:
+            if values:
+                self.call(self.kms.unregister_engine, engine_id, force=True, group="unregister",
+                          then=lambda n: self._unregistered(engine_id, n))
+
+        self.app.push_screen(FormDialog(
+            f"{error.message} Force: forget the engine and its key records here (the keys stay in the backend).",
+            [Field("confirm", f"Type the engine id to confirm: {engine_id}", placeholder="engine id")],
+            check=lambda v: None if v["confirm"] == engine_id else "That is not the engine id.",
+        ), typed)
+        return True
+
+    def _unregistered(self, engine_id: str, dropped: int) -> None:
+        self.notify(f"Engine {engine_id} unregistered; {dropped} key record(s) forgotten here.", timeout=4)
+        self.checks.pop(engine_id, None)
+        self.reload()

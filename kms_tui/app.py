@@ -60,11 +60,13 @@ class KmsApp(App[None]):
         super().__init__()
         # Opening the store is a few milliseconds of SQLite before the first frame.
         self.kms = kms if kms is not None else Kms(data_dir, prompt=self.secret_prompt)
+        self._owns_kms = kms is None  # a Kms handed in belongs to the caller, who closes it
         if self.kms.prompt is None:
             self.kms.prompt = self.secret_prompt
 
     def on_unmount(self) -> None:
-        self.kms.close()
+        if self._owns_kms:
+            self.kms.close()
 
     # --- the one error handler -----------------------------------------------
 

@@ -1,0 +1,35 @@
+"""The Azure Key Vault engine in the workstation: the registration form, and its errors shown in the TUI."""
+
+from __future__ import annotations
+
+from kms_tui.app import KmsApp
+from kms_tui.screens.engines import EnginesScreen
+from tests.engines.azure.helpers import SECRET, engine_options
+from tests.tui.register_form import fill, open_form, register, shown_error, submit
+from tests.tui.screen_text import screen_text
+
+
+async def test_registration_form_end_to_end(server, kms, memory_keyring):
+    async with KmsApp(kms).run_test(size=(120, 40)) as pilot:
+        await register(pilot, "AZURE_KEY_VAULT", "azure-prod", engine_options(server), SECRET)
+        assert isinstance(pilot.app.screen, EnginesScreen), screen_text(pilot.app)
+    view = kms.get_engine("azure-prod")
+    assert view.record.config["vault_url"] == server.url and view.record.security_level == 1
+    assert SECRET in memory_keyring.entries.values()
+    assert SECRET.encode() not in (kms.data_dir / "kms.db").read_bytes()
+    kms.create_key("ECDSA", 256, "az-key", engine_id="azure-prod")
+    assert kms.verify("az-key", "ECDSA_SHA_256", b"m", kms.sign("az-key", "ECDSA_SHA_256", b"m"))
+
+
+async def test_wrong_secret_and_unreachable_vault_each_say_so(server, kms):
+    async with KmsApp(kms).run_test(size=(120, 40)) as pilot:
+        dialog = await open_form(pilot, "AZURE_KEY_VAULT")
+        await fill(pilot, dialog, "azure", engine_options(server), "wrong-secret")
+        await submit(pilot, dialog)
+        text = await shown_error(pilot)
+        assert "authentication" in text.lower() and "wrong-secret" not in text, text
+        await fill(pilot, dialog, "azure", engine_options(server, vault_url="https://127.0.0.1:9"), SECRET)
+        await submit(pilot, dialog)
+        text = await shown_error(pilot)
+        assert "unreachable" in text.lower() and "127.0.0.1:9" in text, text
+    assert [e.record.id for e in kms.list_engines()] == ["golang-default"]

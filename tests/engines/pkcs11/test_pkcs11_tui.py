@@ -1,0 +1,47 @@
+"""The PKCS#11 engine in the workstation: the registration form lists the tokens; errors show in a modal."""
+
+from __future__ import annotations
+
+from kms_tui.app import KmsApp
+from kms_tui.dialogs.error import ErrorDialog
+from tests.engines.pkcs11.softhsm import MODULE, USER_PIN
+from tests.tui.register_form import discover, fill, open_form, shown_error, submit
+from tests.tui.screen_text import screen_text
+
+
+async def test_register_form_lists_tokens_and_registers(softhsm, kms, memory_keyring):
+    async with KmsApp(kms).run_test(size=(120, 40)) as pilot:
+        dialog = await open_form(pilot, "PKCS11")
+        await fill(pilot, dialog, "pkcs11-prod-hsm", {"module": MODULE}, USER_PIN)
+        tokens = await discover(pilot, dialog, "token")
+        offered = [str(label) for label, _ in tokens._options]
+        assert any("service" in label for label in offered) and any("spare" in label for label in offered)
+        tokens.value = "spare"
+        await submit(pilot, dialog)
+        assert not isinstance(pilot.app.screen, ErrorDialog), screen_text(pilot.app)
+    view = kms.get_engine("pkcs11-prod-hsm")
+    assert view.record.config == {"module": MODULE, "token": "spare"}
+    assert "Ed25519" in view.record.supported_key_types and view.record.security_level == 2
+    assert USER_PIN in memory_keyring.entries.values()
+    assert USER_PIN.encode() not in (kms.data_dir / "kms.db").read_bytes()
+    record = kms.create_key("ECDSA", 384, "hsm-root", engine_id="pkcs11-prod-hsm")
+    assert record.pkcs11_uri.startswith("pkcs11:") and "token=spare" in record.pkcs11_uri
+
+
+async def test_wrong_pin_and_missing_token_show_their_errors_and_record_nothing(softhsm, kms):
+    async with KmsApp(kms).run_test(size=(120, 40)) as pilot:
+        dialog = await open_form(pilot, "PKCS11")
+        await fill(pilot, dialog, "hsm", {"module": MODULE, "token": "service"}, "not-the-pin")
+        await submit(pilot, dialog)
+        text = await shown_error(pilot)
+        assert text.startswith("Wrong PIN") and "not-the-pin" not in text, text
+        await fill(pilot, dialog, "hsm", {"module": MODULE, "token": "no-such-token"}, USER_PIN)
+        await submit(pilot, dialog)
+        text = await shown_error(pilot)
+        assert "no-such-token" in text and "service" in text, text  # names the labels that exist
+        await fill(pilot, dialog, "hsm", {"module": "/nonexistent/libpkcs11.so", "token": "service"}, USER_PIN)
+        await submit(pilot, dialog)
+        text = await shown_error(pilot)
+        assert "/nonexistent/libpkcs11.so" in text, text
+        assert isinstance(pilot.app.screen, type(dialog))  # the form is still there to correct
+    assert [e.record.id for e in kms.list_engines()] == ["golang-default"]

@@ -3,33 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from keyring.backend import KeyringBackend
 
 from kms_tui.service import Kms
 from store import CredentialStore
-
-
-class MemoryKeyring(KeyringBackend):
-    """A real keyring backend that keeps entries in a dict (unit tests only)."""
-
-    priority = 1
-
-    def __init__(self):
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.entries.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service, username):
-        from keyring.errors import PasswordDeleteError
-
-        if (service, username) not in self.entries:
-            raise PasswordDeleteError(username)
-        del self.entries[(service, username)]
+from tests.memory_keyring import MemoryKeyring
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from store import AuditCheck, AuditRow
 
 from ..widgets.cells import literal
+from ..widgets.tables import cursor_row_key
 from .base import ServiceCalls
 
 PAGE = 500
@@ -163,13 +164,7 @@ class AuditScreen(ServiceCalls, Screen):
     # --- the highlighted row -----------------------------------------------------
 
     def _selected_seq(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        try:
-            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # an empty or shrinking table has no cursor row
-            return None
+        return cursor_row_key(self.query_one(DataTable))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._row_detail()

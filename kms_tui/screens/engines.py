@@ -20,6 +20,7 @@ from ..errors import USER_ERRORS, Refused, render
 from ..service import EngineCheck, EngineView
 from ..widgets.cells import literal, security_level
 from ..widgets.engine_detail import EngineDetail, reach_cell
+from ..widgets.tables import cursor_row_key
 from .base import ServiceCalls
 
 
@@ -121,13 +122,7 @@ class EnginesScreen(ServiceCalls, Screen):
     # --- the detail pane --------------------------------------------------------
 
     def selected_id(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        try:
-            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # an empty or shrinking table has no cursor row
-            return None
+        return cursor_row_key(self.query_one(DataTable))
 
     def selected(self) -> EngineView | None:
         engine_id = self.selected_id()

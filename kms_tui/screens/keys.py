@@ -17,6 +17,7 @@ from engines.algorithms import KEY_ALGORITHMS
 from store import KeyQuery, KeyRecord
 
 from ..widgets.cells import literal, strength
+from ..widgets.tables import cursor_row_key
 from .base import ServiceCalls
 
 PAGE = 200
@@ -204,13 +205,7 @@ class KeysScreen(ServiceCalls, Screen):
     # --- actions on the selected key ------------------------------------------
 
     def selected_key_ref(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        try:
-            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # an empty or shrinking table has no cursor row
-            return None
+        return cursor_row_key(self.query_one(DataTable))
 
     def selected_record(self) -> KeyRecord | None:
         ref = self.selected_key_ref()

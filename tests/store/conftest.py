@@ -8,40 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from keyring.backend import KeyringBackend
-from keyring.errors import PasswordDeleteError
 
 ROOT = str(Path(__file__).resolve().parents[2])
 if ROOT not in sys.path:  # the project root holds the ``store`` package
     sys.path.insert(0, ROOT)
 
 from store import EngineRecord, KeyRecord, Store  # noqa: E402
+from tests.memory_keyring import MemoryKeyring  # noqa: E402
 
-
-class DictKeyring(KeyringBackend):
-    """A genuine keyring backend keeping entries in a dict.
-
-    Every backend class registers itself with keyring on definition; a negative
-    priority keeps this one (and the hostile subclasses the tests derive) out of
-    keyring's own discovery, should any later code call ``keyring.get_keyring()``.
-    """
-
-    priority = -100
-
-    def __init__(self):
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.entries.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service, username):
-        if (service, username) not in self.entries:
-            raise PasswordDeleteError(username)
-        del self.entries[(service, username)]
+DictKeyring = MemoryKeyring  # hostile variants in the tests derive from it
 
 
 @pytest.fixture

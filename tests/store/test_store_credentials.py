@@ -35,8 +35,8 @@ def test_round_trip(dict_keyring):
 def test_status_and_backend_name(dict_keyring):
     creds = CredentialStore(backend=dict_keyring)
     ok, text = creds.status()
-    assert ok and "DictKeyring" in text
-    assert "DictKeyring" in creds.backend_name
+    assert ok and "MemoryKeyring" in text
+    assert "MemoryKeyring" in creds.backend_name
 
 
 def test_memory_comes_first_and_stays_in_process(dict_keyring):

@@ -33,3 +33,21 @@ async def test_wrong_secret_and_unreachable_vault_each_say_so(server, kms):
         text = await shown_error(pilot)
         assert "unreachable" in text.lower() and "127.0.0.1:9" in text, text
     assert [e.record.id for e in kms.list_engines()] == ["golang-default"]
+
+
+async def test_a_forbidden_operation_says_so_and_the_app_keeps_working(server, kms):
+    from kms_tui.dialogs.error import ErrorDialog
+    from tests.engines.azure.helpers import READER, READER_SECRET
+    from tests.tui.register_form import until
+
+    kms.register_engine("AZURE_KEY_VAULT", "azure-read", options=engine_options(server, client_id=READER),
+                        secret=READER_SECRET)
+    async with KmsApp(kms).run_test(size=(120, 40)) as pilot:
+        pilot.app.screen.call(kms.create_key, "ECDSA", 256, "not-allowed", engine_id="azure-read")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ErrorDialog))
+        text = await shown_error(pilot)
+        assert "denied" in text.lower() or "forbidden" in text.lower(), text
+        assert READER_SECRET not in text
+        await pilot.press("f4")  # still answering
+        await until(pilot, lambda: pilot.app.screen.__class__.__name__ == "StatsScreen")
+    assert kms.count_keys() == 0

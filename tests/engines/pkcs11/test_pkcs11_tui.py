@@ -45,3 +45,16 @@ async def test_wrong_pin_and_missing_token_show_their_errors_and_record_nothing(
         assert "/nonexistent/libpkcs11.so" in text, text
         assert isinstance(pilot.app.screen, type(dialog))  # the form is still there to correct
     assert [e.record.id for e in kms.list_engines()] == ["golang-default"]
+
+
+async def test_an_unsupported_mechanism_shows_its_error(softhsm, restricted, kms):
+    from tests.tui.register_form import until
+
+    kms.register_engine("PKCS11", "restricted-hsm", options=restricted, secret=USER_PIN)
+    kms.create_key("RSA", 2048, "no-pss", engine_id="restricted-hsm")
+    async with KmsApp(kms).run_test(size=(120, 40)) as pilot:
+        pilot.app.screen.call(kms.sign, "no-pss", "RSASSA_PSS_SHA_256", b"m")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ErrorDialog))
+        text = await shown_error(pilot)
+        assert "PSS" in text, text
+    assert [r.action for r in kms.audit_rows(limit=1)] == ["key.create"]

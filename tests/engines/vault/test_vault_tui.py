@@ -38,3 +38,14 @@ async def test_wrong_token_missing_mount_and_unreachable_address_each_say_so(ope
             assert needle in text.lower(), text
             assert secret not in text
     assert [e.record.id for e in kms.list_engines()] == ["golang-default"]
+
+
+async def test_a_forbidden_path_says_so(openbao, lab, mount, kms):
+    async with KmsApp(kms).run_test(size=(120, 40)) as pilot:
+        dialog = await open_form(pilot, "HASHICORP_VAULT_KV_V2")
+        await fill(pilot, dialog, "vault", {"address": openbao.address, "mount": mount}, lab.narrow_token)
+        await submit(pilot, dialog)
+        text = await shown_error(pilot)
+        assert "forbidden" in text.lower() and mount in text, text
+        assert lab.narrow_token not in text
+    assert [e.record.id for e in kms.list_engines()] == ["golang-default"]

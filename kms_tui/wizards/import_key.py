@@ -1,0 +1,228 @@
+"""The import-key wizard: source → passphrase (encrypted keys only) → preview → names → confirm.
+
+The key comes from a file (typed path or the file picker) or is pasted. It is
+read and recognised in a worker before anything is stored; the preview says
+what it is (algorithm, size, key id, private or public only, format) and where
+it will go. An encrypted key asks for its passphrase in a masked field, which
+is cleared as soon as it is read; the passphrase is held only until the import
+runs or the wizard closes, and never shown, logged or put in the command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import ContentSwitcher, Input, Label, OptionList, RadioButton, RadioSet, Static, TextArea
+
+from store import KeyRecord
+
+from ..widgets.cells import literal
+from .commands import CliCommand, import_command
+from .parts import (
+    CommandView,
+    PathField,
+    cli_data_dir,
+    compose_names,
+    engine_option,
+    names_from,
+    summary,
+)
+from .recognise import Recognised, read_and_recognise, recognise, recognised_rows
+from .steps import Step, WizardScreen
+
+
+class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
+    """Import a private key into an engine, or record a public key for verification."""
+
+    WIZARD_TITLE = "Import a key"
+    STEPS = (Step("source", "Source"), Step("passphrase", "Passphrase"), Step("preview", "Preview"),
+             Step("names", "Names"), Step("confirm", "Confirm"))
+
+    DEFAULT_CSS = """
+    ImportKeyWizard #source-kind { layout: horizontal; height: auto; width: auto; }
+    ImportKeyWizard #source-kind > RadioButton { width: auto; margin-right: 2; }
+    ImportKeyWizard #source-switch { height: 1fr; }
+    ImportKeyWizard #src-paste { height: 1fr; min-height: 4; }
+    ImportKeyWizard #import-engines { height: auto; max-height: 6; }
+    ImportKeyWizard #preview-summary { margin-bottom: 1; }
+    """
+
+    def __init__(self, engine_id: str | None = None):
+        super().__init__()
+        self.preselect = engine_id
+        self.data: bytes | None = None
+        self.source_path: str | None = None
+        self.encrypted = False
+        self.recognised: Recognised | None = None
+        self._passphrase: str | None = None
+        self.key_name, self.key_aliases, self.key_tags = "", [], []
+
+    def compose_steps(self) -> ComposeResult:
+        with Vertical(id="source"):
+            with RadioSet(id="source-kind"):
+                yield RadioButton("From a file", value=True, id="src-file-choice")
+                yield RadioButton("Paste", id="src-paste-choice")
+            with ContentSwitcher(initial="src-file", id="source-switch"):
+                with Vertical(id="src-file"):
+                    yield Label("PEM or DER (PKCS#1, PKCS#8, SEC1, SPKI), OpenSSH or JWK; up to 1 MiB.",
+                                classes="hint")
+                    yield PathField("path of the key file", "Key file to import", id="key-file")
+                yield TextArea(id="src-paste", placeholder="Paste a PEM, OpenSSH or JWK key")
+        with Vertical(id="passphrase"):
+            yield Static("The key is encrypted. Type its passphrase: it decrypts the key here and is not stored.")
+            yield Input(password=True, placeholder="passphrase", id="key-passphrase")
+        with VerticalScroll(id="preview"):
+            yield Static("", id="preview-summary")
+            yield Label("Import into engine")
+            yield OptionList(id="import-engines")
+        with VerticalScroll(id="names"):
+            yield from compose_names("partner-root-2026")
+        with VerticalScroll(id="confirm"):
+            yield Static("", id="confirm-summary")
+            yield CommandView(id="confirm-command")
+
+    def started(self) -> None:
+        self.call(self.kms.list_engines, then=self._engines_loaded, group="engines")
+
+    def _engines_loaded(self, views) -> None:
+        engines = self.query_one("#import-engines", OptionList)
+        engines.set_options(engine_option(v) for v in views)
+        ids = [v.record.id for v in views]
+        default = next((v.record.id for v in views if v.record.is_default), ids[0] if ids else None)
+        wanted = self.preselect if self.preselect in ids else default
+        if wanted is not None:
+            engines.highlighted = ids.index(wanted)
+
+    @property
+    def engine_id(self) -> str | None:
+        option = self.query_one("#import-engines", OptionList).highlighted_option
+        return option.id if option else None
+
+    @property
+    def source_kind(self) -> str:
+        return "paste" if self.query_one("#source-kind", RadioSet).pressed_index == 1 else "file"
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        if event.radio_set.id == "source-kind":
+            self.query_one("#source-switch", ContentSwitcher).current = f"src-{self.source_kind}"
+            self.call_after_refresh(self.focus_step)
+
+    def focus_target(self, step: str):
+        if step == "source":
+            return self.query_one(PathField).input if self.source_kind == "file" else self.query_one("#src-paste")
+        return None
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_next()
+
+    # --- steps -------------------------------------------------------------------
+
+    def step_applies(self, step: str) -> bool:
+        return step != "passphrase" or self.encrypted
+
+    def step_shown(self, step: str) -> None:
+        if step == "source":
+            self._passphrase = None  # a new source may need another passphrase
+        elif step == "preview":
+            self._show_preview()
+        elif step == "names":
+            name = self.query_one("#name", Input)
+            if not name.value and self.source_path:
+                name.value = Path(self.source_path).stem
+        elif step == "confirm":
+            self._show_confirm()
+
+    def check_step(self, step: str) -> str | None | object:
+        if step == "source":
+            kind = self.source_kind
+            path = self.query_one(PathField).value
+            text = self.query_one("#src-paste", TextArea).text
+            if kind == "file" and not path:
+                return "Give the path of the key file, or choose Browse…"
+            if kind == "paste" and not text.strip():
+                return "Paste a key, or choose a file."
+            self.source_path = path if kind == "file" else None
+            return self.wait_for("Reading the key…", read_and_recognise, self.kms, kind, path, text,
+                                 then=self._read)
+        if step == "passphrase":
+            field = self.query_one("#key-passphrase", Input)
+            passphrase, field.value = field.value, ""  # cleared from the widget at once
+            if not passphrase:
+                return "Type the passphrase of the key."
+            return self.wait_for("Decrypting…", self.kms.inspect_key, self.data, passphrase,
+                                 then=lambda parsed: self._decrypted(parsed, passphrase))
+        if step == "preview":
+            engine_id = self.engine_id
+            if engine_id is None:
+                return "Choose the engine to import into."
+            return self.wait_for("Checking the engine…", self.kms.list_keys_by_id, self.recognised.key_id,
+                                 then=lambda records: self._not_recorded(records, engine_id))
+        if step == "names":
+            self.key_name, self.key_aliases, self.key_tags = names_from(self)
+            if not self.key_name:
+                return "A key needs a name."
+            return self.wait_for("Checking the name and aliases…", self.kms.name_problem, self.key_name,
+                                 self.key_aliases, then=lambda problem: self.refuse(problem) if problem else self.proceed())
+        if step == "confirm":
+            return self.wait_for("Importing…", self.kms.import_key, self.data, self.key_name,
+                                 engine_id=self.engine_id, passphrase=self._passphrase, aliases=self.key_aliases,
+                                 tags=self.key_tags, then=self._imported)
+        return None
+
+    def _read(self, result: tuple[bytes, Recognised | None]) -> None:
+        self.data, self.recognised = result
+        self.encrypted = self.recognised is None
+        self.proceed()
+
+    def _decrypted(self, parsed, passphrase: str) -> None:
+        self._passphrase = passphrase
+        self.recognised = recognise(parsed)
+        self.proceed()
+
+    def _not_recorded(self, records: list[KeyRecord], engine_id: str) -> None:
+        same = [r for r in records if r.engine_id == engine_id]
+        if same:
+            self.refuse(f"This key is already recorded on {engine_id} as {same[0].name[:60]!r}.")
+        else:
+            self.proceed()
+
+    def _imported(self, record: KeyRecord) -> None:
+        self.notify(f"Key {record.name[:60]} imported.", timeout=3)
+        self.close(record)
+
+    def next_label(self, step: str) -> str | None:
+        return "Import" if step == "confirm" else "Next"
+
+    def forget(self) -> None:
+        self._passphrase = None
+        self.data = None
+        self.query_one("#key-passphrase", Input).value = ""
+        self.query_one("#src-paste", TextArea).text = ""
+
+    # --- what is shown ---------------------------------------------------------------
+
+    def _rows(self) -> list[tuple[str, Text | str]]:
+        return recognised_rows(self.recognised, self.encrypted, self.source_path)
+
+    def _show_preview(self) -> None:
+        self.query_one("#preview-summary", Static).update(summary(self._rows()))
+
+    def cli_command(self) -> CliCommand | None:
+        if self.step_id != "confirm" or self.recognised is None:
+            return None
+        return import_command(self.source_path, self.key_name, self.engine_id, encrypted=self.encrypted,
+                              aliases=self.key_aliases, tags=self.key_tags, data_dir=cli_data_dir(self.kms))
+
+    def _show_confirm(self) -> None:
+        rows = self._rows()[:1] + self._rows()[2:4] + [
+            ("Engine", literal(self.engine_id)),
+            ("Name", literal(self.key_name)),
+            ("Aliases", literal(", ".join(self.key_aliases) or "—")),
+            ("Tags", literal(", ".join(self.key_tags) or "—")),
+        ]
+        self.query_one("#confirm-summary", Static).update(summary(rows))
+        self.query_one("#confirm-command", CommandView).show(self.cli_command())

@@ -1,0 +1,133 @@
+"""Reading what a wizard was given: lists, digests, signatures, files (pure functions).
+
+Decoding and file access live here, apart from the screens, so they can be
+unit-tested and run in thread workers. Failures are ``InvalidInput`` errors
+with a sentence a wizard shows inline.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import string
+from pathlib import Path
+
+from engines.errors import InvalidInput
+
+MAX_MESSAGE_BYTES = 64 << 20  # as the CLI: a message is read whole
+MAX_SIGNATURE_BYTES = 1 << 16
+HEX = frozenset(string.hexdigits)
+
+
+def split_list(text: str) -> list[str]:
+    """Comma-separated values: trimmed, empty ones dropped, duplicates once, order kept."""
+    out: list[str] = []
+    for item in (text or "").split(","):
+        item = item.strip()
+        if item and item not in out:
+            out.append(item)
+    return out
+
+
+def _compact(text: str) -> str:
+    return "".join(text.split())
+
+
+def _as_hex(text: str) -> bytes | None:
+    if text and len(text) % 2 == 0 and all(c in HEX for c in text):
+        return binascii.unhexlify(text)
+    return None
+
+
+def _as_base64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text, validate=True) if text else None
+    except (binascii.Error, ValueError):
+        return None
+
+
+def decode_text(text: str, what: str) -> tuple[bytes, str]:
+    """Hex (tried first) or base64 text -> (bytes, "hex" | "base64"). Whitespace is ignored."""
+    compact = _compact(text or "")
+    if not compact:
+        raise InvalidInput(f"The {what} is empty.")
+    if compact[:2].lower() == "0x" and _as_hex(compact[2:]) is not None:
+        compact = compact[2:]
+    value = _as_hex(compact)
+    if value is not None:
+        return value, "hex"
+    value = _as_base64(compact)
+    if value:
+        return value, "base64"
+    raise InvalidInput(f"The {what} is neither hex nor base64.")
+
+
+def decode_signature_file(data: bytes) -> tuple[bytes, str]:
+    """A signature file: hex or base64 text when it reads as such, else the raw bytes."""
+    if not data:
+        raise InvalidInput("The signature file is empty.")
+    try:
+        return decode_text(data.decode("ascii"), "signature")
+    except (UnicodeDecodeError, InvalidInput):
+        return data, "raw"
+
+
+def encode_signature(signature: bytes, encoding: str) -> bytes:
+    """As the CLI writes it: base64 or hex text with a newline, or the raw bytes."""
+    if encoding == "hex":
+        return signature.hex().encode() + b"\n"
+    if encoding == "base64":
+        return base64.b64encode(signature) + b"\n"
+    return signature
+
+
+def read_file(path: str, limit: int, what: str) -> bytes:
+    """A whole file, refused when missing, not a regular file, or larger than ``limit``."""
+    if not path or not path.strip():
+        raise InvalidInput(f"Give the path of the {what} file.")
+    target = Path(path).expanduser()
+    try:
+        if not target.is_file():
+            raise InvalidInput(f"{str(target)[:200]!r} is not a file.")
+        size = target.stat().st_size
+        if size > limit:
+            raise InvalidInput(f"The {what} file is {size} bytes; the limit is {limit} bytes.")
+        data = target.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"Cannot read {str(target)[:200]!r}: {exc.strerror}.") from None
+    if len(data) > limit:
+        raise InvalidInput(f"The {what} file is larger than {limit} bytes.")
+    return data
+
+
+def write_new_file(path: str, data: bytes) -> str:
+    """Write a new file; an existing one is never overwritten. Returns the path written."""
+    if not path or not path.strip():
+        raise InvalidInput("Give the path of the file to write.")
+    target = str(Path(path).expanduser())
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise InvalidInput(f"{target[:200]!r} exists; it is not overwritten.") from None
+    except OSError as exc:
+        raise InvalidInput(f"Cannot write {target[:200]!r}: {exc.strerror}.") from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return target
+
+
+def load_message(kind: str, text: str, path: str, digest: str) -> tuple[bytes, str, str]:
+    """The bytes of a message step -> (data, message type "RAW" | "DIGEST", encoding as written).
+
+    ``kind`` is "text" (UTF-8 of what was typed), "file" (read whole) or
+    "digest" (hex or base64). Reads files: run it in a worker.
+    """
+    if kind == "file":
+        return read_file(path, MAX_MESSAGE_BYTES, "message"), "RAW", "raw"
+    if kind == "digest":
+        data, encoding = decode_text(digest, "digest")
+        return data, "DIGEST", encoding
+    if not text:
+        raise InvalidInput("Type the message, or choose a file or a digest.")
+    return text.encode("utf-8"), "RAW", "raw"

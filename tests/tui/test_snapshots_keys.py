@@ -36,7 +36,9 @@ def test_keys_screen(snap_compare, demo_app, size):
 def test_keys_screen_filtered(snap_compare, demo_app, size):
     async def run_before(pilot):
         await settle(pilot, keys_loaded(pilot))
-        await pilot.press("slash", *"ca")
+        await pilot.press("slash")
+        await settle(pilot, lambda: getattr(pilot.app.focused, "id", None) == "filter")
+        await pilot.press(*"ca")
         await settle(pilot, keys_loaded(pilot, 2))
 
     assert snap_compare(demo_app, terminal_size=SIZES[size], run_before=run_before)
@@ -71,8 +73,9 @@ def test_delete_dialog_for_a_bound_key(snap_compare, demo_app, size):
     async def run_before(pilot):
         await _open_detail("issuing-ca-2026")(pilot)
         await pilot.press("d")
-        await settle(pilot, lambda: pilot.app.screen.__class__.__name__ == "DeleteKeyDialog")
+        await settle(pilot, lambda: getattr(pilot.app.focused, "id", None) == "confirm-name")
         await pilot.press(*"issuing")
+        await settle(pilot, lambda: pilot.app.screen.query_one("#confirm-name").value == "issuing")
 
     assert snap_compare(demo_app, terminal_size=SIZES[size], run_before=run_before)
 
@@ -102,6 +105,8 @@ def test_secret_dialog_masks_what_is_typed(snap_compare, demo_app, size):
     async def run_before(pilot):
         await settle(pilot, keys_loaded(pilot))
         await pilot.app.push_screen(SecretDialog("pkcs11-prod-hsm", "user PIN", "No OS keyring is available.", True))
+        await settle(pilot, lambda: getattr(pilot.app.focused, "id", None) == "secret")
         await pilot.press(*"123456")
+        await settle(pilot, lambda: len(pilot.app.screen.query_one("#secret").value) == 6)
 
     assert snap_compare(demo_app, terminal_size=SIZES[size], run_before=run_before)

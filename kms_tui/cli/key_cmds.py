@@ -5,9 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import sys
-from pathlib import Path
 
 from engines.algorithms import strength_reason
 from engines.errors import InvalidInput
@@ -15,22 +13,16 @@ from engines.keys import MAX_KEY_FILE_BYTES
 from store import KeyQuery
 
 from ..errors import Refused
+from ..files import read_file, write_new_file
 from .io import emit_json, safe_text, table
 
 MAX_MESSAGE_BYTES = 64 << 20  # a message to sign is read whole; refuse what cannot be meant
 
 
 def _read_input(path: str, limit: int, what: str) -> bytes:
-    if path == "-":
-        data = sys.stdin.buffer.read(limit + 1)
-    else:
-        try:
-            size = os.stat(path).st_size
-            if size > limit:
-                raise InvalidInput(f"The {what} file is {size} bytes; the limit is {limit} bytes.")
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise InvalidInput(f"Cannot read {what} file {path[:200]!r}: {exc.strerror}.") from None
+    if path != "-":
+        return read_file(path, limit, what)
+    data = sys.stdin.buffer.read(limit + 1)
     if len(data) > limit:
         raise InvalidInput(f"The {what} is larger than {limit} bytes.")
     return data
@@ -61,15 +53,7 @@ def _write_out(path: str | None, data: bytes) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    try:
-        # Never overwrite: an existing signature or key file may be evidence.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        raise InvalidInput(f"{path[:200]!r} exists; it is not overwritten.") from None
-    except OSError as exc:
-        raise InvalidInput(f"Cannot write {path[:200]!r}: {exc.strerror}.") from None
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+    write_new_file(path, data)
 
 
 def _metadata(text: str | None) -> dict:

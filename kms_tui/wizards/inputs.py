@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import string
-from pathlib import Path
 
 from engines.errors import InvalidInput
+
+from ..files import read_file, write_new_file  # noqa: F401  (re-exported for the wizards)
 
 MAX_MESSAGE_BYTES = 64 << 20  # as the CLI: a message is read whole
 MAX_SIGNATURE_BYTES = 1 << 16
@@ -80,41 +80,6 @@ def encode_signature(signature: bytes, encoding: str) -> bytes:
     if encoding == "base64":
         return base64.b64encode(signature) + b"\n"
     return signature
-
-
-def read_file(path: str, limit: int, what: str) -> bytes:
-    """A whole file, refused when missing, not a regular file, or larger than ``limit``."""
-    if not path or not path.strip():
-        raise InvalidInput(f"Give the path of the {what} file.")
-    target = Path(path).expanduser()
-    try:
-        if not target.is_file():
-            raise InvalidInput(f"{str(target)[:200]!r} is not a file.")
-        size = target.stat().st_size
-        if size > limit:
-            raise InvalidInput(f"The {what} file is {size} bytes; the limit is {limit} bytes.")
-        data = target.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"Cannot read {str(target)[:200]!r}: {exc.strerror}.") from None
-    if len(data) > limit:
-        raise InvalidInput(f"The {what} file is larger than {limit} bytes.")
-    return data
-
-
-def write_new_file(path: str, data: bytes) -> str:
-    """Write a new file; an existing one is never overwritten. Returns the path written."""
-    if not path or not path.strip():
-        raise InvalidInput("Give the path of the file to write.")
-    target = str(Path(path).expanduser())
-    try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        raise InvalidInput(f"{target[:200]!r} exists; it is not overwritten.") from None
-    except OSError as exc:
-        raise InvalidInput(f"Cannot write {target[:200]!r}: {exc.strerror}.") from None
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    return target
 
 
 def load_message(kind: str, text: str, path: str, digest: str) -> tuple[bytes, str, str]:

@@ -84,7 +84,7 @@ def test_bad_input_gives_one_clear_line_and_changes_nothing(cli, tmp_path):
         (("keys", "import", str(tmp_path / "trunc.pem"), "--name", "x"), None, b"not a readable key"),
         (("keys", "import", str(tmp_path / "trunc.der"), "--name", "x"), None, b"not a readable key"),
         (("keys", "import", str(tmp_path / "enc.pem"), "--name", "x", "--passphrase-stdin"), b"wrong\n", b"passphrase"),
-        (("keys", "import", str(tmp_path / "missing.pem"), "--name", "x"), None, b"Cannot read"),
+        (("keys", "import", str(tmp_path / "missing.pem"), "--name", "x"), None, b"does not exist"),
         (("keys", "create", "--algorithm", "RSA", "--size", "1024", "--name", "x"), None, b"size 1024"),
         (("keys", "create", "--algorithm", "ECDSA", "--size", "256", "--name", "x", "--engine", "nope"), None, b"nope"),
         (("keys", "create", "--algorithm", "ECDSA", "--size", "256", "--name", "x", "--alias", "taken"), None, b"taken"),

@@ -161,7 +161,7 @@ async def test_garbage_is_refused_inline_and_nothing_is_stored(demo_app, demo_km
         assert message(pilot).startswith("Unreadable key: The data is not a readable key")
         wizard.query_one("#key-file-path", Input).value = str(files / "missing.pem")
         await refused(pilot, "source")
-        assert "is not a file" in message(pilot)
+        assert "does not exist" in message(pilot)
         wizard.query_one("#source-kind", RadioSet).focus()
         await pilot.press("right", "enter")
         wizard.query_one("#src-paste", TextArea).text = "-----BEGIN PRIVATE KEY-----\nnot base64 at all\n"

@@ -1,0 +1,50 @@
+"""Reading and writing the files an operator names (keys, messages, signatures).
+
+Shared by the CLI and the wizards: limits are checked before reading, and an
+existing file is never overwritten (a signature or key file may be evidence).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from engines.errors import InvalidInput
+
+
+def read_file(path: str, limit: int, what: str) -> bytes:
+    """A whole file, refused when missing, not a regular file, or larger than ``limit``."""
+    if not path or not path.strip():
+        raise InvalidInput(f"Give the path of the {what} file.")
+    target = Path(path).expanduser()
+    try:
+        if not target.exists():
+            raise InvalidInput(f"{str(target)[:200]!r} does not exist.")
+        if not target.is_file():
+            raise InvalidInput(f"{str(target)[:200]!r} is not a regular file.")
+        size = target.stat().st_size
+        if size > limit:
+            raise InvalidInput(f"The {what} file is {size} bytes; the limit is {limit} bytes.")
+        data = target.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"Cannot read {str(target)[:200]!r}: {exc.strerror}.") from None
+    if len(data) > limit:
+        raise InvalidInput(f"The {what} file is larger than {limit} bytes.")
+    return data
+
+
+
+def write_new_file(path: str, data: bytes) -> str:
+    """Write a new file; an existing one is never overwritten. Returns the path written."""
+    if not path or not path.strip():
+        raise InvalidInput("Give the path of the file to write.")
+    target = str(Path(path).expanduser())
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise InvalidInput(f"{target[:200]!r} exists; it is not overwritten.") from None
+    except OSError as exc:
+        raise InvalidInput(f"Cannot write {target[:200]!r}: {exc.strerror}.") from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return target

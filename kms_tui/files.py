@@ -13,25 +13,28 @@ from engines.errors import InvalidInput
 
 
 def read_file(path: str, limit: int, what: str) -> bytes:
-    """A whole file, refused when missing, not a regular file, or larger than ``limit``."""
+    """A whole file, refused when missing, a directory, or larger than ``limit``.
+
+    Pipes and devices are read too (``--in <(printf …)``, ``/dev/stdin``): at
+    most ``limit`` + 1 bytes, so an endless one is refused rather than read.
+    """
     if not path or not path.strip():
         raise InvalidInput(f"Give the path of the {what} file.")
     target = Path(path).expanduser()
     try:
         if not target.exists():
             raise InvalidInput(f"{str(target)[:200]!r} does not exist.")
-        if not target.is_file():
-            raise InvalidInput(f"{str(target)[:200]!r} is not a regular file.")
-        size = target.stat().st_size
-        if size > limit:
-            raise InvalidInput(f"The {what} file is {size} bytes; the limit is {limit} bytes.")
-        data = target.read_bytes()
+        if target.is_dir():
+            raise InvalidInput(f"{str(target)[:200]!r} is a directory, not a {what} file.")
+        if target.is_file() and target.stat().st_size > limit:
+            raise InvalidInput(f"The {what} file is {target.stat().st_size} bytes; the limit is {limit} bytes.")
+        with open(target, "rb") as f:
+            data = f.read(limit + 1)
     except OSError as exc:
         raise InvalidInput(f"Cannot read {str(target)[:200]!r}: {exc.strerror}.") from None
     if len(data) > limit:
         raise InvalidInput(f"The {what} file is larger than {limit} bytes.")
     return data
-
 
 
 def write_new_file(path: str, data: bytes) -> str:

@@ -157,3 +157,12 @@ def test_digest_input_encodings(cli, encoding):
     from cryptography.hazmat.primitives import hashes
 
     public.verify(base64.b64decode(sig), b"hello", ec.ECDSA(hashes.SHA256()))
+
+
+def test_messages_can_come_from_a_pipe_but_not_a_directory(cli, tmp_path):
+    cli("keys", "create", "--algorithm", "Ed25519", "--size", "256", "--name", "ed")
+    proc = subprocess.run(["bash", "-c", 'exec "$0" --data-dir "$1" keys sign ed --algorithm ED25519 --in <(printf hello) --json',
+                           cli_path(), str(cli.data_dir)], env=cli.env, capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    err = cli("keys", "sign", "ed", "--algorithm", "ED25519", "--in", str(tmp_path), code=3)
+    assert b"is a directory" in err.stderr

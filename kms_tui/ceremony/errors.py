@@ -1,0 +1,31 @@
+"""Typed errors of key ceremonies: a title and a plain sentence, like every other error."""
+
+from __future__ import annotations
+
+from engines.errors import InvalidInput, KmsError
+
+
+class ScriptError(InvalidInput):
+    """The ceremony script is malformed; the message names the line."""
+
+    title = "Ceremony script error"
+
+
+class LintError(KmsError):
+    """A certificate or CRL profile breaks a rule; nothing was signed."""
+
+    title = "Certificate profile refused"
+
+    def __init__(self, findings: list[str]):
+        self.findings = list(findings)
+        super().__init__("; ".join(findings), hint="Fix the script; nothing was signed.")
+
+
+class CeremonyRefused(KmsError):
+    """The ceremony cannot start (or go on) as scripted."""
+
+    title = "Ceremony refused"
+
+
+class CeremonyAborted(KmsError):
+    title = "Ceremony aborted"

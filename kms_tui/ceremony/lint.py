@@ -1,0 +1,135 @@
+"""The lint of certificate and CRL profiles, run on the whole script before anything starts.
+
+A finding names the step and its line. Any finding stops the ceremony before a key
+signs anything: the checks need only the script and the algorithms of the keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engines import algorithms as A
+
+from .script import Script, Step
+
+MIN_SERIAL_BITS = 64
+MAX_SERIAL_BITS = 159  # a positive INTEGER of at most 20 octets (RFC 5280 4.1.2.2)
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    algorithm: str
+    size: int
+
+
+@dataclass(frozen=True)
+class CaProfile:
+    """What a certificate made earlier in the script lets its key issue."""
+
+    ca: bool
+    path_length: int | None
+    not_before: object
+    not_after: object
+    key: str
+
+
+def _where(step: Step, name: str | None = None) -> str:
+    return f"step {step.number} ({step.action}), line {step.line_of(name) if name else step.line}"
+
+
+def lint_script(script: Script, key_info: dict[str, KeyInfo]) -> list[str]:
+    """Every finding of every profile in the script, in step order."""
+    findings: list[str] = []
+    issued: dict[str, CaProfile] = {}
+    csr_keys: dict[str, str] = {}
+    for step in script.steps:
+        p = step.params
+        if step.action == "csr":
+            csr_keys[p["output"]] = p["key"]
+            findings += _hash(step, p["hash"], key_info.get(p["key"]))
+            if not p["subject"]:
+                findings.append(f"{_where(step, 'subject')}: the subject is empty.")
+        elif step.action in ("self-signed-certificate", "sign-certificate"):
+            findings += _certificate(script, step, key_info, issued)
+            key = p["key"] if step.action == "self-signed-certificate" else csr_keys.get(p["csr"], "")
+            issued[p["output"]] = CaProfile(p["ca"], p["path_length"], p["not_before"], p["not_after"], key)
+        elif step.action == "sign-crl":
+            findings += _hash(step, p["hash"], key_info.get(p["issuer_key"]))
+            if p["next_update"] <= p["this_update"]:
+                findings.append(f"{_where(step, 'next_update')}: next_update must be after this_update.")
+            issuer = issued.get(p["issuer_certificate"])
+            if issuer is not None:
+                findings += _issuer(step, issuer, key_info, usage_needed=None)
+    return findings
+
+
+def _hash(step: Step, hash_name: str, key: KeyInfo | None) -> list[str]:
+    if hash_name == "SHA1":
+        return [f"{_where(step, 'hash')}: SHA-1 is refused; use SHA256, SHA384 or SHA512."]
+    return []
+
+
+def _issuer(step: Step, issuer: CaProfile, key_info: dict[str, KeyInfo], usage_needed) -> list[str]:
+    found = []
+    p = step.params
+    if issuer.key != p["issuer_key"]:
+        found.append(f"{_where(step, 'issuer_key')}: key {p['issuer_key']!r} is not the key of "
+                     f"{p['issuer_certificate']!r} ({issuer.key!r}).")
+    if not issuer.ca:
+        found.append(f"{_where(step, 'issuer_certificate')}: {p['issuer_certificate']!r} is not a CA certificate.")
+    info = key_info.get(p["issuer_key"])
+    if info is not None and A.strength(info.algorithm, info.size) != A.HIGH:
+        found.append(f"{_where(step, 'issuer_key')}: issuing key {p['issuer_key']!r} ({info.algorithm} {info.size}) "
+                     f"is {A.strength(info.algorithm, info.size)}; a root key must be HIGH "
+                     "(RSA >= 3072, ECDSA P-384/P-521 or Ed25519).")
+    return found
+
+
+def _certificate(script: Script, step: Step, key_info: dict[str, KeyInfo], issued: dict[str, CaProfile]) -> list[str]:
+    p = step.params
+    found: list[str] = []
+    signer = p["key"] if step.action == "self-signed-certificate" else p["issuer_key"]
+    found += _hash(step, p["hash"], key_info.get(signer))
+    if p["not_after"] <= p["not_before"]:
+        found.append(f"{_where(step, 'not_after')}: not_after must be after not_before.")
+    days = (p["not_after"] - p["not_before"]).total_seconds() / 86400
+    if days > script.max_validity_days:
+        found.append(f"{_where(step, 'not_after')}: the validity is {days:.0f} days; the script's maximum is "
+                     f"{script.max_validity_days} (policy.max_validity_days).")
+    if not (MIN_SERIAL_BITS <= p["serial_bits"] <= MAX_SERIAL_BITS):
+        found.append(f"{_where(step, 'serial_bits')}: serial_bits is {p['serial_bits']}; a serial needs "
+                     f"{MIN_SERIAL_BITS} to {MAX_SERIAL_BITS} bits from the CSPRNG.")
+    if step.action == "self-signed-certificate":
+        if not p["subject"]:
+            found.append(f"{_where(step, 'subject')}: the subject is empty.")
+        info = key_info.get(p["key"])
+        if info is not None and A.strength(info.algorithm, info.size) != A.HIGH:
+            found.append(f"{_where(step, 'key')}: root key {p['key']!r} ({info.algorithm} {info.size}) is "
+                         f"{A.strength(info.algorithm, info.size)}; a root key must be HIGH "
+                         "(RSA >= 3072, ECDSA P-384/P-521 or Ed25519).")
+    usage = set(p["key_usage"])
+    if not usage:
+        found.append(f"{_where(step, 'key_usage')}: key_usage is empty.")
+    if p["ca"] and "key_cert_sign" not in usage:
+        found.append(f"{_where(step, 'key_usage')}: a CA certificate (ca: true) needs key_cert_sign in key_usage.")
+    if not p["ca"] and usage & {"key_cert_sign"}:
+        found.append(f"{_where(step, 'key_usage')}: key_cert_sign needs ca: true (basic constraints).")
+    if p["path_length"] is not None:
+        if not p["ca"]:
+            found.append(f"{_where(step, 'path_length')}: path_length is only allowed with ca: true.")
+        elif p["path_length"] < 0:
+            found.append(f"{_where(step, 'path_length')}: path_length cannot be negative.")
+    if step.action == "sign-certificate":
+        issuer = issued.get(p["issuer_certificate"])
+        if issuer is not None:
+            found += _issuer(step, issuer, key_info, usage_needed="key_cert_sign")
+            if issuer.path_length is not None and p["ca"]:
+                if issuer.path_length == 0:
+                    found.append(f"{_where(step, 'ca')}: the issuer's path_length is 0: it cannot issue a CA.")
+                elif p["path_length"] is None or p["path_length"] >= issuer.path_length:
+                    found.append(f"{_where(step, 'path_length')}: path_length must be below the issuer's "
+                                 f"({issuer.path_length}).")
+            if p["not_before"] < issuer.not_before or p["not_after"] > issuer.not_after:
+                found.append(f"{_where(step, 'not_after')}: the validity must lie within the issuer's "
+                             f"({issuer.not_before:%Y-%m-%dT%H:%M:%SZ} to {issuer.not_after:%Y-%m-%dT%H:%M:%SZ}).")
+    return found

@@ -1,0 +1,88 @@
+"""A scratch engine for rehearsals, thrown away afterwards.
+
+PKCS#11 scripts rehearse on a fresh SoftHSM2 token: a temporary ``SOFTHSM2_CONF``
+and token directory, and a private copy of the SoftHSM2 library (SoftHSM reads its
+configuration when a library is initialised, so a copy loads the scratch
+configuration even in a process that already uses SoftHSM). Software scripts
+rehearse on a temporary software engine. Secrets of the scratch engine are random
+and held in memory only; the keyring is never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from engines.errors import EngineConfigError
+
+from .script import Script
+
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+def softhsm_module(script: Script) -> str:
+    """The script's module when it is SoftHSM2, else the system's SoftHSM2."""
+    module = script.engine.module or ""
+    return module if "softhsm" in os.path.basename(module).lower() else SOFTHSM_MODULE
+
+
+@contextlib.contextmanager
+def scratch_kms(script: Script):
+    """(kms, engine id, module note) on a throwaway data directory and engine."""
+    from store import CredentialStore
+
+    from ..service import Kms
+
+    base = Path(tempfile.mkdtemp(prefix="kms-tui-rehearsal-"))
+    kms = None
+    try:
+        kms = Kms(base / "data", credentials=CredentialStore())
+        engine_id, note = script.engine.id, None
+        if script.engine.type == "PKCS11":
+            note = _softhsm(kms, script, base)
+        elif engine_id in {e.record.id for e in kms.list_engines()}:
+            kms.set_engine_secret(engine_id, secrets.token_urlsafe(32), memory_only=True)
+        else:
+            kms.register_engine("GOLANG", engine_id, options={"directory": str(base / "keys")},
+                                secret=secrets.token_urlsafe(32), memory_only=True)
+        yield kms, engine_id, note
+    finally:
+        if kms is not None:
+            kms.close()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _softhsm(kms, script: Script, base: Path) -> str:
+    source = softhsm_module(script)
+    if not os.path.isfile(source) or shutil.which("softhsm2-util") is None:
+        raise EngineConfigError("Rehearsing a PKCS#11 ceremony needs SoftHSM2 (softhsm2-util and "
+                                f"{SOFTHSM_MODULE}).", hint="Install it: apt-get install softhsm2")
+    (base / "tokens").mkdir()
+    conf = base / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    module = base / "libsofthsm2-rehearsal.so"
+    shutil.copyfile(os.path.realpath(source), module)
+    label = (script.engine.token or "rehearsal")[:32]
+    pin, so_pin = secrets.token_hex(8), secrets.token_hex(8)
+    env = {**os.environ, "SOFTHSM2_CONF": str(conf)}
+    # The PINs of a scratch token protect nothing that outlives this rehearsal.
+    proc = subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label, "--so-pin", so_pin,
+                           "--pin", pin], env=env, capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise EngineConfigError(f"softhsm2-util could not make the scratch token: {proc.stderr.strip()[:200]}")
+    before = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    try:
+        kms.register_engine("PKCS11", script.engine.id, options={"module": str(module), "token": label},
+                            secret=pin, memory_only=True)
+    finally:
+        if before is None:
+            os.environ.pop("SOFTHSM2_CONF", None)
+        else:
+            os.environ["SOFTHSM2_CONF"] = before
+    return f"rehearsal: scratch SoftHSM2 token, a copy of {source}"

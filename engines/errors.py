@@ -78,3 +78,15 @@ class OperationNotSupported(EngineError):
 
 class UnknownEngineType(EngineConfigError):
     title = "Unknown engine type"
+
+
+class InsecurePermissions(EngineConfigError):
+    """A key directory others may write to: its files cannot be trusted, so none is read or written."""
+
+    title = "Insecure key directory"
+
+
+class KeyIntegrityError(EngineError):
+    """The key an engine holds under a key id is not that key (a replaced or corrupted key file)."""
+
+    title = "Key does not match its id"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,10 +29,20 @@ from .schema import LATEST, migrate
 DB_FILE = "kms.db"
 
 
+def _mode_of(path: str | os.PathLike) -> int | None:
+    """Permission bits of an existing directory, or None when there is none yet."""
+    try:
+        return stat.S_IMODE(os.stat(Path(path).expanduser()).st_mode)
+    except OSError:
+        return None
+
+
 class Store(EngineRepository, KeyRepository, KeyListing):
     """Engines, keys, aliases and the audit log in ``<data_dir>/kms.db``."""
 
     def __init__(self, data_dir: str | os.PathLike):
+        # Noted before it is tightened: a directory others could write to is worth reporting (doctor).
+        self.data_dir_mode_found = _mode_of(data_dir)
         self.data_dir = ensure_private_dir(data_dir)
         self.path = self.data_dir / DB_FILE
         self._conn = Connection(self.path)

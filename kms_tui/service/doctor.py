@@ -1,0 +1,307 @@
+"""Doctor: check the workstation's health and say what to do about each finding.
+
+Checks, in order: permissions of the data directory, the database files, the log
+and the software engines' key directories and files; database integrity
+(``PRAGMA integrity_check``); the audit chain; the keyring (without prompting);
+each engine's reachability (in parallel, with a timeout); and, for each engine
+that answered, metadata against what the engine holds. ``repair=True`` fixes
+what can be fixed without deleting key material: modes are tightened, records
+of gone keys are flagged missing and unrecorded keys adopted (a sync).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import sqlite3
+import stat
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engines.errors import KeyIntegrityError, KeyNotFoundInEngine, KmsError
+from store.errors import CredentialsUnavailable, StoreError
+
+from .core import KmsCore
+
+ERROR, WARNING, INFO = "error", "warning", "info"
+ENGINE_TIMEOUT = 10.0  # seconds for each engine to answer, all checked at once
+CHECKS = ("permissions", "database", "audit", "keyring", "engines", "consistency")
+
+
+@dataclass
+class Finding:
+    """One thing the doctor found: how bad, what, and what to do about it."""
+
+    check: str  # one of CHECKS
+    severity: str  # error | warning | info
+    subject: str  # a path, an engine id or a key name
+    message: str
+    hint: str
+    repairable: bool = False
+    repaired: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class DoctorReport:
+    findings: list[Finding] = field(default_factory=list)
+    checked: dict[str, str] = field(default_factory=dict)  # check -> ok | repaired | findings | skipped: why
+    repair: bool = False
+
+    @property
+    def open_findings(self) -> list[Finding]:
+        """Warnings and errors still to act on (info and repaired ones are not)."""
+        return [f for f in self.findings if f.severity != INFO and not f.repaired]
+
+    @property
+    def clean(self) -> bool:
+        return not self.open_findings
+
+    def to_json(self) -> dict[str, Any]:
+        return {"clean": self.clean, "repair": self.repair, "checked": dict(self.checked),
+                "findings": [f.to_json() for f in self.findings]}
+
+
+def _mode(path: Path) -> int | None:
+    try:
+        return stat.S_IMODE(os.lstat(path).st_mode)
+    except OSError:
+        return None
+
+
+def _who(mode: int) -> str:
+    group, other = bool(mode & 0o070), bool(mode & 0o007)
+    return "group and others" if group and other else "its group" if group else "others"
+
+
+class DoctorOps(KmsCore):
+    def doctor(self, *, repair: bool = False, timeout: float = ENGINE_TIMEOUT) -> DoctorReport:
+        """Run every check; with ``repair``, fix what can be fixed without deleting key material."""
+        report = DoctorReport(repair=repair)
+        reachable = []
+        steps = (
+            ("permissions", lambda: self._check_permissions(report, repair)),
+            ("database", lambda: self._check_database(report)),
+            ("audit", lambda: self._check_audit(report)),
+            ("keyring", lambda: self._check_keyring(report)),
+            ("engines", lambda: reachable.extend(self._check_engines(report, timeout))),
+            ("consistency", lambda: self._check_consistency(report, reachable, repair)),
+        )
+        for name, step in steps:
+            before = len(report.findings)
+            try:
+                step()
+            except (KmsError, StoreError) as exc:  # a check that cannot run is itself a finding
+                report.findings.append(Finding(name, ERROR, name, f"The check could not run: {exc.message}",
+                                               exc.hint or "Fix the cause above and run kms-tui doctor again."))
+            found = [f for f in report.findings[before:] if f.severity != INFO]
+            status = "ok" if not found else "repaired" if all(f.repaired for f in found) else "findings"
+            report.checked.setdefault(name, status)
+        return report
+
+    # --- permissions -----------------------------------------------------------
+
+    def _check_permissions(self, report: DoctorReport, repair: bool) -> None:
+        data_dir = Path(self.data_dir)
+        found = getattr(self.store, "data_dir_mode_found", None)
+        if found is not None and found & 0o022:
+            report.findings.append(Finding(
+                "permissions", ERROR, str(data_dir),
+                f"The data directory was writable by {_who(found & 0o022)} (mode {found:04o}) until kms-tui "
+                "made it private (0700) on opening it: someone else could have changed its files.",
+                "Check who could write there, then run kms-tui audit verify and compare the key files with "
+                "a backup.", repaired=True))
+        self._private(report, data_dir, 0o700, repair, "data directory")
+        for name in ("kms.db", "kms.db-wal", "kms.db-shm", "kms-tui.log"):
+            self._private(report, data_dir / name, 0o600, repair, "file")
+        for engine in self.store.list_engines():
+            if engine.type != "GOLANG" or not engine.config.get("directory"):
+                continue
+            directory = Path(engine.config["directory"])
+            if data_dir in directory.parents:  # keys/ between the data directory and the engine's own
+                for parent in reversed(directory.relative_to(data_dir).parents[:-1]):
+                    self._private(report, data_dir / parent, 0o700, repair, "directory")
+            self._private(report, directory, 0o700, repair, f"key directory of engine {engine.id!r}")
+            try:
+                entries = sorted(p for p in directory.iterdir() if not p.name.startswith("."))
+            except OSError:
+                continue
+            for path in entries:
+                self._private(report, path, 0o600, repair, f"key file of engine {engine.id!r}")
+
+    def _private(self, report: DoctorReport, path: Path, wanted: int, repair: bool, what: str) -> None:
+        """A finding when ``path`` is open to group or others, or not owned by this user."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            report.findings.append(Finding("permissions", ERROR, str(path), f"The {what} cannot be examined: "
+                                           f"{exc.strerror}.", "Check its owner and permissions."))
+            return
+        if st.st_uid != os.getuid():
+            report.findings.append(Finding(
+                "permissions", ERROR, str(path), f"The {what} belongs to another user (uid {st.st_uid}).",
+                f"Make it yours (chown) after checking its content, or move it aside: {path}"))
+            return
+        mode = stat.S_IMODE(st.st_mode)
+        if stat.S_ISLNK(st.st_mode) or not mode & 0o077:
+            return
+        writable = bool(mode & 0o022)
+        severity = ERROR if writable else WARNING
+        access = "writable" if writable else "readable"
+        consequence = " The software engine refuses its key files until it is fixed." if (
+            writable and "key directory" in what) else ""
+        finding = Finding(
+            "permissions", severity, str(path),
+            f"The {what} is {access} by {_who(mode)} (mode {mode:04o}).{consequence}",
+            f"chmod {wanted:o} {path}" + (" (check that its files are yours first)" if writable else ""),
+            repairable=True)
+        if repair:
+            try:
+                os.chmod(path, wanted)
+                finding.repaired = True
+            except OSError as exc:
+                finding.hint = f"chmod {wanted:o} {path} failed: {exc.strerror}."
+        report.findings.append(finding)
+
+    # --- database and audit ------------------------------------------------------
+
+    def _check_database(self, report: DoctorReport) -> None:
+        path = Path(self.store.path)
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+            try:
+                problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+                orphans = conn.execute("PRAGMA foreign_key_check").fetchall()
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            problems, orphans = [str(exc)], []
+        if problems != ["ok"]:
+            shown = "; ".join(problems[:3]) + (" …" if len(problems) > 3 else "")
+            report.findings.append(Finding(
+                "database", ERROR, str(path), f"The database fails its integrity check: {shown}",
+                f"Stop kms-tui, copy {path.name} aside, then run: sqlite3 {path} '.recover' | sqlite3 recovered.db "
+                "— or restore a backup. Key material in the engines is not affected."))
+        if orphans:
+            report.findings.append(Finding(
+                "database", ERROR, str(path), f"{len(orphans)} row(s) point at records that do not exist.",
+                "Restore the database from a backup, or run kms-tui sync to rebuild the key records."))
+
+    def _check_audit(self, report: DoctorReport) -> None:
+        check = self.store.audit.verify()
+        if not check.ok:
+            report.findings.append(Finding(
+                "audit", ERROR, f"audit row {check.first_broken}" if check.first_broken else "audit log",
+                check.reason or "The audit chain is broken.",
+                "Keep a copy of kms.db as evidence and find out who changed it; the chain is not rewritten, "
+                "since that would hide the break."))
+
+    # --- keyring and engines -----------------------------------------------------
+
+    def _check_keyring(self, report: DoctorReport) -> None:
+        usable, sentence = self.credentials.status()
+        engines = [e for e in self.store.list_engines() if e.has_secret]
+        if not usable:
+            report.findings.append(Finding(
+                "keyring", ERROR if engines else WARNING, "keyring", sentence,
+                "Unlock or start a Secret Service (see README), or give each secret when asked to keep it "
+                "in memory for the session."))
+            return
+        for engine in engines:
+            if self.credentials.held_in_memory(engine.id):
+                continue
+            try:
+                present = self.credentials.get(engine.id) is not None
+            except CredentialsUnavailable as exc:
+                report.findings.append(Finding("keyring", ERROR, engine.id, exc.message, exc.hint or ""))
+                continue
+            if not present:
+                report.findings.append(Finding(
+                    "keyring", ERROR, engine.id, f"The keyring holds no secret for engine {engine.id!r}.",
+                    f"kms-tui engines secret {engine.id} --secret-stdin"))
+
+    def _check_engines(self, report: DoctorReport, timeout: float) -> list[str]:
+        """Test every engine at once; the ones that answered in time."""
+        ids = [e.id for e in self.store.list_engines()]
+        if not ids:
+            return []
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(ids)), thread_name_prefix="doctor")
+        futures = {eid: pool.submit(self.test_engine, eid, interactive=False) for eid in ids}
+        concurrent.futures.wait(futures.values(), timeout=timeout)
+        pool.shutdown(wait=False, cancel_futures=True)  # a hung engine must not hold the doctor
+        reachable = []
+        for eid, future in futures.items():
+            if not future.done():
+                report.findings.append(Finding(
+                    "engines", ERROR, eid, f"Engine {eid!r} did not answer within {timeout:g} s.",
+                    f"Check the network path and the service, then: kms-tui engines test {eid}"))
+                continue
+            try:
+                result = future.result()
+            except (KmsError, StoreError) as exc:
+                report.findings.append(Finding("engines", ERROR, eid, exc.message, exc.hint or ""))
+                continue
+            if result.reachable:
+                reachable.append(eid)
+            else:
+                report.findings.append(Finding(
+                    "engines", ERROR, eid, f"Engine {eid!r} is not usable: {result.title}: {result.message}",
+                    f"Fix the cause, then: kms-tui engines test {eid}"))
+        return reachable
+
+    # --- metadata against engines ------------------------------------------------
+
+    def _check_consistency(self, report: DoctorReport, reachable: list[str], repair: bool) -> None:
+        if not reachable:
+            report.checked["consistency"] = "skipped: no engine answered"
+            return
+        for engine_id in reachable:
+            found = self._compare(report, engine_id)
+            fixable = [f for f in found if f.repairable]
+            if repair and fixable:
+                self.sync(engine_id)  # adopts unrecorded keys and flags gone ones; deletes nothing
+                for finding in fixable:
+                    finding.repaired = True
+
+    def _compare(self, report: DoctorReport, engine_id: str) -> list[Finding]:
+        driver = self.driver(engine_id)
+        held = {native.ref: native for native in driver.inventory()}
+        held_ids = {native.key_id for native in held.values()}
+        records = list(self.store.iter_keys(engine_id))
+        recorded_ids = {r.key_id for r in records}
+        found: list[Finding] = []
+        for record in records:
+            if record.native_ref is None or record.native_ref in held:
+                continue
+            if record.status == "missing":
+                report.findings.append(Finding(
+                    "consistency", INFO, record.name, f"Key {record.name!r} is flagged missing from {engine_id!r}.",
+                    f"If it is gone for good: kms-tui keys delete {record.key_id}; if it comes back, sync restores it."))
+                continue
+            try:
+                driver.get(record.native_ref)
+                continue  # listed elsewhere (e.g. under another reference): present
+            except KeyNotFoundInEngine:
+                found.append(Finding(
+                    "consistency", WARNING, record.name,
+                    f"Key {record.name!r} is recorded on {engine_id!r} but the engine no longer holds it.",
+                    f"kms-tui doctor --repair (or kms-tui sync {engine_id}) flags it missing; nothing is deleted.",
+                    repairable=True))
+            except KeyIntegrityError as exc:
+                found.append(Finding("consistency", ERROR, record.name, exc.message, exc.hint or ""))
+            except KmsError as exc:
+                found.append(Finding("consistency", ERROR, record.name,
+                                     f"Key {record.name!r} cannot be read from {engine_id!r}: {exc.message}",
+                                     exc.hint or "Check the engine, then run kms-tui doctor again."))
+        for key_id in sorted(held_ids - recorded_ids):
+            found.append(Finding(
+                "consistency", WARNING, f"{engine_id}:{key_id[:16]}",
+                f"Engine {engine_id!r} holds key {key_id[:16]}… that no record describes.",
+                f"kms-tui doctor --repair (or kms-tui sync {engine_id}) adopts it.", repairable=True))
+        report.findings.extend(found)
+        return found

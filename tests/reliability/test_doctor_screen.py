@@ -1,0 +1,96 @@
+"""The doctor screen: findings, their fixes, repair from the keyboard; snapshots at both sizes."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from textual.widgets import DataTable
+
+from engines import keys as K
+from kms_tui.app import KmsApp
+from kms_tui.screens.doctor import DoctorScreen
+from tests.tui.conftest import SIZES, demo_kms, frozen_clock, ui_kms  # noqa: F401 - fixtures
+from tests.tui.screen_text import screen_text
+
+
+async def settle(pilot, predicate, tries: int = 300) -> None:
+    for _ in range(tries):
+        await pilot.pause(0.02)
+        if predicate():
+            await pilot.pause(0.05)
+            return
+    raise AssertionError(f"the screen did not settle:\n{screen_text(pilot.app)}")
+
+
+def checked(pilot, repaired: bool | None = None):
+    def done() -> bool:
+        screen = pilot.app.screen
+        if not isinstance(screen, DoctorScreen) or screen.report is None or screen.running:
+            return False
+        if repaired is not None and screen.report.repair != repaired:
+            return False
+        return screen.query_one(DataTable).row_count == len(screen.report.findings)
+    return done
+
+
+@pytest.fixture
+def sick_app(demo_kms):  # noqa: F811 - the imported fixture, requested
+    """The demo inventory with a key file gone, a key nobody recorded and a key directory open to its group."""
+    directory = demo_kms.data_dir / "keys" / "golang-default"
+    gone = demo_kms.resolve("device-fleet-01")
+    os.unlink(directory / gone.native_ref)
+    stray = ec.derive_private_key(0x5EED, ec.SECP256R1())  # the same key every run
+    demo_kms.driver("golang-default").import_key(K.parse_key(K.private_pkcs8_pem(stray)))
+    os.chmod(directory, 0o750)
+    return KmsApp(demo_kms)
+
+
+async def open_doctor(pilot, repaired: bool | None = False) -> DoctorScreen:
+    await pilot.press("f7")
+    await settle(pilot, checked(pilot, repaired))
+    return pilot.app.screen
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_doctor_screen_with_findings(snap_compare, sick_app, size):
+    async def run_before(pilot):
+        await open_doctor(pilot)
+
+    assert snap_compare(sick_app, terminal_size=SIZES[size], run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_doctor_screen_after_repair(snap_compare, sick_app, size):
+    async def run_before(pilot):
+        await open_doctor(pilot)
+        await pilot.press("R")
+        await settle(pilot, checked(pilot, repaired=True))
+
+    assert snap_compare(sick_app, terminal_size=SIZES[size], run_before=run_before)
+
+
+async def test_repair_from_the_keyboard_then_a_clean_check(sick_app):
+    async with sick_app.run_test(size=SIZES["120x40"]) as pilot:
+        screen = await open_doctor(pilot)
+        subjects = {f.subject: f for f in screen.report.findings}
+        assert "device-fleet-01" in subjects and subjects["device-fleet-01"].repairable
+        assert any(s.startswith("golang-default:") for s in subjects)
+        text = screen_text(pilot.app)
+        assert "3 finding(s) to act on" in text and "Fix:" in text
+        await pilot.press("R")
+        await settle(pilot, checked(pilot, repaired=True))
+        assert screen.report.clean and all(f.repaired for f in screen.report.findings if f.severity != "info")
+        await pilot.press("r")
+        await settle(pilot, checked(pilot, repaired=False))
+        assert screen.report.clean
+        assert "Healthy: nothing to do." in screen_text(pilot.app)
+        assert pilot.app.kms.resolve("device-fleet-01").status == "missing"
+
+
+async def test_the_doctor_is_in_the_command_palette(sick_app):
+    async with sick_app.run_test(size=SIZES["80x24"]) as pilot:
+        commands = [c.title for c in sick_app.get_system_commands(sick_app.screen)]
+        assert "Go to Doctor" in commands
+        await pilot.pause()

@@ -1,0 +1,105 @@
+"""Permissions: private data directory, database and key files whatever the umask; open directories refused."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from engines.errors import InsecurePermissions
+from kms_tui.service import Kms
+from store import CredentialStore
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test, restored afterwards."""
+    saved = os.umask(0o022)
+    os.umask(saved)
+    yield os.umask
+    os.umask(saved)
+
+
+@pytest.mark.parametrize("mask", [0o000, 0o022, 0o077])
+def test_modes_are_private_whatever_the_umask(tmp_path, memory_keyring, umask, mask):
+    umask(mask)
+    data = tmp_path / "fresh" / "data"
+    with Kms(data, credentials=CredentialStore(backend=memory_keyring)) as kms:
+        record = kms.create_key("ECDSA", 256, "k")
+        kms.sign("k", "ECDSA_SHA_256", b"x")  # writes through the WAL
+        wal, shm = data / "kms.db-wal", data / "kms.db-shm"
+        assert wal.exists() and shm.exists()
+        found = {p.name: mode(p) for p in (data / "kms.db", wal, shm)}
+        assert found == {"kms.db": 0o600, "kms.db-wal": 0o600, "kms.db-shm": 0o600}
+        assert mode(data) == 0o700
+        assert mode(data / "keys") == 0o700  # the parent the software engine made, too
+        assert mode(data / "keys" / "golang-default") == 0o700
+        assert mode(data / "keys" / "golang-default" / record.native_ref) == 0o600
+        report = kms.doctor()
+        assert [f for f in report.findings if f.check == "permissions"] == []
+
+
+@pytest.mark.parametrize("loose", [0o770, 0o707, 0o777, 0o720])
+def test_a_key_directory_others_can_write_is_refused(kms, loose):
+    kms.create_key("ECDSA", 256, "k")
+    directory = kms.data_dir / "keys" / "golang-default"
+    os.chmod(directory, loose)
+    kms.driver("golang-default")._cache.clear()  # a fresh process: nothing decrypted yet
+    for attempt in (lambda: kms.sign("k", "ECDSA_SHA_256", b"x"),
+                    lambda: kms.create_key("ECDSA", 256, "k2"),
+                    lambda: kms.sync("golang-default")):
+        with pytest.raises(InsecurePermissions) as info:
+            attempt()
+        assert f"chmod 700 {directory}" in info.value.hint
+        assert f"{loose:04o}" in info.value.message
+    assert [r.name for r in kms.list_keys()] == ["k"]  # nothing flagged, nothing lost
+    assert kms.list_keys()[0].status == "ok"
+
+
+def test_a_key_directory_only_readable_by_others_is_made_private(kms):
+    kms.create_key("ECDSA", 256, "k")
+    directory = kms.data_dir / "keys" / "golang-default"
+    os.chmod(directory, 0o755)
+    kms.create_key("ECDSA", 256, "k2")
+    assert mode(directory) == 0o700
+
+
+def test_doctor_reports_and_repairs_open_modes(kms):
+    record = kms.create_key("ECDSA", 256, "k")
+    directory = kms.data_dir / "keys" / "golang-default"
+    key_file = directory / record.native_ref
+    os.chmod(directory, 0o777)
+    os.chmod(key_file, 0o644)
+    os.chmod(kms.store.path, 0o664)
+    report = kms.doctor()
+    assert not report.clean
+    by_subject = {f.subject: f for f in report.findings if f.check == "permissions"}
+    assert by_subject[str(directory)].severity == "error"
+    assert "refuses" in by_subject[str(directory)].message
+    assert by_subject[str(key_file)].severity == "warning"
+    assert by_subject[str(kms.store.path)].severity == "error"
+    assert all(f.repairable and f.hint.startswith("chmod ") for f in by_subject.values())
+    # The engine cannot be used meanwhile: reported, and its consistency is not judged.
+    assert any(f.check == "engines" and f.subject == "golang-default" for f in report.findings)
+
+    repaired = kms.doctor(repair=True)
+    assert all(f.repaired for f in repaired.findings if f.check == "permissions")
+    assert (mode(directory), mode(key_file), mode(kms.store.path)) == (0o700, 0o600, 0o600)
+    assert kms.doctor().clean
+    assert kms.sign("k", "ECDSA_SHA_256", b"x")
+
+
+def test_doctor_reports_a_data_directory_found_open_to_others(tmp_path, memory_keyring):
+    data = tmp_path / "data"
+    with Kms(data, credentials=CredentialStore(backend=memory_keyring)):
+        pass
+    os.chmod(data, 0o777)
+    with Kms(data, credentials=CredentialStore(backend=memory_keyring)) as kms:
+        assert mode(data) == 0o700  # made private on opening
+        (finding,) = [f for f in kms.doctor().findings if f.subject == str(data)]
+    assert finding.severity == "error" and "0777" in finding.message and finding.repaired

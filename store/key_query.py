@@ -64,8 +64,9 @@ def where_clause(q: KeyQuery) -> tuple[str, list[Any]]:
         terms.append("bound > 0" if q.bound else "bound = 0")
     text = (q.text or "").strip()
     if text:
-        if SEPARATOR in text:
-            # The search column's separator must never be matched across parts.
+        if SEPARATOR in text or "\x00" in text:
+            # The search column's separator must never be matched across parts, and SQLite's
+            # LIKE ends a pattern at NUL (no stored name holds one: it would match too much).
             terms.append("0")
         else:
             pattern = escape_like(text.lower())

@@ -16,6 +16,7 @@ from store import KeyRecord
 from store.models import BINDINGS_KEY
 
 from ..dialogs.form import ChoiceDialog, Field, FormDialog, JsonDialog
+from ..text import safe_text
 from ..widgets.cells import literal, strength
 from ..widgets.strength_panel import StrengthPanel
 from .base import ServiceCalls
@@ -85,7 +86,7 @@ class KeyDetailScreen(ServiceCalls, Screen):
     def _show(self, result) -> None:
         record, audit_rows = result
         self.record = record
-        self.sub_title = record.name
+        self.sub_title = safe_text(record.name, 60)  # the header shows it as is: escape controls
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column(overflow="fold")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections.abc import Iterable
@@ -10,7 +11,7 @@ from typing import Any
 from engines import algorithms as A
 from engines import keys as K
 from engines.base import NativeKey, check_options
-from engines.errors import InvalidInput, KeyNotFoundInEngine, OperationNotSupported
+from engines.errors import InvalidInput, KeyExists, KeyNotFoundInEngine, KmsError, OperationNotSupported
 from store import KeyQuery, KeyRecord
 from store.errors import Conflict, NotFound
 from store.models import BINDINGS_KEY
@@ -152,10 +153,14 @@ class KeyOps(KmsCore):
         driver = self.driver(engine_id)
         caps = driver.CAPABILITIES
         native: NativeKey | None = None
+        held_before = False  # the engine already held this key: never discarded below
         if parsed.has_private_key:
             if not caps.can_import:
                 raise OperationNotSupported(f"Engine {engine_id!r} ({driver.DISPLAY}) cannot import private keys.")
-            native = driver.import_key(parsed)
+            try:
+                native = driver.import_key(parsed)
+            except KeyExists as exists:
+                native, held_before = self._held_unrecorded(driver, parsed, exists), True
         elif caps.can_import_public:
             native = driver.import_key(parsed)
         stored = native or NativeKey(
@@ -169,13 +174,26 @@ class KeyOps(KmsCore):
                 self.store.audit.append(
                     "key.import", engine_id=engine_id, key_id=record.key_id,
                     details={"name": name, "algorithm": parsed.algorithm, "size": parsed.size,
-                             "format": parsed.source_format, "has_private_key": parsed.has_private_key},
+                             "format": parsed.source_format, "has_private_key": parsed.has_private_key,
+                             **({"already_in_engine": True} if held_before else {})},
                 )
         except BaseException:
-            if native is not None:
+            if native is not None and not held_before:
                 self._discard(driver, native)
             raise
         return record
+
+    @staticmethod
+    def _held_unrecorded(driver, parsed: K.ParsedKey, exists: KeyExists) -> NativeKey:
+        """The engine already holds this very key but nothing records it (an import cut short
+        by a crash, or a key not synced yet): record that one instead of refusing the retry."""
+        try:
+            native = driver.get(parsed.key_id)
+        except KmsError:
+            raise exists from None
+        if native.key_id != parsed.key_id or not native.has_private_key:
+            raise exists
+        return native
 
     @staticmethod
     def _record(native: NativeKey, engine_id, name, aliases, tags, metadata) -> KeyRecord:
@@ -274,6 +292,14 @@ class KeyOps(KmsCore):
             self.store.audit.append(action, engine_id=record.engine_id, key_id=record.key_id, details=details)
         return self.store.get_key(record.engine_id, record.key_id)
 
+    @contextlib.contextmanager
+    def _fresh(self, ref: str):
+        """The key re-read under the write lock: an edit computed from it (tags, metadata,
+        bindings) cannot overwrite one another process made in the meantime."""
+        record = self.resolve(ref)
+        with self.store.transaction():
+            yield self.store.get_key(record.engine_id, record.key_id)
+
     def rename_key(self, ref: str, new_name: str) -> KeyRecord:
         record = self.resolve(ref)
         if new_name != record.name:
@@ -303,45 +329,46 @@ class KeyOps(KmsCore):
         return self.store.get_key(record.engine_id, record.key_id)
 
     def add_tag(self, ref: str, tag: str) -> KeyRecord:
-        record = self.resolve(ref)
         if not isinstance(tag, str) or not tag.strip():
             raise InvalidInput("A tag cannot be empty.")
-        if tag in record.tags:
-            return record
-        return self._edit(record, "key.tag.add", {"tag": tag}, tags=[*record.tags, tag])
+        with self._fresh(ref) as record:
+            if tag in record.tags:
+                return record
+            return self._edit(record, "key.tag.add", {"tag": tag}, tags=[*record.tags, tag])
 
     def remove_tag(self, ref: str, tag: str) -> KeyRecord:
-        record = self.resolve(ref)
-        if tag not in record.tags:
-            raise NotFound(f"Key {record.name[:80]!r} has no tag {tag[:80]!r}.")
-        return self._edit(record, "key.tag.remove", {"tag": tag}, tags=[t for t in record.tags if t != tag])
+        with self._fresh(ref) as record:
+            if tag not in record.tags:
+                raise NotFound(f"Key {record.name[:80]!r} has no tag {tag[:80]!r}.")
+            return self._edit(record, "key.tag.remove", {"tag": tag}, tags=[t for t in record.tags if t != tag])
 
     def set_metadata(self, ref: str, metadata: dict[str, Any]) -> KeyRecord:
         """Replace the free metadata; bindings are kept (edit them with bind/unbind)."""
         if not isinstance(metadata, dict):
             raise InvalidInput("Metadata must be a JSON object.")
-        record = self.resolve(ref)
-        merged = {k: v for k, v in metadata.items() if k != BINDINGS_KEY}
-        if record.bindings:
-            merged[BINDINGS_KEY] = record.bindings
-        digest = hashlib.sha256(repr(sorted(merged)).encode()).hexdigest()[:16]
-        return self._edit(record, "key.metadata", {"keys": sorted(merged)[:50], "digest": digest}, metadata=merged)
+        with self._fresh(ref) as record:
+            merged = {k: v for k, v in metadata.items() if k != BINDINGS_KEY}
+            if record.bindings:
+                merged[BINDINGS_KEY] = record.bindings
+            digest = hashlib.sha256(repr(sorted(merged)).encode()).hexdigest()[:16]
+            return self._edit(record, "key.metadata", {"keys": sorted(merged)[:50], "digest": digest},
+                              metadata=merged)
 
     def bind(self, ref: str, resource_type: str, resource_id: str) -> KeyRecord:
-        record = self.resolve(ref)
         for value, what in ((resource_type, "resource type"), (resource_id, "resource id")):
             if not isinstance(value, str) or not value.strip():
                 raise InvalidInput(f"The {what} cannot be empty.")
         binding = {"resource_type": resource_type, "resource_id": resource_id}
-        if binding in record.bindings:
-            raise Conflict(f"Key {record.name[:80]!r} is already bound to {resource_type}/{resource_id[:80]}.")
-        metadata = {**record.metadata, BINDINGS_KEY: [*record.bindings, binding]}
-        return self._edit(record, "key.bind", binding, metadata=metadata)
+        with self._fresh(ref) as record:
+            if binding in record.bindings:
+                raise Conflict(f"Key {record.name[:80]!r} is already bound to {resource_type}/{resource_id[:80]}.")
+            metadata = {**record.metadata, BINDINGS_KEY: [*record.bindings, binding]}
+            return self._edit(record, "key.bind", binding, metadata=metadata)
 
     def unbind(self, ref: str, resource_type: str, resource_id: str) -> KeyRecord:
-        record = self.resolve(ref)
         binding = {"resource_type": resource_type, "resource_id": resource_id}
-        if binding not in record.bindings:
-            raise NotFound(f"Key {record.name[:80]!r} is not bound to {resource_type[:80]}/{resource_id[:80]}.")
-        metadata = {**record.metadata, BINDINGS_KEY: [b for b in record.bindings if b != binding]}
-        return self._edit(record, "key.unbind", binding, metadata=metadata)
+        with self._fresh(ref) as record:
+            if binding not in record.bindings:
+                raise NotFound(f"Key {record.name[:80]!r} is not bound to {resource_type[:80]}/{resource_id[:80]}.")
+            metadata = {**record.metadata, BINDINGS_KEY: [b for b in record.bindings if b != binding]}
+            return self._edit(record, "key.unbind", binding, metadata=metadata)

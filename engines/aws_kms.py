@@ -9,16 +9,19 @@ Import wraps the private key for KMS (``aws_import``). Deletion is ``ScheduleKey
 with a pending window; the key is then gone for every use but the ``cancel-deletion``
 action, after which AWS leaves it Disabled.
 
-Cost of ``inventory``: one ListAliases and one ListKeys call per page, one DescribeKey per
-key (no AWS listing carries the key state) and one GetPublicKey per key this driver has
-not read before; the per-key calls run a few at a time.
+Cost of ``inventory``: one ListAliases and one ListKeys call per page; for each key not
+``known`` to the caller (every key when ``full``) one DescribeKey (no AWS listing carries
+the key state) and one GetPublicKey when this driver has not read it before; the per-key
+calls run a few at a time. A known key is a light entry without a state: a key disabled
+or scheduled for deletion outside kms-tui shows in a ``full`` inventory only, where a known
+key pending deletion or disabled (no public key shown) is a light entry with its state.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from . import algorithms as A
@@ -86,7 +89,8 @@ class AwsKmsEngine(EngineDriver):
         self._keys.check_signing_key(meta)
         return self._keys.native(meta)
 
-    def inventory(self) -> Iterator[NativeKey]:
+    def inventory(self, known: Collection[str] = (), full: bool = False) -> Iterator[NativeKey]:
+        known = known if isinstance(known, (set, frozenset)) else frozenset(known)
         ours: dict[str, str] = {}  # KMS key id -> key id named by alias/<key_id>
         labels: dict[str, str] = {}  # KMS key id -> another alias of it, a name for an adopted key
         for page in self._conn.pages("list_aliases", "listing aliases", self._page_size):
@@ -101,21 +105,30 @@ class AwsKmsEngine(EngineDriver):
         with ThreadPoolExecutor(max_workers=self._workers) as pool:
             for page in self._conn.pages("list_keys", "listing keys", self._page_size):
                 kids = [k["KeyId"] for k in page.get("Keys", [])]
-                for native in pool.map(lambda kid: self._listed(kid, labels.get(kid)), kids):
+                if not full:  # known keys: listed is present, nothing more is asked
+                    yield from (NativeKey.seen(kid) for kid in kids if kid in known)
+                    kids = [kid for kid in kids if kid not in known]
+                for native in pool.map(lambda kid: self._listed(kid, labels.get(kid), kid in known), kids):
                     if native is None:
                         continue
-                    if ours.get(native.ref, native.key_id) != native.key_id:
+                    if not native.light and ours.get(native.ref, native.key_id) != native.key_id:
                         log.warning("KMS key %s is named alias/%s but holds key %s.", native.ref,
                                     ours[native.ref], native.key_id)
                     yield native
 
-    def _listed(self, kid: str, label: str | None) -> NativeKey | None:
+    def _listed(self, kid: str, label: str | None, known: bool = False) -> NativeKey | None:
+        state = None
         try:
             meta = self._keys.describe(kid)
-            if meta.get("KeyState") in _UNLISTED_STATES or not is_signing_key(meta):
+            state = meta.get("KeyState")
+            if not is_signing_key(meta):
                 return None
+            if state in _UNLISTED_STATES:
+                return NativeKey.seen(kid, state) if known else None
             return self._keys.native(meta, label)
         except KeyStateConflict as exc:  # AWS does not show the public key of a disabled key
+            if known:
+                return NativeKey.seen(kid, state)
             log.warning("Skipped KMS key %s of engine %s: %s", kid, self.engine_id, exc.message)
         except E.KeyNotFoundInEngine:
             pass  # deleted while listing

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from . import algorithms as A
 from . import errors as E
@@ -96,9 +96,17 @@ class AzureKeyVaultEngine(EngineDriver):
         session = self._session
         return session.native(session.fetch(session.name(ref)))
 
-    def inventory(self) -> Iterator[NativeKey]:
-        """Every key of the vault, through the paged listing; unusable key types are skipped."""
+    def inventory(self, known: Collection[str] = (), full: bool = False) -> Iterator[NativeKey]:
+        """Every key of the vault, through the paged listing; unusable key types are skipped.
+
+        A ``known`` key is a light entry (unless ``full``): the listing's properties say
+        whether it is enabled, so no key is read again.
+        """
+        known = known if isinstance(known, (set, frozenset)) else frozenset(known)
         for props in self._session.properties():
+            if props.name in known and not full:
+                yield NativeKey.seen(props.name, None if props.enabled is not False else "Disabled")
+                continue
             try:
                 yield self.get(props.name)
             except E.KeyNotFoundInEngine:

@@ -12,6 +12,7 @@ function takes the shared session and runs under the module lock (``pkcs11_sessi
 from __future__ import annotations
 
 import string
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,12 +102,18 @@ def usable_ref(text: str) -> bool:
     return True
 
 
-def ref_for(entry: Entry, entries: list[Entry]) -> str | None:
+def ref_counts(entries: list[Entry]) -> tuple[Counter, Counter]:
+    """How often each label and each id occurs among ``entries`` (for ``ref_for`` over many)."""
+    return Counter(e.label for e in entries), Counter(e.object_id for e in entries)
+
+
+def ref_for(entry: Entry, entries: list[Entry], counts: tuple[Counter, Counter] | None = None) -> str | None:
     """The reference that finds this key again: its label when that is unique, else a
     ``pkcs11:id=…`` URI when its id is (a hex id could later be taken for a label)."""
-    if usable_ref(entry.label) and sum(e.label == entry.label for e in entries) == 1:
+    labels, ids = counts or ref_counts(entries)
+    if usable_ref(entry.label) and labels[entry.label] == 1:
         return entry.label
-    if entry.object_id and sum(e.object_id == entry.object_id for e in entries) == 1:
+    if entry.object_id and ids[entry.object_id] == 1:
         return build_uri(None, entry.object_id, None)
     return None
 
@@ -140,8 +147,42 @@ def public_objects(session, key_type, label: str, object_id: bytes) -> list:
     return found
 
 
-def describe_private(session, obj) -> tuple[str, int, Any, str, bytes, list]:
-    """(algorithm, size, public key, label, id, public objects of the pair) of a private key object."""
+class PublicIndex:
+    """Every public key object of a token, read once: ``public_objects`` for many keys.
+
+    A token search is a scan of the token on modules such as SoftHSM, so one search
+    per key makes an inventory quadratic; this is one search and one read per object.
+    """
+
+    def __init__(self, session):
+        from pkcs11 import Attribute, ObjectClass
+
+        self.by_id: dict[tuple, list] = {}
+        self.by_label: dict[tuple, list] = {}
+        for obj in session.get_objects({Attribute.CLASS: ObjectClass.PUBLIC_KEY}):
+            try:
+                got = obj.get_attributes([Attribute.KEY_TYPE, Attribute.ID, Attribute.LABEL])
+            except ValueError:  # a vendor-specific key type: no pair of ours
+                continue
+            key_type = got.get(Attribute.KEY_TYPE)
+            if got.get(Attribute.ID):
+                self.by_id.setdefault((key_type, got[Attribute.ID]), []).append(obj)
+            if got.get(Attribute.LABEL):
+                self.by_label.setdefault((key_type, got[Attribute.LABEL]), []).append(obj)
+
+    def __call__(self, session, key_type, label: str, object_id: bytes) -> list:
+        """As ``public_objects``: same type and id, else same type and label."""
+        found = list(self.by_id.get((key_type, object_id), ())) if object_id else []
+        if not found and label:
+            found = list(self.by_label.get((key_type, label), ()))
+        return found
+
+
+def describe_private(session, obj, publics_of=None) -> tuple[str, int, Any, str, bytes, list]:
+    """(algorithm, size, public key, label, id, public objects of the pair) of a private key object.
+
+    ``publics_of`` finds the public objects (``public_objects``, or a ``PublicIndex``).
+    """
     from pkcs11 import Attribute
 
     got = read_attributes(obj, [Attribute.KEY_TYPE, Attribute.LABEL, Attribute.ID, Attribute.EC_PARAMS])
@@ -149,7 +190,7 @@ def describe_private(session, obj) -> tuple[str, int, Any, str, bytes, list]:
     label, object_id = got.get(Attribute.LABEL, ""), got.get(Attribute.ID, b"")
     if key_type.name not in ALGORITHM_OF:
         raise KeyParseError(f"Keys of PKCS#11 type {key_type.name} are not supported.")
-    publics = public_objects(session, key_type, label, object_id)
+    publics = (publics_of or public_objects)(session, key_type, label, object_id)
     public_key = None
     if key_type.name == "RSA":  # the private object carries the public parts too
         attrs = _public_attrs(obj, "RSA")

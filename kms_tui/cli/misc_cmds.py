@@ -11,7 +11,7 @@ def sync(kms, args) -> int:
     def progress(done: int, total, engine_id: str) -> None:
         if sys.stderr.isatty() and done % 100 == 0:
             sys.stderr.write(f"\r{engine_id}: {done} keys read")
-    reports = kms.sync(args.engine, progress=progress)
+    reports = kms.sync(args.engine, progress=progress, full=args.full)
     if args.json:
         emit_json([r.to_json() for r in reports])
         return 0

@@ -293,8 +293,8 @@ async def test_cancelling_a_sync_stops_it(ui_kms, empty_app, monkeypatch):
     gate = threading.Event()
     original = engines.software.SoftwareEngine.inventory
 
-    def slow_inventory(self):
-        for n, native in enumerate(original(self)):
+    def slow_inventory(self, known=(), full=False):
+        for n, native in enumerate(original(self, known, full)):
             if n == 1:
                 assert gate.wait(10), "the test never released the engine"
             yield native
@@ -438,8 +438,8 @@ def test_snapshot_sync(snap_compare, ui_kms, demo_app, monkeypatch, size, step):
     original = engines.software.SoftwareEngine.inventory
     dialogs: list[SyncDialog] = []
 
-    def held_inventory(self):
-        for n, native in enumerate(original(self)):
+    def held_inventory(self, known=(), full=False):
+        for n, native in enumerate(original(self, known, full)):
             # Held after the first key until the test lets go, or the dialog closes as the app exits.
             while n == 1 and step != "done" and not gate.wait(0.02):
                 if dialogs and dialogs[0].cancel_event.is_set():

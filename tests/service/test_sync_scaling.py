@@ -1,0 +1,92 @@
+"""Sync at scale: the store work per adopted key does not grow, writes go in batches, a cancel keeps whole batches."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from engines import keys as K
+from kms_tui.cli import misc_cmds
+from kms_tui.cli.parser import build_parser
+from kms_tui.errors import Cancelled
+from kms_tui.service import inventory
+
+
+def lamassu_files(directory, count: int) -> set[str]:
+    """``count`` clear EC P-256 key files named by their key ids, as Lamassu writes them."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    made = set()
+    for _ in range(count):
+        private = ec.generate_private_key(ec.SECP256R1())
+        key_id = K.key_id_of(private.public_key())
+        fd = os.open(os.path.join(directory, key_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+        made.add(key_id)
+    return made
+
+
+def traced_sync(kms, engine_id: str) -> tuple[list[str], object]:
+    """The SQL statements a sync runs, and its report."""
+    statements: list[str] = []
+    raw = kms.store._conn._raw
+    raw.set_trace_callback(statements.append)
+    try:
+        (report,) = kms.sync(engine_id)
+    finally:
+        raw.set_trace_callback(None)
+    return statements, report
+
+
+def test_store_work_per_adopted_key_does_not_grow_and_commits_are_batched(kms, tmp_path):
+    per_key = {}
+    for n in (40, 160):
+        directory = tmp_path / f"keys-{n}"
+        made = lamassu_files(directory, n)
+        kms.register_engine("GOLANG", f"soft-{n}", options={"directory": str(directory), "encrypt": "false"})
+        statements, report = traced_sync(kms, f"soft-{n}")
+        assert set(report.adopted) == made
+        per_key[n] = len(statements) / n
+        commits = sum(s.strip().upper() == "COMMIT" for s in statements)
+        assert commits <= 2, f"{commits} commits for {n} keys: adoption is not batched"  # one batch, the audit row
+    assert per_key[160] <= per_key[40], per_key  # fixed costs spread thinner; nothing per key grows with N
+    statements, again = traced_sync(kms, "soft-160")
+    assert (again.unchanged, again.adopted) == (160, [])
+    assert sum(s.lstrip().upper().startswith(("INSERT", "UPDATE")) for s in statements) <= 2  # the audit row only
+
+
+def test_a_cancelled_sync_keeps_what_it_adopted_and_the_next_one_finishes(kms, tmp_path, monkeypatch):
+    monkeypatch.setattr(inventory, "_WRITE_BATCH", 25)
+    made = lamassu_files(tmp_path / "keys", 70)
+    kms.register_engine("GOLANG", "soft", options={"directory": str(tmp_path / "keys"), "encrypt": "false"})
+    cancel = threading.Event()
+
+    def progress(done, total, engine_id):
+        if done == 60:
+            cancel.set()
+
+    with pytest.raises(Cancelled) as info:
+        kms.sync("soft", progress=progress, cancel=cancel)
+    assert "60 key(s) adopted" in str(info.value)
+    recorded = {r.key_id for r in kms.list_keys()}
+    assert len(recorded) == 60 and recorded < made  # every adoption reported was written, none more
+    assert kms.audit_verify().ok
+    (report,) = kms.sync("soft")
+    assert (len(report.adopted), report.unchanged, report.missing) == (10, 60, [])
+    assert {r.key_id for r in kms.list_keys()} == made
+
+
+def test_cli_sync_full_reaches_the_service(kms, tmp_path, capsys):
+    lamassu_files(tmp_path / "keys", 2)
+    kms.register_engine("GOLANG", "soft", options={"directory": str(tmp_path / "keys"), "encrypt": "false"})
+    args = build_parser().parse_args(["sync", "soft", "--full", "--json"])
+    assert args.handler is misc_cmds.sync and args.full
+    assert misc_cmds.sync(kms, args) == 0
+    assert '"adopted"' in capsys.readouterr().out
+    assert kms.audit_rows(limit=1)[0].details["full"] is True
+    assert build_parser().parse_args(["sync"]).full is False

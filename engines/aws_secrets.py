@@ -9,17 +9,19 @@ operation and is never written to disk or to the metadata store.
 Deletion has a recovery window (7-30 days, default 7) unless forced; a deleted key is
 gone for every use but the ``restore`` action. Cost of ``inventory``: one ListSecrets call
 per page, and one BatchGetSecretValue per 20 keys not read before at their current
-version (one GetSecretValue per key where the policy does not allow the batch call).
+version (one GetSecretValue per key where the policy does not allow the batch call);
+a key ``known`` to the caller is a light entry, not read (unless ``full``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from . import algorithms as A
 from . import errors as E
@@ -158,7 +160,8 @@ class AwsSecretsEngine(EngineDriver):
         name = self._name(ref)
         return self._native(name, self._fetch(name, f"reading key {name}"))
 
-    def inventory(self) -> Iterator[NativeKey]:
+    def inventory(self, known: Collection[str] = (), full: bool = False) -> Iterator[NativeKey]:
+        known = known if isinstance(known, (set, frozenset)) else frozenset(known)
         params = {"Filters": [{"Key": "name", "Values": [self.prefix]}]} if self.prefix else {}
         for page in self._conn.pages("list_secrets", "listing secrets", self._page_size, **params):
             wanted: list[tuple[str, str]] = []
@@ -169,6 +172,9 @@ class AwsSecretsEngine(EngineDriver):
                         log.warning("Secret %s is under prefix %r but not named by a key id: skipped.",
                                     clean(name, 120), self.prefix)
                     continue  # without a prefix, any other secret of the account is no concern of ours
+                if name in known and not full:
+                    yield NativeKey.seen(name)  # listed is present: its value is not read again
+                    continue
                 stages = secret.get("SecretVersionsToStages") or {}
                 version = next((v for v, s in stages.items() if "AWSCURRENT" in s), "")
                 if (name, version) in self._public:
@@ -234,6 +240,16 @@ class AwsSecretsEngine(EngineDriver):
             return K.sign_with(parsed.private_key, sig_alg, data, message_type)
         finally:
             del parsed  # the private key object goes with the operation
+
+    @contextlib.contextmanager
+    def signer(self, ref: str, sig_alg: A.SigningAlgorithm, message_type: A.MessageType):
+        # One fetch for the whole batch; the key object is dropped when it ends.
+        name = self._name(ref)
+        parsed = self._fetch(name, f"fetching key {name} to sign")
+        try:
+            yield K.signer_for(parsed.private_key, sig_alg, message_type)
+        finally:
+            del parsed
 
     # --- deletion --------------------------------------------------------
 

@@ -10,7 +10,8 @@ capability flags, and one shared contract test suite (``tests/contract``).
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -54,6 +55,12 @@ class NativeKey:
 
     ``ref`` is the engine-native reference (file name, label, ARN, kid, path).
     ``public_key`` is a ``cryptography`` public key object.
+
+    A *light* entry (``light=True``, made by ``NativeKey.seen``) says only "the
+    engine still holds the key at ``ref``": an inventory yields one for a
+    reference the caller named as known, without reading the key. Its
+    ``key_id``, ``public_key``, ``algorithm`` and ``size`` are empty; ``state``
+    is the engine's state when the listing carried it, else None (unknown).
     """
 
     ref: str
@@ -65,6 +72,12 @@ class NativeKey:
     pkcs11_uri: str | None = None
     state: str | None = None  # engine-reported state, e.g. "Enabled", "PendingDeletion"
     extra: dict[str, Any] = field(default_factory=dict)
+    light: bool = False
+
+    @classmethod
+    def seen(cls, ref: str, state: str | None = None) -> NativeKey:
+        """A light entry: the key at ``ref`` is there (in ``state``, when known); nothing else was read."""
+        return cls(ref=ref, key_id="", public_key=None, algorithm="", size=0, state=state, light=True)
 
 
 def check_options(specs: tuple[OptionSpec, ...], options: dict[str, str], what: str) -> dict[str, str]:
@@ -152,8 +165,19 @@ class EngineDriver(abc.ABC):
     # --- keys ------------------------------------------------------------
 
     @abc.abstractmethod
-    def inventory(self) -> Iterator[NativeKey]:
-        """Every key the engine really holds."""
+    def inventory(self, known: Collection[str] = (), full: bool = False) -> Iterator[NativeKey]:
+        """Every key the engine really holds, each once.
+
+        ``known`` holds the native references the caller already records. For
+        one of them a driver may yield a light entry (``NativeKey.seen``)
+        instead of reading the key, so that a re-sync of a remote engine costs
+        its listing calls only, not calls per key. Drivers of local engines may
+        ignore ``known``. ``full`` asks for every key to be read again, known
+        or not (a key disabled or scheduled for deletion since the last sync);
+        a known key the engine holds but will not show in full in its state
+        (AWS shows no public key of a disabled key) is then a light entry with
+        that state, never left out. An unknown key is never a light entry.
+        """
 
     @abc.abstractmethod
     def get(self, ref: str) -> NativeKey:
@@ -169,6 +193,18 @@ class EngineDriver(abc.ABC):
     @abc.abstractmethod
     def sign(self, ref: str, sig_alg: SigningAlgorithm, data: bytes, message_type: MessageType) -> bytes:
         """Sign; ECDSA signatures are returned DER-encoded. Inputs are validated by the caller."""
+
+    @contextlib.contextmanager
+    def signer(
+        self, ref: str, sig_alg: SigningAlgorithm, message_type: MessageType
+    ) -> Iterator[Callable[[bytes], bytes]]:
+        """A signing function for many messages with one key (batch signing).
+
+        Drivers override this to do once what ``sign`` does every time: fetch and
+        parse a stored key, find a token object, pick a mechanism. Whatever is
+        held (a private key object) is dropped when the context ends.
+        """
+        yield lambda data: self.sign(ref, sig_alg, data, message_type)
 
     def verify(
         self, ref: str, sig_alg: SigningAlgorithm, data: bytes, message_type: MessageType, signature: bytes

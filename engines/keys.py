@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -368,6 +369,39 @@ def sign_with(private_key, sig_alg: A.SigningAlgorithm, data: bytes, message_typ
     if algorithm == A.RSA:
         return private_key.sign(digest, _rsa_padding(sig_alg), chosen)
     return private_key.sign(digest, ec.ECDSA(chosen))
+
+
+def signer_for(private_key, sig_alg: A.SigningAlgorithm, message_type) -> Callable[[bytes], bytes]:
+    """A one-argument signing function for many messages: checks and objects prepared once.
+
+    Used by batch signing, where the per-message cost must stay close to the
+    bare ``cryptography`` call. Each message is still checked (a DIGEST's length).
+    """
+    algorithm, size = describe(private_key)
+    A.check_fits(sig_alg, algorithm, size)
+    mt = A.MessageType.parse(message_type)
+    sign = private_key.sign
+    if algorithm == A.ED25519:
+        if mt is A.MessageType.DIGEST:
+            raise InvalidInput("ED25519 signs the whole message: use message type raw.")
+        return sign
+    if mt is A.MessageType.RAW:
+        hasher = sig_alg.hasher()
+        if algorithm == A.RSA:
+            rsa_padding = _rsa_padding(sig_alg)
+            return lambda data: sign(data, rsa_padding, hasher)
+        ecdsa = ec.ECDSA(hasher)
+        return lambda data: sign(data, ecdsa)
+    expected = sig_alg.digest_size
+    chosen = Prehashed(sig_alg.hasher())
+    scheme = (_rsa_padding(sig_alg), chosen) if algorithm == A.RSA else (ec.ECDSA(chosen),)
+
+    def sign_digest(data: bytes) -> bytes:
+        if len(data) != expected:
+            A.prepare_digest(sig_alg, data, mt)  # raises the typed length error
+        return sign(data, *scheme)
+
+    return sign_digest
 
 
 def verify_with(public_key, sig_alg: A.SigningAlgorithm, data: bytes, message_type, signature: bytes) -> bool:

@@ -14,10 +14,13 @@ Tested on SoftHSM2; written for any conforming module.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from . import algorithms as A
 from . import keys as K
@@ -33,6 +36,32 @@ from .pkcs11_uri import build_uri, parse_uri
 log = logging.getLogger("engines.pkcs11")
 
 __all__ = ["Pkcs11Engine", "build_uri", "parse_uri"]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What a signature needs besides the data: found once per batch."""
+
+    shared: Any
+    obj: Any
+    plan: Any
+    sig_alg: A.SigningAlgorithm
+    message_type: A.MessageType
+    pin: str | None
+    digest_size: int | None  # what a DIGEST message must measure
+
+    def payload(self, data: bytes) -> bytes:
+        """What the mechanism signs: the message, its digest, or the digest in a DigestInfo."""
+        plan = self.plan
+        if not plan.prehash:
+            return data
+        if self.message_type is A.MessageType.RAW:
+            payload = hashlib.new(self.sig_alg.hash_name, data).digest()
+        elif len(data) != self.digest_size:
+            A.prepare_digest(self.sig_alg, data, self.message_type)  # raises the typed length error
+        else:
+            payload = data
+        return O.DIGEST_INFO[self.sig_alg.hash_name] + payload if plan.digest_info else payload
 
 
 class Pkcs11Engine(EngineDriver):
@@ -110,7 +139,7 @@ class Pkcs11Engine(EngineDriver):
 
         return self._link.run("read a key", read)
 
-    def inventory(self) -> Iterator[NativeKey]:
+    def inventory(self, known: Collection[str] = (), full: bool = False) -> Iterator[NativeKey]:
         """Every key pair on the token whose public key is known; others are logged and skipped."""
         yield from self._link.run("list its keys", self._inventory)
 
@@ -122,12 +151,13 @@ class Pkcs11Engine(EngineDriver):
             got = obj.get_attributes([Attribute.LABEL, Attribute.ID])
             entries.append(L.Entry(obj, got.get(Attribute.LABEL, ""), got.get(Attribute.ID, b"")))
         found = []
+        counts, publics = L.ref_counts(entries), L.PublicIndex(shared.session)  # one token search, not one per key
         for entry in entries:
-            ref = L.ref_for(entry, entries)
+            ref = L.ref_for(entry, entries, counts)
             try:
                 if ref is None:
                     raise UnsupportedKeyType("its label and id are shared with other keys or unusable")
-                _, _, public_key, label, object_id, _ = L.describe_private(shared.session, entry.obj)
+                _, _, public_key, label, object_id, _ = L.describe_private(shared.session, entry.obj, publics)
             except KmsError as exc:
                 log.warning("Skipped private key %r (id %s) on %s: %s", entry.label[:80], entry.object_id.hex()[:64],
                             self._link.where, getattr(exc, "message", type(exc).__name__))
@@ -225,6 +255,10 @@ class Pkcs11Engine(EngineDriver):
                                                                                      message_type))
 
     def _sign(self, shared, ref: str, sig_alg: A.SigningAlgorithm, data: bytes, message_type) -> bytes:
+        return self._sign_prepared(self._prepare_sign(shared, ref, sig_alg, message_type), data)
+
+    def _prepare_sign(self, shared, ref: str, sig_alg: A.SigningAlgorithm, message_type) -> _Prepared:
+        """Find the key object and choose the mechanism: once per signature, or once per batch."""
         from pkcs11 import Attribute
 
         obj = L.find_private(shared, self._link.where, ref)
@@ -237,22 +271,65 @@ class Pkcs11Engine(EngineDriver):
         except LookupError as missing:
             raise PE.MechanismNotSupported(
                 f"{self._where()} has no {missing.args[0]} mechanism: it cannot sign {sig_alg.name}.") from None
-        payload = data
-        if plan.prehash:
-            payload = A.prepare_digest(sig_alg, data, message_type)
-            if plan.digest_info:
-                payload = O.DIGEST_INFO[sig_alg.hash_name] + payload
         # Keys marked ALWAYS_AUTHENTICATE (smart cards, YubiHSM) want the PIN again for each signature.
         pin = self._secret if got.get(Attribute.ALWAYS_AUTHENTICATE) else None
+        return _Prepared(shared, obj, plan, sig_alg, A.MessageType.parse(message_type), pin, sig_alg.digest_size)
+
+    def _sign_prepared(self, prepared: _Prepared, data: bytes) -> bytes:
+        plan = prepared.plan
+        payload = prepared.payload(data)
         try:
-            signature = obj.sign(payload, mechanism=plan.mechanism, mechanism_param=plan.param, pin=pin)
+            signature = prepared.obj.sign(payload, mechanism=plan.mechanism, mechanism_param=plan.param,
+                                          pin=prepared.pin)
         except Exception as exc:
-            translated = PE.translate(exc, self._link.where, f"sign with {sig_alg.name}",
+            translated = PE.translate(exc, self._link.where, f"sign with {prepared.sig_alg.name}",
                                       O.mechanism_name(plan.mechanism))
             if translated is exc or PE.is_session_lost(exc):
                 raise
             raise translated from None
         return K.ecdsa_raw_to_der(bytes(signature)) if plan.raw_ecdsa else bytes(signature)
+
+    @contextlib.contextmanager
+    def signer(self, ref: str, sig_alg: A.SigningAlgorithm, message_type: A.MessageType):
+        """One object lookup and mechanism choice for a batch, on the shared session.
+
+        Each signature still takes the module lock (other threads may use the
+        token between two), and a session lost mid-batch is reopened and the key
+        found again.
+        """
+        prepared: list[_Prepared] = []
+        what = f"sign with {sig_alg.name}"
+
+        def sign_on(shared, data: bytes) -> bytes:
+            if not prepared or prepared[0].shared is not shared:
+                prepared[:] = [self._prepare_sign(shared, ref, sig_alg, message_type)]
+            return self._sign_prepared(prepared[0], data)
+
+        digest_size = sig_alg.digest_size if A.MessageType.parse(message_type) is A.MessageType.DIGEST else None
+
+        lock = self._link.module().lock
+
+        def sign_one(data: bytes) -> bytes:
+            if digest_size is not None and len(data) != digest_size:
+                A.check_message(sig_alg, data, message_type)  # raises the typed length error
+            if prepared:
+                # The usual case: the session the key was found on is still this link's.
+                # Anything but a typed error (a lost session) takes the full path below,
+                # which reopens the session and finds the key again.
+                with lock:
+                    if self._link.attached() is prepared[0].shared:
+                        try:
+                            return self._sign_prepared(prepared[0], data)
+                        except KmsError:
+                            raise
+                        except Exception:  # noqa: S110 - the session is gone: retried below
+                            pass
+            return self._link.run(what, lambda shared: sign_on(shared, data))
+
+        try:
+            yield sign_one
+        finally:
+            prepared.clear()
 
     def delete(self, ref: str, **options: str) -> None:
         def destroy(shared):

@@ -77,6 +77,13 @@ class TokenLink:
         token = self._shared.info.label if self._shared else (self.label or self.serial)
         return f"token {token!r} of module {self.module_option}"
 
+    def attached(self) -> Shared | None:
+        """The session this link last used, if its module still holds it (call under the module lock)."""
+        shared = self._shared
+        if shared is not None and self._module is not None and self._module.sessions.get(self._key) is shared:
+            return shared
+        return None
+
     def module(self) -> Module:
         if self._module is None:
             self._module = load_module(self.module_option)

@@ -16,7 +16,7 @@ import secrets
 import stat
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from . import algorithms as A
 from . import errors as E
@@ -94,8 +94,27 @@ class SoftwareEngine(EngineDriver):
             raise self._not_found(ref)
         return os.path.join(self.directory, ref)
 
+    def _refuse_if_open_to_others(self) -> None:
+        """A key directory that group or others may write to is not trusted, for reading or writing.
+
+        Anyone with write access could have replaced a key file (or will); tightening the
+        mode silently would hide that, so the operator is told and fixes it knowingly.
+        """
+        try:
+            mode = stat.S_IMODE(os.stat(self.directory).st_mode)
+        except OSError:
+            return  # absent: created private on first write; unreadable: the caller says so
+        if mode & 0o022:
+            raise E.InsecurePermissions(
+                f"The key directory {self.directory} of engine {self.engine_id!r} is writable by "
+                f"{'group and others' if mode & 0o022 == 0o022 else 'its group' if mode & 0o020 else 'others'} "
+                f"(mode {mode:04o}); its key files are neither read nor written.",
+                hint=f"Check that its files are yours, then: chmod 700 {self.directory}",
+            )
+
     def _names(self) -> list[str]:
         """Key file names; temp files, dotfiles and anything else are not keys."""
+        self._refuse_if_open_to_others()
         try:
             with os.scandir(self.directory) as entries:
                 return sorted(e.name for e in entries if _valid_ref(e.name))
@@ -107,6 +126,7 @@ class SoftwareEngine(EngineDriver):
     def _file(self, ref: str, read: bool = True) -> tuple[tuple, bytes]:
         """(identity of the file for the cache, its bytes when ``read``)."""
         path = self._path(ref)
+        self._refuse_if_open_to_others()
         try:
             st = os.stat(path)
             # Checked before opening: a FIFO would block, and a huge file is never a key.
@@ -146,6 +166,14 @@ class SoftwareEngine(EngineDriver):
                 self._cache.move_to_end(ref)
                 return hit[1]
         private = self._parse(ref, self._file(ref)[1])
+        key_id = K.key_id_of(private.public_key())
+        if len(ref) == 64 and ref != key_id:
+            # Lamassu names the file by the key id: another key under that name was put there.
+            raise E.KeyIntegrityError(
+                f"Key file {self._path(ref)} of engine {self.engine_id!r} holds key {key_id[:16]}…, "
+                f"not key {ref[:16]}…: it was replaced or damaged, and is not used.",
+                hint="Restore the file from a backup; kms-tui doctor lists every such file.",
+            )
         with self._lock:
             self._cache[ref] = (signature, private)
             self._cache.move_to_end(ref)
@@ -155,9 +183,19 @@ class SoftwareEngine(EngineDriver):
 
     def _ensure_dir(self) -> None:
         try:
-            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            # Every directory made here is 0700 whatever the umask (makedirs would give the
+            # parents the umask's mode, e.g. 0777 under umask 0).
+            missing, path = [], self.directory
+            while not os.path.isdir(path):
+                missing.append(path)
+                path = os.path.dirname(path)
+            for path in reversed(missing):
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(path, 0o700)
+                os.chmod(path, 0o700)
+            self._refuse_if_open_to_others()
             if stat.S_IMODE(os.stat(self.directory).st_mode) & 0o077:
-                os.chmod(self.directory, 0o700)
+                os.chmod(self.directory, 0o700)  # readable by others only: made private again
         except OSError as exc:
             raise E.EngineUnavailable(
                 f"The key directory {self.directory} cannot be created or secured: {exc.strerror}."
@@ -206,15 +244,13 @@ class SoftwareEngine(EngineDriver):
     def _native(self, ref: str, private) -> NativeKey:
         public = private.public_key()
         algorithm, size = K.describe(public)
-        key_id = K.key_id_of(public)
-        if len(ref) == 64 and ref != key_id:
-            log.warning("Key file %s in %s holds key %s: the file is misnamed.", ref, self.directory, key_id)
+        key_id = K.key_id_of(public)  # equal to a 64-hex ref: _load refuses a file that holds another key
         return NativeKey(ref=ref, key_id=key_id, public_key=public, algorithm=algorithm, size=size)
 
     def get(self, ref: str) -> NativeKey:
         return self._native(ref, self._load(ref))
 
-    def inventory(self) -> Iterator[NativeKey]:
+    def inventory(self, known: Collection[str] = (), full: bool = False) -> Iterator[NativeKey]:
         """Every readable key file, by name; a wrong passphrase is raised so a sync never takes keys for gone."""
         for name in self._names():
             try:
@@ -248,8 +284,13 @@ class SoftwareEngine(EngineDriver):
     def sign(self, ref: str, sig_alg: A.SigningAlgorithm, data: bytes, message_type: A.MessageType) -> bytes:
         return K.sign_with(self._load(ref), sig_alg, data, message_type)
 
+    @contextlib.contextmanager
+    def signer(self, ref: str, sig_alg: A.SigningAlgorithm, message_type: A.MessageType):
+        yield K.signer_for(self._load(ref), sig_alg, message_type)
+
     def delete(self, ref: str, **options: str) -> None:
         path = self._path(ref)
+        self._refuse_if_open_to_others()
         try:
             os.unlink(path)
         except (FileNotFoundError, NotADirectoryError):

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from . import algorithms as A
 from . import errors as E
@@ -160,7 +161,8 @@ class VaultKvEngine(EngineDriver):
                 names.append(name)
         return sorted(names)
 
-    def inventory(self) -> Iterator[NativeKey]:
+    def inventory(self, known: Collection[str] = (), full: bool = False) -> Iterator[NativeKey]:
+        """One LIST, then one read per key, ``known`` or not: a LIST names soft-deleted keys too."""
         for name in self._names():
             try:
                 yield self.get(name)
@@ -210,6 +212,15 @@ class VaultKvEngine(EngineDriver):
     def sign(self, ref: str, sig_alg: A.SigningAlgorithm, data: bytes, message_type: A.MessageType) -> bytes:
         # The private key exists only for this call: fetched, used, dropped.
         return K.sign_with(self._private(ref, self._read(ref)), sig_alg, data, message_type)
+
+    @contextlib.contextmanager
+    def signer(self, ref: str, sig_alg: A.SigningAlgorithm, message_type: A.MessageType):
+        # One read for the whole batch; the key object is dropped when it ends.
+        private = self._private(ref, self._read(ref))
+        try:
+            yield K.signer_for(private, sig_alg, message_type)
+        finally:
+            del private
 
     # --- delete and actions ------------------------------------------------
 

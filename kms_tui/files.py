@@ -37,8 +37,23 @@ def read_file(path: str, limit: int, what: str) -> bytes:
     return data
 
 
-def write_new_file(path: str, data: bytes) -> str:
-    """Write a new file; an existing one is never overwritten. Returns the path written."""
+def open_input(path: str, what: str):
+    """A file to read as a stream (batch input): refused when missing or a directory."""
+    if not path or not path.strip():
+        raise InvalidInput(f"Give the path of the {what} file.")
+    target = Path(path).expanduser()
+    try:
+        if target.is_dir():
+            raise InvalidInput(f"{str(target)[:200]!r} is a directory, not a {what} file.")
+        return open(target, "rb")
+    except FileNotFoundError:
+        raise InvalidInput(f"{str(target)[:200]!r} does not exist.") from None
+    except OSError as exc:
+        raise InvalidInput(f"Cannot read {str(target)[:200]!r}: {exc.strerror}.") from None
+
+
+def open_new_file(path: str):
+    """A new file opened for binary writing; an existing one is never overwritten."""
     if not path or not path.strip():
         raise InvalidInput("Give the path of the file to write.")
     target = str(Path(path).expanduser())
@@ -48,6 +63,11 @@ def write_new_file(path: str, data: bytes) -> str:
         raise InvalidInput(f"{target[:200]!r} exists; it is not overwritten.") from None
     except OSError as exc:
         raise InvalidInput(f"Cannot write {target[:200]!r}: {exc.strerror}.") from None
-    with os.fdopen(fd, "wb") as f:
+    return os.fdopen(fd, "wb")
+
+
+def write_new_file(path: str, data: bytes) -> str:
+    """Write a new file; an existing one is never overwritten. Returns the path written."""
+    with open_new_file(path) as f:
         f.write(data)
-    return target
+    return str(Path(path).expanduser())

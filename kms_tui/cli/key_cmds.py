@@ -14,7 +14,7 @@ from store import KeyQuery
 
 from ..errors import Refused
 from ..files import read_file, write_new_file
-from .io import emit_json, safe_text, table
+from .io import emit_json, emit_json_texts, safe_text, table
 
 MAX_MESSAGE_BYTES = 64 << 20  # a message to sign is read whole; refuse what cannot be meant
 
@@ -101,10 +101,10 @@ def list_keys(kms, args) -> int:
         strength=args.strength, text=args.filter, has_private_key=args.has_private, bound=args.bound,
         status="missing" if args.missing else None, sort=args.sort, descending=args.desc, limit=args.limit,
     )
-    records = kms.list_keys(query)
     if args.json:
-        emit_json([r.to_json() for r in records])
+        emit_json_texts(kms.list_keys_json(query))
         return 0
+    records = kms.list_keys(query)
     rows = [
         (r.name, r.key_id[:12], r.engine_id, f"{r.algorithm} {r.size}", r.strength,
          "priv" if r.has_private_key else "pub", "yes" if r.bound else "", "" if r.status == "ok" else r.status)
@@ -163,10 +163,13 @@ def export_public(kms, args) -> int:
 
 
 def _message_bytes(args) -> bytes:
-    return _decode(_read_input(args.infile, MAX_MESSAGE_BYTES, "message"), args.input_encoding, "message")
+    infile = "-" if args.infile is None else args.infile
+    return _decode(_read_input(infile, MAX_MESSAGE_BYTES, "message"), args.input_encoding, "message")
 
 
 def sign(kms, args) -> int:
+    if args.batch is not None:
+        return sign_batch(kms, args)
     data = _message_bytes(args)
     signature = kms.sign(args.ref, args.algorithm, data, args.message_type)
     if args.json:
@@ -175,6 +178,17 @@ def sign(kms, args) -> int:
         return 0
     _write_out(args.out, _encode(signature, args.encoding))
     return 0
+
+
+def sign_batch(kms, args) -> int:
+    """``keys sign REF --batch FILE|-``: JSONL results on stdout or --out, progress on stderr."""
+    from .batch_io import run_batch
+
+    if args.infile is not None:
+        raise InvalidInput("--in and --batch are exclusive: the batch file holds the messages.")
+    if args.input_encoding == "raw":
+        args.input_encoding = "hex"
+    return run_batch(kms, args)
 
 
 def verify(kms, args) -> int:

@@ -29,9 +29,9 @@ def _message(p: argparse.ArgumentParser) -> None:
     p.add_argument("--algorithm", required=True, metavar="ALG", help=SIGNING)
     p.add_argument("--message-type", default="raw", choices=("raw", "digest"), type=str.lower,
                    help="raw: the message is hashed here; digest: it is the hash (length checked)")
-    p.add_argument("--in", dest="infile", default="-", metavar="FILE|-", help="message or digest (default: stdin)")
+    p.add_argument("--in", dest="infile", metavar="FILE|-", help="message or digest (default: stdin)")
     p.add_argument("--input-encoding", default="raw", choices=("raw", "hex", "base64"),
-                   help="how the message or digest is written (default raw bytes)")
+                   help="how the message or digest is written (default raw bytes; hex for --batch)")
 
 
 class Parser(argparse.ArgumentParser):
@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = keys.add_parser("sign", help="sign a message or digest")
     p.add_argument("ref", metavar="REF"); _message(p)
     p.add_argument("--encoding", default="base64", choices=("base64", "hex", "raw"), help="signature output encoding")
+    p.add_argument("--batch", metavar="FILE|-",
+                   help="sign many: one hex/base64 message or digest per line, or JSON lines "
+                        '{"id": ..., "hex"|"base64": ...}; writes one JSON result per line')
     p.add_argument("--out", metavar="FILE"); _json(p); p.set_defaults(handler=K.sign)
     p = keys.add_parser("verify", help="verify a signature (exit 0 valid, 1 invalid)")
     p.add_argument("ref", metavar="REF"); _message(p)
@@ -146,11 +149,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     # sync, stats, audit
     p = nouns.add_parser("sync", help="reconcile metadata with what engines hold")
-    p.add_argument("engine", nargs="?"); _json(p); p.set_defaults(handler=M.sync)
+    p.add_argument("engine", nargs="?")
+    p.add_argument("--full", action="store_true",
+                   help="read every key again, not only new ones (states changed outside kms-tui)")
+    _json(p); p.set_defaults(handler=M.sync)
     p = nouns.add_parser("stats", help="key counts"); _json(p); p.set_defaults(handler=M.stats)
     aud = nouns.add_parser("audit", help="the hash-chained audit log").add_subparsers(dest="verb", metavar="VERB", required=True)
     p = aud.add_parser("list", help="recent audit rows")
     p.add_argument("--limit", type=int, default=50); p.add_argument("--key", metavar="REF"); p.add_argument("--action")
     _json(p); p.set_defaults(handler=M.audit_list)
     p = aud.add_parser("verify", help="check the hash chain (exit 1 when broken)"); _json(p); p.set_defaults(handler=M.audit_verify)
+    from .doctor_cmds import doctor
+    p = nouns.add_parser("doctor", help="check permissions, database, audit chain, keyring, engines (exit 1 on findings)")
+    p.add_argument("--repair", action="store_true", help="fix what can be fixed without deleting key material")
+    _json(p); p.set_defaults(handler=doctor)
+
+    # key ceremonies
+    from . import ceremony_cmds as C
+    cer = nouns.add_parser("ceremony", help="scripted, rehearsed, witnessed key ceremonies").add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = cer.add_parser("validate", help="check a ceremony script and print its plan"); p.add_argument("script", metavar="SCRIPT"); _json(p); p.set_defaults(handler=C.validate)
+    p = cer.add_parser("rehearse", help="run a script end to end on a scratch token or software engine")
+    p.add_argument("script", metavar="SCRIPT"); p.add_argument("--output-dir", metavar="DIR", help="where the rehearsal writes (default: next to the script's output directory)")
+    p.set_defaults(handler=C.rehearse)
+    p = cer.add_parser("run", help="run a ceremony for real, step by step, with witnesses")
+    p.add_argument("script", metavar="SCRIPT"); p.add_argument("--answers", metavar="FILE|-", help="read the answers from a file (see the README)")
+    p.add_argument("--pin-stdin", action="store_true", help="read the engine's PIN from the first line of stdin"); p.set_defaults(handler=C.run)
+    p = cer.add_parser("verify", help="re-check a transcript's hash chain and output hashes (exit 1 when broken)")
+    p.add_argument("transcript", metavar="TRANSCRIPT"); p.add_argument("output_dir", metavar="OUTPUT_DIR"); _json(p); p.set_defaults(handler=C.verify_cmd)
     return parser

@@ -8,14 +8,16 @@ SQLite): the TUI calls them from thread workers.
 from __future__ import annotations
 
 from .core import DEFAULT_ENGINE_ID, SecretPrompt, SecretRequest
+from .doctor import DoctorOps, DoctorReport, Finding
 from .engine_ops import EngineCheck, EngineOps, EngineView
 from .inventory import InventoryOps, SyncReport
+from .signing import BatchSummary
 
 
-class Kms(InventoryOps, EngineOps):
+class Kms(DoctorOps, InventoryOps, EngineOps):
     """Every operation of the workstation (DESIGN §3)."""
 
 
 __all__ = [
-    "DEFAULT_ENGINE_ID", "EngineCheck", "EngineView", "Kms", "SecretPrompt", "SecretRequest", "SyncReport",
+    "BatchSummary", "DEFAULT_ENGINE_ID", "DoctorReport", "EngineCheck", "Finding", "EngineView", "Kms", "SecretPrompt", "SecretRequest", "SyncReport",
 ]

@@ -55,6 +55,10 @@ class KeyOps(KmsCore):
     def list_keys(self, query: KeyQuery | None = None) -> list[KeyRecord]:
         return self.store.list_keys(query or KeyQuery())
 
+    def list_keys_json(self, query: KeyQuery | None = None) -> list[str]:
+        """The same keys as ``list_keys``, each as JSON text (for large machine-readable listings)."""
+        return self.store.list_keys_json(query or KeyQuery())
+
     def count_keys(self, query: KeyQuery | None = None) -> int:
         return self.store.count_keys(query or KeyQuery())
 

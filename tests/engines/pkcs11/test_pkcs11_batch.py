@@ -1,0 +1,65 @@
+"""Batch signing on SoftHSM2: one key lookup per batch, and a key destroyed mid-batch."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+import engines.pkcs11_lookup as lookup
+from kms_tui.batch import BatchItem, read_items
+from tests.contract.suite import verify_independently
+from tests.engines.pkcs11.test_pkcs11_service import exported, register
+
+
+@pytest.mark.parametrize(("algorithm", "size", "sig_alg"), [
+    ("ECDSA", 256, "ECDSA_SHA_256"), ("RSA", 2048, "RSASSA_PKCS1_V1_5_SHA_256"), ("RSA", 2048, "RSASSA_PSS_SHA_384"),
+])
+def test_a_batch_finds_the_key_once_and_every_signature_verifies(kms, softhsm, monkeypatch, algorithm, size, sig_alg):
+    register(kms)
+    kms.create_key(algorithm, size, f"batch-{algorithm}-{sig_alg}")
+    lookups = []
+    real = lookup.find_private
+    monkeypatch.setattr(lookup, "find_private", lambda *a, **k: lookups.append(a) or real(*a, **k))
+    messages = [b"tbs %d" % i for i in range(40)]
+    results = []
+    summary = kms.sign_batch(f"batch-{algorithm}-{sig_alg}", sig_alg, read_items([m.hex().encode() for m in messages]),
+                             emit=lambda *r: results.append(r))
+    assert (summary.signed, summary.failed) == (40, 0)
+    assert len(lookups) == 1
+    public = exported(kms, f"batch-{algorithm}-{sig_alg}")
+    for message, (_, _, signature, error) in zip(messages, results, strict=True):
+        assert error is None
+        verify_independently(public, sig_alg, message, signature)
+
+
+def test_digest_length_errors_do_not_stop_a_pkcs11_batch(kms, softhsm):
+    register(kms)
+    kms.create_key("ECDSA", 384, "batch-384")
+    good = hashlib.sha384(b"x").digest()
+    results = []
+    summary = kms.sign_batch("batch-384", "ECDSA_SHA_384",
+                             read_items([good.hex().encode(), hashlib.sha256(b"x").hexdigest().encode(), good.hex().encode()]),
+                             "DIGEST", emit=lambda *r: results.append(r))
+    assert (summary.signed, summary.failed) == (2, 1)
+    assert "needs a 48-byte SHA384 digest; got 32 bytes" in results[1][3]
+
+
+def test_a_key_destroyed_mid_batch_stops_it_after_ten_failures(kms, softhsm):
+    register(kms)
+    kms.create_key("ECDSA", 256, "doomed")
+    record = kms.resolve("doomed")
+    results = []
+
+    def items():
+        for i in range(100):
+            if i == 5:  # another process removes the key from the token
+                softhsm.tool("service", "--delete-object", "--type", "privkey", "--label", record.native_ref)
+            yield BatchItem(i, i + 1, hashlib.sha256(b"%d" % i).digest())
+
+    summary = kms.sign_batch("doomed", "ECDSA_SHA_256", items(), "DIGEST", emit=lambda *r: results.append(r))
+    assert summary.signed == 5 and summary.failed == 10 and summary.count == 15
+    assert summary.stopped and "failed 10 times in a row" in summary.stopped
+    assert all(r[3] for r in results[5:])
+    row = kms.audit_rows(limit=1)[0]
+    assert row.action == "key.sign_batch" and row.details["stopped"] and row.details["signed"] == 5

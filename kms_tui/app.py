@@ -9,16 +9,22 @@ at ``show_error``.
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
 import logging
+import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from .errors import USER_ERRORS, render
-from .service import Kms, SecretRequest
+
+if TYPE_CHECKING:
+    from .service import Kms, SecretRequest
 
 log = logging.getLogger("kms_tui.app")
 
@@ -35,6 +41,68 @@ def _load(target: str):
     return factory
 
 
+class OpeningKms:
+    """The service, opened in a thread after the first frame; calls made before then wait for it.
+
+    Importing the service (SQLite, sqlite-utils, cryptography) and opening the
+    database take longer than drawing the first frame, and a locked or broken
+    database must not leave a blank terminal: the screens appear at once, and
+    their first service calls (already in worker threads) wait here. A failure
+    to open comes out of every call as its own typed error, shown in the modal.
+    """
+
+    def __init__(self, data_dir: str | Path | None, prompt):
+        self._data_dir = data_dir
+        self._prompt = prompt
+        self._opened = threading.Event()
+        self._kms: Kms | None = None
+        self._error: BaseException | None = None
+
+    def open(self) -> None:
+        """Runs in a worker thread."""
+        try:
+            from .service import Kms
+
+            self._kms = Kms(self._data_dir, prompt=self._prompt)
+        except BaseException as exc:  # handed to every caller
+            self._error = exc
+        finally:
+            self._opened.set()
+
+    def get(self) -> Kms:
+        self._opened.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._kms is not None
+        return self._kms
+
+    @property
+    def prompt(self):
+        return self._prompt
+
+    @property
+    def data_dir(self) -> Path:
+        if self._kms is not None:
+            return self._kms.data_dir
+        from store.paths import resolve_data_dir
+
+        return resolve_data_dir(self._data_dir)
+
+    def __getattr__(self, name: str) -> Any:
+        if self._opened.is_set():
+            return getattr(self.get(), name)
+        # Before the service is open only its methods are asked for (screens call them in workers).
+        return functools.partial(self._call, name)
+
+    def _call(self, name: str, *args, **kwargs):
+        return getattr(self.get(), name)(*args, **kwargs)
+
+    def close(self) -> None:
+        self._opened.wait()
+        if self._kms is not None:
+            self._kms.close()
+
+
 class KmsApp(App[None]):
     """kms-tui: engines, keys, wizards, stats and audit."""
 
@@ -45,6 +113,8 @@ class KmsApp(App[None]):
         "engines": _load("kms_tui.screens.engines:EnginesScreen"),
         "stats": _load("kms_tui.screens.stats:StatsScreen"),
         "audit": _load("kms_tui.screens.audit:AuditScreen"),
+        "ceremony": _load("kms_tui.screens.ceremony:CeremonyScreen"),
+        "doctor": _load("kms_tui.screens.doctor:DoctorScreen"),
     }
     DEFAULT_MODE = "keys"
     BINDINGS = [
@@ -53,16 +123,29 @@ class KmsApp(App[None]):
         Binding("f3", "switch_mode('engines')", "Engines", id="app.engines"),
         Binding("f4", "switch_mode('stats')", "Stats", id="app.stats"),
         Binding("f5", "switch_mode('audit')", "Audit", id="app.audit"),
+        Binding("f6", "switch_mode('ceremony')", "Ceremony", id="app.ceremony", show=False),
+        Binding("f7", "switch_mode('doctor')", "Doctor", id="app.doctor", show=False),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 
     def __init__(self, kms: Kms | None = None, *, data_dir: str | Path | None = None):
         super().__init__()
-        # Opening the store is a few milliseconds of SQLite before the first frame.
-        self.kms = kms if kms is not None else Kms(data_dir, prompt=self.secret_prompt)
         self._owns_kms = kms is None  # a Kms handed in belongs to the caller, who closes it
-        if self.kms.prompt is None:
-            self.kms.prompt = self.secret_prompt
+        if kms is None:
+            self.kms: Kms | OpeningKms = OpeningKms(data_dir, self.secret_prompt)
+        else:
+            self.kms = kms
+            if kms.prompt is None:
+                kms.prompt = self.secret_prompt
+
+    def on_ready(self) -> None:
+        # Everything made so far (modules, styles, the first screen) lives as long as the
+        # app: out of the collector's sight, a full collection no longer stalls a keystroke.
+        gc.freeze()
+
+    def on_mount(self) -> None:
+        if isinstance(self.kms, OpeningKms):
+            self.run_worker(self.kms.open, thread=True, name="open the service", exit_on_error=False)
 
     def on_unmount(self) -> None:
         if self._owns_kms:
@@ -104,7 +187,8 @@ class KmsApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for mode, text in (("keys", "Keys"), ("engines", "Engines"), ("stats", "Stats"), ("audit", "Audit log")):
+        for mode, text in (("keys", "Keys"), ("engines", "Engines"), ("stats", "Stats"), ("audit", "Audit log"),
+                           ("ceremony", "Ceremony"), ("doctor", "Doctor")):
             yield SystemCommand(f"Go to {text}", f"Show the {text.lower()} screen", lambda m=mode: self.switch_mode(m))
         from .actions import commands
 
@@ -112,15 +196,6 @@ class KmsApp(App[None]):
 
 
 def run(data_dir: str | Path | None = None) -> int:
-    from .errors import USER_ERRORS as _ERRORS
-
-    try:
-        app = KmsApp(data_dir=data_dir)
-    except _ERRORS as exc:
-        import sys
-
-        title, message = render(exc)
-        sys.stderr.write(f"kms-tui: {title}: {message}\n")
-        return 3
+    app = KmsApp(data_dir=data_dir)
     app.run()
     return app.return_code or 0

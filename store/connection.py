@@ -15,8 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from .errors import DatabaseError
 
 BUSY_TIMEOUT_MS = 10_000
@@ -67,8 +65,32 @@ def create_private_file(path: Path) -> None:
         ) from exc
 
 
+class Db:
+    """What the repositories use of a connection: ``execute`` and ``query`` (rows as dicts).
+
+    The same two calls as sqlite-utils' ``Database``, on the raw connection:
+    opening the store (the CLI on every command, the TUI before its first rows)
+    does not import sqlite-utils, its CLI and plugin machinery. Migrations use
+    sqlite-utils itself (``schema.migrate``).
+    """
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def execute(self, sql: str, params: Params = None) -> sqlite3.Cursor:
+        return self.conn.execute(sql) if params is None else self.conn.execute(sql, params)
+
+    def query(self, sql: str, params: Params = None) -> Iterator[dict[str, Any]]:
+        cursor = self.execute(sql, params)
+        names = [d[0] for d in cursor.description or ()]
+        for row in cursor:
+            yield dict(zip(names, row, strict=True))
+
+
 class Connection:
-    """A locked, error-translating wrapper over one sqlite-utils Database."""
+    """A locked, error-translating wrapper over one SQLite connection."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -76,6 +98,8 @@ class Connection:
         self._depth = 0  # write-transaction nesting; only the lock holder reads or writes it
         self._reading = False  # inside snapshot()
         self._closed = False
+        self._side: sqlite3.Connection | None = None  # see side_scalar()
+        self._side_lock = threading.Lock()
         create_private_file(path)
         raw = sqlite3.connect(
             str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
@@ -86,8 +110,7 @@ class Connection:
             raw.execute("PRAGMA journal_mode = WAL").fetchone()
             raw.execute("PRAGMA foreign_keys = ON")
             raw.execute("PRAGMA synchronous = NORMAL")
-            # Plugins are off: nothing outside this package may hook our connection.
-            self.db = sqlite_utils.Database(raw, execute_plugins=False)
+            self.db = Db(raw)
         except sqlite3.Error as exc:
             raw.close()
             raise translate_error(exc, path) from exc
@@ -99,7 +122,7 @@ class Connection:
             raise DatabaseError(f"The database {self.path} is closed.", hint="Open the store again.")
 
     @contextmanager
-    def guard(self) -> Iterator[sqlite_utils.Database]:
+    def guard(self) -> Iterator[Db]:
         """Hold the lock and translate sqlite3 errors for the block."""
         with self._lock:
             self._check_open()
@@ -109,7 +132,7 @@ class Connection:
                 raise translate_error(exc, self.path) from exc
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite_utils.Database]:
+    def transaction(self) -> Iterator[Db]:
         """``BEGIN IMMEDIATE`` … COMMIT, or ROLLBACK on any exception.
 
         IMMEDIATE takes the write lock up front, so a read-then-write block
@@ -144,7 +167,7 @@ class Connection:
                 self._depth = 0
 
     @contextmanager
-    def snapshot(self) -> Iterator[sqlite_utils.Database]:
+    def snapshot(self) -> Iterator[Db]:
         """A read transaction: every query in the block sees the same state.
 
         Deferred, so it takes no write lock (WAL readers never block writers);
@@ -168,7 +191,7 @@ class Connection:
                 self._reading = False
                 self._rollback("ROLLBACK")  # nothing was written; ending the read is all
 
-    def _nested(self) -> Iterator[sqlite_utils.Database]:
+    def _nested(self) -> Iterator[Db]:
         name = f"store_nested_{self._depth}"
         try:
             self._raw.execute(f"SAVEPOINT {name}")
@@ -203,7 +226,9 @@ class Connection:
     # ------------------------------------------------------------ queries
     def rows(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
         with self.guard() as db:
-            return list(db.query(sql, params))
+            cursor = db.execute(sql, params)
+            names = [d[0] for d in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def row(self, sql: str, params: Params = None) -> dict[str, Any] | None:
         found = self.rows(sql, params)
@@ -218,7 +243,38 @@ class Connection:
         with self.guard() as db:
             return db.execute(sql, params)
 
+    def side_scalar(self, sql: str, params: Params = None) -> Any:
+        """One value from a second, read-only connection, beside whatever the main one is doing.
+
+        For slow reads that nothing waits on (the keys screen's count scans every
+        key for a text filter): under WAL they run at the same time as the main
+        connection's reads and writes instead of queueing for its lock. They see
+        committed data only, so inside a write transaction the main connection
+        answers instead.
+        """
+        with self._lock:
+            self._check_open()
+            if self._depth:
+                found = self._raw.execute(sql, params or []).fetchone()
+                return found[0] if found else None
+        with self._side_lock:
+            if self._side is None:
+                try:
+                    self._side = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False,
+                                                 timeout=BUSY_TIMEOUT_MS / 1000)
+                except sqlite3.Error as exc:
+                    raise translate_error(exc, self.path) from exc
+            try:
+                found = self._side.execute(sql, params or []).fetchone()
+            except sqlite3.Error as exc:
+                raise translate_error(exc, self.path) from exc
+            return found[0] if found else None
+
     def close(self) -> None:
+        with self._side_lock:
+            if self._side is not None:
+                self._side.close()
+                self._side = None
         with self._lock:
             if self._closed:
                 return

@@ -16,10 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import sqlite_utils
-
 from .audit import AuditLog
-from .connection import Connection
+from .connection import Connection, Db
 from .engine_repo import EngineRepository
 from .key_query import KeyListing
 from .key_repo import KeyRepository
@@ -68,7 +66,7 @@ class Store(EngineRepository, KeyRepository, KeyListing):
         return cls(Path(data_dir))
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite_utils.Database]:
+    def transaction(self) -> Iterator[Db]:
         """Group several calls (and their audit rows) into one atomic write.
 
         ``BEGIN IMMEDIATE`` … COMMIT, ROLLBACK on error; nested use joins the

@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from .connection import Connection
 from .errors import DatabaseError, SchemaTooNew
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 V1_TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -137,14 +139,27 @@ def _v2(db: sqlite_utils.Database) -> None:
     db.conn.executemany("UPDATE keys SET search = ? WHERE id = ?", updates)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+# Text filters test every key's search column. This index holds it, in name order,
+# beside what a text filter also tests: a filtered page is a walk of a small index
+# that stops at the page's last key, and a count a scan of it, never of the table
+# with its public keys (about 10 ms rather than 22-70 ms at 100 000 keys).
+V3_SEARCH_INDEX = """
+CREATE INDEX keys_by_name_search ON keys(name COLLATE NOCASE, name, search, key_id, engine_id);
+"""
+
+
+def _v3(db: sqlite_utils.Database) -> None:
+    _run_script(db, V3_SEARCH_INDEX)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 LATEST = len(MIGRATIONS)
 OUR_TABLES = {"meta", "engines", "keys", "aliases", "audit"}
 
 
-def read_version(db: sqlite_utils.Database) -> int:
+def read_version(db) -> int:
     """The recorded schema version; 0 for a database that never had one."""
-    if not db["meta"].exists():
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
         return 0
     found = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     try:
@@ -169,7 +184,10 @@ def migrate(conn: Connection, target: int = LATEST) -> int:
     _check_supported(version, conn)
     if version >= target:
         return version
-    with conn.transaction() as db:
+    import sqlite_utils  # migrations only: opening an up-to-date database never imports it
+
+    with conn.transaction() as light:
+        db = sqlite_utils.Database(light.conn, execute_plugins=False)  # plugins may not hook our connection
         # Read again under the write lock: another process may have migrated meanwhile.
         version = read_version(db)
         _check_supported(version, conn)

@@ -74,3 +74,18 @@ def secret_service(tmp_path_factory):
                 proc.wait(5)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that share a fixed UI data directory run on one xdist worker, one after the other.
+
+    Snapshots show paths (the software engine's directory, files the wizards
+    read and write), so those directories are the same on every run and locked;
+    grouping keeps two workers from waiting on each other's lock while every
+    other test spreads freely.
+    """
+    for item in items:
+        defs = getattr(item, "_fixtureinfo", None)
+        chain = defs.name2fixturedefs.get("ui_kms") if defs is not None else None
+        if chain:
+            item.add_marker(pytest.mark.xdist_group(f"ui-data:{chain[-1].func.__module__}"))

@@ -39,7 +39,9 @@ fi
 
 # pytest exits 5 when it collects no test; that is a failure here too.
 set +e
-.venv/bin/python -m pytest "$@"
+# Two workers (this suite's machine has two cores); tests sharing a fixed UI data
+# directory stay together on one worker (see tests/conftest.py).
+.venv/bin/python -m pytest -n "${KMS_TUI_TEST_WORKERS:-auto}" --dist loadgroup "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

@@ -33,7 +33,28 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, widths: dict
 
 
 def emit_json(data: Any) -> None:
+    """JSON on stdout: an object indented; a list one element per line.
+
+    A list (``keys list`` over 100 000 keys) is written element by element with
+    the C encoder — indenting uses the pure-Python one, several times slower.
+    """
+    if isinstance(data, list):
+        write = sys.stdout.write
+        write("[\n" if data else "[")
+        last = len(data) - 1
+        for i, item in enumerate(data):
+            write(json.dumps(item, sort_keys=True, ensure_ascii=False, default=str) + (",\n" if i < last else "\n"))
+        write("]\n")
+        return
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")
+
+
+def emit_json_texts(items: list[str]) -> None:
+    """A JSON list on stdout from elements already encoded, one per line."""
+    if not items:
+        sys.stdout.write("[]\n")
+        return
+    sys.stdout.write("[\n" + ",\n".join(items) + "\n]\n")
 
 
 def read_secret_arg(args, label: str, *, confirm: bool = False) -> str | None:

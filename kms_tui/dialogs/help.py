@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 INTRO = (
     "kms-tui keeps keys in crypto engines and their metadata in a local database. "
-    "F2-F5 switch screens; Ctrl+P opens the command palette, which reaches every action; "
+    "F2-F5 switch screens (F6 ceremony, F7 doctor); Ctrl+P opens the command palette, which reaches every action; "
     "Escape goes back. Names and tags are shown literally."
 )
 

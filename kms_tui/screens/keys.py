@@ -1,15 +1,23 @@
 """The keys screen: one table of every key (or one engine's), filtered and sorted in SQLite.
 
 Rows are paged from the database (``PAGE`` at a time) rather than loaded into
-the widget, so the table stays quick with 100 000 keys. Typing in the filter
-re-queries; a newer query replaces an older one still running.
+the widget, so the table stays quick with 100 000 keys. The cursor moves across
+pages as if the table held every row: down on the last row loads the next page,
+Ctrl+End the last page. Typing in the filter re-queries; a newer query replaces
+an older one still running; the count for the status line follows the rows.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from rich.cells import cell_len
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.geometry import Size
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
@@ -20,7 +28,8 @@ from ..widgets.cells import literal, strength
 from ..widgets.tables import cursor_row_key
 from .base import ServiceCalls
 
-PAGE = 200
+PAGE = 100  # rows fetched and drawn at a time: two screens' worth at 40 lines, a small table to redraw
+COUNT_DELAY = 0.15  # seconds after the last page before the count is asked for
 NARROW = 100  # below this many columns the table drops State and truncates harder
 COLUMNS = (  # (column key, title, sort column or None)
     ("name", "Name", "name"),
@@ -33,6 +42,70 @@ COLUMNS = (  # (column key, title, sort column or None)
     ("state", "State", None),
 )
 SORTABLE = [c[2] for c in COLUMNS if c[2]] + ["creation_ts"]
+
+
+
+def _width(cell) -> int:
+    return cell.cell_len if isinstance(cell, Text) else cell_len(cell)
+
+
+class KeysTable(DataTable):
+    """A DataTable holding one page of keys; at its edges it asks the screen for the next one."""
+
+    class Edge(Message):
+        def __init__(self, where: str):
+            super().__init__()
+            self.where = where  # "first", "last", "next" or "previous"
+
+    def _update_dimensions(self, new_rows) -> None:
+        # Every column has a fixed width and every row is one line high, so measuring
+        # each cell of a new page (DataTable's way, for auto-width columns) changes
+        # nothing; it was most of the time a filter keystroke took to show. Only the
+        # scrollable size is left to set.
+        if any(column.auto_width for column in self.columns.values()):
+            super()._update_dimensions(new_rows)
+            return
+        width = sum(column.get_render_width(self) for column in self.columns.values())
+        header = self.header_height if self.show_header else 0
+        self.virtual_size = Size(width + self._row_label_column_width, self._total_row_height + header)
+
+    def _at_top(self) -> bool:
+        return self.cursor_row <= 0
+
+    def _at_bottom(self) -> bool:
+        return self.cursor_row >= self.row_count - 1
+
+    def action_cursor_down(self) -> None:
+        if self._at_bottom():
+            self.post_message(self.Edge("next"))
+        else:
+            super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        if self._at_top():
+            self.post_message(self.Edge("previous"))
+        else:
+            super().action_cursor_up()
+
+    def action_page_down(self) -> None:
+        if self._at_bottom():
+            self.post_message(self.Edge("next"))
+        else:
+            super().action_page_down()
+
+    def action_page_up(self) -> None:
+        if self._at_top():
+            self.post_message(self.Edge("previous"))
+        else:
+            super().action_page_up()
+
+    def action_scroll_bottom(self) -> None:
+        super().action_scroll_bottom()
+        self.post_message(self.Edge("last"))
+
+    def action_scroll_top(self) -> None:
+        super().action_scroll_top()
+        self.post_message(self.Edge("first"))
 
 
 class KeysScreen(ServiceCalls, Screen):
@@ -58,6 +131,10 @@ class KeysScreen(ServiceCalls, Screen):
         self.query_state = KeyQuery(engine_id=engine_id, limit=PAGE)
         self.total = 0
         self.records: dict[str, KeyRecord] = {}
+        self._cursor_to: str | None = None  # "first" / "last" row once the next page arrives
+        self._count_timer = None
+        self._count_running = False
+        self._count_query: KeyQuery | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -66,7 +143,7 @@ class KeysScreen(ServiceCalls, Screen):
             yield Select([], prompt="Engine", id="engine-filter")
             yield Select([(a, a) for a in KEY_ALGORITHMS], prompt="Algorithm", id="algorithm-filter")
             yield Select([(s, s) for s in ("HIGH", "MEDIUM", "LOW")], prompt="Strength", id="strength-filter")
-        table = DataTable(id="keys-table", cursor_type="row", zebra_stripes=True)
+        table = KeysTable(id="keys-table", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static("", id="keys-status")
         yield Footer()
@@ -94,9 +171,12 @@ class KeysScreen(ServiceCalls, Screen):
         self.narrow = narrow
         table = self.query_one(DataTable)
         table.clear(columns=True)
+        # Widths are set here and grown by _show from the page's own cells, never measured
+        # by the table: a table of auto-width columns renders every cell of every new page
+        # to measure it, most of the cost of showing one (see KeysTable._update_dimensions).
         for key, title, _ in COLUMNS:
             if not (narrow and key == "state"):
-                table.add_column(title, key=key)
+                table.add_column(title, key=key, width=cell_len(title))
         return True
 
     def _engines_loaded(self, views) -> None:
@@ -107,20 +187,45 @@ class KeysScreen(ServiceCalls, Screen):
 
     # --- loading -------------------------------------------------------------
 
-    def reload(self) -> None:
-        query = self.query_state
-        self.call(self._fetch, query, then=self._show, group="keys")
+    def reload(self, cursor_to: str | None = None) -> None:
+        """Fetch the page the query names; the count follows in a second call, once the rows are in."""
+        self._cursor_to = cursor_to
+        query = replace(self.query_state)
+        self.call(self.kms.list_keys, query, then=lambda records: self._show(records, query), group="keys")
 
-    def _fetch(self, query: KeyQuery):
-        return self.kms.list_keys(query), self.kms.count_keys(query)
+    @property
+    def counting(self) -> bool:
+        """A count is still to come for the rows shown (the status line is not final yet)."""
+        return self._count_timer is not None or self._count_running
 
-    def _show(self, result) -> None:
-        records, total = result
+    def _count(self) -> None:
+        self._count_timer = None
+        self._count_running = True
+        self.call(self.kms.count_keys, self._count_query, then=self._counted, failed=self._count_failed,
+                  group="count")
+
+    def _count_failed(self, error: BaseException) -> None:
+        self._count_running = False  # and the app shows the error
+
+    def _counted(self, total: int) -> None:
+        self._count_running = False
         self.total = total
+        self._status()
+
+    def _show(self, records, query: KeyQuery | None = None) -> None:
+        if query is not None:
+            # The count follows the rows, once typing pauses: with a text filter it may scan
+            # every key, and it must not hold up the next keystroke's page.
+            self._count_query = query
+            if self._count_timer is not None:
+                self._count_timer.reset()
+            else:
+                self._count_timer = self.set_timer(COUNT_DELAY, self._count)
         table = self.query_one(DataTable)
         selected = self.selected_key_ref()
         table.clear()
         self.records = {}
+        rows = []
         for r in records:
             row_key = f"{r.engine_id}/{r.key_id}"
             self.records[row_key] = r
@@ -131,10 +236,45 @@ class KeysScreen(ServiceCalls, Screen):
             ]
             if not self.narrow:
                 cells.append(literal(r.state or ("missing" if r.status == "missing" else ""), 18))
+            rows.append((row_key, cells))
+        # Columns grow to the widest cell seen (as auto-width columns do), never shrink.
+        for index, column in enumerate(table.ordered_columns):
+            column.width = max([column.width, *(_width(cells[index]) for _, cells in rows)])
+        for row_key, cells in rows:
             table.add_row(*cells, key=row_key)
-        if selected in self.records:
+        cursor_to, self._cursor_to = self._cursor_to, None
+        if cursor_to == "first" and records:
+            table.move_cursor(row=0)
+        elif cursor_to == "last" and records:
+            table.move_cursor(row=len(records) - 1)
+        elif selected in self.records:
             table.move_cursor(row=table.get_row_index(selected))
         self._status()
+
+    def on_keys_table_edge(self, event: KeysTable.Edge) -> None:
+        q = self.query_state
+        if event.where == "last":  # counted afresh: the status line's count may still be on its way
+            self._cursor_to = "last"
+            self.call(self._last_page, replace(q), then=self._show_last, group="keys")
+            return
+        last = max(0, (self.total - 1) // PAGE) * PAGE
+        offset, cursor_to = {
+            "first": (0, "first"), "last": (last, "last"),
+            "next": (q.offset + PAGE, "first"), "previous": (q.offset - PAGE, "last"),
+        }[event.where]
+        if 0 <= offset <= last and offset != q.offset:
+            q.offset = offset
+            self.reload(cursor_to)
+
+    def _last_page(self, query: KeyQuery):
+        total = self.kms.count_keys(query)
+        query.offset = max(0, (total - 1) // PAGE) * PAGE
+        return total, query, self.kms.list_keys(query)
+
+    def _show_last(self, result) -> None:
+        total, query, records = result
+        self.total, self.query_state.offset = total, query.offset
+        self._show(records)
 
     def _status(self) -> None:
         q = self.query_state
@@ -143,7 +283,8 @@ class KeysScreen(ServiceCalls, Screen):
         arrow = "↓" if q.descending else "↑"
         where = f"engine {q.engine_id} · " if q.engine_id else ""
         self.query_one("#keys-status", Static).update(
-            f"{self.total} key{'s' if self.total != 1 else ''} · {where}page {page}/{pages} ([ ]) · sorted by {q.sort} {arrow} (o)"
+            f"{self.total} key{'s' if self.total != 1 else ''} · {where}page {page}/{pages} ([ ]) · sorted by {q.sort} {arrow} (o)",
+            layout=False,  # one line of fixed height: no layout pass for the whole screen
         )
 
     # --- filters -------------------------------------------------------------

@@ -203,3 +203,24 @@ def test_stats_of_an_empty_store(store):
     assert stats["by_strength"] == {"HIGH": 0, "MEDIUM": 0, "LOW": 0}
     assert stats["by_security_level"] == {"SL0": 0, "SL1": 0, "SL2": 0}
     assert (stats["bound"], stats["unbound"]) == (0, 0)
+
+
+def test_json_listing_built_by_sqlite_equals_the_records_to_json(store, engine, make_key):
+    """`keys list --json` takes the SQLite-built JSON: it must be exactly KeyRecord.to_json()."""
+    import json
+
+    from store import KeyQuery
+    from store.models import BINDINGS_KEY
+
+    hostile = "[red]x[/red] \x1b]0;t\x07 \u202e\"quote\" \\ \n\t" + "é" * 50
+    store.add_key(make_key("plain"))
+    store.add_key(make_key(hostile, aliases=["zeta", "alpha", "Ünïcode"], tags=["b", "a", hostile],
+                           metadata={"z": [1, 2.5, None, True], "a": {"nested": "x"},
+                                     BINDINGS_KEY: [{"resource_type": "ca", "resource_id": "r1"}]}))
+    store.add_key(make_key("pub-only", has_private_key=False, native_ref=None, state="PendingDeletion",
+                           pkcs11_uri="pkcs11:token=t;object=o", status="missing",
+                           metadata={BINDINGS_KEY: {"not": "a list"}}))
+    for query in (KeyQuery(), KeyQuery(sort="name", descending=True, limit=2, offset=1), KeyQuery(text="quote")):
+        records = [r.to_json() for r in store.list_keys(query)]
+        assert [json.loads(t) for t in store.list_keys_json(query)] == records
+        assert records

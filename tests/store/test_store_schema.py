@@ -7,6 +7,7 @@ import sqlite3
 import stat
 
 import pytest
+import sqlite_utils
 
 from store import DatabaseError, KeyQuery, SchemaTooNew, Store
 from store import connection as connection_module
@@ -41,7 +42,7 @@ def test_fresh_database_is_private_wal_and_latest(store_dir, make_engine):
         assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert db.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000
         assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
-        assert {"meta", "engines", "keys", "aliases", "audit"} <= set(db.table_names())
+        assert {"meta", "engines", "keys", "aliases", "audit"} <= set(sqlite_utils.Database(db.conn).table_names())
     finally:
         store.close()
     assert version_of(store_dir / "kms.db") == str(LATEST)
@@ -94,7 +95,7 @@ def test_version_1_database_is_upgraded_and_backfilled(store_dir):
         "'2024-01-01T00:00:00Z', '[\"Legacy\"]')"
     )
     conn.execute("INSERT INTO aliases (alias, key_rowid) VALUES ('ancient', 7)")
-    assert "search" not in conn.db["keys"].columns_dict
+    assert "search" not in sqlite_utils.Database(conn.db.conn)["keys"].columns_dict
     conn.close()
 
     with Store(store_dir) as store:

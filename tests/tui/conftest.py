@@ -22,9 +22,17 @@ from kms_tui.service import Kms
 from store import CredentialStore
 
 KEYS = Path(__file__).resolve().parents[1] / "fixtures" / "keys"
+# Fixed: the engines screen shows the software engine's directory, so every run
+# must use the same path (tests/conftest.py keeps its users on one xdist worker).
 UI_DATA = Path("/tmp/kms-tui-ui-tests/data")
+UI_LOCK = Path("/tmp/kms-tui-ui-tests.lock")
 HOSTILE = "[red]alarm[/red] \x1b]0;pwned\x07\x1b[2J \u202eevil"
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
+
+
+def workers_idle(app) -> bool:
+    """No worker is running (the set is copied first: thread workers leave it from their threads)."""
+    return all(w.is_finished for w in app.workers._workers.copy())
 
 
 def fixture_key(name: str) -> bytes:
@@ -56,7 +64,7 @@ def ui_kms(frozen_clock, memory_keyring):
     The directory is fixed so snapshots are stable; a lock file keeps two test
     processes on one machine from sharing it at the same time.
     """
-    with open("/tmp/kms-tui-ui-tests.lock", "w") as lock:
+    with open(UI_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         shutil.rmtree(UI_DATA.parent, ignore_errors=True)
         kms = Kms(UI_DATA, credentials=CredentialStore(backend=memory_keyring))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input
 
+from kms_tui.app import KmsApp
 from kms_tui.screens.key_detail import KeyDetailScreen
-from kms_tui.screens.keys import KeysScreen
+from kms_tui.screens.keys import PAGE, KeysScreen
 from kms_tui.text import safe_text
-from tests.tui.conftest import HOSTILE
+from tests.tui.conftest import HOSTILE, workers_idle
 from tests.tui.screen_text import screen_text
 
 
@@ -15,7 +16,8 @@ async def wait_for_rows(pilot, count: int) -> DataTable:
     table = pilot.app.screen.query_one("#keys-table", DataTable)
     for _ in range(100):
         await pilot.pause(0.02)
-        if table.row_count == count:
+        if table.row_count == count and workers_idle(pilot.app) \
+                and not getattr(pilot.app.screen, "counting", False):
             break
     assert table.row_count == count
     return table
@@ -102,3 +104,57 @@ async def test_hostile_name_is_shown_literally(demo_app):
         cell = table.get_row_at(0)[0]
         assert cell.plain.startswith("[red]alarm[/red] \\x1b]0;pwned")
         assert "\x1b" not in cell.plain and not cell.spans  # no markup was interpreted
+
+
+async def test_the_cursor_moves_across_pages_as_if_every_row_were_loaded(kms):
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from store import KeyRecord
+
+    with kms.store.transaction():
+        for i in range(450):
+            public = ec.generate_private_key(ec.SECP256R1()).public_key()
+            der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+            pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            key_id = hashlib.sha256(der).hexdigest()
+            kms.store.add_key(KeyRecord(key_id=key_id, engine_id="golang-default", name=f"device-{i:04d}",
+                                        algorithm="ECDSA", size=256, strength="MEDIUM", has_private_key=False,
+                                        public_key=pem.decode()))
+    app = KmsApp(kms)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await wait_for_rows(pilot, PAGE)
+        screen = pilot.app.screen
+
+        def at(offset: int, row: int, name: str):
+            return lambda: (screen.query_state.offset == offset and table.cursor_row == row
+                            and str(table.get_row_at(row)[0]) == name and screen.total == 450)
+
+        async def until(predicate):
+            for _ in range(200):
+                await pilot.pause(0.02)
+                if predicate():
+                    return
+            raise AssertionError(f"offset {screen.query_state.offset}, cursor {table.cursor_row}")
+
+        table.focus()
+        await pilot.press("ctrl+end")  # the last key of all, not of the page
+        last = 449 // PAGE * PAGE
+        await until(at(last, 449 - last, "device-0449"))
+        assert f"page {last // PAGE + 1}/{last // PAGE + 1}" in str(screen.query_one("#keys-status").render())
+        await pilot.press("ctrl+home")
+        await until(at(0, 0, "device-0000"))
+        for _ in range(20):  # page down within the loaded page until its last row
+            await pilot.press("pagedown")
+            await pilot.pause(0.02)
+            if table.cursor_row == PAGE - 1:
+                break
+        assert (screen.query_state.offset, table.cursor_row) == (0, PAGE - 1)
+        await pilot.press("down")  # past the page's last row: the next page, at its first row
+        await until(at(PAGE, 0, f"device-{PAGE:04d}"))
+        await pilot.press("up")  # and back
+        await until(at(0, PAGE - 1, f"device-{PAGE - 1:04d}"))
+        await pilot.press("ctrl+end", "down")  # nothing after the last key
+        await until(at(last, 449 - last, "device-0449"))

@@ -8,13 +8,15 @@ from textual.widgets import DataTable
 from kms_tui.dialogs.error import ErrorDialog
 from kms_tui.dialogs.secret import SecretDialog
 from kms_tui.screens.key_detail import KeyDetailScreen
-from tests.tui.conftest import SIZES
+from tests.tui.conftest import SIZES, workers_idle
 
 
 async def settle(pilot, predicate, tries: int = 200) -> None:
+    """Wait for ``predicate`` and for every service call to be over (rows, then the count)."""
     for _ in range(tries):
         await pilot.pause(0.02)
-        if predicate():
+        if predicate() and workers_idle(pilot.app) \
+                and not getattr(pilot.app.screen, "counting", False):
             await pilot.pause(0.05)
             return
     raise AssertionError("the screen did not settle")

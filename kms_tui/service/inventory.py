@@ -13,6 +13,7 @@ from engines import algorithms as A
 from engines import keys as K
 from engines.base import NativeKey
 from store import AuditCheck, AuditRow
+from store.errors import Conflict, NotFound
 
 from ..errors import Cancelled
 from .signing import SigningOps
@@ -117,7 +118,7 @@ class InventoryOps(SigningOps):
         state = native.state if not native.light or native.state is not None else (record and record.state)
         if record is None:
             by_key_id[native.key_id] = native  # listed twice (two references): adopted once
-            writes.append(lambda: self._adopt(engine_id, native))
+            writes.append(lambda: self._adopt(engine_id, native, report))
             report.adopted.append(native.key_id)
         elif isinstance(record, NativeKey):
             report.unchanged += 1
@@ -135,10 +136,20 @@ class InventoryOps(SigningOps):
             return
         with self.store.transaction():
             for write in writes:
-                write()
+                try:
+                    with self.store.transaction():  # a savepoint: a write that lost a race is undone alone
+                        write()
+                except (Conflict, NotFound) as exc:
+                    # Another process recorded, renamed or removed that key since the listing.
+                    log.info("sync: a record changed meanwhile (%s); left as it is", exc.message)
         writes.clear()
 
-    def _adopt(self, engine_id: str, native) -> None:
+    def _adopt(self, engine_id: str, native, report: SyncReport) -> None:
+        if any(r.engine_id == engine_id for r in self.store.keys_by_key_id(native.key_id)):
+            # Recorded since the listing (a create or import in another process): not ours to adopt.
+            report.adopted.remove(native.key_id)
+            report.unchanged += 1
+            return
         label = native.extra.get("label") if isinstance(native.extra.get("label"), str) else None
         base = label if label and not K.is_key_id(label) else f"{engine_id}-{native.key_id[:12]}"
         name, n = base, 1

@@ -90,3 +90,34 @@ def test_cli_sync_full_reaches_the_service(kms, tmp_path, capsys):
     assert '"adopted"' in capsys.readouterr().out
     assert kms.audit_rows(limit=1)[0].details["full"] is True
     assert build_parser().parse_args(["sync"]).full is False
+
+
+def test_a_key_recorded_by_another_process_during_a_sync_is_not_adopted_twice(kms, tmp_path, memory_keyring):
+    """The race the concurrency test found: sync lists a key that a create in another process records first."""
+    from kms_tui.service import Kms
+    from store import CredentialStore
+
+    directory = tmp_path / "keys-race"
+    made = lamassu_files(directory, 30)
+    kms.register_engine("GOLANG", "soft-race", options={"directory": str(directory), "encrypt": "false"})
+    other = Kms(kms.data_dir, credentials=CredentialStore(backend=memory_keyring))
+    driver = kms.driver("soft-race")
+    listing = driver.inventory
+
+    def inventory_meanwhile_recorded(known=(), full=False):
+        entries = list(listing(known, full))
+        # Between the listing and the writes, another process records one of them itself.
+        key_id = sorted(made)[0]
+        with open(directory / key_id, "rb") as f:
+            other.import_key(f.read(), "recorded-elsewhere", engine_id="soft-race")
+        yield from entries
+
+    driver.inventory = inventory_meanwhile_recorded
+    try:
+        (report,) = kms.sync("soft-race")
+    finally:
+        other.close()
+    assert sorted(made)[0] not in report.adopted and len(report.adopted) == 29
+    assert kms.resolve("recorded-elsewhere").key_id == sorted(made)[0]
+    assert {r.key_id for r in kms.store.iter_keys("soft-race")} == made
+    assert kms.audit_verify().ok

@@ -307,24 +307,30 @@ class Pkcs11Engine(EngineDriver):
 
         digest_size = sig_alg.digest_size if A.MessageType.parse(message_type) is A.MessageType.DIGEST else None
 
-        lock = self._link.module().lock
+        link = self._link
+        lock = link.module().lock
+        to_der = K.ecdsa_raw_to_der
 
         def sign_one(data: bytes) -> bytes:
             if digest_size is not None and len(data) != digest_size:
                 A.check_message(sig_alg, data, message_type)  # raises the typed length error
             if prepared:
                 # The usual case: the session the key was found on is still this link's.
-                # Anything but a typed error (a lost session) takes the full path below,
-                # which reopens the session and finds the key again.
+                # Anything but a typed error (a lost session, a vanished key) takes the full
+                # path below, which reopens the session, finds the key again and says why
+                # it cannot when it cannot.
+                p = prepared[0]
                 with lock:
-                    if self._link.attached() is prepared[0].shared:
+                    if link.attached() is p.shared:
                         try:
-                            return self._sign_prepared(prepared[0], data)
+                            signature = p.obj.sign(p.payload(data), mechanism=p.plan.mechanism,
+                                                   mechanism_param=p.plan.param, pin=p.pin)
+                            return to_der(signature) if p.plan.raw_ecdsa else bytes(signature)
                         except KmsError:
                             raise
-                        except Exception:  # noqa: S110 - the session is gone: retried below
+                        except Exception:  # noqa: S110 - retried below, where errors are explained
                             pass
-            return self._link.run(what, lambda shared: sign_on(shared, data))
+            return link.run(what, lambda shared: sign_on(shared, data))
 
         try:
             yield sign_one

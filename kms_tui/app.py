@@ -139,13 +139,12 @@ class KmsApp(App[None]):
                 kms.prompt = self.secret_prompt
 
     def on_ready(self) -> None:
+        # The service opens once the first frame is out (its imports would compete with it).
+        if isinstance(self.kms, OpeningKms):
+            self.run_worker(self.kms.open, thread=True, name="open the service", exit_on_error=False)
         # Everything made so far (modules, styles, the first screen) lives as long as the
         # app: out of the collector's sight, a full collection no longer stalls a keystroke.
         gc.freeze()
-
-    def on_mount(self) -> None:
-        if isinstance(self.kms, OpeningKms):
-            self.run_worker(self.kms.open, thread=True, name="open the service", exit_on_error=False)
 
     def on_unmount(self) -> None:
         if self._owns_kms:

@@ -89,3 +89,27 @@ def pytest_collection_modifyitems(config, items):
         chain = defs.name2fixturedefs.get("ui_kms") if defs is not None else None
         if chain:
             item.add_marker(pytest.mark.xdist_group(f"ui-data:{chain[-1].func.__module__}"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The figures tests recorded (kills survived, inputs tried, sentinels scanned, …), one per line.
+
+    Tests record them as ``("figure", text)`` user properties, which xdist carries
+    back from its workers (a print in a worker would never reach this terminal).
+    """
+    # A test's teardown report carries every property it recorded, fixtures' teardowns included.
+    reports = [report for reports in terminalreporter.stats.values() for report in reports
+               if getattr(report, "when", None) == "teardown"]
+    lines = [f"{report.nodeid.split('::')[-1]}: {value}"
+             for report in reports for name, value in report.user_properties if name == "figure"]
+    counts: dict[str, int] = {}
+    for report in reports:
+        for name, value in report.user_properties:
+            if name == "figure-count":
+                label, n = value
+                counts[label] = counts.get(label, 0) + n
+    lines += [f"{label}: {n}" for label, n in sorted(counts.items())]
+    if lines:
+        terminalreporter.section("figures")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -42,7 +42,7 @@ def openssl(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=30)
 
 
-def test_rehearse_then_run_then_verify(p11, hsm, tmp_path):
+def test_rehearse_then_run_then_verify(p11, hsm, tmp_path, record_property):
     script = tmp_path / "ceremony.yaml"
     shutil.copyfile(EXAMPLE, script)
     out = tmp_path / "ceremony-2026"
@@ -73,7 +73,7 @@ def test_rehearse_then_run_then_verify(p11, hsm, tmp_path):
     assert start["environment"]["engine"]["token_label"] == "ceremony"
     assert start["environment"]["engine"]["token_serial"] and start["environment"]["engine"]["module"] == MODULE
     assert {"cryptography", "python-pkcs11", "PyYAML"} <= set(start["environment"]["libraries"])
-    print(f"\nceremony transcript: {len(doc['entries'])} entries, final hash {doc['final_hash']}")
+    record_property("figure", f"ceremony transcript: {len(doc['entries'])} entries, final hash {doc['final_hash']}")
 
     # The keys live on the token, recorded and audited like any other key.
     keys = {k["name"]: k for k in p11.json("keys", "list")}

@@ -20,11 +20,10 @@ pytestmark = pytest.mark.slow
 KILLS = 200
 
 
-def test_sigkill_during_create_import_delete_loses_nothing(tmp_path, capsys):
+def test_sigkill_during_create_import_delete_loses_nothing(tmp_path, record_property):
     target = crash.prepare(tmp_path, softhsm=True)
     tally = crash.run(target, KILLS, seed=20240608)
-    with capsys.disabled():
-        print(f"\ncrash safety: {tally.summary()}")
+    record_property("figure", f"crash safety: {tally.summary()}")
     assert tally.problems == []
     assert tally.kills >= 200
     assert tally.rounds_checked >= tally.kills

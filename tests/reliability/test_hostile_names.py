@@ -28,7 +28,7 @@ from kms_tui.service import Kms
 from kms_tui.text import safe_text
 from store import CredentialStore, KeyQuery
 from tests.memory_keyring import MemoryKeyring
-from tests.reliability.fixtures_hostile import HOSTILE_NAMES, report
+from tests.reliability.fixtures_hostile import HOSTILE_NAMES, count
 from tests.tui.screen_text import screen_text
 
 KMS_TUI = str(Path(sys.executable).with_name("kms-tui"))
@@ -117,9 +117,13 @@ def test_filter_text_with_nul_matches_nothing_and_raises_nothing(hostile, text):
     assert kms.list_keys(KeyQuery(text=text)) == []
 
 
-def test_filter_figures(hostile, request):
-    tried = test_filter_text_with_sql_metacharacters_finds_the_right_rows.tried
-    report(request, f"hostile filter texts tried: {tried} against {len(hostile[1])} hostile entries")
+@pytest.fixture(autouse=True)
+def _filter_figures(request):
+    before = test_filter_text_with_sql_metacharacters_finds_the_right_rows.tried
+    yield
+    tried = test_filter_text_with_sql_metacharacters_finds_the_right_rows.tried - before
+    if tried:
+        count(request, "hostile filter texts tried (each against every hostile entry)", tried)
 
 
 # ---------------------------------------------------------------- CLI

@@ -22,7 +22,7 @@ from engines import algorithms as A
 from engines.errors import InvalidInput, KmsError, WrongPassphrase
 from engines.pkcs11_uri import build_uri, parse_uri
 from kms_tui.cli.key_cmds import _decode
-from tests.reliability.fixtures_hostile import PASSPHRASE, key_material, report
+from tests.reliability.fixtures_hostile import PASSPHRASE, count, key_material
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
@@ -33,12 +33,12 @@ PLAIN = sorted(name for name in MATERIAL if "encrypted" not in name)
 ENCRYPTED = sorted(name for name in MATERIAL if "encrypted" in name)
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(autouse=True)
 def _figures(request):
+    before = Counter(TRIED)
     yield
-    total = sum(TRIED.values())
-    detail = ", ".join(f"{k} {v}" for k, v in sorted(TRIED.items()))
-    report(request, f"hostile parser inputs tried: {total} ({detail})")
+    for kind, n in (TRIED - before).items():  # summed over every test and worker at the end of the run
+        count(request, f"hostile parser inputs tried ({kind})", n)
 
 
 def parse_or_typed_error(data, passphrase=None):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from .connection import Connection
@@ -134,31 +135,28 @@ class KeyListing:
             return f"keys INDEXED BY {SEARCH_INDEX}", where, params
         return "keys NOT INDEXED", where, params
 
+    def _page(self, q: KeyQuery, select: str) -> tuple[str, list[Any]]:
+        """SELECT ``select`` for the keys ``q`` matches, sorted and paged as it says."""
+        _check_paging(q)
+        source, where, params = self._plan(q)
+        sql = f"SELECT {select} FROM {source} WHERE {where} ORDER BY {order_clause(q)}"
+        if q.limit is not None or q.offset:
+            sql += " LIMIT ? OFFSET ?"
+            params = [*params, -1 if q.limit is None else q.limit, q.offset]
+        return sql, params
+
     def list_keys_json(self, q: KeyQuery | None = None) -> list[str]:
         """``list_keys`` as JSON texts, one per key (what ``KeyRecord.to_json`` would give)."""
-        q = q or KeyQuery()
-        _check_paging(q)
-        with self._conn.snapshot():
-            source, where, params = self._plan(q)
-            sql = f"SELECT {_KEY_JSON} FROM {source} WHERE {where} ORDER BY {order_clause(q)}"
-            if q.limit is not None or q.offset:
-                sql += " LIMIT ? OFFSET ?"
-                params = [*params, -1 if q.limit is None else q.limit, q.offset]
-            with self._conn.guard() as db:
-                return [row[0] for row in db.execute(sql, params).fetchall()]
+        sql, params = self._page(q or KeyQuery(), _KEY_JSON)
+        with self._conn.guard() as db:
+            return [row[0] for row in db.execute(sql, params).fetchall()]
 
     def list_keys(self, q: KeyQuery | None = None) -> list[KeyRecord]:
         """The keys matching ``q``, sorted and paged as it says."""
-        q = q or KeyQuery()
-        _check_paging(q)
+        # Two steps: sort and page only row ids (a narrow sort, often a pure
+        # index walk), then fetch the full rows of the one page.
+        sql, params = self._page(q or KeyQuery(), "id")
         with self._conn.snapshot():
-            # Two steps: sort and page only row ids (a narrow sort, often a pure
-            # index walk), then fetch the full rows of the one page.
-            source, where, params = self._plan(q)
-            sql = f"SELECT id FROM {source} WHERE {where} ORDER BY {order_clause(q)}"
-            if q.limit is not None or q.offset:
-                sql += " LIMIT ? OFFSET ?"
-                params = [*params, -1 if q.limit is None else q.limit, q.offset]
             ids = [row["id"] for row in self._conn.rows(sql, params)]
             rows = self._conn.rows(
                 f"SELECT {KEY_COLUMNS} FROM keys WHERE id IN (SELECT value FROM json_each(?))",
@@ -170,8 +168,8 @@ class KeyListing:
 
     def count_keys(self, q: KeyQuery | None = None) -> int:
         """How many keys match ``q``'s filters (its sort and paging are ignored)."""
-        where, params = where_clause(q or KeyQuery())
-        source = f"keys INDEXED BY {SEARCH_INDEX}" if ((q and q.text) or "").strip() else "keys"
+        q = q or KeyQuery()
+        source, where, params = self._plan(replace(q, sort="name"))  # a count needs no order: the covering index
         return int(self._conn.side_scalar(f"SELECT COUNT(*) FROM {source} WHERE {where}", params))
 
     def iter_keys(self, engine_id: str | None = None) -> Iterator[KeyRecord]:

@@ -81,10 +81,20 @@ async def shoot(kms: Kms) -> list[Path]:
         await pilot.pause(0.5)
         save("sign-wizard")
         app.pop_screen()
-        for mode in ("engines", "stats", "audit"):
+        for mode in ("engines", "stats", "audit", "doctor"):
             app.switch_mode(mode)
             await pilot.pause(1.0)
             save(mode)
+        # The shipped example ceremony, on the demo's software engine instead of SoftHSM2.
+        from kms_tui.screens.ceremony import CeremonyScreen
+
+        script = DEMO / "ceremony-root-intermediate.yaml"
+        example = (HERE.parent / "examples" / "ceremony-root-intermediate.yaml").read_text()
+        start, end = example.index("engine:"), example.index("token: ceremony\n") + len("token: ceremony\n")
+        script.write_text(example[:start] + "engine:\n  type: GOLANG\n  id: golang-default\n" + example[end:])
+        await app.push_screen(CeremonyScreen(str(script)))
+        await settle(pilot, lambda: getattr(app.screen, "ceremony", None) is not None)
+        save("ceremony")
     return saved
 
 

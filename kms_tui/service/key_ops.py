@@ -126,15 +126,45 @@ class KeyOps(KmsCore):
             K.self_test(lambda alg, data, mt: driver.sign(native.ref, alg, data, mt), native.public_key, algorithm)
             record = self._record(native, engine_id, name, aliases, tags, metadata)
             with self.store.transaction():
-                record = self.store.add_key(record)
+                record = self._add_new(record)
                 self.store.audit.append(
                     "key.create", engine_id=engine_id, key_id=record.key_id,
                     details={"name": name, "algorithm": algorithm, "size": size},
                 )
         except BaseException:
-            self._discard(driver, native)
+            if not self._recorded(engine_id, native.key_id):  # never discard a key a record points at
+                self._discard(driver, native)
             raise
         return record
+
+    def _add_new(self, record: KeyRecord) -> KeyRecord:
+        """Record a key just written to its engine (inside the caller's transaction).
+
+        A sync in another process may have listed it between the engine write and
+        now, and adopted it under a generated name: that record becomes the one
+        asked for (an adoption carries no operator's name, alias, tag or metadata).
+        """
+        held = [r for r in self.store.keys_by_key_id(record.key_id) if r.engine_id == record.engine_id]
+        if not held or not self._just_adopted(held[0]):
+            return self.store.add_key(record)
+        adopted = held[0]
+        self.store.update_key(adopted.engine_id, adopted.key_id, name=record.name, tags=record.tags,
+                              metadata=record.metadata)
+        for alias in record.aliases:
+            self.store.add_alias(adopted.engine_id, adopted.key_id, alias)
+        return self.store.get_key(adopted.engine_id, adopted.key_id)
+
+    @staticmethod
+    def _just_adopted(record: KeyRecord) -> bool:
+        generated = f"{record.engine_id}-{record.key_id[:12]}"
+        return (record.name == generated or record.name.startswith(generated + "-")) and not (
+            record.aliases or record.tags or record.metadata) and record.status == "ok"
+
+    def _recorded(self, engine_id: str, key_id: str) -> bool:
+        try:
+            return any(r.engine_id == engine_id for r in self.store.keys_by_key_id(key_id))
+        except Exception:  # the store failing too: the key is treated as unrecorded, as before
+            return False
 
     def import_key(
         self,
@@ -174,7 +204,7 @@ class KeyOps(KmsCore):
         try:
             record = self._record(stored, engine_id, name, aliases, tags, metadata)
             with self.store.transaction():
-                record = self.store.add_key(record)
+                record = self._add_new(record)
                 self.store.audit.append(
                     "key.import", engine_id=engine_id, key_id=record.key_id,
                     details={"name": name, "algorithm": parsed.algorithm, "size": parsed.size,
@@ -182,7 +212,7 @@ class KeyOps(KmsCore):
                              **({"already_in_engine": True} if held_before else {})},
                 )
         except BaseException:
-            if native is not None and not held_before:
+            if native is not None and not held_before and not self._recorded(engine_id, native.key_id):
                 self._discard(driver, native)
             raise
         return record

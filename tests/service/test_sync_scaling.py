@@ -121,3 +121,33 @@ def test_a_key_recorded_by_another_process_during_a_sync_is_not_adopted_twice(km
     assert kms.resolve("recorded-elsewhere").key_id == sorted(made)[0]
     assert {r.key_id for r in kms.store.iter_keys("soft-race")} == made
     assert kms.audit_verify().ok
+
+
+def test_a_created_key_that_a_concurrent_sync_adopted_first_is_claimed_not_refused(kms, tmp_path, memory_keyring):
+    """The other side of that race: a sync adopts the new key file before its create records it."""
+    from kms_tui.service import Kms
+    from store import CredentialStore
+
+    kms.register_engine("GOLANG", "soft-claim", options={"directory": str(tmp_path / "claim"), "encrypt": "false"})
+    other = Kms(kms.data_dir, credentials=CredentialStore(backend=memory_keyring))
+    driver = kms.driver("soft-claim")
+    create = driver.create
+
+    def create_then_sync_elsewhere(algorithm, size):
+        native = create(algorithm, size)
+        (report,) = other.sync("soft-claim")  # another process adopts it under a generated name
+        assert report.adopted == [native.key_id]
+        return native
+
+    driver.create = create_then_sync_elsewhere
+    try:
+        record = kms.create_key("ECDSA", 256, "claimed", engine_id="soft-claim", aliases=["c-alias"], tags=["t"],
+                                metadata={"owner": "pki"})
+    finally:
+        other.close()
+    assert (record.name, record.aliases, record.tags, record.metadata) == ("claimed", ["c-alias"], ["t"],
+                                                                            {"owner": "pki"})
+    assert [r.name for r in kms.store.iter_keys("soft-claim")] == ["claimed"]
+    assert (tmp_path / "claim" / record.key_id).exists()  # the key was kept, not discarded
+    assert kms.sign("claimed", "ECDSA_SHA_256", b"still there")
+    assert kms.audit_verify().ok

@@ -148,7 +148,7 @@ def kms(data_dir: str, interact: bool) -> dict:
             marks["ready"] = time.time()
             marks["sdk_modules"] = _sdk_modules()
 
-    Probe(data_dir=data_dir).run(headless=True, size=SIZE)
+    Probe(data_dir=data_dir, freeze_gc=True).run(headless=True, size=SIZE)  # as kms_tui.app.run() makes it
     return marks
 
 

@@ -128,8 +128,9 @@ class KmsApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 
-    def __init__(self, kms: Kms | None = None, *, data_dir: str | Path | None = None):
+    def __init__(self, kms: Kms | None = None, *, data_dir: str | Path | None = None, freeze_gc: bool = False):
         super().__init__()
+        self._freeze_gc = freeze_gc  # the kms-tui process itself: see on_ready
         self._owns_kms = kms is None  # a Kms handed in belongs to the caller, who closes it
         if kms is None:
             self.kms: Kms | OpeningKms = OpeningKms(data_dir, self.secret_prompt)
@@ -144,7 +145,9 @@ class KmsApp(App[None]):
             self.run_worker(self.kms.open, thread=True, name="open the service", exit_on_error=False)
         # Everything made so far (modules, styles, the first screen) lives as long as the
         # app: out of the collector's sight, a full collection no longer stalls a keystroke.
-        gc.freeze()
+        # Only in a process that runs one app (not in tests, which make many).
+        if self._freeze_gc:
+            gc.freeze()
 
     def on_unmount(self) -> None:
         if self._owns_kms:
@@ -195,6 +198,6 @@ class KmsApp(App[None]):
 
 
 def run(data_dir: str | Path | None = None) -> int:
-    app = KmsApp(data_dir=data_dir)
+    app = KmsApp(data_dir=data_dir, freeze_gc=True)
     app.run()
     return app.return_code or 0

@@ -42,6 +42,7 @@ def audit_settled(app, rows: int | None = None, checked: bool = True):
 async def open_audit(pilot, rows: int | None = None) -> AuditScreen:
     await pilot.app.switch_mode("audit")
     await until(pilot, audit_settled(pilot.app, rows))
+    await pilot.pause(0.1)  # the table sizes its columns when idle, after the rows arrive
     return pilot.app.screen
 
 

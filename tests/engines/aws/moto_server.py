@@ -20,6 +20,7 @@ from pathlib import Path
 
 from engines.aws_kms import AwsKmsEngine
 from engines.aws_secrets import AwsSecretsEngine
+from tests import ports
 
 MOTO_SERVER = str(Path(sys.executable).with_name("moto_server"))
 ACCESS_KEY_ID = "testing"
@@ -32,9 +33,7 @@ AWS_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRE
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return ports.free_port()
 
 
 def hermetic_env(base: dict[str, str], tmp: Path) -> dict[str, str]:

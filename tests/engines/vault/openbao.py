@@ -13,7 +13,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -22,6 +21,8 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from tests import ports
 
 BAO = str(Path(sys.executable).with_name("bao"))
 if not os.path.exists(BAO):
@@ -49,17 +50,7 @@ POLICIES = {
 
 def free_port() -> int:
     """A loopback port whose successor is free too (dev mode binds its cluster listener there)."""
-    for _ in range(50):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-        return port
-    raise RuntimeError("no free pair of loopback ports")
+    return ports.free_port(with_next=True)
 
 
 class OpenBao:

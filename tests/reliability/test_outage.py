@@ -9,9 +9,11 @@ same port. A Pilot test proves the TUI answers keys while a worker waits.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -69,7 +71,20 @@ def session(kms, servers):
 
 
 def freeze(proc) -> None:
+    """SIGSTOP, and wait until every thread of the server has stopped: the signal is delivered
+    asynchronously, and a Go server's threads can answer one more request meanwhile."""
     os.kill(proc.pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        states = []
+        for task in Path(f"/proc/{proc.pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
+        if states and all(state in ("T", "t") for state in states):
+            time.sleep(0.05)  # and let anything the kernel had in flight settle
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {proc.pid} did not stop")
 
 
 def thaw(proc) -> None:

@@ -31,7 +31,8 @@ class BatchItem(NamedTuple):
     error: str | None = None
 
 
-def _decode(text: bytes | str, encoding: str) -> bytes:
+def decode(text: bytes | str, encoding: str) -> bytes:
+    """Hex or base64 text as bytes; ValueError saying which it is not."""
     try:
         if encoding == "hex":
             return binascii.unhexlify(text)
@@ -62,7 +63,7 @@ def _json_item(text: bytes, line: int) -> BatchItem:
     if not isinstance(data, str):
         return BatchItem(item_id, line, None, f"{given[0]} must be a string")
     try:
-        return BatchItem(item_id, line, _decode(data, given[0]))
+        return BatchItem(item_id, line, decode(data, given[0]))
     except ValueError as exc:
         return BatchItem(item_id, line, None, str(exc))
 
@@ -77,7 +78,7 @@ def parse_line(raw: bytes, line: int, encoding: str = "hex") -> BatchItem | None
     if text[:1] == b"{":
         return _json_item(text, line)
     try:
-        return BatchItem(line, line, _decode(text, encoding))
+        return BatchItem(line, line, decode(text, encoding))
     except ValueError as exc:
         return BatchItem(line, line, None, str(exc))
 

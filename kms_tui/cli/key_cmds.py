@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import sys
 
@@ -12,6 +11,7 @@ from engines.errors import InvalidInput
 from engines.keys import MAX_KEY_FILE_BYTES
 from store import KeyQuery
 
+from ..batch import decode
 from ..errors import Refused
 from ..files import read_file, write_new_file
 from .io import emit_json, emit_json_texts, safe_text, table
@@ -31,12 +31,9 @@ def _read_input(path: str, limit: int, what: str) -> bytes:
 def _decode(data: bytes, encoding: str, what: str) -> bytes:
     if encoding == "raw":
         return data
-    text = data.strip()
     try:
-        if encoding == "hex":
-            return binascii.unhexlify(text)
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
+        return decode(data.strip(), encoding)
+    except ValueError:
         raise InvalidInput(f"The {what} is not valid {encoding}.") from None
 
 

@@ -34,6 +34,9 @@ from .pkcs11_session import TokenLink
 from .pkcs11_uri import build_uri, parse_uri
 
 log = logging.getLogger("engines.pkcs11")
+# What a token may answer C_CopyObject when it will not copy a key to a token object.
+_COPY_REFUSED = frozenset({"FunctionNotSupported", "AttributeReadOnly", "AttributeValueInvalid",
+                           "AttributeTypeInvalid", "TemplateInconsistent", "GeneralError"})
 
 __all__ = ["Pkcs11Engine", "build_uri", "parse_uri"]
 
@@ -182,10 +185,71 @@ class Pkcs11Engine(EngineDriver):
         return where[:1].upper() + where[1:]
 
     def _generate(self, shared, algorithm: str, size: int) -> NativeKey:
+        """Generate a pair and store it under Lamassu's label and id (the key id).
+
+        The key id is known only once the public key exists. So the pair is generated
+        as session objects (they vanish with the session: a killed process leaves
+        nothing) and copied to the token already named, the public object first and
+        the private one last. The token never holds a private key without its public
+        half, and no object is rewritten (SoftHSM2 rewrites an object's file in place:
+        a kill during that write loses the object). A token that refuses to copy
+        objects gets the pair generated on it and renamed instead (``_generate_renamed``).
+        """
+        if shared.copy_refused:
+            return self._generate_renamed(shared, algorithm, size)
+        from pkcs11 import Attribute
+        from pkcs11.exceptions import PKCS11Error
+
+        pub, priv = self._generate_pair(shared, algorithm, size, store=False)
+        try:
+            public_key, key_id = self._named(shared, priv)
+            final = {Attribute.TOKEN: True, Attribute.ID: key_id.encode("ascii"), Attribute.LABEL: key_id}
+            try:
+                stored = pub.copy(final)
+            except PKCS11Error as exc:
+                if type(exc).__name__ not in _COPY_REFUSED:
+                    raise
+                log.info("%s refused to copy a key (%s): keys are generated on it and renamed.",
+                         self._where(), type(exc).__name__)
+                shared.copy_refused = True
+            else:
+                try:
+                    priv.copy(final)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        stored.destroy()
+                    raise
+                return self._native(shared, key_id, public_key, key_id, key_id.encode("ascii"))
+        finally:
+            for obj in (priv, pub):
+                with contextlib.suppress(Exception):
+                    obj.destroy()
+        return self._generate_renamed(shared, algorithm, size)
+
+    def _generate_renamed(self, shared, algorithm: str, size: int) -> NativeKey:
+        """Generate the pair on the token under a placeholder, then rename it: the private
+        object first, so a pair cut short between any two writes is still found (same id,
+        else same label, else its id names the public key's key id: ``pkcs11_lookup``)."""
+        from pkcs11 import Attribute
+
+        pub, priv = self._generate_pair(shared, algorithm, size, store=True)
+        try:
+            public_key, key_id = self._named(shared, priv)
+            for obj in (priv, pub):
+                obj[Attribute.ID] = key_id.encode("ascii")
+                obj[Attribute.LABEL] = key_id
+        except BaseException:
+            for obj in (priv, pub):
+                with contextlib.suppress(Exception):
+                    obj.destroy()
+            raise
+        return self._native(shared, key_id, public_key, key_id, key_id.encode("ascii"))
+
+    @staticmethod
+    def _generate_pair(shared, algorithm: str, size: int, *, store: bool) -> tuple[Any, Any]:
+        """(public, private) objects of a new pair under a unique placeholder label and id."""
         from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag
 
-        # The key id is known only once the public key exists: generate under a unique
-        # placeholder, then give both objects their Lamassu label and id.
         placeholder = f"kms-tui-pending-{secrets.token_hex(8)}"
         pub_extra, key_length = {}, None
         if algorithm == A.RSA:
@@ -196,32 +260,36 @@ class Pkcs11Engine(EngineDriver):
         else:
             key_type, mechanism = KeyType.EC_EDWARDS, Mechanism.EC_EDWARDS_KEY_PAIR_GEN
             pub_extra = {Attribute.EC_PARAMS: O.ED25519_PARAMS}
-        pub, priv = shared.session.generate_keypair(
-            key_type, key_length, store=True, mechanism=mechanism,
+        where = {Attribute.TOKEN: store}
+        return shared.session.generate_keypair(
+            key_type, key_length, store=store, mechanism=mechanism,
             capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
-            public_template={**O.public_flags(placeholder, placeholder.encode()), **pub_extra},
-            private_template=O.private_flags(placeholder, placeholder.encode()),
+            public_template={**O.public_flags(placeholder, placeholder.encode()), **pub_extra, **where},
+            private_template={**O.private_flags(placeholder, placeholder.encode()), **where},
         )
-        try:
-            _, _, public_key, _, _, _ = L.describe_private(shared.session, priv)
-            key_id = K.key_id_of(public_key)
-            self._refuse_taken(shared, key_id)
-            for obj in (pub, priv):
-                obj[Attribute.ID] = key_id.encode("ascii")
-                obj[Attribute.LABEL] = key_id
-        except BaseException:
-            for obj in (priv, pub):
-                with contextlib.suppress(Exception):
-                    obj.destroy()
-            raise
-        return self._native(shared, key_id, public_key, key_id, key_id.encode("ascii"))
 
-    def _refuse_taken(self, shared, key_id: str) -> None:
-        from pkcs11 import Attribute
+    def _named(self, shared, priv) -> tuple[Any, str]:
+        """(public key, key id) of a new pair, refusing a key id the token already uses."""
+        _, _, public_key, _, _, _ = L.describe_private(shared.session, priv)
+        key_id = K.key_id_of(public_key)
+        self._refuse_taken(shared, key_id)
+        return public_key, key_id
 
+    def _refuse_taken(self, shared, key_id: str, public_key=None) -> list:
+        """Refuse a key id some object already uses as label or id; except, when
+        ``public_key`` is given, public objects holding that very key (the public half an
+        interrupted import wrote first), which are returned to be used again."""
+        from pkcs11 import Attribute, ObjectClass
+
+        taken = {}
         for template in ({Attribute.LABEL: key_id}, {Attribute.ID: key_id.encode("ascii")}):
-            if list(shared.session.get_objects(template)):
-                raise PE.KeyExists(f"{self._where()} already holds objects labelled or identified {key_id}.")
+            for obj in shared.session.get_objects(template):
+                taken[obj.handle] = obj
+        reusable = [obj for obj in taken.values() if public_key is not None
+                    and obj.object_class == ObjectClass.PUBLIC_KEY and L.holds_public_key(obj, public_key)]
+        if len(reusable) < len(taken):
+            raise PE.KeyExists(f"{self._where()} already holds objects labelled or identified {key_id}.")
+        return reusable
 
     def import_key(self, key: K.ParsedKey) -> NativeKey:
         if not key.has_private_key:
@@ -237,16 +305,20 @@ class Pkcs11Engine(EngineDriver):
             raise PE.KeyTypeNotOnToken(f"{self._where()} has no {missing} mechanism: an imported {key.algorithm} "
                                        "key could not sign there.")
         key_id = key.key_id
-        self._refuse_taken(shared, key_id)
+        leftover = self._refuse_taken(shared, key_id, key.public_key)
         private_template, public_template = O.import_templates(key.private_key, key_id, key_id.encode("ascii"))
-        priv = shared.session.create_object(private_template)
-        del private_template  # the key material lives only for this call
+        # The public object first: a kill between the two writes leaves a public key
+        # alone (used again by the retried import), never a private key without its half.
+        pub = None if leftover else shared.session.create_object(public_template)
         try:
-            shared.session.create_object(public_template)
+            shared.session.create_object(private_template)
         except BaseException:
-            with contextlib.suppress(Exception):
-                priv.destroy()
+            if pub is not None:
+                with contextlib.suppress(Exception):
+                    pub.destroy()
             raise
+        finally:
+            del private_template  # the key material lives only for this call
         return self._native(shared, key_id, key.public_key, key_id, key_id.encode("ascii"))
 
     def sign(self, ref: str, sig_alg: A.SigningAlgorithm, data: bytes, message_type: A.MessageType) -> bytes:

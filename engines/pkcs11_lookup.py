@@ -26,6 +26,10 @@ MAX_REF_CHARS = 1024
 ALGORITHM_OF = {"RSA": A.RSA, "EC": A.ECDSA, "EC_EDWARDS": A.ED25519}
 
 
+class NoPublicHalf(KeyParseError):
+    """A private key object without one public key object to derive its key id from."""
+
+
 @dataclass
 class Entry:
     """A private key object with its label and id, as listed."""
@@ -136,14 +140,32 @@ def _public_attrs(obj, key_type: str) -> dict[str, bytes]:
     return {"ec_params": got.get(Attribute.EC_PARAMS), "ec_point": got.get(Attribute.EC_POINT)}
 
 
+def key_id_in(object_id: bytes) -> str | None:
+    """The key id an object's CKA_ID names in Lamassu's layout (64 ASCII hex digits), or None."""
+    if len(object_id) == 64 and all(c in b"0123456789abcdef" for c in object_id):
+        return object_id.decode("ascii")
+    return None
+
+
+def _key_id_of(obj, key_type: str) -> str | None:
+    try:
+        return K.key_id_of(O.public_key_of(key_type, _public_attrs(obj, key_type)))
+    except KmsError:
+        return None
+
+
 def public_objects(session, key_type, label: str, object_id: bytes) -> list:
-    """Public key objects that may be this pair's other half (same type; same id, else same label)."""
+    """Public key objects that may be this pair's other half: same type and id, else same
+    label, else (a pair whose renaming was cut short) the public key the id's key id names."""
     from pkcs11 import Attribute, ObjectClass
 
     base = {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.KEY_TYPE: key_type}
     found = list(session.get_objects({**base, Attribute.ID: object_id})) if object_id else []
     if not found and label:
         found = list(session.get_objects({**base, Attribute.LABEL: label}))
+    wanted = key_id_in(object_id) if not found else None
+    if wanted:
+        found = [obj for obj in session.get_objects(base) if _key_id_of(obj, key_type.name) == wanted]
     return found
 
 
@@ -159,22 +181,34 @@ class PublicIndex:
 
         self.by_id: dict[tuple, list] = {}
         self.by_label: dict[tuple, list] = {}
+        self._all: list[tuple[Any, Any]] = []
+        self._by_key_id: dict[str, list] | None = None  # read only if some pair needs it
         for obj in session.get_objects({Attribute.CLASS: ObjectClass.PUBLIC_KEY}):
             try:
                 got = obj.get_attributes([Attribute.KEY_TYPE, Attribute.ID, Attribute.LABEL])
             except ValueError:  # a vendor-specific key type: no pair of ours
                 continue
             key_type = got.get(Attribute.KEY_TYPE)
+            self._all.append((key_type, obj))
             if got.get(Attribute.ID):
                 self.by_id.setdefault((key_type, got[Attribute.ID]), []).append(obj)
             if got.get(Attribute.LABEL):
                 self.by_label.setdefault((key_type, got[Attribute.LABEL]), []).append(obj)
 
     def __call__(self, session, key_type, label: str, object_id: bytes) -> list:
-        """As ``public_objects``: same type and id, else same type and label."""
+        """As ``public_objects``: same type and id, else same type and label, else by key id."""
         found = list(self.by_id.get((key_type, object_id), ())) if object_id else []
         if not found and label:
             found = list(self.by_label.get((key_type, label), ()))
+        wanted = key_id_in(object_id) if not found else None
+        if wanted:
+            if self._by_key_id is None:
+                self._by_key_id = {}
+                for kind, obj in self._all:
+                    key_id = _key_id_of(obj, kind.name) if kind is not None and kind.name in ALGORITHM_OF else None
+                    if key_id:
+                        self._by_key_id.setdefault(key_id, []).append(obj)
+            found = list(self._by_key_id.get(wanted, ()))
         return found
 
 
@@ -209,12 +243,23 @@ def describe_private(session, obj, publics_of=None) -> tuple[str, int, Any, str,
                 continue
             distinct[K.spki_der(decoded)] = decoded
         if len(distinct) != 1:
-            raise KeyParseError(f"The private key {label[:80]!r} has {'no' if not distinct else 'an ambiguous'} "
+            raise NoPublicHalf(f"The private key {label[:80]!r} has {'no' if not distinct else 'an ambiguous'} "
                                 "public key object on the token, so its key id cannot be derived.")
         public_key = next(iter(distinct.values()))
     algorithm, size = K.describe(public_key)
     mine = [p for p in publics if _same_public(p, key_type.name, public_key)]
     return algorithm, size, public_key, label, object_id, mine
+
+
+def holds_public_key(obj, public_key) -> bool:
+    """Whether a public key object holds this ``cryptography`` public key."""
+    from pkcs11 import Attribute
+
+    try:
+        key_type = read_attributes(obj, [Attribute.KEY_TYPE])[Attribute.KEY_TYPE]
+    except (KmsError, KeyError):
+        return False
+    return key_type.name in ALGORITHM_OF and _same_public(obj, key_type.name, public_key)
 
 
 def _same_public(obj, key_type: str, public_key) -> bool:

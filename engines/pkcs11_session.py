@@ -40,6 +40,7 @@ class Shared:
     users: int = 0
     mechanisms: frozenset = frozenset()
     mechanism_info: dict = field(default_factory=dict, repr=False)
+    copy_refused: bool = False  # C_CopyObject refused: new pairs are generated on the token and renamed
 
 
 def _pin_digest(pin: str) -> bytes:

@@ -82,7 +82,8 @@ class Tally:
     orphans_adopted: int = 0
     rows_flagged: int = 0
     rows_restored: int = 0
-    half_made: int = 0  # peak of PKCS#11 private key objects no inventory can read (see _half_made)
+    half_made: int = 0  # peak of PKCS#11 private key objects without their public half (see _unreadable)
+    damaged: int = 0  # peak of PKCS#11 private key objects SoftHSM2 could not read back
     tokens_lost: int = 0  # SoftHSM2 token stores a kill left unreadable (replaced by a new token)
     expected_errors: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -92,7 +93,8 @@ class Tally:
         return (f"kills {self.kills}, restarts checked {self.rounds_checked}, operations completed "
                 f"{self.ops_completed}, keys checked {self.keys_checked}, orphans adopted {self.orphans_adopted}, "
                 f"rows flagged missing {self.rows_flagged}, rows restored {self.rows_restored}, "
-                f"half-made token objects {self.half_made}, tokens lost {self.tokens_lost}, "
+                f"half-made token objects {self.half_made}, damaged token objects {self.damaged}, "
+                f"tokens lost {self.tokens_lost}, "
                 f"refusals seen {errors}, problems {len(self.problems)}")
 
 
@@ -169,7 +171,8 @@ def _checker(target: Target, out: int) -> None:  # pragma: no cover - runs in th
     """The restart: open, sync, and check every invariant; one JSON line back."""
     from engines.pkcs11_errors import TokenNotFound
 
-    result: dict[str, Any] = {"keys": 0, "adopted": 0, "flagged": 0, "restored": 0, "half_made": 0, "problems": []}
+    result: dict[str, Any] = {"keys": 0, "adopted": 0, "flagged": 0, "restored": 0, "half_made": 0, "damaged": 0,
+                              "problems": []}
     problems = result["problems"]
     with target.open() as kms:
         for engine_id in target.engines:
@@ -186,7 +189,7 @@ def _checker(target: Target, out: int) -> None:  # pragma: no cover - runs in th
             recorded = {r.key_id for r in records if r.status != "missing"}
             result["keys"] += len(held)
             if engine_id == HSM_ENGINE:
-                result["half_made"] = _half_made(kms.driver(engine_id), len(held))
+                result["half_made"], result["damaged"] = _unreadable(kms.driver(engine_id))
             for key_id in sorted(held - recorded):
                 problems.append(f"{engine_id}: key {key_id[:16]} is in the engine but not recorded after sync")
             for r in records:
@@ -205,21 +208,32 @@ def _checker(target: Target, out: int) -> None:  # pragma: no cover - runs in th
     os.write(out, json.dumps(result).encode() + b"\n")
 
 
-def _half_made(driver, readable: int) -> int:  # pragma: no cover - runs in the child
-    """Private key objects on the token beyond the ones inventory can read.
+def _unreadable(driver) -> tuple[int, int]:  # pragma: no cover - runs in the child
+    """(half-made, damaged): private key objects on the token that inventory cannot read.
 
-    A kill between the token writes of one key (the two objects of a pair, or
-    their renaming from a placeholder to the key id) leaves an object without
-    its partner, and SoftHSM2's file store can lose the attributes of an object
-    it was rewriting. Inventory skips those (with a warning): they are counted
-    here, not hidden.
+    Half-made: the object's attributes read back, but it has no public half to
+    derive its key id from. Create and import write their objects in an order
+    that never leaves one (see ``Pkcs11Engine._generate`` and ``_import``), so any
+    is a defect. Damaged: SoftHSM2 cannot read the object's own attributes back
+    (its file store was rewriting the object when killed): the module's, counted.
     """
     from pkcs11 import Attribute, ObjectClass
 
-    def count(shared) -> int:
-        return len(list(shared.session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})))
+    from engines import pkcs11_lookup as L
 
-    return driver._link.run("count private key objects", count) - readable
+    def count(shared) -> tuple[int, int]:
+        half_made = damaged = 0
+        index = L.PublicIndex(shared.session)
+        for obj in shared.session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY}):
+            try:
+                L.describe_private(shared.session, obj, index)
+            except L.NoPublicHalf:
+                half_made += 1
+            except Exception:  # noqa: BLE001 - the module could not read the object back
+                damaged += 1
+        return half_made, damaged
+
+    return driver._link.run("read every private key object", count)
 
 
 def _setup_hsm_engine(target: Target, module: str, out: int) -> None:  # pragma: no cover - in the child
@@ -270,7 +284,8 @@ def _check_once(target: Target, tally: Tally) -> dict[str, Any] | None:
     tally.orphans_adopted += result["adopted"]
     tally.rows_flagged += result["flagged"]
     tally.rows_restored += result["restored"]
-    tally.half_made = max(tally.half_made, result["half_made"])  # a standing count: its peak
+    tally.half_made = max(tally.half_made, result["half_made"])  # standing counts: their peaks
+    tally.damaged = max(tally.damaged, result["damaged"])
     tally.problems.extend(f"restart {tally.rounds_checked}: {p}" for p in result["problems"])
     return result
 

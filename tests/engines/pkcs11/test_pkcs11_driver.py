@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 import engines
 from engines import algorithms as A
 from engines import keys as K
+from engines import pkcs11_objects as O
 from engines.errors import EngineConfigError, EngineError, InvalidInput, KeyExists, KeyNotFoundInEngine
 from engines.pkcs11 import Pkcs11Engine
 from engines.pkcs11_errors import PinMismatch
@@ -46,10 +47,20 @@ def sign_checked(driver, ref: str, public_key, name: str) -> bytes:
 # ---------------------------------------------------------------- Lamassu's layout
 
 
+@pytest.mark.parametrize("how", ["copied", "renamed"])
 @pytest.mark.parametrize(("algorithm", "size", "key_type"), [("ECDSA", 384, "EC"), ("Ed25519", 256, "EC_EDWARDS"),
                                                              ("RSA", 2048, "RSA")])
-def test_created_objects_follow_lamassu_layout(softhsm, spare, algorithm, size, key_type):
-    key = spare.create(algorithm, size)
+def test_created_objects_follow_lamassu_layout(softhsm, spare, algorithm, size, key_type, how):
+    """Both ways a pair reaches the token: copied from session objects already named, or
+    (a token that refuses C_CopyObject) generated on it and renamed."""
+    shared = spare._link.run("attach", lambda shared: shared)
+    shared.copy_refused = how == "renamed"
+    try:
+        key = spare.create(algorithm, size)
+    finally:
+        shared.copy_refused = False
+    sign_checked(spare, key.ref, key.public_key, {"ECDSA": "ECDSA_SHA_384", "Ed25519": "ED25519",
+                                                  "RSA": "RSASSA_PSS_SHA_256"}[algorithm])
     found = objects_labelled(softhsm, key.key_id)
     assert sorted(o["kind"] for o in found) == ["Private Key", "Public Key"]
     for obj in found:  # as pkcs11-tool (OpenSC) reads them: CKA_ID = CKA_LABEL = ASCII hex key id
@@ -83,13 +94,62 @@ def test_delete_removes_both_objects(softhsm, spare):
 def test_a_label_that_exists_is_refused(softhsm, spare):
     private = ed25519.Ed25519PrivateKey.generate()
     parsed = K.parse_key(pem(private))
-    spare.import_key(parsed)
-    # Another tool removes the private half; the public object keeps the label: still taken.
-    softhsm.tool("spare", "--delete-object", "--type", "privkey", "--label", parsed.key_id)
+    # Another tool put a different public key under this key's label and id.
+    other = K.parse_key(pem(ed25519.Ed25519PrivateKey.generate()))
+    _, stranger = O.import_templates(other.private_key, parsed.key_id, parsed.key_id.encode("ascii"))
+    spare._link.run("set up", lambda shared: shared.session.create_object(stranger))
     with raises_kms(KeyExists) as info:
         spare.import_key(parsed)
     assert parsed.key_id in info.value.message
     assert [o["kind"] for o in objects_labelled(softhsm, parsed.key_id)] == ["Public Key"]
+
+
+def test_an_import_cut_short_after_its_public_object_is_completed(softhsm, spare):
+    """Import writes the public object first; a kill before the private one leaves it alone,
+    and the retried import adds the private half to it instead of refusing the label."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    parsed = K.parse_key(pem(private))
+    _, public_template = O.import_templates(parsed.private_key, parsed.key_id, parsed.key_id.encode("ascii"))
+    spare._link.run("set up", lambda shared: shared.session.create_object(public_template))
+    assert parsed.key_id not in {k.key_id for k in spare.inventory()}  # a public key alone is no key pair
+    key = spare.import_key(parsed)
+    assert sorted(o["kind"] for o in objects_labelled(softhsm, parsed.key_id)) == ["Private Key", "Public Key"]
+    assert parsed.key_id in {k.key_id for k in spare.inventory()}
+    sign_checked(spare, key.ref, private.public_key(), "ECDSA_SHA_256")
+
+
+# The renaming of a generated pair, one attribute write at a time: the private object's
+# id, its label, then the public object's id and label. A kill may stop it after any.
+RENAMES = [(), ("priv_id",), ("priv_id", "priv_label"), ("priv_id", "priv_label", "pub_id")]
+
+
+@pytest.mark.parametrize("done", RENAMES, ids=["none", "private-id", "private-both", "public-id"])
+@pytest.mark.parametrize("algorithm", ["ECDSA", "Ed25519", "RSA"])
+def test_a_pair_whose_renaming_was_cut_short_is_still_listed_and_usable(spare, done, algorithm):
+    from pkcs11 import Attribute
+
+    private = {"ECDSA": lambda: ec.generate_private_key(ec.SECP384R1()),
+               "Ed25519": ed25519.Ed25519PrivateKey.generate,
+               "RSA": lambda: rsa.generate_private_key(65537, 2048)}[algorithm]()
+    parsed = K.parse_key(pem(private))
+    placeholder = f"kms-tui-pending-{parsed.key_id[:16]}"
+    priv_template, pub_template = O.import_templates(parsed.private_key, placeholder, placeholder.encode())
+
+    def setup(shared):
+        made = {"priv": shared.session.create_object(priv_template),
+                "pub": shared.session.create_object(pub_template)}
+        for step in done:
+            which, attribute = step.split("_")
+            made[which][Attribute.ID if attribute == "id" else Attribute.LABEL] = (
+                parsed.key_id.encode("ascii") if attribute == "id" else parsed.key_id)
+
+    spare._link.run("set up", setup)
+    listed = [k for k in spare.inventory() if k.key_id == parsed.key_id]
+    assert len(listed) == 1
+    sign_checked(spare, listed[0].ref, private.public_key(), {"ECDSA": "ECDSA_SHA_384", "Ed25519": "ED25519",
+                                                              "RSA": "RSASSA_PSS_SHA_256"}[algorithm])
+    spare.delete(listed[0].ref)
+    assert parsed.key_id not in {k.key_id for k in spare.inventory()}
 
 
 def test_pkcs11_uri_is_rfc7512(spare):

@@ -14,6 +14,7 @@ exception or a log line. ``keyring`` is imported on first use: it costs
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 from typing import Any
@@ -22,6 +23,22 @@ from .errors import CredentialsUnavailable, InvalidValue
 
 SERVICE = "kms-tui"
 log = logging.getLogger(__name__)
+
+# One keyring call at a time in this process. Each call of keyring's Secret Service
+# backend is a new D-Bus client, and gnome-keyring-daemon does not survive concurrent
+# clients well: an item just written "does not exist", the default collection goes
+# missing (keyring then asks to create one, a prompt) or the daemon aborts. Threads
+# (engine checks in parallel, background reachability checks) queue here instead.
+_BACKEND_CALLS = threading.RLock()
+
+
+def _let_the_last_call_finish() -> None:
+    """At exit, wait (briefly) for a call a background thread has in flight and keep others
+    from starting: a client that vanishes mid-request can make gnome-keyring-daemon abort."""
+    _BACKEND_CALLS.acquire(timeout=2.0)
+
+
+atexit.register(_let_the_last_call_finish)
 
 _IN_MEMORY = "or enter the secret when asked, to keep it in memory for this session only."
 NO_KEYRING_HINT = (
@@ -117,7 +134,8 @@ class CredentialStore:
             import keyring
 
             try:
-                self._configured = keyring.get_keyring()
+                with _BACKEND_CALLS:  # backend discovery asks D-Bus which services run
+                    self._configured = keyring.get_keyring()
             except Exception as exc:  # a broken keyringrc.cfg, a backend that fails to load
                 raise _translate(exc) from exc
         return self._configured
@@ -180,7 +198,8 @@ class CredentialStore:
                 return self._memory[engine_id]
         backend = self._usable()
         try:
-            return backend.get_password(SERVICE, self.username(engine_id))
+            with _BACKEND_CALLS:
+                return backend.get_password(SERVICE, self.username(engine_id))
         except Exception as exc:
             raise _translate(exc) from exc
 
@@ -190,7 +209,8 @@ class CredentialStore:
             raise InvalidValue("The secret is empty.", hint="Enter the secret again.")
         backend = self._usable()
         try:
-            backend.set_password(SERVICE, self.username(engine_id), secret)
+            with _BACKEND_CALLS:
+                backend.set_password(SERVICE, self.username(engine_id), secret)
         except Exception as exc:
             # "from None": the original exception's text or arguments might carry the secret.
             raise _translate(exc, secret) from None
@@ -208,7 +228,8 @@ class CredentialStore:
         from keyring import errors
 
         try:
-            backend.delete_password(SERVICE, self.username(engine_id))
+            with _BACKEND_CALLS:
+                backend.delete_password(SERVICE, self.username(engine_id))
         except errors.PasswordDeleteError:
             pass  # there was no such entry
         except Exception as exc:

@@ -178,3 +178,58 @@ def test_backend_errors_become_credentials_unavailable_without_the_secret(keyrin
     for call in (creds.get, creds.delete):
         with pytest.raises(CredentialsUnavailable, match=wording):
             call("e")
+
+
+def test_threads_reach_the_secret_service_one_at_a_time(secret_service, monkeypatch):
+    """Engine checks run in parallel threads; gnome-keyring-daemon loses items (and can
+    abort) under concurrent clients, so every keyring call in a process is serialised.
+    Checked on the real Secret Service: all round trips hold and no two calls overlap."""
+    import secrets
+    import threading
+    import time
+
+    from keyring.backends import SecretService
+
+    for name in ("DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"):
+        monkeypatch.setenv(name, secret_service[name])
+    real = SecretService.Keyring()
+    inside, peak, guard = 0, 0, threading.Lock()
+
+    class Watched:  # the real backend, counting the calls in progress
+        def __getattr__(self, name):
+            call = getattr(real, name)
+
+            def watched(*args):
+                nonlocal inside, peak
+                with guard:
+                    inside += 1
+                    peak = max(peak, inside)
+                try:
+                    time.sleep(0.002)  # widen the window two unserialised calls would share
+                    return call(*args)
+                finally:
+                    with guard:
+                        inside -= 1
+            return watched
+
+    creds = CredentialStore(backend=Watched(), namespace=secrets.token_hex(8))
+    failures = []
+
+    def work(n: int) -> None:
+        for i in range(10):
+            value = secrets.token_urlsafe(16)
+            try:
+                creds.set(f"e{n}-{i}", value)
+                if creds.get(f"e{n}-{i}") != value:
+                    failures.append(f"{n}/{i}: read back another value")
+                creds.delete(f"e{n}-{i}")
+            except CredentialsUnavailable as exc:
+                failures.append(f"{n}/{i}: {exc.message}")
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert peak == 1

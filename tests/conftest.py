@@ -25,55 +25,118 @@ def kms(data_dir, memory_keyring):
         yield service
 
 
-@pytest.fixture(scope="session")
-def secret_service(tmp_path_factory):
-    """A real Secret Service: a private D-Bus session bus with an unlocked gnome-keyring.
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+KEYRING_PASSWORD = b"keyring-password-for-tests"
 
-    Yields the environment (for subprocesses) that points at it. Started once per
-    test session and stopped at its end; its keyring files live in a temp dir.
-    """
-    import os
-    import shutil
-    import subprocess
-    import sys
-    import time
 
-    for tool in ("dbus-daemon", "gnome-keyring-daemon"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is not installed: run the suite with `bash tests/run.sh`, which installs it.")
-    base = tmp_path_factory.mktemp("secret-service")
-    runtime = base / "run"
-    runtime.mkdir(mode=0o700)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHON_KEYRING_BACKEND", "DBUS_SESSION_BUS_ADDRESS")}
-    env.update(HOME=str(base), XDG_DATA_HOME=str(base / "data"), XDG_RUNTIME_DIR=str(runtime),
-               XDG_CONFIG_HOME=str(base / "config"))
-    bus = subprocess.Popen(
-        ["dbus-daemon", "--session", "--nofork", "--print-address=1", f"--address=unix:path={runtime}/bus"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
-    )
-    env["DBUS_SESSION_BUS_ADDRESS"] = bus.stdout.readline().strip()
-    daemon = subprocess.Popen(
-        ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-    )
-    daemon.stdin.write(b"keyring-password-for-tests")
-    daemon.stdin.close()
-    probe = "import secretstorage; assert secretstorage.check_service_availability(secretstorage.dbus_init())"
-    try:
+class SecretServiceHost:
+    """A private D-Bus session bus (no service activation: nothing but this daemon may own
+    org.freedesktop.secrets, and no prompter is ever started) with gnome-keyring on it."""
+
+    def __init__(self, base):
+        import os
+        import subprocess
+
+        self.base = base
+        runtime = base / "run"
+        runtime.mkdir(mode=0o700)
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHON_KEYRING_BACKEND", "DBUS_SESSION_BUS_ADDRESS")}
+        env.update(HOME=str(base), XDG_DATA_HOME=str(base / "data"), XDG_RUNTIME_DIR=str(runtime),
+                   XDG_CONFIG_HOME=str(base / "config"))
+        config = base / "bus.conf"
+        config.write_text(BUS_CONFIG.format(socket=runtime / "bus"))
+        self.bus = subprocess.Popen(
+            ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
+        )
+        env["DBUS_SESSION_BUS_ADDRESS"] = self.bus.stdout.readline().strip()
+        self.env = env
+        self.daemon = None
+        self.restarts: list[str] = []
+
+    def start_daemon(self) -> None:
+        """gnome-keyring-daemon, unlocking the login keyring (made on first start, kept on disk)."""
+        import subprocess
+        import sys
+        import time
+
+        with open(self.base / "gnome-keyring.log", "ab") as log:  # the daemon keeps its own descriptor
+            self.daemon = subprocess.Popen(
+                ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log, env=self.env,
+            )
+        self.daemon.stdin.write(KEYRING_PASSWORD)
+        self.daemon.stdin.close()
+        probe = ("import secretstorage; c = secretstorage.dbus_init(); "
+                 "assert not secretstorage.get_default_collection(c).is_locked()")
         for _ in range(100):
-            if subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True).returncode == 0:
-                break
+            if subprocess.run([sys.executable, "-c", probe], env=self.env, capture_output=True).returncode == 0:
+                return
             time.sleep(0.1)
-        else:
-            pytest.fail("gnome-keyring did not come up on the private D-Bus session")
-        yield env
-    finally:
-        for proc in (daemon, bus):
+        pytest.fail(f"gnome-keyring did not come up on the private D-Bus session (log: {self.base}/gnome-keyring.log)")
+
+    def ensure_running(self) -> str | None:
+        """Start the daemon again if it has exited; says how it had ended, or None."""
+        if self.daemon.poll() is None:
+            return None
+        ended = f"gnome-keyring-daemon had exited with {self.daemon.returncode}"
+        self.restarts.append(ended)
+        self.start_daemon()
+        return ended
+
+    def stop(self) -> None:
+        import subprocess
+
+        for proc in (self.daemon, self.bus):
+            if proc is None:
+                continue
             proc.terminate()
             try:
                 proc.wait(5)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@pytest.fixture(scope="session")
+def secret_service_host(tmp_path_factory):
+    """One Secret Service for the test session (per xdist worker), stopped at its end."""
+    import shutil
+
+    for tool in ("dbus-daemon", "gnome-keyring-daemon"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is not installed: run the suite with `bash tests/run.sh`, which installs it.")
+    host = SecretServiceHost(tmp_path_factory.mktemp("secret-service"))
+    try:
+        host.start_daemon()
+        yield host
+    finally:
+        host.stop()
+
+
+@pytest.fixture
+def secret_service(secret_service_host, record_property):
+    """A real Secret Service: a private D-Bus session bus with an unlocked gnome-keyring.
+
+    Yields the environment (for subprocesses) that points at it. Should the daemon
+    have died (gnome-keyring-daemon can abort on a client's race), it is started
+    again on the same keyring files, and the restart is counted in the figures.
+    """
+    ended = secret_service_host.ensure_running()
+    if ended:
+        record_property("figure-count", (f"Secret Service restarts ({ended})", 1))
+    return secret_service_host.env
 
 
 def pytest_collection_modifyitems(config, items):

@@ -86,3 +86,15 @@ def test_no_keyring_first_run_asks_twice_and_keeps_the_passphrase_in_memory(tmp_
     # Without a terminal there is nobody to ask: a clear error, not a hang.
     proc = subprocess.run(sign, env=env, capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
     assert proc.returncode == 3 and b"No keyring available" in proc.stderr
+
+
+def test_the_test_secret_service_restarts_with_its_secrets(secret_service_host, cli):
+    """The suite's own Secret Service: a daemon that died is started again on the same
+    keyring files (unlocked), so secrets stored before are still there."""
+    created = cli.json("keys", "create", "--algorithm", "ECDSA", "--size", "256", "--name", "k")
+    secret_service_host.daemon.kill()
+    secret_service_host.daemon.wait(10)
+    before = len(secret_service_host.restarts)
+    assert secret_service_host.ensure_running() is not None
+    assert len(secret_service_host.restarts) == before + 1
+    cli("keys", "sign", created["key_id"], "--algorithm", "ECDSA_SHA_256", input=b"m")

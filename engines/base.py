@@ -179,6 +179,12 @@ class EngineDriver(abc.ABC):
         that state, never left out. An unknown key is never a light entry.
         """
 
+    def unusable(self) -> list[tuple[str, str, str]]:
+        """Key objects the engine holds that no inventory can list, each as (what, why, what
+        to do): a private key object without its public half, say. Read afresh; nothing is
+        changed. Most engines have none to report."""
+        return []
+
     @abc.abstractmethod
     def get(self, ref: str) -> NativeKey:
         """One key by native reference; ``KeyNotFoundInEngine`` when absent."""

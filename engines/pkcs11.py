@@ -36,7 +36,7 @@ from .pkcs11_uri import build_uri, parse_uri
 log = logging.getLogger("engines.pkcs11")
 # What a token may answer C_CopyObject when it will not copy a key to a token object.
 _COPY_REFUSED = frozenset({"FunctionNotSupported", "AttributeReadOnly", "AttributeValueInvalid",
-                           "AttributeTypeInvalid", "TemplateInconsistent", "GeneralError"})
+                           "AttributeTypeInvalid", "TemplateInconsistent"})
 
 __all__ = ["Pkcs11Engine", "build_uri", "parse_uri"]
 
@@ -146,7 +146,14 @@ class Pkcs11Engine(EngineDriver):
         """Every key pair on the token whose public key is known; others are logged and skipped."""
         yield from self._link.run("list its keys", self._inventory)
 
-    def _inventory(self, shared) -> list[NativeKey]:
+    def unusable(self) -> list[tuple[str, str, str]]:
+        """Private key objects inventory skips: their key id cannot be derived (no public
+        half, e.g. a token write cut short), or their label and id are shared with others."""
+        skipped: list[tuple[str, str, str]] = []
+        self._link.run("list its keys", lambda shared: self._inventory(shared, skipped))
+        return skipped
+
+    def _inventory(self, shared, skipped: list | None = None) -> list[NativeKey]:
         from pkcs11 import Attribute, ObjectClass
 
         entries = []
@@ -162,8 +169,15 @@ class Pkcs11Engine(EngineDriver):
                     raise UnsupportedKeyType("its label and id are shared with other keys or unusable")
                 _, _, public_key, label, object_id, _ = L.describe_private(shared.session, entry.obj, publics)
             except KmsError as exc:
+                why = getattr(exc, "message", type(exc).__name__)
                 log.warning("Skipped private key %r (id %s) on %s: %s", entry.label[:80], entry.object_id.hex()[:64],
-                            self._link.where, getattr(exc, "message", type(exc).__name__))
+                            self._link.where, why)
+                if skipped is not None:
+                    shown = f"private key object {entry.label[:80]!r} (id {entry.object_id.hex()[:64] or 'none'})"
+                    todo = ("Look at it with pkcs11-tool --list-objects; if no one needs it, delete it with "
+                            "pkcs11-tool --login --delete-object --type privkey"
+                            + (f" --id {entry.object_id.hex()}" if entry.object_id else "") + ".")
+                    skipped.append((shown, why, todo))
                 continue
             found.append(self._native(shared, ref, public_key, label, object_id))
         return found

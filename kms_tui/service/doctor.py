@@ -303,5 +303,8 @@ class DoctorOps(KmsCore):
                 "consistency", WARNING, f"{engine_id}:{key_id[:16]}",
                 f"Engine {engine_id!r} holds key {key_id[:16]}… that no record describes.",
                 f"kms-tui doctor --repair (or kms-tui sync {engine_id}) adopts it.", repairable=True))
+        for what, why, todo in driver.unusable():  # never repaired: that would delete key material
+            found.append(Finding("consistency", WARNING, f"{engine_id}:{what[:40]}",
+                                 f"Engine {engine_id!r} holds a {what} that cannot be used: {why}", todo))
         report.findings.extend(found)
         return found

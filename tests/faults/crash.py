@@ -84,6 +84,7 @@ class Tally:
     rows_restored: int = 0
     half_made: int = 0  # peak of PKCS#11 private key objects without their public half (see _unreadable)
     damaged: int = 0  # peak of PKCS#11 private key objects SoftHSM2 could not read back
+    half_made_seen: list[str] = field(default_factory=list)  # what inventory said of each
     tokens_lost: int = 0  # SoftHSM2 token stores a kill left unreadable (replaced by a new token)
     expected_errors: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -189,7 +190,13 @@ def _checker(target: Target, out: int) -> None:  # pragma: no cover - runs in th
             recorded = {r.key_id for r in records if r.status != "missing"}
             result["keys"] += len(held)
             if engine_id == HSM_ENGINE:
-                result["half_made"], result["damaged"] = _unreadable(kms.driver(engine_id))
+                driver = kms.driver(engine_id)
+                result["half_made"], result["damaged"], said = _unreadable(driver)
+                reported = {what for what, _, _ in driver.unusable()}  # what doctor shows the operator
+                result["half_made_listed"] = said
+                if len(reported) < result["half_made"]:
+                    problems.append(f"{engine_id}: {result['half_made']} half-made objects, "
+                                    f"{len(reported)} reported by doctor")
             for key_id in sorted(held - recorded):
                 problems.append(f"{engine_id}: key {key_id[:16]} is in the engine but not recorded after sync")
             for r in records:
@@ -208,30 +215,35 @@ def _checker(target: Target, out: int) -> None:  # pragma: no cover - runs in th
     os.write(out, json.dumps(result).encode() + b"\n")
 
 
-def _unreadable(driver) -> tuple[int, int]:  # pragma: no cover - runs in the child
-    """(half-made, damaged): private key objects on the token that inventory cannot read.
+def _unreadable(driver) -> tuple[int, int, list[str]]:  # pragma: no cover - runs in the child
+    """(half-made, damaged, what was said of the half-made): private key objects on the
+    token that inventory cannot read.
 
     Half-made: the object's attributes read back, but it has no public half to
-    derive its key id from. Create and import write their objects in an order
-    that never leaves one (see ``Pkcs11Engine._generate`` and ``_import``), so any
-    is a defect. Damaged: SoftHSM2 cannot read the object's own attributes back
-    (its file store was rewriting the object when killed): the module's, counted.
+    derive its key id from. Create and import write the public object first and
+    never rewrite it (see ``Pkcs11Engine._generate`` and ``_import``); SoftHSM2's
+    file store can still lose an object it holds when a process dies mid-write
+    (it loses whole tokens too), rarely leaving one: each must then be reported
+    by ``doctor`` (``EngineDriver.unusable``). Damaged: SoftHSM2 cannot read the
+    private object's own attributes back.
     """
     from pkcs11 import Attribute, ObjectClass
 
     from engines import pkcs11_lookup as L
 
-    def count(shared) -> tuple[int, int]:
+    def count(shared) -> tuple[int, int, list[str]]:
         half_made = damaged = 0
+        seen: list[str] = []
         index = L.PublicIndex(shared.session)
         for obj in shared.session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY}):
             try:
                 L.describe_private(shared.session, obj, index)
-            except L.NoPublicHalf:
+            except L.NoPublicHalf as exc:
                 half_made += 1
+                seen.append(exc.message[:200])
             except Exception:  # noqa: BLE001 - the module could not read the object back
                 damaged += 1
-        return half_made, damaged
+        return half_made, damaged, seen
 
     return driver._link.run("read every private key object", count)
 
@@ -286,6 +298,9 @@ def _check_once(target: Target, tally: Tally) -> dict[str, Any] | None:
     tally.rows_restored += result["restored"]
     tally.half_made = max(tally.half_made, result["half_made"])  # standing counts: their peaks
     tally.damaged = max(tally.damaged, result["damaged"])
+    for text in result.get("half_made_listed", ()):
+        if text not in tally.half_made_seen:
+            tally.half_made_seen.append(text)
     tally.problems.extend(f"restart {tally.rounds_checked}: {p}" for p in result["problems"])
     return result
 

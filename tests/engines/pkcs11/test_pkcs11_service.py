@@ -206,3 +206,28 @@ def test_unsupported_mechanisms(kms, restricted):
         kms.import_key(pem, "ed-imported", engine_id="limited")
     assert "has no CKM_EDDSA mechanism" in info.value.message
     assert [k.name for k in kms.list_keys()] == ["rsa"]
+
+
+def test_doctor_reports_a_private_key_object_without_its_public_half(kms, softhsm):
+    """Sync cannot adopt it (no key id without the public key) and nothing deletes key
+    material on its own: doctor names the object and says how to look at and remove it."""
+    from engines import keys as K
+    from engines import pkcs11_objects as O
+
+    register(kms, token="spare")
+    parsed = K.parse_key(K.private_pkcs8_pem(ec.generate_private_key(ec.SECP256R1())))
+    label = f"lone-{parsed.key_id[:12]}"
+    private_template, _ = O.import_templates(parsed.private_key, label, b"\x0a\x0b" + parsed.key_id[:6].encode())
+    driver = kms.driver("hsm")
+    made = driver._link.run("set up", lambda shared: shared.session.create_object(private_template))
+    try:
+        assert parsed.key_id not in {k.key_id for k in driver.inventory()}
+        report = kms.doctor(repair=True)
+        [finding] = [f for f in report.findings if label in f.message]
+        assert finding.severity == "warning" and not finding.repairable and not finding.repaired
+        assert "no public key object" in finding.message
+        assert f"--delete-object --type privkey --id 0a0b{parsed.key_id[:6].encode().hex()}" in finding.hint
+        # --repair synced the engine and left the object alone.
+        assert any(what.startswith(f"private key object {label!r}") for what, _, _ in driver.unusable())
+    finally:
+        driver._link.run("clean up", lambda shared: made.destroy())

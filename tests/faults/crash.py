@@ -192,7 +192,7 @@ def _checker(target: Target, out: int) -> None:  # pragma: no cover - runs in th
             if engine_id == HSM_ENGINE:
                 driver = kms.driver(engine_id)
                 result["half_made"], result["damaged"], said = _unreadable(driver)
-                reported = {what for what, _, _ in driver.unusable()}  # what doctor shows the operator
+                reported = [what for what, _, _ in driver.unusable()]  # what doctor shows the operator
                 result["half_made_listed"] = said
                 if len(reported) < result["half_made"]:
                     problems.append(f"{engine_id}: {result['half_made']} half-made objects, "

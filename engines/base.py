@@ -180,9 +180,9 @@ class EngineDriver(abc.ABC):
         """
 
     def unusable(self) -> list[tuple[str, str, str]]:
-        """Key objects the engine holds that no inventory can list, each as (what, why, what
-        to do): a private key object without its public half, say. Read afresh; nothing is
-        changed. Most engines have none to report."""
+        """Key objects the engine holds that its inventory skipped, each as (what, why, what
+        to do): a private key object without its public half, say. From this driver's
+        latest inventory (one is listed first if there was none). Most engines have none."""
         return []
 
     @abc.abstractmethod

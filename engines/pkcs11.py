@@ -34,9 +34,11 @@ from .pkcs11_session import TokenLink
 from .pkcs11_uri import build_uri, parse_uri
 
 log = logging.getLogger("engines.pkcs11")
-# What a token may answer C_CopyObject when it will not copy a key to a token object.
-_COPY_REFUSED = frozenset({"FunctionNotSupported", "AttributeReadOnly", "AttributeValueInvalid",
-                           "AttributeTypeInvalid", "TemplateInconsistent"})
+# What a token answers C_CopyObject when it cannot copy a key to a token object at all:
+# the module has no C_CopyObject, or will not let a copy change CKA_TOKEN, CKA_LABEL or
+# CKA_ID. Any other failure is an error of that one key, not a reason to stop copying
+# (the rename path is the one a crash can leave half-made).
+_COPY_REFUSED = frozenset({"FunctionNotSupported", "AttributeReadOnly"})
 
 __all__ = ["Pkcs11Engine", "build_uri", "parse_uri"]
 
@@ -84,6 +86,7 @@ class Pkcs11Engine(EngineDriver):
     def __init__(self, engine_id: str, options: dict[str, str], secret: str | None):
         super().__init__(engine_id, options, secret)
         self._link = TokenLink(self.options["module"], self.options.get("token"), self.options.get("serial"), secret)
+        self._skipped: list[tuple[str, str, str]] | None = None  # what the latest inventory skipped
 
     def __repr__(self) -> str:
         return f"Pkcs11Engine({self.engine_id!r}, {self._link!r})"
@@ -147,16 +150,16 @@ class Pkcs11Engine(EngineDriver):
         yield from self._link.run("list its keys", self._inventory)
 
     def unusable(self) -> list[tuple[str, str, str]]:
-        """Private key objects inventory skips: their key id cannot be derived (no public
-        half, e.g. a token write cut short), or their label and id are shared with others."""
-        skipped: list[tuple[str, str, str]] = []
-        self._link.run("list its keys", lambda shared: self._inventory(shared, skipped))
-        return skipped
+        """Private key objects the latest inventory skipped: their key id cannot be derived
+        (no public half, e.g. a token write cut short), or their label and id are shared."""
+        if self._skipped is None:
+            self._link.run("list its keys", self._inventory)
+        return list(self._skipped or ())
 
-    def _inventory(self, shared, skipped: list | None = None) -> list[NativeKey]:
+    def _inventory(self, shared) -> list[NativeKey]:
         from pkcs11 import Attribute, ObjectClass
 
-        entries = []
+        entries, skipped = [], []
         for obj in list(shared.session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})):
             got = obj.get_attributes([Attribute.LABEL, Attribute.ID])
             entries.append(L.Entry(obj, got.get(Attribute.LABEL, ""), got.get(Attribute.ID, b"")))
@@ -172,14 +175,14 @@ class Pkcs11Engine(EngineDriver):
                 why = getattr(exc, "message", type(exc).__name__)
                 log.warning("Skipped private key %r (id %s) on %s: %s", entry.label[:80], entry.object_id.hex()[:64],
                             self._link.where, why)
-                if skipped is not None:
-                    shown = f"private key object {entry.label[:80]!r} (id {entry.object_id.hex()[:64] or 'none'})"
-                    todo = ("Look at it with pkcs11-tool --list-objects; if no one needs it, delete it with "
-                            "pkcs11-tool --login --delete-object --type privkey"
-                            + (f" --id {entry.object_id.hex()}" if entry.object_id else "") + ".")
-                    skipped.append((shown, why, todo))
+                shown = f"private key object {entry.label[:80]!r} (id {entry.object_id.hex()[:64] or 'none'})"
+                todo = ("Look at it with pkcs11-tool --list-objects; if no one needs it, delete it with "
+                        "pkcs11-tool --login --delete-object --type privkey"
+                        + (f" --id {entry.object_id.hex()}" if entry.object_id else "") + ".")
+                skipped.append((shown, why, todo))
                 continue
             found.append(self._native(shared, ref, public_key, label, object_id))
+        self._skipped = skipped
         return found
 
     def create(self, algorithm: str, size: int) -> NativeKey:

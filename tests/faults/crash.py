@@ -94,7 +94,9 @@ class Tally:
         return (f"kills {self.kills}, restarts checked {self.rounds_checked}, operations completed "
                 f"{self.ops_completed}, keys checked {self.keys_checked}, orphans adopted {self.orphans_adopted}, "
                 f"rows flagged missing {self.rows_flagged}, rows restored {self.rows_restored}, "
-                f"half-made token objects {self.half_made}, damaged token objects {self.damaged}, "
+                f"half-made token objects {self.half_made}"
+                + (f" (inventory said: {self.half_made_seen[0]!r})" if self.half_made_seen else "")
+                + f", damaged token objects {self.damaged}, "
                 f"tokens lost {self.tokens_lost}, "
                 f"refusals seen {errors}, problems {len(self.problems)}")
 
@@ -222,8 +224,9 @@ def _unreadable(driver) -> tuple[int, int, list[str]]:  # pragma: no cover - run
     Half-made: the object's attributes read back, but it has no public half to
     derive its key id from. Create and import write the public object first and
     never rewrite it (see ``Pkcs11Engine._generate`` and ``_import``); SoftHSM2's
-    file store can still lose an object it holds when a process dies mid-write
-    (it loses whole tokens too), rarely leaving one: each must then be reported
+    file store is not crash-safe (it loses whole tokens too): a process killed while
+    it writes a private object's attributes leaves a private key with only some of
+    them (no label, no id), and such an object must then be reported
     by ``doctor`` (``EngineDriver.unusable``). Damaged: SoftHSM2 cannot read the
     private object's own attributes back.
     """

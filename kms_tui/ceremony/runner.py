@@ -2,18 +2,17 @@
 
 The front end (CLI prompts, Ceremony screen) decides when: it shows ``describe(step)``,
 records the administrator's confirmation, calls ``run_step()``, records each witness's
-acknowledgement, exceptions and breaks, and ends with ``finish()``, which writes the
-transcript and returns its final hash. Keys are created and used through the ``Kms``
-service only.
+acknowledgement, exceptions and breaks, and ends with ``finish()`` (or ``abort()``), which
+seals the transcript and returns its final hash. ``start()`` creates the transcript, and
+every entry is on disk (fsynced) before the call that records it returns: a generated key's
+id is written the moment the engine returns it. Keys are created and used through the
+``Kms`` service only.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import platform
 import secrets
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,59 +25,23 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from engines import algorithms as A
 from engines import keys as K
 
-from .. import __version__
 from ..errors import USER_ERRORS
-from ..files import write_new_file
 from . import x509build as X
+from .environment import check_engine, collect_environment
 from .errors import CeremonyRefused, LintError
 from .lint import KeyInfo, lint_script
+from .outputs import OutputDir, check_new
+from .plan import describe_step, stamp
 from .script import Script, Step
-from .transcript import Transcript, sha256_file
-
-OFFLINE_TYPES = ("PKCS11", "GOLANG")
-LIBRARIES = ("cryptography", "python-pkcs11", "PyYAML", "keyring")
+from .transcript import Transcript, TranscriptFile, TranscriptWriteError
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def fingerprint(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def collect_environment(kms, engine_id: str, module_note: str | None = None) -> dict[str, Any]:
-    """Tool, Python and library versions, the host, and the engine (module path, token serial and label)."""
-    versions = {}
-    for lib in LIBRARIES:
-        try:
-            versions[lib] = importlib.metadata.version(lib)
-        except importlib.metadata.PackageNotFoundError:
-            versions[lib] = None
-    record = kms.store.get_engine(engine_id)
-    engine: dict[str, Any] = {"id": record.id, "type": record.type}
-    if record.type == "PKCS11":
-        engine.update(module=record.config.get("module"), token_label=record.config.get("token"),
-                      token_serial=record.config.get("serial"))
-        try:
-            tokens = kms.engine_option_choices("PKCS11", {"module": record.config["module"]}).get("token", [])
-            match = next(t for t in tokens if t["label"] == engine["token_label"] or t["serial"] == engine["token_serial"])
-            engine.update(token_label=match["label"], token_serial=match["serial"],
-                          token_model=match.get("model"), token_manufacturer=match.get("manufacturer"))
-        except (StopIteration, *USER_ERRORS):
-            pass
-        if module_note:
-            engine["module_note"] = module_note
-    return {"tool": f"kms-tui {__version__}", "python": platform.python_version(),
-            "platform": platform.platform(), "hostname": socket.gethostname(), "libraries": versions, "engine": engine}
-
-
-def _environment(kms, engine_id: str, module_note: str | None) -> dict[str, Any]:
-    return collect_environment(kms, engine_id, module_note)
 
 
 @dataclass
@@ -111,6 +74,7 @@ class Ceremony:
         self.clock = clock or (lambda: utc_now())  # looked up at each call, so a test can freeze it
         self.module_note = module_note
         self.transcript = Transcript(mode)
+        self.outputs: OutputDir | None = None
         self.transcript_name = "transcript.json" if mode == "run" else "rehearsal-transcript.json"
         self.position = 0  # index of the next step to run
         self.written: list[dict[str, str]] = []
@@ -130,29 +94,7 @@ class Ceremony:
     def now(self) -> str:
         return stamp(self.clock())
 
-    @staticmethod
-    def describe(step: Step) -> str:
-        p = step.params
-        if step.action == "generate-key":
-            return (f"Generate {p['algorithm']} {p['size']} key {p['name']!r} in the engine, then sign a random "
-                    "challenge and verify it with the exported public key.")
-        if step.action == "export-public-key":
-            return f"Export the public key of {p['key']!r} to {p['output']} (PEM) with its SHA-256 fingerprint."
-        if step.action == "self-signed-certificate":
-            return (f"Sign a self-signed certificate for {_subject(p['subject'])} with {p['key']!r} ({p['hash']}), "
-                    f"valid {stamp(p['not_before'])} to {stamp(p['not_after'])}, CA={p['ca']}, "
-                    f"path length {p['path_length']}; write {p['output']}.")
-        if step.action == "csr":
-            return f"Make a CSR for {_subject(p['subject'])} signed by {p['key']!r}; write {p['output']}."
-        if step.action == "sign-certificate":
-            return (f"Issue a certificate from {p['csr']} with {p['issuer_key']!r} (issuer {p['issuer_certificate']}), "
-                    f"valid {stamp(p['not_before'])} to {stamp(p['not_after'])}, CA={p['ca']}, "
-                    f"path length {p['path_length']}; write {p['output']}.")
-        if step.action == "sign-crl":
-            return (f"Sign CRL number {p['crl_number']} with {p['issuer_key']!r} revoking {len(p['revoked'])} "
-                    f"serial(s), next update {stamp(p['next_update'])}; write {p['output']}.")
-        return "Show the SHA-256 of every output so far, for the paper log" + (
-            f"; write {p['output']}." if p.get("output") else ".")
+    describe = staticmethod(describe_step)
 
     def plan(self) -> list[str]:
         return [f"{s.number}. {s.action}: {self.describe(s)}" for s in self.steps]
@@ -161,7 +103,7 @@ class Ceremony:
 
     def preflight(self) -> None:
         """Everything that can be checked before a key is made or signs: engine, names, files, lint."""
-        self._check_engine()
+        check_engine(self.kms, self.script, self.engine_id, self.mode)
         generated = self.script.generated_keys()
         for name, step in generated.items():
             problem = self.kms.name_problem(name)
@@ -178,84 +120,97 @@ class Ceremony:
                         raise CeremonyRefused(f"Step {step.number} (line {step.line_of(ref)}): key {name!r} is not a "
                                               f"private key on engine {self.engine_id!r}.")
                     self.key_info[name] = KeyInfo(record.algorithm, record.size)
-        for name in [*self.script.outputs(), self.transcript_name]:
-            if (self.output_dir / name).exists():
-                raise CeremonyRefused(f"{self.output_dir / name} exists; a ceremony never overwrites a file.",
-                                      hint="Name a new output directory in the script, or move the old files away.")
+        if self.transcript_name in self.script.outputs():
+            raise CeremonyRefused(f"An output is named {self.transcript_name}, the name of the transcript.")
+        check_new(self.output_dir, [*self.script.outputs(), self.transcript_name])
         findings = lint_script(self.script, self.key_info)
         if findings:
             raise LintError(findings)
 
-    def _check_engine(self) -> None:
-        spec = self.script.engine
-        from store.errors import NotFound
-
-        try:
-            record = self.kms.store.get_engine(self.engine_id)
-        except NotFound:
-            raise CeremonyRefused(f"Engine {self.engine_id!r} is not registered on this workstation.",
-                                  hint="Register it first: kms-tui engines add …") from None
-        for etype, what in ((spec.type, "The script's engine"), (record.type, f"Engine {record.id!r}")):
-            if etype not in OFFLINE_TYPES:
-                reason = ("needs a network; an offline ceremony refuses it" if self.script.offline
-                          else "is not allowed; ceremonies use a PKCS#11 HSM or a software engine")
-                raise CeremonyRefused(f"{what} is of type {etype}, which {reason}.",
-                                      hint="Use a PKCS11 or GOLANG engine.")
-        if record.type != spec.type:
-            raise CeremonyRefused(f"Engine {record.id!r} is {record.type}; the script names a {spec.type} engine.")
-        if self.mode == "run" and record.type == "PKCS11":
-            import os
-
-            if os.path.realpath(record.config.get("module", "")) != os.path.realpath(spec.module or ""):
-                raise CeremonyRefused(f"Engine {record.id!r} uses module {record.config.get('module')}; the script "
-                                      f"names {spec.module}.")
-            for option in ("token", "serial"):
-                wanted = getattr(spec, option)
-                if wanted and record.config.get(option) and record.config[option] != wanted:
-                    raise CeremonyRefused(f"Engine {record.id!r} uses {option} {record.config[option]!r}; "
-                                          f"the script names {wanted!r}.")
-
     # --- the transcript ------------------------------------------------------------------
 
     def start(self) -> None:
-        self.output_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        """Create the output directory and the transcript (never through a link), and record the start."""
+        environment = collect_environment(self.kms, self.engine_id, self.module_note)
+        self.outputs = OutputDir(self.output_dir)
+        try:
+            self.transcript.file = TranscriptFile(self.outputs, self.transcript_name, self.mode)
+        except BaseException:
+            self.outputs.close()
+            raise
         s = self.script
-        self.transcript.append(
-            "ceremony.start", self.now(), ceremony={"id": s.id, "name": s.name}, mode=self.mode,
+        self._record(
+            "ceremony.start", ceremony={"id": s.id, "name": s.name}, mode=self.mode,
             script={"file": str(s.path) if s.path else None, "sha256": s.sha256},
             roles={"administrator": s.administrator, "witnesses": [w.__dict__ for w in s.witnesses]},
             offline=s.offline, output_dir=str(self.output_dir), plan=self.plan(),
-            environment=_environment(self.kms, self.engine_id, self.module_note),
+            environment=environment,
         )
 
+    def _record(self, kind: str, **data: Any) -> None:
+        self._check_recording()
+        self.transcript.append(kind, self.now(), **data)
+
+    def _check_recording(self) -> None:
+        """Nothing happens that the transcript cannot record."""
+        if self.transcript.file is None:
+            raise CeremonyRefused("The ceremony has not started: its transcript is not open.")
+        if not self.transcript.writable:
+            raise TranscriptWriteError(f"The transcript {self.transcript_path} can no longer be written; "
+                                       "the ceremony stops.")
+
     def confirm(self, step: Step) -> None:
-        self.transcript.append("step.confirm", self.now(), step=step.number, action=step.action,
-                               by=self.script.administrator, what=self.describe(step))
+        self._record("step.confirm", step=step.number, action=step.action,
+                     by=self.script.administrator, what=self.describe(step))
 
     def acknowledge(self, step: Step, witness_index: int, initials: str) -> bool:
         """Record a witness's acknowledgement; False (nothing recorded) when the initials do not match."""
         witness = self.script.witnesses[witness_index]
         if initials.strip().upper() != witness.initials.upper():
             return False
-        self.transcript.append("witness.ack", self.now(), step=step.number, witness=witness.name,
-                               initials=witness.initials)
+        self._record("witness.ack", step=step.number, witness=witness.name, initials=witness.initials)
         return True
 
     def exception(self, text: str, step: Step | None = None) -> None:
         if not text.strip():
             raise CeremonyRefused("An exception needs a description of the deviation.")
-        self.transcript.append("exception", self.now(), step=step.number if step else None, text=text.strip())
+        self._record("exception", step=step.number if step else None, text=text.strip())
 
     def record_break(self, started: datetime, ended: datetime, reason: str = "") -> None:
-        self.transcript.append("break", self.now(), started=stamp(started), ended=stamp(ended), reason=reason.strip())
+        self._record("break", started=stamp(started), ended=stamp(ended), reason=reason.strip())
 
     def finish(self, status: str = "completed", reason: str = "") -> str:
-        """Seal and write the transcript; returns its final hash."""
-        self.transcript.append("ceremony.end", self.now(), status=status, reason=reason,
-                               steps_run=self.position, outputs=[])
-        write_new_file(str(self.output_dir / self.transcript_name), self.transcript.render())
+        """Seal the transcript with its end entry; returns its final hash."""
+        try:
+            self._record("ceremony.end", status=status, reason=reason, steps_run=self.position, outputs=[])
+        finally:
+            self.close()
         self.final_hash = self.transcript.last_hash
         return self.final_hash
+
+    def abort(self, reason: str, step: Step | None = None, *, note: bool = True) -> str | None:
+        """Record why the ceremony stops (``note``: as an exception) and seal the transcript.
+
+        Returns the final hash, or None when the transcript can no longer be written (it then
+        stops at its last complete entry, which ``ceremony verify`` reports).
+        """
+        if not self.transcript.writable:
+            self.close()
+            return None
+        try:
+            if note:
+                self.exception(reason, step)
+            return self.finish("aborted", reason)
+        except USER_ERRORS:
+            self.close()
+            return None
+
+    def close(self) -> None:
+        """Close the transcript and the output directory (nothing more can be recorded)."""
+        if self.transcript.file is not None:
+            self.transcript.file.close()
+        if self.outputs is not None:
+            self.outputs.close()
 
     @property
     def transcript_path(self) -> Path:
@@ -268,16 +223,16 @@ class Ceremony:
         step = self.current
         if step is None:
             raise CeremonyRefused("Every step has run.")
+        self._check_recording()
         result = StepResult(step)
         getattr(self, "_" + step.action.replace("-", "_"))(step, result)
-        self.transcript.append("step.result", self.now(), step=step.number, action=step.action,
-                               inputs=_jsonable(step.params), outputs=result.outputs,
-                               details=_jsonable(result.details))
+        self._record("step.result", step=step.number, action=step.action, inputs=_jsonable(step.params),
+                     outputs=result.outputs, details=_jsonable(result.details))
         self.position += 1
         return result
 
     def _write(self, result: StepResult, name: str, data: bytes) -> None:
-        write_new_file(str(self.output_dir / name), data)
+        self.outputs.write_new(name, data)
         item = {"file": name, "sha256": fingerprint(data)}
         result.outputs.append(item)
         self.written.append(item)
@@ -290,6 +245,10 @@ class Ceremony:
         p = step.params
         record = self.kms.create_key(p["algorithm"], p["size"], p["name"], engine_id=self.engine_id,
                                      tags=["ceremony"], metadata={"ceremony": self.script.id})
+        # On disk before anything else can fail: a key the transcript does not name would be a key
+        # nobody can account for.
+        self._record("key.generated", step=step.number, name=record.name, key_id=record.key_id,
+                     engine=self.engine_id, pkcs11_uri=record.pkcs11_uri)
         challenge = secrets.token_bytes(32)
         algorithm = K.natural_algorithm(record.algorithm, record.size)
         signature = self.kms.sign(record.name, algorithm, challenge, "RAW")
@@ -337,7 +296,7 @@ class Ceremony:
 
     def _issuer(self, key: str, cert_name: str):
         record = self.kms.resolve(key)
-        cert = x509.load_pem_x509_certificate((self.output_dir / cert_name).read_bytes())
+        cert = x509.load_pem_x509_certificate(self.outputs.read(cert_name))
         if K.spki_der(cert.public_key()) != K.spki_der(K.load_public_pem(record.public_key)):
             raise CeremonyRefused(f"Key {key!r} is not the key of certificate {cert_name}.")
         return record, cert
@@ -345,7 +304,7 @@ class Ceremony:
     def _sign_certificate(self, step: Step, result: StepResult) -> None:
         p = step.params
         record, issuer_cert = self._issuer(p["issuer_key"], p["issuer_certificate"])
-        request = x509.load_pem_x509_csr((self.output_dir / p["csr"]).read_bytes())
+        request = x509.load_pem_x509_csr(self.outputs.read(p["csr"]))
         if not request.is_signature_valid:
             raise CeremonyRefused(f"The signature of {p['csr']} does not verify.")
         try:
@@ -369,7 +328,7 @@ class Ceremony:
         result.details = {"crl_number": p["crl_number"], "revoked": [format(r["serial"], "x") for r in p["revoked"]]}
 
     def _fingerprints(self, step: Step, result: StepResult) -> None:
-        listed = [{"file": w["file"], "sha256": sha256_file(self.output_dir / w["file"])} for w in self.written]
+        listed = [{"file": w["file"], "sha256": self.outputs.sha256(w["file"])} for w in self.written]
         for item in listed:
             if item["sha256"] != next(w["sha256"] for w in self.written if w["file"] == item["file"]):
                 raise CeremonyRefused(f"{item['file']} changed since it was written.")
@@ -378,7 +337,3 @@ class Ceremony:
         if step.params.get("output"):
             text = "".join(f"{i['sha256']}  {i['file']}\n" for i in listed)
             self._write(result, step.params["output"], text.encode())
-
-
-def _subject(fields: dict[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in fields.items()) or "(empty subject)"

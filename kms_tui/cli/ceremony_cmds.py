@@ -90,8 +90,7 @@ def rehearse(kms, args) -> int:
                 for line in result.lines:
                     print("  " + safe_text(line))
         except USER_ERRORS as exc:
-            ceremony.exception(f"{exc.title}: {exc}", ceremony.current)
-            ceremony.finish("aborted", str(exc))
+            ceremony.abort(f"{exc.title}: {exc}", ceremony.current)
             raise
         ceremony.finish()
     _final(ceremony, "Rehearsal")
@@ -188,10 +187,9 @@ def run(kms, args) -> int:
                     print(f"  those are not {safe_text(witness.name)}'s initials")
     except (*USER_ERRORS, KeyboardInterrupt) as exc:
         reason = f"{exc.title}: {exc}" if isinstance(exc, USER_ERRORS) else "interrupted"
-        if not isinstance(exc, CeremonyAborted):
-            ceremony.exception(reason, ceremony.current)
-        ceremony.finish("aborted", reason)
-        print(f"\nAborted; transcript: {safe_text(ceremony.transcript_path)} (final hash {ceremony.final_hash})")
+        sealed = ceremony.abort(reason, ceremony.current, note=not isinstance(exc, CeremonyAborted))
+        print(f"\nAborted; transcript: {safe_text(ceremony.transcript_path)} "
+              + (f"(final hash {sealed})" if sealed else "(it stops at its last entry written)"))
         raise
     ceremony.finish()
     _final(ceremony, "Ceremony")
@@ -209,4 +207,10 @@ def verify_cmd(kms, args) -> int:
         print("Transcript check FAILED:")
         for problem in report.problems:
             print("  " + safe_text(problem))
+        if report.stopped_at and report.final_hash:
+            print(f"Hash of the last entry written: {report.final_hash}")
+    if not args.json and report.keys:
+        print("Keys the ceremony generated:")
+        for key in report.keys:
+            print(f"  step {key['step']}: {safe_text(key['name'])} (key id {safe_text(key['key_id'])})")
     return 0 if report.ok else 1

@@ -5,7 +5,8 @@ in a thread worker; then each witness acknowledges it with their initials. An
 exception (``e``) records a deviation in free text, a break (``b``) is timestamped
 when it starts and when it ends. At the end the transcript's final hash is shown
 large, for the paper record. Every check (engine, names, files, lint) runs before
-the first step can be confirmed.
+the first step can be confirmed. Each entry is on disk before the screen goes on; when
+the transcript cannot be written, the ceremony stops there.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from ..ceremony import Ceremony, StepResult, load_script
 from ..ceremony.bigtext import big_hash
 from ..ceremony.runner import stamp
+from ..ceremony.transcript import TranscriptWriteError
 from ..text import safe_text
 from .base import ServiceCalls
 
@@ -162,7 +164,10 @@ class CeremonyScreen(ServiceCalls, Screen):
         if initials is None:
             self._status("An acknowledgement is still needed: press a when the witness is ready.")
             return
-        if not self.ceremony.acknowledge(self.last_result.step, self.ack_index, initials):
+        recorded = self._record(self.ceremony.acknowledge, self.last_result.step, self.ack_index, initials)
+        if recorded is None:
+            return
+        if not recorded:
             self.action_acknowledge(error="Those are not this witness's initials.")
             return
         self.ack_index += 1
@@ -191,14 +196,16 @@ class CeremonyScreen(ServiceCalls, Screen):
         if step is not None:
             self._set_row(step.number, "failed")
         title = getattr(error, "title", type(error).__name__)
-        c.exception(f"{title}: {error}", step)
         self.state = "finishing"
-        self.call(c.finish, "aborted", str(error), then=self._aborted)
+        self.call(c.abort, f"{title}: {error}", step, then=self._aborted)
         return False
 
-    def _aborted(self, final_hash: str) -> None:
+    def _aborted(self, final_hash: str | None) -> None:
         self.state = "done"
-        self._status(f"Aborted; the transcript records why. Final hash {final_hash}")
+        if final_hash is None:
+            self._status("Aborted; the transcript could not be sealed: it stops at its last entry written.")
+        else:
+            self._status(f"Aborted; the transcript records why. Final hash {final_hash}")
 
     # --- exceptions and breaks -------------------------------------------------------------------
 
@@ -213,8 +220,8 @@ class CeremonyScreen(ServiceCalls, Screen):
     def _exception_noted(self, text: str | None) -> None:
         if text:
             step = self.ceremony.current if self.state == "confirm" else self.last_result.step
-            self.ceremony.exception(text, step)
-            self.notify("Exception recorded in the transcript.")
+            if self._record(self.ceremony.exception, text, step) is not None:
+                self.notify("Exception recorded in the transcript.")
 
     def action_break(self) -> None:
         if self.state not in ("confirm", "ack"):
@@ -228,8 +235,20 @@ class CeremonyScreen(ServiceCalls, Screen):
             callback=lambda reason: self._break_over(started, reason))
 
     def _break_over(self, started, reason: str | None) -> None:
-        self.ceremony.record_break(started, self.ceremony.clock(), reason or "")
-        self.notify("Break recorded in the transcript.")
+        if self._record(self.ceremony.record_break, started, self.ceremony.clock(), reason or "") is not None:
+            self.notify("Break recorded in the transcript.")
+
+    def _record(self, record, *args) -> bool | None:
+        """Record an entry now, on the UI thread, so entries keep the order of the keys pressed (one short
+        line and an fsync). None when the transcript could not be written: the ceremony stops there."""
+        try:
+            return record(*args) is not False
+        except TranscriptWriteError as error:
+            self.state = "done"
+            self.ceremony.close()
+            self._status("The transcript could not be written: the ceremony stops at its last entry written.")
+            self.app.show_error(error)
+            return None
 
     # --- drawing ------------------------------------------------------------------------------
 

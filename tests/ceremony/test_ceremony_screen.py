@@ -8,7 +8,6 @@ transcript and its final hash are the same on every run.
 
 from __future__ import annotations
 
-import json
 import subprocess
 from datetime import UTC, datetime
 
@@ -16,10 +15,13 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 import kms_tui.ceremony.runner as runner
+import kms_tui.ceremony.transcript as transcript_module
 import kms_tui.ceremony.x509build as x509build
 from kms_tui.app import KmsApp
 from kms_tui.ceremony import verify
+from kms_tui.ceremony.transcript import load
 from kms_tui.dialogs.ceremony import NoteDialog, WitnessDialog
+from kms_tui.dialogs.error import ErrorDialog
 from kms_tui.screens.ceremony import CeremonyScreen
 from tests.ceremony.conftest import software_text
 from tests.tui.conftest import SIZES, UI_DATA, fixture_key, frozen_clock, ui_kms  # noqa: F401
@@ -172,9 +174,41 @@ async def test_screen_runs_a_whole_ceremony(kms, tmp_path):
     out = tmp_path / "ceremony-2026"
     report = verify(out / "transcript.json", out)
     assert report.ok and report.final_hash == final, report.problems
-    kinds = [e["kind"] for e in json.loads((out / "transcript.json").read_text())["entries"]]
+    kinds = [e["kind"] for e in load((out / "transcript.json").read_bytes()).entries]
     assert kinds.count("witness.ack") == 16 and kinds.count("exception") == 1 and kinds.count("break") == 1
     chain = subprocess.run(["openssl", "verify", "-CAfile", out / "root.pem", out / "intermediate.pem"],
                            capture_output=True, text=True)
     assert chain.returncode == 0, chain.stderr
     assert len(kms.audit_rows(action="key.sign")) == 6
+
+
+async def test_screen_stops_when_the_transcript_cannot_be_written(kms, tmp_path, monkeypatch):
+    """A deviation that cannot be recorded stops the ceremony with the error shown, not a crash."""
+    script = tmp_path / "ceremony.yaml"
+    script.write_text(software_text())
+    app = KmsApp(kms)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f6")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, CeremonyScreen))
+        screen = pilot.app.screen
+        screen.query_one("#ceremony-path", Input).value = str(script)
+        await pilot.press("enter")
+        await settle(pilot, screen_state(pilot, "confirm"))
+
+        def disk_full(fd, data):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(transcript_module, "write_all", disk_full)
+        await pilot.press("e")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, NoteDialog))
+        pilot.app.screen.query_one("#answer", Input).value = "the seal number differs"
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, ErrorDialog))
+        assert screen.state == "done" and "could not be written" in str(screen.query_one("#ceremony-status").render())
+        monkeypatch.undo()
+        await pilot.press("escape")
+        await settle(pilot, lambda: pilot.app.screen is screen)
+        await pilot.press("c")  # nothing runs once the transcript cannot record it
+        await pilot.pause(0.2)
+    assert not kms.list_keys()
+    assert verify(tmp_path / "ceremony-2026" / "transcript.json", tmp_path / "ceremony-2026").stopped_at["entry"] == 0

@@ -1,0 +1,73 @@
+"""The engine a ceremony runs on: checked before it starts, and described in the transcript's start entry
+(tool, Python, libraries, host, engine)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import socket
+from typing import Any
+
+from store.errors import NotFound
+
+from .. import __version__
+from ..errors import USER_ERRORS
+from .errors import CeremonyRefused
+from .script import Script
+
+LIBRARIES = ("cryptography", "python-pkcs11", "PyYAML", "keyring")
+OFFLINE_TYPES = ("PKCS11", "GOLANG")
+
+
+def collect_environment(kms, engine_id: str, module_note: str | None = None) -> dict[str, Any]:
+    """Tool, Python and library versions, the host, and the engine (module path, token serial and label)."""
+    versions = {}
+    for lib in LIBRARIES:
+        try:
+            versions[lib] = importlib.metadata.version(lib)
+        except importlib.metadata.PackageNotFoundError:
+            versions[lib] = None
+    record = kms.store.get_engine(engine_id)
+    engine: dict[str, Any] = {"id": record.id, "type": record.type}
+    if record.type == "PKCS11":
+        engine.update(module=record.config.get("module"), token_label=record.config.get("token"),
+                      token_serial=record.config.get("serial"))
+        try:
+            tokens = kms.engine_option_choices("PKCS11", {"module": record.config["module"]}).get("token", [])
+            match = next(t for t in tokens if t["label"] == engine["token_label"] or t["serial"] == engine["token_serial"])
+            engine.update(token_label=match["label"], token_serial=match["serial"],
+                          token_model=match.get("model"), token_manufacturer=match.get("manufacturer"))
+        except (StopIteration, *USER_ERRORS):
+            pass
+        if module_note:
+            engine["module_note"] = module_note
+    return {"tool": f"kms-tui {__version__}", "python": platform.python_version(),
+            "platform": platform.platform(), "hostname": socket.gethostname(), "libraries": versions, "engine": engine}
+
+
+def check_engine(kms, script: Script, engine_id: str, mode: str) -> None:
+    """The registered engine is the script's, and one a ceremony may use (offline: no network)."""
+    spec = script.engine
+    try:
+        record = kms.store.get_engine(engine_id)
+    except NotFound:
+        raise CeremonyRefused(f"Engine {engine_id!r} is not registered on this workstation.",
+                              hint="Register it first: kms-tui engines add …") from None
+    for etype, what in ((spec.type, "The script's engine"), (record.type, f"Engine {record.id!r}")):
+        if etype not in OFFLINE_TYPES:
+            reason = ("needs a network; an offline ceremony refuses it" if script.offline
+                      else "is not allowed; ceremonies use a PKCS#11 HSM or a software engine")
+            raise CeremonyRefused(f"{what} is of type {etype}, which {reason}.",
+                                  hint="Use a PKCS11 or GOLANG engine.")
+    if record.type != spec.type:
+        raise CeremonyRefused(f"Engine {record.id!r} is {record.type}; the script names a {spec.type} engine.")
+    if mode == "run" and record.type == "PKCS11":
+        if os.path.realpath(record.config.get("module", "")) != os.path.realpath(spec.module or ""):
+            raise CeremonyRefused(f"Engine {record.id!r} uses module {record.config.get('module')}; the script "
+                                  f"names {spec.module}.")
+        for option in ("token", "serial"):
+            wanted = getattr(spec, option)
+            if wanted and record.config.get(option) and record.config[option] != wanted:
+                raise CeremonyRefused(f"Engine {record.id!r} uses {option} {record.config[option]!r}; "
+                                      f"the script names {wanted!r}.")

@@ -1,0 +1,40 @@
+"""What each step will do, in the words shown to the room and written in the transcript's plan."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from .script import Step
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def describe_step(step: Step) -> str:
+    """What a step will do, in one sentence for the room and the transcript's plan."""
+    p = step.params
+    if step.action == "generate-key":
+        return (f"Generate {p['algorithm']} {p['size']} key {p['name']!r} in the engine, then sign a random "
+                "challenge and verify it with the exported public key.")
+    if step.action == "export-public-key":
+        return f"Export the public key of {p['key']!r} to {p['output']} (PEM) with its SHA-256 fingerprint."
+    if step.action == "self-signed-certificate":
+        return (f"Sign a self-signed certificate for {_subject(p['subject'])} with {p['key']!r} ({p['hash']}), "
+                f"valid {stamp(p['not_before'])} to {stamp(p['not_after'])}, CA={p['ca']}, "
+                f"path length {p['path_length']}; write {p['output']}.")
+    if step.action == "csr":
+        return f"Make a CSR for {_subject(p['subject'])} signed by {p['key']!r}; write {p['output']}."
+    if step.action == "sign-certificate":
+        return (f"Issue a certificate from {p['csr']} with {p['issuer_key']!r} (issuer {p['issuer_certificate']}), "
+                f"valid {stamp(p['not_before'])} to {stamp(p['not_after'])}, CA={p['ca']}, "
+                f"path length {p['path_length']}; write {p['output']}.")
+    if step.action == "sign-crl":
+        return (f"Sign CRL number {p['crl_number']} with {p['issuer_key']!r} revoking {len(p['revoked'])} "
+                f"serial(s), next update {stamp(p['next_update'])}; write {p['output']}.")
+    return "Show the SHA-256 of every output so far, for the paper log" + (
+        f"; write {p['output']}." if p.get("output") else ".")
+
+
+def _subject(fields: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in fields.items()) or "(empty subject)"

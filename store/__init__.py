@@ -22,6 +22,7 @@ _WHERE = {
     "NotFound": ".errors",
     "SchemaTooNew": ".errors",
     "StoreError": ".errors",
+    "UntrustedPath": ".errors",
     "BINDINGS_KEY": ".models",
     "AuditCheck": ".models",
     "AuditRow": ".models",
@@ -61,6 +62,7 @@ __all__ = [
     "SchemaTooNew",
     "Store",
     "StoreError",
+    "UntrustedPath",
     "ensure_private_dir",
     "resolve_data_dir",
 ]

@@ -20,7 +20,7 @@ from typing import Any
 from .connection import Connection
 from .errors import InvalidValue
 from .models import AuditCheck, AuditRow
-from .validation import check_text
+from .validation import check_count, check_text
 
 GENESIS = "0" * 64
 _COLUMNS = "seq, ts, action, engine_id, key_id, details, prev_hash, hash"
@@ -189,8 +189,7 @@ class AuditLog:
         newest_first: bool = True,
     ) -> builtins.list[AuditRow]:
         for label, value in (("limit", limit), ("offset", offset)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise InvalidValue(f"The {label} must be a non-negative whole number, not {value!r}.")
+            check_count(value, label)
         where, params = self._where(key_id, engine_id, action)
         order = "DESC" if newest_first else "ASC"
         rows = self._conn.rows(

@@ -15,9 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .damage import judged
 from .errors import DatabaseError
+from .trust import check_trusted_file
 
 BUSY_TIMEOUT_MS = 10_000
+SYNCHRONOUS = "FULL"  # the bench compares it with NORMAL (bench/durability.py)
 Params = Sequence[Any] | dict[str, Any] | None
 
 
@@ -33,10 +36,7 @@ def translate_error(exc: sqlite3.Error, path: Path) -> DatabaseError:
             "wait for it to finish or close it, then retry.",
         )
     if "not a database" in low or "malformed" in low or "encrypted" in low:
-        return DatabaseError(
-            f"{path} is not a kms-tui database, or it is damaged ({text}).",
-            hint="Move the file aside to start with a new database, or restore it from a backup.",
-        )
+        return judged(text, path)
     if "readonly" in low or "unable to open" in low or "disk i/o" in low or "full" in low:
         return DatabaseError(
             f"Cannot use the database {path} ({text}).",
@@ -46,23 +46,32 @@ def translate_error(exc: sqlite3.Error, path: Path) -> DatabaseError:
 
 
 def create_private_file(path: Path) -> None:
-    """Create ``path`` mode 0600 before SQLite does, and tighten existing files.
+    """Create ``path`` mode 0600 before SQLite does; refuse existing files others could have changed.
 
     SQLite would create the file with the umask's mode (often 0644); creating
-    it first closes that window. SQLite gives -wal/-shm the main file's mode,
-    but older copies of them are tightened too.
+    it first closes that window, and SQLite gives -wal/-shm the main file's
+    mode. Existing files keep their mode: one that is a link, another user's or
+    writable by group or others is refused (``store.trust``), one merely
+    readable by others is for ``kms-tui doctor`` to report.
     """
+    flags = os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-        os.close(fd)
-        for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            if candidate.exists():
-                os.chmod(candidate, 0o600)
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError:
+        fd = None
     except OSError as exc:
         raise DatabaseError(
             f"Cannot create the database {path}: {exc.strerror or exc}.",
             hint="Check that the data directory belongs to you and is writable.",
         ) from exc
+    if fd is not None:
+        try:
+            os.fchmod(fd, 0o600)  # made here: the exact mode, whatever the umask
+        finally:
+            os.close(fd)
+    for candidate, what in ((path, "database"), (Path(f"{path}-wal"), "database journal"),
+                            (Path(f"{path}-shm"), "database index")):
+        check_trusted_file(candidate, what)
 
 
 class Db:
@@ -109,7 +118,8 @@ class Connection:
             raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             raw.execute("PRAGMA journal_mode = WAL").fetchone()
             raw.execute("PRAGMA foreign_keys = ON")
-            raw.execute("PRAGMA synchronous = NORMAL")
+            # FULL: a committed audit row or key record survives a power cut, not only a crash (DESIGN §7.4).
+            raw.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
             self.db = Db(raw)
         except sqlite3.Error as exc:
             raw.close()

@@ -50,3 +50,9 @@ class CredentialsUnavailable(StoreError):
     """No usable OS keyring (none installed, locked, or a plaintext one refused)."""
 
     title = "No keyring available"
+
+
+class UntrustedPath(StoreError):
+    """The data directory or a database file belongs to another user, or others may write to it."""
+
+    title = "Untrusted data directory"

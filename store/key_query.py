@@ -17,6 +17,7 @@ from .errors import InvalidValue
 from .models import KeyQuery, KeyRecord
 from .records import KEY_COLUMNS, STRENGTHS, check_strength
 from .schema import SEPARATOR
+from .validation import check_count
 
 # Ties break by name, case-insensitively then exactly. Names are unique, so a
 # further key_id term could never decide anything, and SQLite does not see
@@ -50,6 +51,8 @@ def where_clause(q: KeyQuery) -> tuple[str, list[Any]]:
     """The WHERE condition and its parameters for every constraint in ``q``."""
     terms: list[str] = []
     params: list[Any] = []
+    if q.size is not None:
+        check_count(q.size, "key size")  # SQLite integers end at 2**63: refused here, not an overflow
     for column, value in (
         ("engine_id", q.engine_id),
         ("algorithm", q.algorithm),
@@ -94,8 +97,7 @@ def _check_paging(q: KeyQuery) -> None:
     for label, value in (("limit", q.limit), ("offset", q.offset)):
         if value is None and label == "limit":
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise InvalidValue(f"The {label} must be a non-negative whole number, not {value!r}.")
+        check_count(value, label)
 
 
 # One key as JSON, built by SQLite: the same members, values and order (sorted) as

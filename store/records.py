@@ -12,6 +12,7 @@ from typing import Any
 
 from .errors import InvalidValue
 from .models import BINDINGS_KEY, EngineRecord, KeyRecord
+from .validation import check_json_value
 
 STRENGTHS = ("LOW", "MEDIUM", "HIGH")  # rank order, weakest first
 KEY_STATUSES = ("ok", "missing")
@@ -30,8 +31,9 @@ def utc_now() -> str:
 
 def to_json(value: Any, what: str) -> str:
     try:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
+        # allow_nan=False: SQLite's json() would refuse the row on every later read.
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidValue(f"The {what} cannot be stored as JSON ({exc}).") from None
 
 
@@ -101,4 +103,5 @@ def check_metadata(value: object) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise InvalidValue(f"Key metadata must be a JSON object, not {type(value).__name__}.")
+    check_json_value(value, "key metadata")
     return value

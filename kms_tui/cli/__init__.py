@@ -25,7 +25,7 @@ def _setup_logging(data_dir) -> None:
     """Warnings and tracebacks to <data dir>/kms-tui.log (0600); secrets are never logged."""
     path = os.path.join(str(data_dir), "kms-tui.log")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)  # never through a link
     except OSError:
         return
     handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))

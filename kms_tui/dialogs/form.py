@@ -14,6 +14,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from store.errors import InvalidValue
+from store.validation import parse_json_object
+
 from ..text import safe_text
 
 
@@ -133,13 +136,10 @@ class JsonDialog(ModalScreen["dict | None"]):
         if event.button.id != "ok":
             self.action_cancel()
             return
-        try:
-            value = json.loads(self.query_one(TextArea).text or "{}")
-        except ValueError as exc:
-            self.query_one("#form-error", Label).update(Text(f"Not valid JSON: {exc}"))
-            return
-        if not isinstance(value, dict):
-            self.query_one("#form-error", Label).update("Metadata must be a JSON object.")
+        try:  # the store's own bounds: finite numbers, 32 levels, 64 KiB
+            value = parse_json_object(self.query_one(TextArea).text or "{}", "metadata")
+        except InvalidValue as exc:
+            self.query_one("#form-error", Label).update(Text(exc.message))
             return
         self.dismiss(value)
 

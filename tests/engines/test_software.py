@@ -108,12 +108,16 @@ def test_file_and_directory_modes(tmp_path):
     assert key.ref == key.key_id
 
 
-def test_looser_directory_is_tightened_on_write(tmp_path):
+def test_an_existing_directory_keeps_its_mode_on_write(tmp_path):
     directory = tmp_path / "keys"
     directory.mkdir(mode=0o755)
     os.chmod(directory, 0o755)
-    make(directory).create("Ed25519", 256)
-    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    engine = make(directory)
+    engine.create("Ed25519", 256)
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o755  # not kms-tui's to change
+    assert len(engine.warnings()) == 1 and "0755" in engine.warnings()[0]
+    os.chmod(directory, 0o750)  # shared with its group only: no warning
+    assert engine.warnings() == []
 
 
 def test_file_mode_ignores_umask(tmp_path):

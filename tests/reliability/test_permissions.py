@@ -9,7 +9,7 @@ import pytest
 
 from engines.errors import InsecurePermissions
 from kms_tui.service import Kms
-from store import CredentialStore
+from store import CredentialStore, UntrustedPath
 
 
 def mode(path) -> int:
@@ -61,12 +61,19 @@ def test_a_key_directory_others_can_write_is_refused(kms, loose):
     assert kms.list_keys()[0].status == "ok"
 
 
-def test_a_key_directory_only_readable_by_others_is_made_private(kms):
+def test_a_key_directory_only_readable_by_others_keeps_its_mode_with_a_warning(kms):
     kms.create_key("ECDSA", 256, "k")
     directory = kms.data_dir / "keys" / "golang-default"
     os.chmod(directory, 0o755)
     kms.create_key("ECDSA", 256, "k2")
-    assert mode(directory) == 0o700
+    assert kms.sign("k", "ECDSA_SHA_256", b"x")
+    assert mode(directory) == 0o755  # used as it is, never silently changed
+    check = kms.test_engine("golang-default")
+    assert check.reachable and len(check.warnings) == 1
+    assert "0755" in check.warnings[0] and f"chmod o-rwx {directory}" in check.warnings[0]
+    (finding,) = [f for f in kms.doctor().findings if f.subject == str(directory)]
+    assert finding.severity == "warning" and finding.repairable  # kms-tui made it: doctor --repair may fix it
+    assert mode(directory) == 0o755
 
 
 def test_doctor_reports_and_repairs_open_modes(kms):
@@ -89,17 +96,20 @@ def test_doctor_reports_and_repairs_open_modes(kms):
 
     repaired = kms.doctor(repair=True)
     assert all(f.repaired for f in repaired.findings if f.check == "permissions")
+    changes = {f.subject: f.changed for f in repaired.findings if f.check == "permissions"}
+    assert changes[str(directory)] == f"mode 0777 changed to 0700 (chmod 700 {directory})"  # it says what it did
+    assert changes[str(key_file)].startswith("mode 0644 changed to 0600")
     assert (mode(directory), mode(key_file), mode(kms.store.path)) == (0o700, 0o600, 0o600)
     assert kms.doctor().clean
     assert kms.sign("k", "ECDSA_SHA_256", b"x")
 
 
-def test_doctor_reports_a_data_directory_found_open_to_others(tmp_path, memory_keyring):
+def test_a_data_directory_found_open_to_others_is_refused_untouched(tmp_path, memory_keyring):
     data = tmp_path / "data"
     with Kms(data, credentials=CredentialStore(backend=memory_keyring)):
         pass
     os.chmod(data, 0o777)
-    with Kms(data, credentials=CredentialStore(backend=memory_keyring)) as kms:
-        assert mode(data) == 0o700  # made private on opening
-        (finding,) = [f for f in kms.doctor().findings if f.subject == str(data)]
-    assert finding.severity == "error" and "0777" in finding.message and finding.repaired
+    with pytest.raises(UntrustedPath) as info:
+        Kms(data, credentials=CredentialStore(backend=memory_keyring))
+    assert mode(data) == 0o777  # the evidence is kept: nothing is chmod-ed on opening
+    assert "0777" in info.value.message and f"chmod 700 {data}" in info.value.hint

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from store import StoreError, ensure_private_dir, resolve_data_dir
+from store import StoreError, UntrustedPath, ensure_private_dir, resolve_data_dir
 
 
 def mode(path: Path) -> int:
@@ -48,14 +48,36 @@ def test_private_dir_is_created_0700_despite_a_permissive_umask(tmp_path):
         os.umask(old)
     assert created == tmp_path / "a" / "b"
     assert mode(created) == 0o700
+    assert mode(tmp_path / "a") == 0o700  # a parent made here, too
 
 
-def test_existing_dir_is_tightened(tmp_path):
-    loose = tmp_path / "loose"
-    loose.mkdir()
-    os.chmod(loose, 0o755)
-    ensure_private_dir(loose)
-    assert mode(loose) == 0o700
+def test_an_existing_readable_dir_keeps_its_mode(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o755)
+    assert ensure_private_dir(shared) == shared
+    assert mode(shared) == 0o755  # not ours to change; doctor reports it
+
+
+@pytest.mark.parametrize("loose", [0o775, 0o757, 0o777, 0o720])
+def test_an_existing_dir_others_can_write_is_refused_untouched(tmp_path, loose):
+    target = tmp_path / "loose"
+    target.mkdir()
+    os.chmod(target, loose)
+    with pytest.raises(UntrustedPath, match=f"writable by .*{loose:04o}") as err:
+        ensure_private_dir(target)
+    assert f"chmod 700 {target}" in err.value.hint
+    assert mode(target) == loose
+
+
+def test_a_dir_of_another_user_is_refused_untouched(tmp_path):
+    target = tmp_path / "theirs"
+    target.mkdir(mode=0o700)
+    os.chown(target, 12345, 12345)
+    with pytest.raises(UntrustedPath, match="another user") as err:
+        ensure_private_dir(target)
+    assert "chown" in err.value.hint
+    assert os.stat(target).st_uid == 12345 and mode(target) == 0o700
 
 
 def test_a_file_in_the_way_is_a_store_error(tmp_path):

@@ -89,6 +89,13 @@ class AwsKmsEngine(EngineDriver):
         self._keys.check_signing_key(meta)
         return self._keys.native(meta)
 
+    def prove(self, ref: str, public_key) -> None:
+        """The public key KMS returns for the key (GetPublicKey, asked once per process and KMS key:
+        a KMS key's material never changes) is the recorded one. The key's state is left to Sign."""
+        from .integrity import require_same_key
+
+        require_same_key(self.engine_id, ref, self._keys.public_key(self._keys.kid(ref)), public_key)
+
     def inventory(self, known: Collection[str] = (), full: bool = False) -> Iterator[NativeKey]:
         known = known if isinstance(known, (set, frozenset)) else frozenset(known)
         ours: dict[str, str] = {}  # KMS key id -> key id named by alias/<key_id>

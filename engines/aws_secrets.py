@@ -242,11 +242,15 @@ class AwsSecretsEngine(EngineDriver):
             del parsed  # the private key object goes with the operation
 
     @contextlib.contextmanager
-    def signer(self, ref: str, sig_alg: A.SigningAlgorithm, message_type: A.MessageType):
-        # One fetch for the whole batch; the key object is dropped when it ends.
+    def signer(self, ref: str, sig_alg: A.SigningAlgorithm, message_type: A.MessageType, *, expected=None):
+        # One fetch for the whole batch, proven to be the expected key; the key object is dropped when it ends.
         name = self._name(ref)
         parsed = self._fetch(name, f"fetching key {name} to sign")
         try:
+            if expected is not None:
+                from .integrity import require_same_key
+
+                require_same_key(self.engine_id, name, parsed.public_key, expected)
             yield K.signer_for(parsed.private_key, sig_alg, message_type)
         finally:
             del parsed

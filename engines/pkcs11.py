@@ -82,6 +82,8 @@ class Pkcs11Engine(EngineDriver):
     SECRET = SecretSpec("user PIN")
     CAPABILITIES = Capabilities(can_create=True, can_import=True, can_import_public=False, can_delete=True,
                                 native_verify=False)
+    DELETE_NOTICE = ("A PKCS#11 token destroys key objects at once: the deletion is immediate, with no "
+                     "pending window, and cannot be undone.")
 
     def __init__(self, engine_id: str, options: dict[str, str], secret: str | None):
         super().__init__(engine_id, options, secret)
@@ -379,20 +381,30 @@ class Pkcs11Engine(EngineDriver):
         return K.ecdsa_raw_to_der(bytes(signature)) if plan.raw_ecdsa else bytes(signature)
 
     @contextlib.contextmanager
-    def signer(self, ref: str, sig_alg: A.SigningAlgorithm, message_type: A.MessageType):
+    def signer(self, ref: str, sig_alg: A.SigningAlgorithm, message_type: A.MessageType, *, expected=None):
         """One object lookup and mechanism choice for a batch, on the shared session.
 
         Each signature still takes the module lock (other threads may use the
         token between two), and a session lost mid-batch is reopened and the key
-        found again.
+        found again. With ``expected``, the private key object found (at the start,
+        and again after a lost session) is first proven to hold that public key.
         """
         prepared: list[_Prepared] = []
         what = f"sign with {sig_alg.name}"
 
+        def prepare(shared) -> None:
+            found = self._prepare_sign(shared, ref, sig_alg, message_type)
+            if expected is not None:
+                self._prove_object(shared, found.obj, ref, expected)
+            prepared[:] = [found]
+
         def sign_on(shared, data: bytes) -> bytes:
             if not prepared or prepared[0].shared is not shared:
-                prepared[:] = [self._prepare_sign(shared, ref, sig_alg, message_type)]
+                prepare(shared)
             return self._sign_prepared(prepared[0], data)
+
+        if expected is not None:
+            self._link.run("find the key to sign with", prepare)
 
         digest_size = sig_alg.digest_size if A.MessageType.parse(message_type) is A.MessageType.DIGEST else None
 
@@ -425,6 +437,14 @@ class Pkcs11Engine(EngineDriver):
             yield sign_one
         finally:
             prepared.clear()
+
+    def _prove_object(self, shared, obj, ref: str, expected) -> None:
+        """The private key object has ``expected`` as its public key: its own CKA_MODULUS (RSA), or
+        the public half paired with it by its CKA_ID (else its label), as ``get`` derives it."""
+        from .integrity import require_same_key
+
+        _, _, public_key, *_ = L.describe_private(shared.session, obj)
+        require_same_key(self.engine_id, ref, public_key, expected)
 
     def delete(self, ref: str, **options: str) -> None:
         def destroy(shared):

@@ -214,10 +214,14 @@ class VaultKvEngine(EngineDriver):
         return K.sign_with(self._private(ref, self._read(ref)), sig_alg, data, message_type)
 
     @contextlib.contextmanager
-    def signer(self, ref: str, sig_alg: A.SigningAlgorithm, message_type: A.MessageType):
-        # One read for the whole batch; the key object is dropped when it ends.
+    def signer(self, ref: str, sig_alg: A.SigningAlgorithm, message_type: A.MessageType, *, expected=None):
+        # One read for the whole batch, proven to be the expected key; the key object is dropped when it ends.
         private = self._private(ref, self._read(ref))
         try:
+            if expected is not None:
+                from .integrity import require_same_key
+
+                require_same_key(self.engine_id, ref, private.public_key(), expected)
             yield K.signer_for(private, sig_alg, message_type)
         finally:
             del private

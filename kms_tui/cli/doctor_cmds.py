@@ -1,4 +1,4 @@
-"""``kms-tui doctor [--json] [--repair]``: the workstation's health, and what to do about it.
+"""``kms-tui doctor [--json] [--repair] [--deep]``: the workstation's health, and what to do about it.
 
 Exit 0 when nothing is left to act on, 1 when findings remain (after ``--repair``,
 the ones it could not fix).
@@ -12,7 +12,7 @@ MARK = {"error": "ERROR", "warning": "WARN ", "info": "info "}
 
 
 def doctor(kms, args) -> int:
-    report = kms.doctor(repair=args.repair)
+    report = kms.doctor(repair=args.repair, deep=getattr(args, "deep", False))
     if args.json:
         emit_json(report.to_json())
         return 0 if report.clean else 1
@@ -24,6 +24,8 @@ def doctor(kms, args) -> int:
         done = " [repaired]" if f.repaired else " [--repair fixes this]" if f.repairable else ""
         print(f"{MARK.get(f.severity, f.severity)} {f.check}: {safe_text(f.subject, 100)}{done}")
         print(f"      {safe_text(f.message)}")
+        if f.changed:
+            print(f"      changed: {safe_text(f.changed)}")
         if f.hint and not f.repaired:
             print(f"      fix: {safe_text(f.hint)}")
     left = len(report.open_findings)

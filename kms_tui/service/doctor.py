@@ -22,6 +22,7 @@ from typing import Any
 from engines.errors import KeyIntegrityError, KeyNotFoundInEngine, KmsError
 from store.errors import CredentialsUnavailable, StoreError
 
+from . import doctor_keys, doctor_permissions
 from .core import KmsCore
 
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -40,6 +41,7 @@ class Finding:
     hint: str
     repairable: bool = False
     repaired: bool = False
+    changed: str = ""  # what --repair changed, e.g. "mode 0777 changed to 0700 (chmod 700 …)"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,23 +74,22 @@ def _mode(path: Path) -> int | None:
         return None
 
 
-def _who(mode: int) -> str:
-    group, other = bool(mode & 0o070), bool(mode & 0o007)
-    return "group and others" if group and other else "its group" if group else "others"
-
-
 class DoctorOps(KmsCore):
-    def doctor(self, *, repair: bool = False, timeout: float = ENGINE_TIMEOUT) -> DoctorReport:
-        """Run every check; with ``repair``, fix what can be fixed without deleting key material."""
+    def doctor(self, *, repair: bool = False, timeout: float = ENGINE_TIMEOUT, deep: bool = False) -> DoctorReport:
+        """Run every check; with ``repair``, fix what can be fixed without deleting key material.
+
+        ``deep`` also has every reachable engine prove that the material behind each
+        key record has the recorded public key (a fetch or token read per key).
+        """
         report = DoctorReport(repair=repair)
         reachable = []
         steps = (
             ("permissions", lambda: self._check_permissions(report, repair)),
-            ("database", lambda: self._check_database(report)),
-            ("audit", lambda: self._check_audit(report)),
-            ("keyring", lambda: self._check_keyring(report)),
+            ("database", lambda: (self._check_database(report), self._check_records(report))),
+            ("audit", lambda: (self._check_audit(report), self._check_intents(report, repair))),
+            ("keyring", lambda: (self._check_keyring(report), self._check_rekeys(report))),
             ("engines", lambda: reachable.extend(self._check_engines(report, timeout))),
-            ("consistency", lambda: self._check_consistency(report, reachable, repair)),
+            ("consistency", lambda: self._check_consistency(report, reachable, repair, deep)),
         )
         for name, step in steps:
             before = len(report.findings)
@@ -106,14 +107,6 @@ class DoctorOps(KmsCore):
 
     def _check_permissions(self, report: DoctorReport, repair: bool) -> None:
         data_dir = Path(self.data_dir)
-        found = getattr(self.store, "data_dir_mode_found", None)
-        if found is not None and found & 0o022:
-            report.findings.append(Finding(
-                "permissions", ERROR, str(data_dir),
-                f"The data directory was writable by {_who(found & 0o022)} (mode {found:04o}) until kms-tui "
-                "made it private (0700) on opening it: someone else could have changed its files.",
-                "Check who could write there, then run kms-tui audit verify and compare the key files with "
-                "a backup.", repaired=True))
         self._private(report, data_dir, 0o700, repair, "data directory")
         for name in ("kms.db", "kms.db-wal", "kms.db-shm", "kms-tui.log"):
             self._private(report, data_dir / name, 0o600, repair, "file")
@@ -124,49 +117,43 @@ class DoctorOps(KmsCore):
             if data_dir in directory.parents:  # keys/ between the data directory and the engine's own
                 for parent in reversed(directory.relative_to(data_dir).parents[:-1]):
                     self._private(report, data_dir / parent, 0o700, repair, "directory")
-            self._private(report, directory, 0o700, repair, f"key directory of engine {engine.id!r}")
+            # A key directory outside the data directory is not kms-tui's: its mode is the operator's.
+            shared = data_dir.resolve() not in directory.expanduser().resolve().parents
+            self._private(report, directory, 0o700, repair, f"key directory of engine {engine.id!r}", shared)
             try:
                 entries = sorted(p for p in directory.iterdir() if not p.name.startswith("."))
             except OSError:
                 continue
             for path in entries:
-                self._private(report, path, 0o600, repair, f"key file of engine {engine.id!r}")
+                self._private(report, path, 0o600, repair, f"key file of engine {engine.id!r}", shared)
+            self._check_trash(report, directory / ".trash", repair, engine.id)
 
-    def _private(self, report: DoctorReport, path: Path, wanted: int, repair: bool, what: str) -> None:
-        """A finding when ``path`` is open to group or others, or not owned by this user."""
+    def _check_trash(self, report: DoctorReport, trash: Path, repair: bool, engine_id: str) -> None:
+        """The software engine's trash (keys pending deletion) is held to the key directory's rules."""
+        if not trash.is_dir() or trash.is_symlink():
+            if trash.is_symlink() or trash.exists():
+                report.findings.append(Finding(
+                    "permissions", ERROR, str(trash), f"The trash of engine {engine_id!r} is not a directory; "
+                    "deleting, restoring and purging its keys are refused.",
+                    f"Check what it is and move it aside: {trash}"))
+            return
+        self._private(report, trash, 0o700, repair, f"trash of engine {engine_id!r}")
         try:
-            st = os.lstat(path)
-        except FileNotFoundError:
+            entries = sorted(p for p in trash.iterdir() if not p.name.startswith("."))
+        except OSError:
             return
-        except OSError as exc:
-            report.findings.append(Finding("permissions", ERROR, str(path), f"The {what} cannot be examined: "
-                                           f"{exc.strerror}.", "Check its owner and permissions."))
-            return
-        if st.st_uid != os.getuid():
-            report.findings.append(Finding(
-                "permissions", ERROR, str(path), f"The {what} belongs to another user (uid {st.st_uid}).",
-                f"Make it yours (chown) after checking its content, or move it aside: {path}"))
-            return
-        mode = stat.S_IMODE(st.st_mode)
-        if stat.S_ISLNK(st.st_mode) or not mode & 0o077:
-            return
-        writable = bool(mode & 0o022)
-        severity = ERROR if writable else WARNING
-        access = "writable" if writable else "readable"
-        consequence = " The software engine refuses its key files until it is fixed." if (
-            writable and "key directory" in what) else ""
-        finding = Finding(
-            "permissions", severity, str(path),
-            f"The {what} is {access} by {_who(mode)} (mode {mode:04o}).{consequence}",
-            f"chmod {wanted:o} {path}" + (" (check that its files are yours first)" if writable else ""),
-            repairable=True)
-        if repair:
-            try:
-                os.chmod(path, wanted)
-                finding.repaired = True
-            except OSError as exc:
-                finding.hint = f"chmod {wanted:o} {path} failed: {exc.strerror}."
-        report.findings.append(finding)
+        for path in entries:
+            self._private(report, path, 0o600, repair, f"key file pending deletion of engine {engine_id!r}")
+
+    def _private(self, report: DoctorReport, path: Path, wanted: int, repair: bool, what: str,
+                 shared: bool = False) -> None:
+        """A finding when ``path`` is open to group or others, not this user's, or (a key file) a link.
+
+        ``shared``: a key directory kms-tui did not create, or a file in one (doctor_permissions).
+        """
+        found = doctor_permissions.judge(path, wanted, what, repair=repair, shared=shared)
+        if found is not None:
+            report.findings.append(Finding("permissions", **found))
 
     # --- database and audit ------------------------------------------------------
 
@@ -201,6 +188,12 @@ class DoctorOps(KmsCore):
                 "Keep a copy of kms.db as evidence and find out who changed it; the chain is not rewritten, "
                 "since that would hide the break."))
 
+    def _check_intents(self, report: DoctorReport, repair: bool) -> None:
+        """Deletions announced and never recorded as done or abandoned (see doctor_intents)."""
+        from .doctor_intents import intent_findings
+
+        report.findings.extend(intent_findings(self, repair))
+
     # --- keyring and engines -----------------------------------------------------
 
     def _check_keyring(self, report: DoctorReport) -> None:
@@ -224,6 +217,22 @@ class DoctorOps(KmsCore):
                 report.findings.append(Finding(
                     "keyring", ERROR, engine.id, f"The keyring holds no secret for engine {engine.id!r}.",
                     f"kms-tui engines secret {engine.id} --secret-stdin"))
+
+    def _check_rekeys(self, report: DoctorReport) -> None:
+        """A re-key a kill interrupted is finished here, as the next command would (see engine_secrets)."""
+        for engine_id, outcome in self.finish_pending_rekeys():
+            if isinstance(outcome, dict):
+                report.findings.append(Finding(
+                    "keyring", WARNING, engine_id,
+                    f"A passphrase change of engine {engine_id!r} had been interrupted; it is now finished "
+                    f"({outcome['reencrypted']} key file(s) re-encrypted, {outcome['already']} already done).",
+                    "Nothing more to do; the audit log records it.", repairable=True, repaired=True))
+            else:
+                report.findings.append(Finding(
+                    "keyring", ERROR, engine_id,
+                    f"A passphrase change of engine {engine_id!r} was interrupted and cannot be finished: {outcome}",
+                    "Fix the cause above; every key file still opens under the old or the new passphrase, both "
+                    "kept in the keyring."))
 
     def _check_engines(self, report: DoctorReport, timeout: float) -> list[str]:
         """Test every engine at once; the ones that answered in time."""
@@ -256,7 +265,12 @@ class DoctorOps(KmsCore):
 
     # --- metadata against engines ------------------------------------------------
 
-    def _check_consistency(self, report: DoctorReport, reachable: list[str], repair: bool) -> None:
+    def _check_records(self, report: DoctorReport) -> None:
+        """Every key row readable, and its key id, algorithm and size its public key's."""
+        for severity, subject, message, hint in doctor_keys.record_problems(Path(self.store.path)):
+            report.findings.append(Finding("database", severity, subject, message, hint))
+
+    def _check_consistency(self, report: DoctorReport, reachable: list[str], repair: bool, deep: bool = False) -> None:
         if not reachable:
             report.checked["consistency"] = "skipped: no engine answered"
             return
@@ -264,19 +278,49 @@ class DoctorOps(KmsCore):
             found = self._compare(report, engine_id)
             fixable = [f for f in found if f.repairable]
             if repair and fixable:
-                self.sync(engine_id)  # adopts unrecorded keys and flags gone ones; deletes nothing
-                for finding in fixable:
-                    finding.repaired = True
+                (synced,) = self.sync(engine_id)  # adopts unrecorded keys and flags gone ones; deletes nothing
+                self._confirm_repairs(engine_id, fixable, synced.adopted)
+            if deep:
+                named = {f.subject for f in report.findings if f.check == "consistency" and f.severity == ERROR}
+                for severity, subject, message, hint in doctor_keys.prove_problems(self, engine_id, named):
+                    report.findings.append(Finding("consistency", severity, subject, message, hint))
+
+    def _confirm_repairs(self, engine_id: str, fixable: list[Finding], adopted: list[str]) -> None:
+        """Mark repaired only what a fresh comparison no longer finds: a sync that could not adopt
+        or flag a key changed nothing, and saying otherwise would hide the finding until next time."""
+        still = {(f.subject, f.message) for f in self._compare(DoctorReport(), engine_id) if f.severity != INFO}
+        prefixes = {f"{engine_id}:{key_id[:16]}" for key_id in adopted}
+        for finding in fixable:
+            finding.repaired = (finding.subject, finding.message) not in still
+            if finding.repaired:
+                finding.changed = (f"adopted by a sync of {engine_id}" if finding.subject in prefixes
+                                   else f"flagged missing by a sync of {engine_id}; nothing was deleted")
+            else:
+                finding.repairable = False
+                finding.hint = f"A sync did not change this. {finding.hint}"
 
     def _compare(self, report: DoctorReport, engine_id: str) -> list[Finding]:
         driver = self.driver(engine_id)
         held = {native.ref: native for native in driver.inventory()}
-        held_ids = {native.key_id for native in held.values()}
-        records = list(self.store.iter_keys(engine_id))
+        try:
+            records = list(self.store.iter_keys(engine_id))
+        except ValueError:  # a row whose JSON does not parse: named by the database check
+            found = [Finding("consistency", ERROR, engine_id, f"The key records of engine {engine_id!r} cannot all "
+                             "be read, so they were not compared with the engine.",
+                             "Fix the records the database check names, then run kms-tui doctor again.")]
+            report.findings.extend(found)
+            return found
         recorded_ids = {r.key_id for r in records}
+        replaced: set[str] = set()  # recorded references where the engine holds another key
         found: list[Finding] = []
         for record in records:
-            if record.native_ref is None or record.native_ref in held:
+            if record.native_ref is None:
+                continue
+            if record.native_ref in held:
+                why = doctor_keys.held_mismatch(record, held[record.native_ref])
+                if why:
+                    replaced.add(record.native_ref)
+                    found.append(Finding("consistency", ERROR, record.name, why, doctor_keys.REPLACED))
                 continue
             if record.status == "missing":
                 report.findings.append(Finding(
@@ -284,8 +328,10 @@ class DoctorOps(KmsCore):
                     f"If it is gone for good: kms-tui keys delete {record.key_id}; if it comes back, sync restores it."))
                 continue
             try:
-                driver.get(record.native_ref)
-                continue  # listed elsewhere (e.g. under another reference): present
+                why = doctor_keys.held_mismatch(record, driver.get(record.native_ref))
+                if why:  # listed elsewhere (e.g. under another reference), and another key
+                    found.append(Finding("consistency", ERROR, record.name, why, doctor_keys.REPLACED))
+                continue
             except KeyNotFoundInEngine:
                 found.append(Finding(
                     "consistency", WARNING, record.name,
@@ -298,6 +344,7 @@ class DoctorOps(KmsCore):
                 found.append(Finding("consistency", ERROR, record.name,
                                      f"Key {record.name!r} cannot be read from {engine_id!r}: {exc.message}",
                                      exc.hint or "Check the engine, then run kms-tui doctor again."))
+        held_ids = {native.key_id for ref, native in held.items() if ref not in replaced}
         for key_id in sorted(held_ids - recorded_ids):
             found.append(Finding(
                 "consistency", WARNING, f"{engine_id}:{key_id[:16]}",

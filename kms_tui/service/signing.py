@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from engines import algorithms as A
 from engines import keys as K
-from engines.errors import InvalidInput, KmsError
+from engines.errors import InvalidInput, KeyIntegrityError, KmsError
 
 from ..errors import Refused
-from .key_ops import KeyOps
+from .integrity import IntegrityOps
 
 # After this many engine failures in a row, a batch stops: the engine is down, not one input bad.
 MAX_ENGINE_FAILURES_IN_A_ROW = 10
@@ -42,7 +42,7 @@ class BatchSummary:
 BatchEmit = Callable[[object, int, "bytes | None", "str | None"], None]
 
 
-class SigningOps(KeyOps):
+class SigningOps(IntegrityOps):
     def _signing_inputs(self, ref: str, algorithm: str, data: bytes, message_type: str):
         if not isinstance(data, (bytes, bytearray)):
             raise InvalidInput("The message must be bytes.")
@@ -54,10 +54,16 @@ class SigningOps(KeyOps):
         return record, sig_alg, mt
 
     def sign(self, ref: str, algorithm: str, data: bytes, message_type: str = "RAW") -> bytes:
-        """Sign a message or digest with a key; ECDSA signatures are DER."""
+        """Sign a message or digest with a key; ECDSA signatures are DER.
+
+        The engine first proves that it holds the recorded key, and the signature is
+        verified against the recorded public key before it is returned (DESIGN §7.2).
+        """
         record, sig_alg, mt = self._signing_inputs(ref, algorithm, data, message_type)
         self._check_can_sign(record)
+        public_key = self.prove_record(record, "sign")
         signature = self.driver(record.engine_id).sign(record.native_ref, sig_alg, bytes(data), mt)
+        self.check_signature(record, public_key, sig_alg, bytes(data), mt, signature)
         self.store.audit.append(
             "key.sign",
             engine_id=record.engine_id,
@@ -98,6 +104,9 @@ class SigningOps(KeyOps):
         if sig_alg.hash_name is None and mt is A.MessageType.DIGEST:
             raise InvalidInput("ED25519 signs the whole message: use message type raw.")
         self._check_can_sign(record)
+        # The record must agree with itself; the engine proves the material the batch signs with
+        # (once, as it fetches or finds it) to be the recorded key.
+        public_key = self.recorded_public_key(record, "sign_batch")
         summary = BatchSummary()
         inputs, outputs = hashlib.sha256(), hashlib.sha256()
         hash_in, hash_out = inputs.update, outputs.update
@@ -109,7 +118,7 @@ class SigningOps(KeyOps):
         # gets them on each progress report and at the end): on a fast engine, bookkeeping
         # is a measurable share of a signature.
         try:
-            with self.driver(record.engine_id).signer(record.native_ref, sig_alg, mt) as sign_one:
+            with self.driver(record.engine_id).signer(record.native_ref, sig_alg, mt, expected=public_key) as sign_one:
                 for item in items:
                     if cancel is not None and cancel.is_set():
                         summary.interrupted = True
@@ -123,6 +132,8 @@ class SigningOps(KeyOps):
                             in_a_row = 0
                         except InvalidInput as exc:
                             error = exc.message
+                        except KeyIntegrityError:
+                            raise  # another key behind the record (a session found it again): the batch stops
                         except KmsError as exc:
                             error = exc.message
                             in_a_row += 1
@@ -144,6 +155,10 @@ class SigningOps(KeyOps):
                             summary.count, summary.signed, summary.failed = count, signed, count - signed
                             summary.seconds = now - started
                             progress(summary)
+        except KeyIntegrityError:
+            summary.interrupted = True
+            self.integrity_failure(record, "sign_batch", "engine: the material has another public key")
+            raise
         except BaseException:
             summary.interrupted = True
             raise
@@ -180,6 +195,10 @@ class SigningOps(KeyOps):
                 f"Key {record.name[:80]!r} was not found in its engine at the last sync.",
                 hint="Run: kms-tui sync " + record.engine_id,
             )
+        if record.state == "PendingDeletion":
+            raise Refused(f"Key {record.name[:80]!r} is pending deletion: it does not sign.",
+                          hint=f"Restore it first: kms-tui keys action {record.name[:80]} ACTION "
+                               "(restore, or cancel-deletion on AWS KMS).")
 
     def verify(
         self,
@@ -195,11 +214,11 @@ class SigningOps(KeyOps):
         record, sig_alg, mt = self._signing_inputs(ref, algorithm, data, message_type)
         if not isinstance(signature, (bytes, bytearray)) or not signature:
             raise InvalidInput("The signature is empty.")
+        public_key = self.recorded_public_key(record, "verify")  # a record that disagrees with itself verifies nothing
         if through_engine:
             if record.native_ref is None:
                 raise Refused(f"Key {record.name[:80]!r} has no engine object to verify with.")
             return self.driver(record.engine_id).verify(record.native_ref, sig_alg, bytes(data), mt, bytes(signature))
-        public_key = K.load_public_pem(record.public_key)
         return K.verify_with(public_key, sig_alg, bytes(data), mt, bytes(signature))
 
     def verify_with_public_key(

@@ -1,0 +1,123 @@
+"""Doctor's checks of key records: each row readable and agreeing with itself, and with its engine.
+
+A record is the only thing that says which key a name stands for, so a row changed
+outside kms-tui (a ``key_id`` or ``public_key`` edited, a reference pointed at another
+key, metadata that no longer parses) must be named, never passed over as healthy.
+Plain functions over SQLite rows and driver answers; ``doctor`` turns what they return
+into findings.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from engines import integrity as I
+from engines import keys as K
+from engines.errors import KeyIntegrityError, KmsError
+
+ERROR = "error"
+RESTORE = "Compare kms.db with a backup and restore this record; kms-tui refuses the key until it agrees with itself."
+REPLACED = ("Find out who changed the engine or kms.db; restore the key (or the record) from a backup. "
+            "A sync does not fix this: the key at that reference is not a new one to adopt.")
+Problem = tuple[str, str, str, str]  # severity, subject, message, hint
+
+_COLUMNS = "id, engine_id, key_id, name, algorithm, size, public_key, tags, metadata"
+
+
+def record_problems(path: Path) -> list[Problem]:
+    """Every key row that cannot be read or whose key id, algorithm or size is not its public key's."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error:
+        return []  # the database check says why it cannot be opened
+    try:
+        return [problem for row in conn.execute(f"SELECT {_COLUMNS} FROM keys ORDER BY id")
+                for problem in _row_problems(*row)]
+    except sqlite3.Error:
+        return []
+    finally:
+        conn.close()
+
+
+def _row_problems(rowid, engine_id, key_id, name, algorithm, size, pem, tags, metadata) -> Iterator[Problem]:
+    who = f"Key {str(name)[:80]!r} on {str(engine_id)[:80]!r}"
+    subject = name if isinstance(name, str) and name else f"key row {rowid}"
+    for field, text, kind in (("tags", tags, list), ("metadata", metadata, dict)):
+        if not isinstance(_json(text), kind):
+            yield (ERROR, subject, f"{who}: its {field} field is not a JSON {'list' if kind is list else 'object'}, "
+                   "so listings that include it fail.", RESTORE)
+    try:
+        public_key = K.load_public_pem(pem)
+        held = K.describe(public_key)
+    except (KmsError, TypeError, ValueError):
+        yield ERROR, subject, f"{who}: its public key cannot be read, so it neither signs nor verifies.", RESTORE
+        return
+    if not I.key_id_matches(key_id, public_key):
+        yield (ERROR, subject, f"{who} is recorded with key id {str(key_id)[:16]}… but its public key's id is "
+               f"{K.key_id_of(public_key)[:16]}…: one of them was changed outside kms-tui.", RESTORE)
+    if (algorithm, size) != held:
+        yield (ERROR, subject, f"{who} is recorded as {str(algorithm)[:20]} {size} but its public key is "
+               f"{held[0]} {held[1]}.", RESTORE)
+
+
+def _json(text: object) -> object:
+    try:
+        return json.loads(text) if isinstance(text, (str, bytes)) else None
+    except ValueError:
+        return None
+
+
+def held_mismatch(record, native) -> str | None:
+    """Why the key an engine lists at a record's reference is not the recorded key, or None.
+
+    A key id that names another key at a recorded reference (a legacy 40-hex file or a
+    token object overwritten in place) is no new key a sync could adopt: it is this one.
+    """
+    if native.light or native.public_key is None:
+        return None
+    try:
+        recorded = K.spki_der(K.load_public_pem(record.public_key))
+    except KmsError:
+        return None  # the record check names an unreadable public key
+    if K.spki_der(native.public_key) == recorded:
+        return None
+    return (f"Engine {record.engine_id!r} holds key {native.key_id[:16]}… where key {record.name[:80]!r} "
+            f"({K.key_id_of(K.load_public_pem(record.public_key))[:16]}…) is recorded: the key there was "
+            "replaced, or the record points at another key. It does not sign.")
+
+
+def prove_problems(kms, engine_id: str, named: set[str]) -> list[Problem]:
+    """``doctor --deep``: every key with material on the engine proves it is the recorded key.
+
+    Every failed proof leaves its audit row; a key already named by a finding
+    (``named``) is not named twice. Records that disagree with themselves are left
+    to the record check.
+    """
+    problems: list[Problem] = []
+    try:
+        records = list(kms.store.iter_keys(engine_id))
+    except ValueError:
+        return problems  # unreadable rows: the consistency check said so
+    for record in records:
+        if (record.native_ref is None or not record.has_private_key or record.status == "missing"
+                or record.state == "PendingDeletion" or not _agrees(record)):  # pending: it signs nothing
+            continue
+        try:
+            kms.prove_record(record, "doctor", fresh=True)
+        except KeyIntegrityError as exc:
+            if record.name not in named:
+                problems.append((ERROR, record.name, exc.message, exc.hint or REPLACED))
+        except KmsError as exc:
+            problems.append((ERROR, record.name, f"Key {record.name[:80]!r} could not be proven on {engine_id!r}: "
+                             f"{exc.message}", exc.hint or "Check the engine, then run kms-tui doctor --deep again."))
+    return problems
+
+
+def _agrees(record) -> bool:
+    try:
+        return I.key_id_matches(record.key_id, K.load_public_pem(record.public_key))
+    except KmsError:
+        return False

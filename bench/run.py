@@ -23,7 +23,7 @@ if __package__ in (None, ""):
 
 from bench.common import ROOT, Figure, machine  # noqa: E402
 
-SUITES = ("startup", "signing", "sync_scaling")  # figures 1-3, 4 and 6, 5
+SUITES = ("startup", "signing", "sync_scaling", "durability")  # figures 1-3, 4 and 6, 5, 7-8
 
 
 def _number(value: float, unit: str) -> str:

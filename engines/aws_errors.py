@@ -40,7 +40,7 @@ class AwsThrottled(E.EngineUnavailable):
     title = "AWS is throttling requests"
 
 
-class KeyPendingDeletion(E.KeyNotFoundInEngine):
+class KeyPendingDeletion(E.KeyPendingDeletion):
     """Deleted but still recoverable: gone for every use except the recovery action."""
 
     title = "Key pending deletion"

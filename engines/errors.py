@@ -68,6 +68,12 @@ class KeyNotFoundInEngine(EngineError):
     title = "Key not found in engine"
 
 
+class KeyPendingDeletion(KeyNotFoundInEngine):
+    """Deleted but still recoverable: gone for every use except restoring (or purging) it."""
+
+    title = "Key pending deletion"
+
+
 class KeyExists(EngineError):
     title = "Key already exists"
 

@@ -10,6 +10,7 @@ from engines.algorithms import strength_reason
 from engines.errors import InvalidInput
 from engines.keys import MAX_KEY_FILE_BYTES
 from store import KeyQuery
+from store.validation import parse_json_object
 
 from ..batch import decode
 from ..errors import Refused
@@ -53,16 +54,11 @@ def _write_out(path: str | None, data: bytes) -> None:
     write_new_file(path, data)
 
 
-def _metadata(text: str | None) -> dict:
-    if not text:
+def _metadata(value: dict | str | None) -> dict:
+    """--metadata / --set: already parsed and bounded by the parser (arg_types.json_object)."""
+    if not value:
         return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise InvalidInput("--metadata is not valid JSON.") from None
-    if not isinstance(value, dict):
-        raise InvalidInput("--metadata must be a JSON object.")
-    return value
+    return value if isinstance(value, dict) else parse_json_object(value, "--metadata")
 
 
 def _print_key(record, as_json: bool) -> None:
@@ -104,10 +100,10 @@ def list_keys(kms, args) -> int:
     records = kms.list_keys(query)
     rows = [
         (r.name, r.key_id[:12], r.engine_id, f"{r.algorithm} {r.size}", r.strength,
-         "priv" if r.has_private_key else "pub", "yes" if r.bound else "", "" if r.status == "ok" else r.status)
+         "priv" if r.has_private_key else "pub", "yes" if r.bound else "", r.state or ("" if r.status == "ok" else r.status))
         for r in records
     ]
-    print(table(("NAME", "KEY ID", "ENGINE", "ALGORITHM", "STRENGTH", "KIND", "BOUND", "STATUS"), rows,
+    print(table(("NAME", "KEY ID", "ENGINE", "ALGORITHM", "STRENGTH", "KIND", "BOUND", "STATE"), rows,
                 widths={0: 40, 2: 24}))
     return 0
 
@@ -205,6 +201,7 @@ def delete(kms, args) -> int:
     record = kms.resolve(args.ref)
     if not args.yes and not confirm_typed(
         record.name, f"Delete key {safe_text(record.name, 80)} ({record.key_id[:16]}…) from engine {record.engine_id}?"
+        f"\n{kms.deletion_notice(record)}"
     ):
         raise Refused("Deletion not confirmed; nothing was deleted.", hint="Pass --yes to skip the typed confirmation.")
     from .engine_cmds import parse_options
@@ -216,15 +213,13 @@ def delete(kms, args) -> int:
     elif gone:
         print(f"Key {safe_text(deleted.name, 80)} deleted.")
     else:
-        print(f"Key {safe_text(deleted.name, 80)} is now {safe_text(deleted.state)}; it can still be recovered.")
+        print(f"Key {safe_text(deleted.name, 80)} is now {safe_text(deleted.state)}; it can still be recovered "
+              f"(kms-tui keys action {safe_text(deleted.name, 80)} lists how).")
     return 0
 
 
-DESTRUCTIVE_ACTIONS = ("purge", "destroy")
-
-
 def action(kms, args) -> int:
-    from .io import confirm_typed
+    from .deletion_cmds import DESTRUCTIVE_ACTIONS, confirm_destruction
 
     if not args.action:
         actions = kms.key_actions(args.ref)
@@ -237,10 +232,8 @@ def action(kms, args) -> int:
                 print("This key's engine has no extra actions.")
         return 0
     record = kms.resolve(args.ref)
-    if args.action in DESTRUCTIVE_ACTIONS and not args.yes and not confirm_typed(
-        record.name, f"{args.action} key {safe_text(record.name, 80)}? This cannot be undone."
-    ):
-        raise Refused(f"{args.action} not confirmed; nothing was changed.", hint="Pass --yes to skip the typed confirmation.")
+    if args.action in DESTRUCTIVE_ACTIONS:
+        confirm_destruction(record, args.action, args)
     result = kms.run_key_action(args.ref, args.action)
     if args.json:
         emit_json(None if result is None else result.to_json())

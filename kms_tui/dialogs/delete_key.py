@@ -23,13 +23,13 @@ class DeleteKeyDialog(ServiceCalls, ModalScreen["KeyRecord | None"]):
     def __init__(self, record: KeyRecord):
         super().__init__()
         self.record = record
+        self.notice: str | None = None  # what a delete does on this key's engine (immediate, trash, window)
 
     def compose(self) -> ComposeResult:
         r = self.record
         with Vertical(id="dialog", classes="danger"):
             yield Static(Text(f"Delete key {safe_text(r.name, 60)}", style="bold"), id="dialog-title")
-            yield Static(Text(f"{r.key_id}\nfrom engine {safe_text(r.engine_id)}. The engine deletes the key "
-                              "material; this cannot be undone unless the engine keeps deleted keys."), id="dialog-body")
+            yield Static(self._body(None), id="dialog-body")
             if r.bindings:
                 lines = "\n".join(f"  • {safe_text(b.get('resource_type'))} {safe_text(b.get('resource_id'))}"
                                   for b in r.bindings)
@@ -43,8 +43,18 @@ class DeleteKeyDialog(ServiceCalls, ModalScreen["KeyRecord | None"]):
                 yield Button("Delete", id="delete", variant="error", disabled=True)
                 yield Button("Cancel", id="cancel")
 
+    def _body(self, notice: str | None) -> Text:
+        # Until the service says what this engine does with a deleted key, nothing is promised.
+        said = notice or "What the engine does with the key material is being looked up…"
+        return Text(f"{self.record.key_id}\nfrom engine {safe_text(self.record.engine_id)}. {said}")
+
     def on_mount(self) -> None:
         self.query_one("#confirm-name", Input).focus()
+        self.call(self.kms.deletion_notice, self.record, then=self._noticed, group="notice")
+
+    def _noticed(self, notice: str) -> None:
+        self.notice = notice
+        self.query_one("#dialog-body", Static).update(self._body(notice))
 
     def _ready(self) -> bool:
         typed = self.query_one("#confirm-name", Input).value == self.record.name

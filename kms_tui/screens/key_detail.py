@@ -16,6 +16,7 @@ from store import KeyRecord
 from store.models import BINDINGS_KEY
 
 from ..dialogs.form import ChoiceDialog, Field, FormDialog, JsonDialog
+from ..service.deletion import DESTRUCTIVE_ACTIONS
 from ..text import safe_text
 from ..widgets.cells import literal, strength
 from ..widgets.strength_panel import StrengthPanel
@@ -224,9 +225,26 @@ class KeyDetailScreen(ServiceCalls, Screen):
                 self.notify("This key's engine has no extra actions.")
                 return
             self.app.push_screen(ChoiceDialog("Engine action", [(k, f"{k}: {v}") for k, v in actions.items()]),
-                                 lambda a: a and self.call(self.kms.run_key_action, self._ref(), a, then=self._after_action))
+                                 self._run_engine_action)
 
         self.call(self.kms.key_actions, self._ref(), then=listed)
+
+    def _run_engine_action(self, action: str | None) -> None:
+        if not action:
+            return
+        ref = self._ref()
+        if action not in DESTRUCTIVE_ACTIONS:
+            self.call(self.kms.run_key_action, ref, action, then=self._after_action)
+            return
+        name = self.record.name  # destroying key material: the key's name typed first
+
+        def check(values: dict[str, str]) -> str | None:
+            return None if values.get("name") == name else "That is not the key's name."
+
+        self.app.push_screen(
+            FormDialog(f"{action.capitalize()} key {safe_text(name, 50)}: this destroys the key material and "
+                       "cannot be undone", [Field("name", "Type the key name to confirm", placeholder=name)], check),
+            lambda values: values and self.call(self.kms.run_key_action, ref, action, then=self._after_action))
 
     def _after_action(self, record) -> None:
         if record is None:

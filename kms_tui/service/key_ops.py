@@ -10,13 +10,14 @@ from typing import Any
 
 from engines import algorithms as A
 from engines import keys as K
-from engines.base import NativeKey, check_options
-from engines.errors import InvalidInput, KeyExists, KeyNotFoundInEngine, KmsError, OperationNotSupported
+from engines.base import NativeKey
+from engines.errors import InvalidInput, KeyExists, KmsError, OperationNotSupported
 from store import KeyQuery, KeyRecord
 from store.errors import Conflict, NotFound
 from store.models import BINDINGS_KEY
+from store.records import check_metadata
 
-from ..errors import AmbiguousReference, Cancelled, KeyNotFound, Refused
+from ..errors import AmbiguousReference, Cancelled, KeyNotFound
 from .core import KmsCore
 
 MAX_IMPORT_BYTES = K.MAX_KEY_FILE_BYTES
@@ -117,6 +118,7 @@ class KeyOps(KmsCore):
         engine_id = self._engine_id(engine_id)
         algorithm = A.normalise_algorithm(algorithm)
         self._check_names(name, aliases)
+        check_metadata(metadata)  # refused before any key material is made
         driver = self.driver(engine_id)
         algorithm, size = A.validate_spec(algorithm, size, driver.supported_key_types())
         native = driver.create(algorithm, size)
@@ -181,6 +183,7 @@ class KeyOps(KmsCore):
         aliases, tags = list(aliases), list(tags)
         engine_id = self._engine_id(engine_id)
         self._check_names(name, aliases)
+        check_metadata(metadata)
         parsed = K.parse_key(data, passphrase)
         if any(r.engine_id == engine_id for r in self.store.keys_by_key_id(parsed.key_id)):
             raise Conflict(f"Key {parsed.key_id[:16]}… is already recorded on engine {engine_id!r}.")
@@ -249,7 +252,7 @@ class KeyOps(KmsCore):
             # Left in the engine; a later sync adopts it. Nothing else to do here.
             pass
 
-    # --- export and delete ---------------------------------------------------
+    # --- export ---------------------------------------------------------------
 
     def public_key(self, ref: str):
         return K.load_public_pem(self.resolve(ref).public_key)
@@ -257,65 +260,7 @@ class KeyOps(KmsCore):
     def export_public(self, ref: str, fmt: str = "pem") -> bytes:
         return K.export_public(self.public_key(ref), fmt)
 
-    def delete_key(self, ref: str, *, force: bool = False, options: dict[str, str] | None = None) -> KeyRecord:
-        """Delete a key: engine first, then metadata. Refused while bound unless forced.
-
-        Engines with recoverable deletion (a pending window, a soft delete)
-        leave the key in a state; its record stays, showing that state.
-        ``options`` are the engine's delete options (e.g. the pending window).
-        """
-        record = self.resolve(ref)
-        if record.bound and not force:
-            raise Refused(
-                f"Key {record.name[:80]!r} is bound to {len(record.bindings)} resource(s).",
-                hint="Unbind them first, or use --force.",
-            )
-        engine_result, state = "no engine object", None
-        if record.native_ref is not None:
-            driver = self.driver(record.engine_id)
-            checked = check_options(driver.DELETE_OPTIONS, dict(options or {}), f"deleting from {driver.DISPLAY}")
-            try:
-                state = driver.delete(record.native_ref, **checked)
-                engine_result = "deleted" if state is None else f"left as {state}"
-            except KeyNotFoundInEngine:
-                engine_result = "already gone"
-        elif options:
-            raise InvalidInput("This key has no engine object: delete options do not apply.")
-        details = {"name": record.name, "forced": force, "engine": engine_result, "options": dict(options or {})}
-        with self.store.transaction():
-            if state is None:
-                self.store.delete_key(record.engine_id, record.key_id)
-            else:
-                self.store.update_key(record.engine_id, record.key_id, state=state)
-            self.store.audit.append("key.delete", engine_id=record.engine_id, key_id=record.key_id, details=details)
-        if state is not None:
-            return self.store.get_key(record.engine_id, record.key_id)
-        return record
-
-    def key_actions(self, ref: str) -> dict[str, str]:
-        """Engine-specific actions for a key (e.g. cancel-deletion, purge): name -> description."""
-        record = self.resolve(ref)
-        if record.native_ref is None:
-            return {}
-        return dict(self.driver(record.engine_id).KEY_ACTIONS)
-
-    def run_key_action(self, ref: str, action: str) -> KeyRecord | None:
-        """Run an engine-specific action; returns the key as it is now, or None when it is gone."""
-        record = self.resolve(ref)
-        if record.native_ref is None:
-            raise OperationNotSupported(f"Key {record.name[:80]!r} has no engine object.")
-        driver = self.driver(record.engine_id)
-        if action not in driver.KEY_ACTIONS:
-            known = ", ".join(driver.KEY_ACTIONS) or "none"
-            raise OperationNotSupported(f"{driver.DISPLAY} has no key action {action[:40]!r}.", hint=f"Actions: {known}.")
-        native = driver.key_action(record.native_ref, action)
-        with self.store.transaction():
-            if native is None:
-                self.store.delete_key(record.engine_id, record.key_id)
-            else:
-                self.store.update_key(record.engine_id, record.key_id, state=native.state, status="ok")
-            self.store.audit.append(f"key.action.{action}", engine_id=record.engine_id, key_id=record.key_id)
-        return None if native is None else self.store.get_key(record.engine_id, record.key_id)
+    # delete_key, key_actions and run_key_action: see deletion.py (announced, recoverable deletion)
 
     # --- edits ---------------------------------------------------------------
 

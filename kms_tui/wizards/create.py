@@ -221,7 +221,8 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
         self.close(record)
 
     def _cancelled(self) -> None:
-        self.notify("Key creation cancelled; no key was kept.", timeout=4)
+        # A recorded key is deleted as any other: where the engine keeps deleted keys, it is pending deletion.
+        self.notify("Key creation cancelled; the key made was deleted.", timeout=4)
         self.close(None)
 
     def _create_failed(self, error: BaseException) -> bool:

@@ -64,7 +64,7 @@ def test_key_life_cycle(cli, vault, tmp_path):
     cli("keys", "action", "az-issuing", "recover")
     cli("keys", "sign", "az-issuing", "--algorithm", "ECDSA_SHA_256", input=b"again")
     cli("keys", "delete", "az-issuing", "--yes")
-    cli("keys", "action", "az-issuing", "purge", "--yes")
+    cli("keys", "action", "az-issuing", "purge", "--confirm", "az-issuing")
     assert cli.json("keys", "list") == []
     assert _ref(vault, created["key_id"]) is None
     no_secret_on_disk(cli)

@@ -59,9 +59,10 @@ def test_bind_then_delete_needs_force(cli):
     cli("keys", "delete", "dev", "--force", code=3)
     assert snapshot(cli) == before
     cli("keys", "delete", "dev", "--force", "--yes")
-    assert cli.json("keys", "list") == []
+    # Recoverable: listed pending deletion, its file moved to the engine's trash.
+    assert [k["state"] for k in cli.json("keys", "list")] == ["PendingDeletion"]
     assert not (cli.key_dir() / created["key_id"]).exists()
-    assert cli.json("audit", "list", "--limit", "1")[0]["action"] == "key.delete"
+    assert [r["action"] for r in cli.json("audit", "list", "--limit", "2")] == ["key.delete", "key.delete.intent"]
 
 
 def _pem(key, password=None):

@@ -72,7 +72,8 @@ def test_vault_engine_end_to_end(cli, bao, tmp_path):
     assert b"undelete done; state ok" in procs[-1].stdout
     procs.append(cli("keys", "sign", "v1", "--algorithm", "ECDSA_SHA_256", input=b"again"))
     procs.append(cli("keys", "action", "v1", "destroy", code=3))  # destructive: needs a typed confirmation
-    procs.append(cli("keys", "action", "v1", "destroy", "--yes"))
+    procs.append(cli("keys", "action", "v1", "destroy", "--yes", code=3))  # --yes does not name the key
+    procs.append(cli("keys", "action", "v1", "destroy", "--confirm", "v1"))
     assert b"the key is gone" in procs[-1].stdout
     with pytest.raises(hvac.exceptions.InvalidPath):
         server.client().secrets.kv.v2.read_secret_metadata(created["key_id"], mount_point=mount)

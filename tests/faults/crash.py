@@ -1,4 +1,4 @@
-"""Crash injection: SIGKILL the service at random points of create, import and delete.
+"""Crash injection: SIGKILL the service at random points of create, import, delete and purge.
 
 Each round forks a worker from this (already imported) process; the worker opens
 the data directory and loops over create / import / delete on the engines it is
@@ -156,9 +156,13 @@ def _worker(target: Target, seed: int, out: int) -> None:  # pragma: no cover - 
         n += 1
         engine_id = rng.choice(target.engines)
         records = kms.list_keys(KeyQuery(engine_id=engine_id))
+        pending = [r for r in records if r.state == "PendingDeletion"]  # the software engine's trash
+        records = [r for r in records if r.state != "PendingDeletion"]
         roll = rng.random()
         try:
-            if records and (roll < 0.35 or len(records) >= MAX_KEYS):
+            if pending and (roll < 0.15 or len(pending) >= MAX_KEYS):
+                kms.run_key_action(rng.choice(pending).name, "purge")
+            elif records and (roll < 0.35 or len(records) >= MAX_KEYS):
                 kms.delete_key(rng.choice(records).name, force=True)
             elif roll < 0.7:
                 algorithm, size = rng.choice((("ECDSA", 256), ("Ed25519", 256)))

@@ -196,8 +196,9 @@ def test_bindings_block_delete_until_forced(kms):
         kms.unbind("device", "certificate", "serial-01")
     kms.bind("device", "ca", "root")
     kms.delete_key("device", force=True)
-    assert files(kms) == [] and kms.count_keys() == 0
-    assert audit_actions(kms)[-1] == "key.delete"
+    # The key file went to the engine's trash; the record stays, pending deletion.
+    assert files(kms) == [".trash"] and kms.resolve("device").state == "PendingDeletion"
+    assert audit_actions(kms)[-2:] == ["key.delete.intent", "key.delete"]
 
 
 def test_aliases_tags_rename_metadata(kms):
@@ -258,9 +259,10 @@ def test_delete_options_and_key_actions_are_checked_against_the_engine(kms):
     from engines.errors import EngineConfigError, OperationNotSupported
 
     record = kms.create_key("ECDSA", 256, "k")
-    with pytest.raises(EngineConfigError):
-        kms.delete_key("k", options={"pending_window_days": "7"})
-    assert kms.key_actions("k") == {}
+    for options in ({"recovery_window_days": "7"}, {"pending_window_days": "3"}, {"pending_window_days": "x"}):
+        with pytest.raises(EngineConfigError):
+            kms.delete_key("k", options=options)
+    assert set(kms.key_actions("k")) == {"restore", "purge"}
     with pytest.raises(OperationNotSupported):
-        kms.run_key_action("k", "purge")
+        kms.run_key_action("k", "cancel-deletion")
     assert files(kms) == [record.key_id]

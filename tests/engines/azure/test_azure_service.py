@@ -50,7 +50,8 @@ def test_delete_is_soft_and_purge_is_a_second_explicit_action(kms, server):
     kms.delete_key("k")
     assert kms.run_key_action("k", "purge") is None
     assert [r.name for r in kms.list_keys()] == []
-    assert [a.action for a in kms.audit_rows(limit=2)] == ["key.action.purge", "key.delete"]
+    assert [a.action for a in kms.audit_rows(limit=4)] == [
+        "key.action.purge", "key.action.purge.intent", "key.delete", "key.delete.intent"]  # each announced first
 
 
 def test_wrong_secret_registers_nothing(kms, server, memory_keyring):

@@ -38,6 +38,7 @@ class SecretSpec:
     label: str  # "user PIN", "at-rest passphrase", ...
     generated: bool = False  # the engine can make one up when none is given
     required: bool = True
+    min_length: int = 1  # a new secret shorter than this is refused (a passphrase that encrypts keys)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,9 @@ class EngineDriver(abc.ABC):
     DELETE_OPTIONS: ClassVar[tuple[OptionSpec, ...]] = ()
     # Engine-specific key actions (name -> one-line description), e.g. "cancel-deletion", "purge".
     KEY_ACTIONS: ClassVar[dict[str, str]] = {}
+    # What a delete does to the key material, said in the typed confirmation of a delete.
+    DELETE_NOTICE: ClassVar[str] = ("The engine deletes the key material; this cannot be undone unless the "
+                                    "engine keeps deleted keys.")
 
     def __init__(self, engine_id: str, options: dict[str, str], secret: str | None):
         self.engine_id = engine_id
@@ -162,6 +166,31 @@ class EngineDriver(abc.ABC):
     def check(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Raise a typed error when the engine cannot be reached or used."""
 
+    def warnings(self) -> list[str]:
+        """Sentences about what works but deserves a look (a key directory open to others)."""
+        return []
+
+    # --- the secret ----------------------------------------------------------
+
+    @classmethod
+    def guarded_material(cls, options: dict[str, str]) -> int:
+        """How many stored items only this engine's secret opens (encrypted key files).
+
+        0 for engines whose secret grants access and nothing more (a PIN, a cloud
+        credential): losing it loses no key. While this is above 0 the secret is
+        never deleted or replaced without a check. Reads no secret.
+        """
+        return 0
+
+    def prove_secret(self) -> str:
+        """Check that this driver's secret opens what the engine already holds, before it is kept.
+
+        Raises the engine's typed error (wrong PIN, wrong passphrase, refused
+        credentials); returns what was checked, for the audit row.
+        """
+        self.check()
+        return "the engine accepted it"
+
     # --- keys ------------------------------------------------------------
 
     @abc.abstractmethod
@@ -189,6 +218,28 @@ class EngineDriver(abc.ABC):
     def get(self, ref: str) -> NativeKey:
         """One key by native reference; ``KeyNotFoundInEngine`` when absent."""
 
+    def prove(self, ref: str, public_key) -> None:
+        """``KeyIntegrityError`` unless the material at ``ref`` has ``public_key`` (DESIGN §7.2).
+
+        Asked before the first signature with a key in a process and once per batch,
+        so that a record pointed at another key (or a key replaced in the engine)
+        never signs. The default asks ``get``, which reads the key where it signs:
+        the software and PKCS#11 drivers derive it from the private key, Secrets
+        Manager and Vault from the fetched private key, Azure from the vault's key.
+        A driver whose ``get`` does not answer from that material overrides this.
+        """
+        from .integrity import require_same_key
+
+        require_same_key(self.engine_id, ref, self.get(ref).public_key, public_key)
+
+    def proof_stamp(self, ref: str) -> object:
+        """What changes when the material at ``ref`` may have changed; a proof holds while it is equal.
+
+        None (the default): nothing local can tell, so a proof holds for the process
+        (and each batch proves again). The software engine returns its key file's identity.
+        """
+        return None
+
     @abc.abstractmethod
     def create(self, algorithm: str, size: int) -> NativeKey:
         """Generate a key pair inside the engine."""
@@ -202,14 +253,19 @@ class EngineDriver(abc.ABC):
 
     @contextlib.contextmanager
     def signer(
-        self, ref: str, sig_alg: SigningAlgorithm, message_type: MessageType
+        self, ref: str, sig_alg: SigningAlgorithm, message_type: MessageType, *, expected: Any = None
     ) -> Iterator[Callable[[bytes], bytes]]:
         """A signing function for many messages with one key (batch signing).
 
         Drivers override this to do once what ``sign`` does every time: fetch and
         parse a stored key, find a token object, pick a mechanism. Whatever is
-        held (a private key object) is dropped when the context ends.
+        held (a private key object) is dropped when the context ends. With
+        ``expected`` (the recorded public key), the material the batch will sign
+        with is first proven to be that key (``KeyIntegrityError`` otherwise):
+        overriding drivers check what they fetched, so a batch reads its key once.
         """
+        if expected is not None:
+            self.prove(ref, expected)
         yield lambda data: self.sign(ref, sig_alg, data, message_type)
 
     def verify(

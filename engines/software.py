@@ -1,7 +1,8 @@
 """Software engine (Lamassu ``GOLANG``): one PEM private key file per key in a directory.
 
 Layout, as Lamassu's filesystem engine keeps it: ``<directory>/<key_id>``, file mode
-0600, directory 0700. Lamassu writes clear PKCS#8; here keys are encrypted at rest by
+0600, directory 0700 when made here (an existing one keeps its mode; what is trusted
+is in file_trust). Lamassu writes clear PKCS#8; here keys are encrypted at rest by
 default (PKCS#8 ``ENCRYPTED PRIVATE KEY`` with the engine passphrase), and clear files
 found in the directory (PKCS#8, PKCS#1, SEC1) are read as they are, so keys made by
 either side are usable by both.
@@ -13,21 +14,24 @@ import contextlib
 import logging
 import os
 import secrets
-import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterator
 
 from . import algorithms as A
 from . import errors as E
+from . import file_trust as FT
 from . import keys as K
+from . import software_rekey as R
 from .base import Capabilities, EngineDriver, NativeKey, OptionSpec, SecretSpec
+from .software_deletion import TrashDeletion
+from .software_trash import fsync_dir
 
 log = logging.getLogger("engines.software")
 
 _HEX = frozenset("0123456789abcdef")
 _CACHE_SIZE = 64  # private key objects kept decrypted, so a batch of signatures decrypts once
-_ENCRYPTED_MARKERS = (b"ENCRYPTED PRIVATE KEY", b"Proc-Type: 4,ENCRYPTED")
+_ENCRYPTED_MARKERS = R.ENCRYPTED_MARKERS
 
 
 def _valid_ref(ref: object) -> bool:
@@ -35,7 +39,7 @@ def _valid_ref(ref: object) -> bool:
     return isinstance(ref, str) and len(ref) in (64, 40) and set(ref) <= _HEX
 
 
-class SoftwareEngine(EngineDriver):
+class SoftwareEngine(TrashDeletion, EngineDriver):
     TYPE = "GOLANG"
     DISPLAY = "Software"
     PROVIDER = "Lamassu (software)"
@@ -44,7 +48,7 @@ class SoftwareEngine(EngineDriver):
         OptionSpec("directory", "the directory holding one PEM file per key", required=True),
         OptionSpec("encrypt", "encrypt private keys at rest (true/false)", default="true", choices=("true", "false")),
     )
-    SECRET = SecretSpec("at-rest passphrase", generated=True, required=False)
+    SECRET = SecretSpec("at-rest passphrase", generated=True, required=False, min_length=12)
     # create, import and delete; public keys are recorded by the service, without an engine
     CAPABILITIES = Capabilities(can_import_public=False, native_verify=False)
     SUPPORTED = {A.RSA: A.RSA_CREATE_SIZES, A.ECDSA: A.ECDSA_SIZES, A.ED25519: A.ED25519_SIZES}
@@ -99,18 +103,9 @@ class SoftwareEngine(EngineDriver):
 
         Anyone with write access could have replaced a key file (or will); tightening the
         mode silently would hide that, so the operator is told and fixes it knowingly.
+        Another user's directory is refused too (file_trust).
         """
-        try:
-            mode = stat.S_IMODE(os.stat(self.directory).st_mode)
-        except OSError:
-            return  # absent: created private on first write; unreadable: the caller says so
-        if mode & 0o022:
-            raise E.InsecurePermissions(
-                f"The key directory {self.directory} of engine {self.engine_id!r} is writable by "
-                f"{'group and others' if mode & 0o022 == 0o022 else 'its group' if mode & 0o020 else 'others'} "
-                f"(mode {mode:04o}); its key files are neither read nor written.",
-                hint=f"Check that its files are yours, then: chmod 700 {self.directory}",
-            )
+        FT.check_key_dir(self.directory, self.engine_id)
 
     def _names(self) -> list[str]:
         """Key file names; temp files, dotfiles and anything else are not keys."""
@@ -128,16 +123,18 @@ class SoftwareEngine(EngineDriver):
         path = self._path(ref)
         self._refuse_if_open_to_others()
         try:
-            st = os.stat(path)
-            # Checked before opening: a FIFO would block, and a huge file is never a key.
-            if not stat.S_ISREG(st.st_mode) or st.st_size > K.MAX_KEY_FILE_BYTES:
-                raise E.KeyParseError(f"Key file {path} is not a regular file of a key's size.")
-            data = b""
-            if read:
-                with open(path, "rb") as fh:
-                    data = fh.read(K.MAX_KEY_FILE_BYTES + 1)
+            # Opened without following a link, then judged by its descriptor: no window between
+            # the check and the read (file_trust). A symlink, another user's file or one that
+            # group or others may write to is refused, as ssh refuses such a private key.
+            fd, st = FT.open_key_file(path, self.engine_id)
+            try:
+                if st.st_size > K.MAX_KEY_FILE_BYTES:
+                    raise E.KeyParseError(f"Key file {path} is larger than any key file.")
+                data = FT.read_fd(fd, K.MAX_KEY_FILE_BYTES + 1) if read else b""
+            finally:
+                os.close(fd)
         except (FileNotFoundError, NotADirectoryError):
-            raise self._not_found(ref) from None
+            raise self._gone(ref) from None  # pending deletion when it is in the trash
         except OSError as exc:
             raise E.KeyParseError(f"Key file {path} cannot be read: {exc.strerror}.") from None
         return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size), data
@@ -165,7 +162,8 @@ class SoftwareEngine(EngineDriver):
             if hit is not None and hit[0] == signature:
                 self._cache.move_to_end(ref)
                 return hit[1]
-        private = self._parse(ref, self._file(ref)[1])
+        signature, data = self._file(ref)  # the identity of the file actually read is what is cached
+        private = self._parse(ref, data)
         key_id = K.key_id_of(private.public_key())
         if len(ref) == 64 and ref != key_id:
             # Lamassu names the file by the key id: another key under that name was put there.
@@ -184,31 +182,26 @@ class SoftwareEngine(EngineDriver):
     def _ensure_dir(self) -> None:
         try:
             # Every directory made here is 0700 whatever the umask (makedirs would give the
-            # parents the umask's mode, e.g. 0777 under umask 0).
+            # parents the umask's mode, e.g. 0777 under umask 0). One that exists keeps its
+            # mode: a Lamassu directory shared with its group at 0750 stays so.
             missing, path = [], self.directory
             while not os.path.isdir(path):
                 missing.append(path)
                 path = os.path.dirname(path)
             for path in reversed(missing):
-                with contextlib.suppress(FileExistsError):
+                try:
                     os.mkdir(path, 0o700)
+                except FileExistsError:
+                    continue  # made meanwhile by someone else: not ours to change
                 os.chmod(path, 0o700)
             self._refuse_if_open_to_others()
-            if stat.S_IMODE(os.stat(self.directory).st_mode) & 0o077:
-                os.chmod(self.directory, 0o700)  # readable by others only: made private again
         except OSError as exc:
             raise E.EngineUnavailable(
                 f"The key directory {self.directory} cannot be created or secured: {exc.strerror}."
             ) from None
 
     def _fsync_dir(self) -> None:
-        # Makes a new or removed name durable; some filesystems refuse fsync on a directory.
-        with contextlib.suppress(OSError):
-            fd = os.open(self.directory, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        fsync_dir(self.directory)
 
     def _write(self, key_id: str, private) -> None:
         self._ensure_dir()
@@ -250,13 +243,34 @@ class SoftwareEngine(EngineDriver):
     def get(self, ref: str) -> NativeKey:
         return self._native(ref, self._load(ref))
 
+    def prove(self, ref: str, public_key) -> None:
+        """The decrypted private key (``_load``'s, cached while the file is unchanged) has ``public_key``.
+
+        A 64-hex file name is already checked against its key by ``_load``; a legacy
+        40-hex name (an SKI, whose method the issuer chose) is not, so this is what
+        catches such a file overwritten with another key.
+        """
+        from .integrity import require_same_key
+
+        require_same_key(self.engine_id, ref, self._load(ref).public_key(), public_key)
+
+    def proof_stamp(self, ref: str) -> object:
+        """The key file's identity (device, inode, mtime, size): a replaced or rewritten file is proven again."""
+        return self._file(ref, read=False)[0]
+
     def inventory(self, known: Collection[str] = (), full: bool = False) -> Iterator[NativeKey]:
-        """Every readable key file, by name; a wrong passphrase is raised so a sync never takes keys for gone."""
-        for name in self._names():
+        """Every readable key file, by name, then the keys in the trash as pending deletion
+        (see software_deletion); a wrong passphrase is raised so a sync never takes keys for gone."""
+        names = self._names()
+        yield from self._listed(names)
+        yield from self._trashed(known, full, set(names))
+
+    def _listed(self, names: list[str]) -> Iterator[NativeKey]:
+        for name in names:
             try:
                 yield self.get(name)
-            except E.WrongPassphrase:
-                raise
+            except (E.WrongPassphrase, E.InsecurePermissions):
+                raise  # an untrusted file (a link, another user's) is said, not taken for a key gone
             except E.KeyNotFoundInEngine:
                 continue  # deleted while we were listing
             except E.KmsError as exc:
@@ -285,22 +299,17 @@ class SoftwareEngine(EngineDriver):
         return K.sign_with(self._load(ref), sig_alg, data, message_type)
 
     @contextlib.contextmanager
-    def signer(self, ref: str, sig_alg: A.SigningAlgorithm, message_type: A.MessageType):
-        yield K.signer_for(self._load(ref), sig_alg, message_type)
+    def signer(self, ref: str, sig_alg: A.SigningAlgorithm, message_type: A.MessageType, *, expected=None):
+        private = self._load(ref)
+        if expected is not None:  # the very key object the batch signs with
+            from .integrity import require_same_key
 
-    def delete(self, ref: str, **options: str) -> None:
-        path = self._path(ref)
-        self._refuse_if_open_to_others()
-        try:
-            os.unlink(path)
-        except (FileNotFoundError, NotADirectoryError):
-            raise self._not_found(ref) from None
-        except OSError as exc:
-            raise E.EngineUnavailable(f"Key file {path} could not be deleted: {exc.strerror}.") from None
-        finally:
-            with self._lock:
-                self._cache.pop(ref, None)
-        self._fsync_dir()
+            require_same_key(self.engine_id, ref, private.public_key(), expected)
+        yield K.signer_for(private, sig_alg, message_type)
+
+    def warnings(self) -> list[str]:
+        found = FT.open_warning(self.directory, self.engine_id)
+        return [found] if found else []
 
     def check(self) -> None:
         self._ensure_dir()
@@ -326,3 +335,32 @@ class SoftwareEngine(EngineDriver):
                 continue
         if wrong is not None:
             raise wrong
+
+    # --- the passphrase --------------------------------------------------------
+
+    @classmethod
+    def guarded_material(cls, options: dict[str, str]) -> int:
+        directory = options.get("directory")
+        if not directory:
+            return 0
+        return len(R.encrypted_files(os.path.abspath(os.path.expanduser(directory))))
+
+    def prove_secret(self) -> str:
+        self._refuse_if_open_to_others()
+        name = R.prove(self.directory, self._passphrase)
+        return "no encrypted key file to check it against" if name is None else f"it decrypts key file {name}"
+
+    def check_rekey(self, new_passphrase: str) -> int:
+        """How many files a re-key would rewrite; refuses (changing nothing) if one opens under neither passphrase."""
+        self._refuse_if_open_to_others()
+        return len(R.plan(self.directory, self._passphrase, new_passphrase.encode("utf-8"), self.engine_id)[0])
+
+    def rekey(self, new_passphrase: str, progress: R.Progress | None = None) -> R.RekeyResult:
+        """Re-encrypt every encrypted key file under ``new_passphrase`` (crash-safe, resumable: see software_rekey)."""
+        self._refuse_if_open_to_others()
+        result = R.reencrypt(self.directory, self._passphrase, new_passphrase.encode("utf-8"), progress,
+                             self.engine_id)
+        with self._lock:
+            self._passphrase = new_passphrase.encode("utf-8")
+            self._cache.clear()
+        return result

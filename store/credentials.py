@@ -235,6 +235,31 @@ class CredentialStore:
         except Exception as exc:
             raise _translate(exc) from exc
 
+    def sibling(self, namespace: str) -> CredentialStore:
+        """The same backend under another namespace (no in-memory secret is carried over)."""
+        return CredentialStore(self._configured, namespace=namespace)
+
+    def copy_entry(self, engine_id: str, *, from_id: str | None = None, from_namespace: str | None = None) -> bool:
+        """Copy an entry of the keyring to ``engine_id`` of this namespace, checked by reading it back.
+
+        The source is ``from_id`` (default: the same id) in ``from_namespace`` (default:
+        this one). Returns False when the source holds nothing; the source is kept.
+        """
+        backend = self._usable()
+        source = username(from_id or engine_id, self.namespace if from_namespace is None else from_namespace)
+        try:
+            with _BACKEND_CALLS:
+                value = backend.get_password(SERVICE, source)
+        except Exception as exc:
+            raise _translate(exc) from exc
+        if not value:
+            return False
+        self.set(engine_id, value)
+        if self.get(engine_id) != value:
+            raise CredentialsUnavailable(f"The keyring did not keep the copy of the secret for {engine_id!r}.",
+                                         hint=LOCKED_HINT)
+        return True
+
     def hold_in_memory(self, engine_id: str, secret: str) -> None:
         """Keep the secret in this process only (lost on exit), ahead of the keyring."""
         if not isinstance(secret, str) or not secret:

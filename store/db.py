@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,20 +26,11 @@ from .schema import LATEST, migrate
 DB_FILE = "kms.db"
 
 
-def _mode_of(path: str | os.PathLike) -> int | None:
-    """Permission bits of an existing directory, or None when there is none yet."""
-    try:
-        return stat.S_IMODE(os.stat(Path(path).expanduser()).st_mode)
-    except OSError:
-        return None
-
-
 class Store(EngineRepository, KeyRepository, KeyListing):
     """Engines, keys, aliases and the audit log in ``<data_dir>/kms.db``."""
 
     def __init__(self, data_dir: str | os.PathLike):
-        # Noted before it is tightened: a directory others could write to is worth reporting (doctor).
-        self.data_dir_mode_found = _mode_of(data_dir)
+        # Made 0700 when new; an existing one another user owns, or others may write to, is refused.
         self.data_dir = ensure_private_dir(data_dir)
         self.path = self.data_dir / DB_FILE
         self._conn = Connection(self.path)
@@ -60,6 +50,33 @@ class Store(EngineRepository, KeyRepository, KeyListing):
                 value = secrets.token_hex(8)
                 self._conn.execute("INSERT INTO meta(key, value) VALUES('instance_id', ?)", (value,))
         return value
+
+    # --- small facts of this database (meta) ---------------------------------
+
+    def meta(self, key: str) -> str | None:
+        return self._conn.scalar("SELECT value FROM meta WHERE key = ?", (key,))
+
+    def meta_with_prefix(self, prefix: str) -> dict[str, str]:
+        rows = self._conn.rows("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
+        return {r["key"]: r["value"] for r in rows}
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._conn.transaction():
+            self._conn.execute("INSERT INTO meta(key, value) VALUES(?, ?) "
+                               "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def delete_meta(self, key: str) -> None:
+        with self._conn.transaction():
+            self._conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+    def directory_identity(self) -> str:
+        """Where this database lives now: real path, device and inode of its data directory.
+
+        A copy (``cp -a``) carries the database's instance id along; this tells the
+        copy from the original.
+        """
+        st = os.stat(self.data_dir)
+        return f"{os.path.realpath(self.data_dir)}|{st.st_dev}|{st.st_ino}"
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike) -> Store:

@@ -7,6 +7,7 @@ import sys
 import engines
 from engines.errors import InvalidInput
 
+from ..errors import Cancelled
 from .io import emit_json, read_secret_arg, safe_text, table
 
 
@@ -65,7 +66,7 @@ def show(kms, args) -> int:
     for key, value in sorted(r.config.items()):
         print(f"  {key:<11}{safe_text(value)}")
     if view.secret_label:
-        print(f"Secret       {view.secret_label}: {'set' if r.has_secret else 'not set'} (kept in the OS keyring)")
+        print(f"Secret       {view.secret_label}: {_where(kms.secret_location(r.id))}")
     return 0
 
 
@@ -75,6 +76,8 @@ def test(kms, args) -> int:
         emit_json(check.to_json())
     elif check.reachable:
         print(f"{check.engine_id}: reachable. Key types: {_fmt_types(check.supported_key_types)}")
+        for warning in check.warnings:
+            print(f"warning: {safe_text(warning)}")
     else:
         print(f"{check.engine_id}: NOT reachable — {check.title}: {safe_text(check.message)}")
     return 0 if check.reachable else 1
@@ -87,9 +90,17 @@ def default(kms, args) -> int:
 
 
 def remove(kms, args) -> int:
-    dropped = kms.unregister_engine(args.id, force=args.force)
-    print(f"Engine {args.id} unregistered; {dropped} key record(s) forgotten (keys stay in the backend).")
+    removal = kms.unregister_engine(args.id, force=args.force)
+    print(f"Engine {args.id} unregistered; {removal.dropped} key record(s) forgotten (keys stay in the backend).")
+    if removal.secret:
+        print(f"Secret: {safe_text(removal.secret)}.")
     return 0
+
+
+def _where(location: str) -> str:
+    from ..service.engine_secrets import LOCATIONS  # the service's words; imported when used
+
+    return LOCATIONS[location]
 
 
 def parse_options(pairs: list[str]) -> dict[str, str]:
@@ -138,11 +149,58 @@ def discover(kms, args) -> int:
 
 
 def secret(kms, args) -> int:
+    if args.reveal:
+        return _reveal(kms, args)
     view = kms.get_engine(args.id)
     label = view.secret_label or "secret"
     value = read_secret_arg(args, label, confirm=True)
     if not value:
         raise InvalidInput(f"No {label} given: use --secret-stdin, --secret-file or a terminal prompt.")
     where = kms.set_engine_secret(args.id, value)
-    print(f"The {label} of {args.id} is stored in the {where}.")
+    print(f"The {label} of {args.id} was checked against the engine and is {_where(where)}.")
+    return 0
+
+
+def _reveal(kms, args) -> int:
+    """The secret, to this terminal only, after the engine id is typed; the audit row comes first."""
+    if args.secret_stdin or args.secret_file:
+        raise InvalidInput("--reveal shows the stored secret; it takes no --secret-stdin or --secret-file.")
+    view = kms.get_engine(args.id)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise InvalidInput("--reveal writes to a terminal only, never to a pipe or a file.",
+                           hint="Run it in an interactive terminal, and write the secret down for your backup.")
+    sys.stderr.write(f"This shows the {view.secret_label or 'secret'} of engine {args.id} on the screen.\n"
+                     f"Type the engine id ({safe_text(args.id)}) to confirm: ")
+    sys.stderr.flush()
+    if sys.stdin.readline().rstrip("\r\n") != args.id:
+        raise Cancelled("Not confirmed; nothing was shown.")
+    value = kms.reveal_engine_secret(args.id)
+    sys.stdout.write(f"{value}\n")
+    sys.stdout.flush()
+    return 0
+
+
+def rekey(kms, args) -> int:
+    view = kms.get_engine(args.id)
+    label = f"new {view.secret_label or 'passphrase'}"
+    value = read_secret_arg(args, label, confirm=True)
+    if not value:
+        raise InvalidInput(f"No {label} given: use --secret-stdin, --secret-file or a terminal prompt.")
+    show = sys.stderr.isatty() and not args.json
+
+    def progress(done: int, total: int) -> None:
+        if show:
+            sys.stderr.write(f"\rRe-encrypting key files: {done}/{total}")
+            sys.stderr.flush()
+
+    result = kms.rekey_engine(args.id, value, progress)
+    if show:
+        sys.stderr.write("\n")
+    if args.json:
+        emit_json(result)
+    else:
+        print(f"Engine {args.id}: {result['reencrypted']} key file(s) re-encrypted under the new passphrase"
+              + (f", {result['already']} already under it" if result["already"] else "")
+              + (f", {result['clear_files']} clear file(s) left as they are" if result["clear_files"] else "")
+              + "; it is kept in the OS keyring.")
     return 0

@@ -6,6 +6,7 @@ import argparse
 
 from engines import ENGINE_TYPES
 
+from . import arg_types as T
 from . import engine_cmds as E
 from . import key_cmds as K
 from . import misc_cmds as M
@@ -73,13 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("type", type=str.upper, choices=list(ENGINE_TYPES), metavar="TYPE")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
     _json(p); p.set_defaults(handler=E.discover)
-    p = eng.add_parser("secret", help="set or replace an engine's secret (PIN, passphrase, token)")
-    p.add_argument("id"); _secret(p); p.set_defaults(handler=E.secret)
+    p = eng.add_parser("secret", help="set or replace an engine's secret (checked against the engine first)")
+    p.add_argument("id"); _secret(p)
+    p.add_argument("--reveal", action="store_true",
+                   help="show the stored secret on this terminal, to back it up (typed confirmation, audited)")
+    p.set_defaults(handler=E.secret)
+    p = eng.add_parser("rekey", help="re-encrypt a software engine's key files under a new passphrase (crash-safe)")
+    p.add_argument("id"); _secret(p, "the new passphrase"); _json(p); p.set_defaults(handler=E.rekey)
 
     # keys
     keys = nouns.add_parser("keys", help="keys").add_subparsers(dest="verb", metavar="VERB", required=True)
     p = keys.add_parser("list", help="list keys")
-    p.add_argument("--engine"); p.add_argument("--algorithm"); p.add_argument("--size", type=int)
+    p.add_argument("--engine"); p.add_argument("--algorithm"); p.add_argument("--size", type=T.key_size)
     p.add_argument("--strength", type=str.upper, choices=("HIGH", "MEDIUM", "LOW"))
     p.add_argument("--filter", metavar="TEXT", help="name, alias or tag text, or key id prefix")
     g = p.add_mutually_exclusive_group()
@@ -90,21 +96,21 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--unbound", dest="bound", action="store_const", const=False)
     p.add_argument("--missing", action="store_true", help="only keys flagged missing by sync")
     p.add_argument("--sort", default="name", choices=("name", "key_id", "engine_id", "algorithm", "size", "strength", "creation_ts"))
-    p.add_argument("--desc", action="store_true"); p.add_argument("--limit", type=int)
+    p.add_argument("--desc", action="store_true"); p.add_argument("--limit", type=T.count)
     _json(p); p.set_defaults(handler=K.list_keys)
     p = keys.add_parser("show", help="one key"); p.add_argument("ref", metavar="REF"); _json(p); p.set_defaults(handler=K.show)
     p = keys.add_parser("create", help="generate a key in an engine")
     p.add_argument("--algorithm", required=True, help="RSA, ECDSA or Ed25519")
-    p.add_argument("--size", required=True, type=int, help="RSA 2048/3072/4096; ECDSA 224/256/384/521; Ed25519 256")
+    p.add_argument("--size", required=True, type=T.key_size, help="RSA 2048/3072/4096; ECDSA 224/256/384/521; Ed25519 256")
     p.add_argument("--name", required=True); p.add_argument("--engine")
     p.add_argument("--alias", action="append", default=[]); p.add_argument("--tag", action="append", default=[])
-    p.add_argument("--metadata", metavar="JSON", help="free metadata as a JSON object")
+    p.add_argument("--metadata", metavar="JSON", type=T.json_object, help="free metadata as a JSON object")
     _json(p); p.set_defaults(handler=K.create)
     p = keys.add_parser("import", help="import a key (PEM, DER, OpenSSH, JWK)")
     p.add_argument("file", metavar="FILE|-"); p.add_argument("--name", required=True); p.add_argument("--engine")
     p.add_argument("--passphrase-stdin", action="store_true", help="read the key's passphrase from stdin")
     p.add_argument("--alias", action="append", default=[]); p.add_argument("--tag", action="append", default=[])
-    p.add_argument("--metadata", metavar="JSON")
+    p.add_argument("--metadata", metavar="JSON", type=T.json_object)
     _json(p); p.set_defaults(handler=K.import_key)
     p = keys.add_parser("export-public", help="export the public key")
     p.add_argument("ref", metavar="REF"); p.add_argument("--format", default="pem", choices=("pem", "der", "jwk", "ssh"))
@@ -126,16 +132,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ref", metavar="REF"); p.add_argument("--force", action="store_true", help="even when bound")
     p.add_argument("--yes", action="store_true", help="no typed confirmation")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="engine delete option, e.g. pending_window_days=7 (AWS KMS)")
+                   help="engine delete option, e.g. pending_window_days=7 (software trash, AWS KMS)")
     _json(p); p.set_defaults(handler=K.delete)
     p = keys.add_parser("action", help="an engine-specific key action (cancel-deletion, restore, purge, destroy)")
     p.add_argument("ref", metavar="REF"); p.add_argument("action", nargs="?", help="omit to list the key's actions")
-    p.add_argument("--yes", action="store_true", help="no typed confirmation for destructive actions")
+    p.add_argument("--confirm", metavar="NAME|KEY-ID-PREFIX",
+                   help="purge/destroy: the key's name or key id prefix (8+ characters), instead of a typed prompt")
+    p.add_argument("--yes", action="store_true", help=argparse.SUPPRESS)  # never confirms a destruction
     _json(p); p.set_defaults(handler=K.action)
+    from . import deletion_cmds as D
+    p = keys.add_parser("purge-expired", help="destroy the keys whose pending deletion window has ended")
+    p.add_argument("--engine", metavar="ID", help="only this engine (default: every engine with a trash)")
+    p.add_argument("--dry-run", action="store_true", help="list them, change nothing")
+    _json(p); p.set_defaults(handler=D.purge_expired)
     p = keys.add_parser("rename", help="rename a key"); p.add_argument("ref", metavar="REF"); p.add_argument("new_name")
     _json(p); p.set_defaults(handler=K.rename)
     p = keys.add_parser("metadata", help="replace a key's free metadata (bindings are kept)")
-    p.add_argument("ref", metavar="REF"); p.add_argument("--set", required=True, metavar="JSON")
+    p.add_argument("ref", metavar="REF"); p.add_argument("--set", required=True, metavar="JSON", type=T.json_object)
     _json(p); p.set_defaults(handler=K.metadata)
     for noun, (add, remove) in {"alias": (K.alias_add, K.alias_remove), "tag": (K.tag_add, K.tag_remove)}.items():
         sub = keys.add_parser(noun, help=f"add or remove a {noun}").add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -156,12 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = nouns.add_parser("stats", help="key counts"); _json(p); p.set_defaults(handler=M.stats)
     aud = nouns.add_parser("audit", help="the hash-chained audit log").add_subparsers(dest="verb", metavar="VERB", required=True)
     p = aud.add_parser("list", help="recent audit rows")
-    p.add_argument("--limit", type=int, default=50); p.add_argument("--key", metavar="REF"); p.add_argument("--action")
+    p.add_argument("--limit", type=T.count, default=50); p.add_argument("--key", metavar="REF"); p.add_argument("--action")
     _json(p); p.set_defaults(handler=M.audit_list)
     p = aud.add_parser("verify", help="check the hash chain (exit 1 when broken)"); _json(p); p.set_defaults(handler=M.audit_verify)
     from .doctor_cmds import doctor
     p = nouns.add_parser("doctor", help="check permissions, database, audit chain, keyring, engines (exit 1 on findings)")
     p.add_argument("--repair", action="store_true", help="fix what can be fixed without deleting key material")
+    p.add_argument("--deep", action="store_true",
+                   help="also have every reachable engine prove that each key's material is the recorded key")
     _json(p); p.set_defaults(handler=doctor)
 
     # key ceremonies

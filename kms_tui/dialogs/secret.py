@@ -19,15 +19,17 @@ from ..text import safe_text
 class SecretDialog(ModalScreen["str | None"]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="secret.cancel")]
 
-    def __init__(self, engine_id: str, label: str, reason: str, confirm: bool):
+    def __init__(self, engine_id: str, label: str, reason: str, confirm: bool,
+                 note: str = "It is kept in memory for this session only."):
         super().__init__()
         self.engine_id, self.label, self.reason, self.confirm = engine_id, label, reason, confirm
+        self.note = note
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(Text(f"{self.label[:1].upper()}{self.label[1:]} for {safe_text(self.engine_id, 60)}", style="bold"),
                          id="dialog-title")
-            yield Static(Text(safe_text(self.reason) + " It is kept in memory for this session only."), id="dialog-body")
+            yield Static(Text(f"{safe_text(self.reason)} {self.note}".strip()), id="dialog-body")
             yield Input(password=True, placeholder=self.label, id="secret")
             if self.confirm:
                 yield Input(password=True, placeholder=f"repeat the {self.label}", id="repeat")

@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from ..dialogs.form import ChoiceDialog, Field, FormDialog
 from ..errors import USER_ERRORS, Refused, render
-from ..service import EngineCheck, EngineView
+from ..service import EngineCheck, EngineRemoval, EngineView
 from ..widgets.cells import literal, security_level
 from ..widgets.engine_detail import EngineDetail, reach_cell
 from ..widgets.tables import cursor_row_key
@@ -40,6 +40,8 @@ class EnginesScreen(ServiceCalls, Screen):
         Binding("x", "unregister", "Unregister", id="engines.unregister", tooltip="Forget this engine"),
         Binding("p", "secret", "Set secret", id="engines.secret", show=False,
                 tooltip="Replace the engine's secret (PIN, passphrase, token)"),
+        Binding("K", "rekey", "Re-key", id="engines.rekey", show=False,
+                tooltip="Re-encrypt a software engine's key files under a new passphrase"),
         Binding("r", "refresh", "Refresh", id="engines.refresh", show=False,
                 tooltip="Reload the list and check every engine again"),
     ]
@@ -73,7 +75,7 @@ class EnginesScreen(ServiceCalls, Screen):
     def reload(self, recheck: bool = False) -> None:
         if recheck:
             self.checks.clear()
-        self.call(self.kms.list_engines, then=self._show, group="engines")
+        self.call(lambda: self.kms.list_engines(secret_locations=True), then=self._show, group="engines")
 
     def _show(self, views: list[EngineView]) -> None:
         table = self.query_one(DataTable)
@@ -196,8 +198,37 @@ class EnginesScreen(ServiceCalls, Screen):
                 self.call(self.kms.set_engine_secret, engine_id, secret, group="secret",
                           then=lambda where: self._secret_set(engine_id, where))
 
-        self.app.push_screen(SecretDialog(engine_id, view.secret_label,
-                                          f"The new {view.secret_label} replaces the stored one.", True), typed)
+        self.app.push_screen(SecretDialog(
+            engine_id, view.secret_label, f"The new {view.secret_label} replaces the stored one.", True,
+            note="It is checked against the engine first (to change a passphrase of existing keys, re-key: K)."),
+            typed)
+
+    def action_rekey(self) -> None:
+        view = self.selected()
+        if view is None:
+            return
+        if view.record.type != "GOLANG" or view.record.config.get("encrypt") != "true":
+            self.notify("Only a software engine that encrypts its keys at rest can be re-keyed.", severity="warning")
+            return
+        from ..dialogs.secret import SecretDialog
+
+        engine_id = view.record.id
+
+        def typed(secret: str | None) -> None:
+            if secret:
+                self.notify(f"Re-keying {engine_id}…", timeout=2)
+                self.call(self.kms.rekey_engine, engine_id, secret, group="rekey",
+                          then=lambda result: self._rekeyed(engine_id, result))
+
+        self.app.push_screen(SecretDialog(
+            engine_id, "new at-rest passphrase",
+            "Every key file is re-encrypted under the new passphrase; an interruption is finished by the next use.",
+            True, note="It is kept in the OS keyring."), typed)
+
+    def _rekeyed(self, engine_id: str, result: dict) -> None:
+        self.notify(f"{engine_id}: {result['reencrypted']} key file(s) re-encrypted under the new passphrase.",
+                    timeout=5)
+        self.reload()
 
     def _secret_set(self, engine_id: str, where: str) -> None:
         self.notify(f"Secret of {engine_id} stored in the {where}.", timeout=3)
@@ -215,7 +246,7 @@ class EnginesScreen(ServiceCalls, Screen):
         def chosen(choice: str | None) -> None:
             if choice == "unregister":
                 self.call(self.kms.unregister_engine, engine_id, group="unregister",
-                          then=lambda n: self._unregistered(engine_id, n), failed=lambda e: self._refused(engine_id, e))
+                          then=lambda r: self._unregistered(engine_id, r), failed=lambda e: self._refused(engine_id, e))
 
         self.app.push_screen(ChoiceDialog(f"Unregister engine {engine_id}? {orphan}.", [
             ("unregister", f"Unregister {engine_id}"), ("keep", "Keep it"),
@@ -229,7 +260,7 @@ class EnginesScreen(ServiceCalls, Screen):
         def typed(values: dict[str, str] | None) -> None:
             if values:
                 self.call(self.kms.unregister_engine, engine_id, force=True, group="unregister",
-                          then=lambda n: self._unregistered(engine_id, n))
+                          then=lambda r: self._unregistered(engine_id, r))
 
         self.app.push_screen(FormDialog(
             f"{error.message} Force: forget the engine and its key records here (the keys stay in the backend).",
@@ -238,7 +269,9 @@ class EnginesScreen(ServiceCalls, Screen):
         ), typed)
         return True
 
-    def _unregistered(self, engine_id: str, dropped: int) -> None:
-        self.notify(f"Engine {engine_id} unregistered; {dropped} key record(s) forgotten here.", timeout=4)
+    def _unregistered(self, engine_id: str, removal: EngineRemoval) -> None:
+        kept = f" {removal.secret[:1].upper()}{removal.secret[1:]}." if removal.secret else ""
+        self.notify(f"Engine {engine_id} unregistered; {removal.dropped} key record(s) forgotten here.{kept}",
+                    timeout=6)
         self.checks.pop(engine_id, None)
         self.reload()

@@ -8,16 +8,18 @@ SQLite): the TUI calls them from thread workers.
 from __future__ import annotations
 
 from .core import DEFAULT_ENGINE_ID, SecretPrompt, SecretRequest
+from .deletion import DeletionOps, ExpiredKey
 from .doctor import DoctorOps, DoctorReport, Finding
-from .engine_ops import EngineCheck, EngineOps, EngineView
+from .engine_ops import EngineCheck, EngineOps, EngineRemoval, EngineView
+from .engine_secrets import LOCATIONS as SECRET_LOCATIONS
 from .inventory import InventoryOps, SyncReport
 from .signing import BatchSummary
 
 
-class Kms(DoctorOps, InventoryOps, EngineOps):
+class Kms(DoctorOps, DeletionOps, InventoryOps, EngineOps):
     """Every operation of the workstation (DESIGN §3)."""
 
 
 __all__ = [
-    "BatchSummary", "DEFAULT_ENGINE_ID", "DoctorReport", "EngineCheck", "Finding", "EngineView", "Kms", "SecretPrompt", "SecretRequest", "SyncReport",
+    "BatchSummary", "DEFAULT_ENGINE_ID", "EngineRemoval", "SECRET_LOCATIONS", "DoctorReport", "ExpiredKey", "EngineCheck", "Finding", "EngineView", "Kms", "SecretPrompt", "SecretRequest", "SyncReport",
 ]

@@ -18,10 +18,12 @@ from pathlib import Path
 
 import engines
 from engines.base import EngineDriver
+from engines.errors import InvalidInput, WrongPassphrase
 from store import CredentialStore, EngineRecord, Store, resolve_data_dir
 from store.errors import CredentialsUnavailable
 
 from ..errors import SecretNeeded
+from . import copies
 
 log = logging.getLogger("kms_tui.service")
 
@@ -56,6 +58,7 @@ class KmsCore:
         self.credentials = credentials or CredentialStore()
         if self.credentials.namespace is None:
             self.credentials.namespace = self.store.instance_id
+        copies.claim(self.store, self.credentials)
         self.prompt = prompt
         self._drivers: dict[str, EngineDriver] = {}
         self._drivers_lock = threading.RLock()
@@ -110,10 +113,18 @@ class KmsCore:
                 return driver
             record = self.store.get_engine(engine_id)
             cls = engines.driver_class(record.type)
-            secret = self._secret_for(record, cls)
-            driver = cls(record.id, record.config, secret)
+            if self.store.meta(f"rekey:{engine_id}") is not None:
+                driver = self._resume_rekey(record, cls)  # a kill interrupted a re-key: finished first
+            else:
+                driver = cls(record.id, record.config, self._secret_for(record, cls))
             self._drivers[engine_id] = driver
             return driver
+
+    def _resume_rekey(self, record: EngineRecord, cls) -> EngineDriver:
+        raise NotImplementedError  # EngineSecretOps
+
+    def _adopt_kept_secret(self, record: EngineRecord, cls) -> str | None:
+        raise NotImplementedError  # EngineSecretOps
 
     def forget_driver(self, engine_id: str) -> None:
         with self._drivers_lock:
@@ -132,7 +143,13 @@ class KmsCore:
             unavailable, secret = exc, None
         if secret:
             return secret
-        if unavailable is None and not record.has_secret and cls.SECRET and cls.SECRET.generated:
+        # Never a new passphrase where files need an old one: they would be under two.
+        material = cls.guarded_material(record.config)
+        if material and unavailable is None:
+            secret = self._adopt_kept_secret(record, cls)  # kept when an engine on these files was removed
+            if secret:
+                return secret
+        if unavailable is None and not record.has_secret and cls.SECRET and cls.SECRET.generated and not material:
             secret = secrets.token_urlsafe(32)
             self.credentials.set(record.id, secret)
             self.store.update_engine(record.id, has_secret=True)
@@ -143,8 +160,10 @@ class KmsCore:
             else f"The keyring has no {label} for engine {record.id!r}."
         )
         if self.prompt is not None and not getattr(self._quiet, "on", False):
-            secret = self.prompt(SecretRequest(record.id, label, not record.has_secret, reason))
+            first = not material and not record.has_secret
+            secret = self.prompt(SecretRequest(record.id, label, first, reason))
             if secret:
+                self._check_typed(record, cls, secret, material)
                 self.credentials.hold_in_memory(record.id, secret)
                 if not record.has_secret:
                     self.store.update_engine(record.id, has_secret=True)
@@ -155,6 +174,23 @@ class KmsCore:
             reason,
             hint=f"Set it with: kms-tui engines secret {record.id} --secret-stdin",
         )
+
+    def _check_typed(self, record: EngineRecord, cls, secret: str, material: int) -> None:
+        """A typed secret opens the files it will guard, or is long enough to be their first."""
+        spec = cls.SECRET
+        if material:
+            probe = cls(record.id, record.config, secret)
+            try:
+                probe.prove_secret()
+            except WrongPassphrase:
+                raise WrongPassphrase(
+                    f"The {spec.label} typed does not decrypt the key files of engine {record.id!r}; nothing was "
+                    "encrypted with it.", hint="Type it again: the one these files were encrypted with.") from None
+            finally:
+                probe.close()
+        elif spec is not None and len(secret) < spec.min_length:
+            raise InvalidInput(f"The {spec.label} must be at least {spec.min_length} characters long.",
+                               hint="Choose a longer one (a phrase of several words is easy to type).")
 
     @contextlib.contextmanager
     def without_prompts(self):

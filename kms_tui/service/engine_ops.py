@@ -13,7 +13,8 @@ from store import EngineRecord
 from store.errors import CredentialsUnavailable
 
 from ..errors import Refused, SecretNeeded
-from .core import KmsCore
+from .engine_secrets import EngineSecretOps
+from .key_dirs import refuse_shared_directory
 
 ENGINE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
@@ -27,7 +28,7 @@ class EngineView:
     display: str
     secret_label: str | None
     options: list[dict[str, Any]] = field(default_factory=list)
-    secret_location: str | None = None  # after register: "keyring" or "memory"
+    secret_location: str | None = None  # a key of engine_secrets.LOCATIONS, when looked up
 
     def to_json(self) -> dict[str, Any]:
         data = self.record.to_json()
@@ -42,15 +43,30 @@ class EngineCheck:
     title: str = ""
     message: str = ""
     supported_key_types: dict[str, list[int]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # usable, but worth a look (a key directory open to all)
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
 
 
-class EngineOps(KmsCore):
-    def list_engines(self) -> list[EngineView]:
+@dataclass
+class EngineRemoval:
+    """What unregistering an engine did."""
+
+    dropped: int  # key records forgotten with it
+    secret: str | None  # what became of a secret that still guards key files (None: nothing guarded)
+
+
+class EngineOps(EngineSecretOps):
+    def list_engines(self, *, secret_locations: bool = False) -> list[EngineView]:
+        """Every engine; with ``secret_locations``, where each one's secret is (a keyring look-up each)."""
         counts = self.store.count_keys_by_engine()
-        return [self._view(r, counts.get(r.id, 0)) for r in self.store.list_engines()]
+        views = [self._view(r, counts.get(r.id, 0)) for r in self.store.list_engines()]
+        if secret_locations:
+            for view in views:
+                if view.secret_label:
+                    view.secret_location = self.secret_location(view.record.id)
+        return views
 
     def get_engine(self, engine_id: str) -> EngineView:
         record = self.store.get_engine(engine_id)
@@ -97,19 +113,16 @@ class EngineOps(KmsCore):
         cls = engines.driver_class(etype.type)
         merged = {**cls.default_options(engine_id, str(self.data_dir)), **(options or {})}
         validated = cls.validate_options(merged)
+        refuse_shared_directory(etype.type, engine_id, validated, self.data_dir, self.store.list_engines())
         needs = cls.needs_secret(validated)
-        if needs and not secret:
-            if cls.SECRET and cls.SECRET.generated:
-                secret = secrets.token_urlsafe(32)
-            else:
-                raise SecretNeeded(
-                    f"The {etype.display} engine needs its {cls.SECRET.label}.",
-                    hint="Give it with --secret-stdin, or type it when asked.",
-                )
+        material = cls.guarded_material(validated) if needs else 0
+        secret, kept = self._registration_secret(etype, cls, validated, secret if needs else None, material)
         driver = cls(engine_id, validated, secret if needs else None)
         try:
             if check:
                 driver.check()
+            if material:
+                self._prove(driver, engine_id, material)
             supported = {a: list(s) for a, s in driver.supported_key_types().items()}
         except BaseException:
             driver.close()
@@ -138,19 +151,46 @@ class EngineOps(KmsCore):
                 self.store.add_engine(record)
                 if make_default:
                     self.store.set_default_engine(engine_id)
-                self.store.audit.append(
-                    "engine.register", engine_id=engine_id, details={"type": etype.type, "options": validated}
-                )
+                details: dict[str, Any] = {"type": etype.type, "options": validated}
+                if material:
+                    details["encrypted_files"] = material
+                    details["secret"] = "kept passphrase found again" if kept else "checked against the key files"
+                self.store.audit.append("engine.register", engine_id=engine_id, details=details)
         except BaseException:
             driver.close()
-            if location == "keyring":
+            if location == "keyring" and not material:
                 self._drop_secret(engine_id)
             raise
+        if kept and location == "keyring" and self.credentials.get(engine_id) == secret:
+            self._release_kept(kept)
         with self._drivers_lock:
             self._drivers[engine_id] = driver
         view = self.get_engine(engine_id)
         view.secret_location = location
         return view
+
+    def _registration_secret(self, etype, cls, options, secret, material) -> tuple[str | None, str | None]:
+        """(the secret to register with, the digest of a kept passphrase it came from)."""
+        if not cls.needs_secret(options):
+            return None, None
+        if secret:
+            self.check_new_secret(etype.type, secret, material)
+            return secret, None
+        if material:
+            kept, digest = self._kept_secret(options)
+            if kept:
+                return kept, digest
+            raise SecretNeeded(
+                f"{options.get('directory', 'The directory')} holds {material} encrypted key file(s) and no "
+                f"{cls.SECRET.label} for them is kept here.",
+                hint="Give the passphrase they were encrypted with (--secret-stdin or --secret-file); a new one "
+                "is never made up for existing keys.")
+        if cls.SECRET and cls.SECRET.generated:
+            return secrets.token_urlsafe(32), None
+        raise SecretNeeded(
+            f"The {etype.display} engine needs its {cls.SECRET.label}.",
+            hint="Give it with --secret-stdin, or type it when asked.",
+        )
 
     def engine_option_choices(self, engine_type: str, options: dict[str, str] | None = None) -> dict[str, list[dict]]:
         """Choices a registration form can offer (e.g. the tokens of a PKCS#11 module)."""
@@ -177,7 +217,7 @@ class EngineOps(KmsCore):
         except CredentialsUnavailable as exc:
             return EngineCheck(engine_id, False, exc.title, str(exc))
         self.store.update_engine(engine_id, supported_key_types=supported)
-        return EngineCheck(engine_id, True, "Reachable", "The engine answered.", supported)
+        return EngineCheck(engine_id, True, "Reachable", "The engine answered.", supported, driver.warnings())
 
     def supported_key_types(self, engine_id: str) -> dict[str, list[int]]:
         driver = self.driver(engine_id)
@@ -192,24 +232,13 @@ class EngineOps(KmsCore):
             self.store.set_default_engine(engine_id)
             self.store.audit.append("engine.default", engine_id=engine_id)
 
-    def set_engine_secret(self, engine_id: str, secret: str, *, memory_only: bool = False) -> str:
-        """Replace an engine's secret (e.g. a new PIN); reopens the driver with it."""
-        if not secret:
-            raise SecretNeeded("The secret is empty.")
-        self.store.get_engine(engine_id)
-        where = self.store_secret(engine_id, secret, memory_only=memory_only)
-        with self.store.transaction():
-            self.store.update_engine(engine_id, has_secret=True)
-            self.store.audit.append("engine.secret", engine_id=engine_id, details={"stored_in": where})
-        self.forget_driver(engine_id)
-        return where
-
-    def unregister_engine(self, engine_id: str, *, force: bool = False) -> int:
+    def unregister_engine(self, engine_id: str, *, force: bool = False) -> EngineRemoval:
         """Forget an engine. Refused while keys reference it unless forced; keys stay in the backend.
 
-        Returns how many key records were dropped with it.
+        A secret that still guards key files (an at-rest passphrase) is kept in the
+        keyring, under the directory's name, before anything is forgotten.
         """
-        self.store.get_engine(engine_id)
+        record = self.store.get_engine(engine_id)
         count = self.store.count_keys_by_engine().get(engine_id, 0)
         if count and not force:
             raise Refused(
@@ -217,11 +246,16 @@ class EngineOps(KmsCore):
                 hint="Their keys stay in the backend; use --force to forget them here too.",
             )
         self.forget_driver(engine_id)
+        kept, may_drop = self._keep_guarding_secret(record)
+        details: dict[str, Any] = {"dropped_keys": count}
+        if kept:
+            details["secret"] = kept[:300]
         with self.store.transaction():
             self.store.remove_engine(engine_id)
-            self.store.audit.append("engine.unregister", engine_id=engine_id, details={"dropped_keys": count})
-        self._drop_secret(engine_id)
-        return count
+            self.store.audit.append("engine.unregister", engine_id=engine_id, details=details)
+        if may_drop:
+            self._drop_secret(engine_id)  # it guards nothing, or a checked copy is kept
+        return EngineRemoval(count, kept)
 
     def _drop_secret(self, engine_id: str) -> None:
         try:

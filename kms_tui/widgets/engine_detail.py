@@ -16,6 +16,7 @@ from textual.widgets import Static
 
 from engines.algorithms import KEY_ALGORITHMS
 
+from ..service import SECRET_LOCATIONS as LOCATIONS
 from ..service import EngineCheck, EngineView
 from .cells import literal, security_level
 
@@ -102,6 +103,6 @@ class EngineDetail(VerticalScroll):
             ("Status", reach),
             ("Key types", key_types_text(supported)),
         ]))
-        secret = (f"{view.secret_label}: stored (never shown)" if r.has_secret
-                  else "none" if not view.secret_label else f"{view.secret_label}: not set")
+        secret = "none" if not view.secret_label else f"{view.secret_label}: " + LOCATIONS.get(
+            view.secret_location or "", "stored (never shown)" if r.has_secret else "not set")
         settings.update(two_columns([("Secret", literal(secret)), ("Settings", settings_table(r.config))]))

@@ -185,14 +185,15 @@ def test_no_sentinel_reaches_any_trace(secret_service, backends, tmp_path, reque
     lab.cli("keys", "import", str(key_file), "--name", "known", "--passphrase-stdin", input=SECRETS["import"] + "\n")
     lab.cli("keys", "sign", "known", "--algorithm", "ECDSA_SHA_384", input="message")
     lab.cli("keys", "sign", "known", "--algorithm", "ECDSA_SHA_384", input="message", code=4, KMS_TUI_FAULT="1")
-    # Wrong secrets set on working engines, then used: failures with the wrong secret in hand.
-    lab.cli("engines", "secret", "hsm", "--secret-stdin", input=WRONG["pin"] + "\n")
-    lab.cli("keys", "sign", "k-hsm", "--algorithm", "ECDSA_SHA_256", input="m", code=3)
-    lab.cli("engines", "secret", "vault", "--secret-stdin", input=WRONG["vault"] + "\n")
-    lab.cli("keys", "sign", "k-vault", "--algorithm", "ECDSA_SHA_256", input="m", code=3)
-    lab.cli("engines", "secret", "azure", "--secret-stdin", input=WRONG["azure"] + "\n")
-    lab.cli("keys", "sign", "k-azure", "--algorithm", "ECDSA_SHA_256", input="m", code=3)
-    lab.cli("sync", "--json", code=3)  # engines with wrong secrets fail it
+    # Wrong secrets offered to working engines: each is tried on the engine and refused (a failure
+    # with the wrong secret in hand), and the right one stays.
+    lab.cli("engines", "secret", "hsm", "--secret-stdin", input=WRONG["pin"] + "\n", code=3)
+    lab.cli("keys", "sign", "k-hsm", "--algorithm", "ECDSA_SHA_256", input="m")
+    lab.cli("engines", "secret", "vault", "--secret-stdin", input=WRONG["vault"] + "\n", code=3)
+    lab.cli("keys", "sign", "k-vault", "--algorithm", "ECDSA_SHA_256", input="m")
+    lab.cli("engines", "secret", "azure", "--secret-stdin", input=WRONG["azure"] + "\n", code=3)
+    lab.cli("keys", "sign", "k-azure", "--algorithm", "ECDSA_SHA_256", input="m")
+    lab.cli("sync", "--json")
     audit = lab.cli("audit", "list", "--limit", "100000", "--json").stdout
     lab.cli("audit", "verify")
     log = data / "kms-tui.log"

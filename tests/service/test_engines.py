@@ -45,7 +45,7 @@ def test_unregister_refused_while_keys_reference_it(kms, tmp_path):
     kms.create_key("Ed25519", 256, "k", engine_id="soft-2")
     with pytest.raises(Refused):
         kms.unregister_engine("soft-2")
-    assert kms.unregister_engine("soft-2", force=True) == 1
+    assert kms.unregister_engine("soft-2", force=True).dropped == 1
     assert [e.record.id for e in kms.list_engines()] == ["golang-default"]
     # the key stays in the backend
     assert len(os.listdir(tmp_path / "k2")) == 1
@@ -130,9 +130,9 @@ def test_register_without_keyring_holds_the_secret_in_memory_when_allowed(data_d
     asked = []
     with Kms(data_dir, credentials=CredentialStore(backend=fail.Keyring()), prompt=lambda r: asked.append(r) or "p") as kms:
         with pytest.raises(CredentialsUnavailable):
-            kms.register_engine("GOLANG", "s2", options={"directory": str(tmp_path / "s2")}, secret="given")
+            kms.register_engine("GOLANG", "s2", options={"directory": str(tmp_path / "s2")}, secret="given passphrase")
         assert [e.record.id for e in kms.list_engines()] == ["golang-default"]
-        view = kms.register_engine("GOLANG", "s2", options={"directory": str(tmp_path / "s2")}, secret="given",
+        view = kms.register_engine("GOLANG", "s2", options={"directory": str(tmp_path / "s2")}, secret="given passphrase",
                                    memory_fallback=True)
         assert view.secret_location == "memory" and view.record.has_secret
         kms.create_key("ECDSA", 256, "k", engine_id="s2")

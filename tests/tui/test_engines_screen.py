@@ -110,7 +110,7 @@ async def test_engines_list_shows_level_default_count_and_reachability(demo_app,
         text = screen_text(pilot.app)
         assert "RSA 2048/3072/4096" in text and "ECDSA 224/256/384/521" in text
         assert f"{UI_DATA}/keys/golang-default" in text
-        assert "at-rest passphrase: stored (never shown)" in text
+        assert "at-rest passphrase: kept in the OS keyring" in text
         for secret in memory_keyring.entries.values():
             assert secret not in text
 
@@ -134,7 +134,7 @@ async def test_unreachable_engine_shows_why_and_the_app_keeps_working(ui_kms, de
 
 
 async def test_background_checks_never_prompt_for_a_secret(ui_kms, demo_app, memory_keyring, tmp_path):
-    ui_kms.register_engine("GOLANG", "locked", options={"directory": str(tmp_path / "locked")}, secret="s3cret")
+    ui_kms.register_engine("GOLANG", "locked", options={"directory": str(tmp_path / "locked")}, secret="s3cret passphrase")
     memory_keyring.entries.pop(("kms-tui", ui_kms.credentials.username("locked")))
     ui_kms.forget_driver("locked")
     async with demo_app.run_test(size=(120, 40)) as pilot:
@@ -340,16 +340,16 @@ async def test_unregister_is_refused_while_keys_exist_and_forcing_works(ui_kms, 
 async def test_set_secret_replaces_the_stored_one(ui_kms, demo_app, memory_keyring, tmp_path):
     from kms_tui.dialogs.secret import SecretDialog
 
-    ui_kms.register_engine("GOLANG", "soft-2", options={"directory": str(tmp_path / "k2")}, secret="old-secret")
+    ui_kms.register_engine("GOLANG", "soft-2", options={"directory": str(tmp_path / "k2")}, secret="old secret phrase")
     async with demo_app.run_test(size=(100, 30)) as pilot:
         screen = await open_engines(pilot, 2, select="soft-2")
         await pilot.press("p")
         await until(pilot, lambda: isinstance(pilot.app.screen, SecretDialog))
-        await pilot.press(*"new-secret", "enter", *"new-secret", "enter")
+        await pilot.press(*"new secret phrase", "enter", *"new secret phrase", "enter")
         await until(pilot, lambda: pilot.app.screen is screen and screen.checks.get("soft-2") is not None)
-        assert memory_keyring.entries[("kms-tui", ui_kms.credentials.username("soft-2"))] == "new-secret"
+        assert memory_keyring.entries[("kms-tui", ui_kms.credentials.username("soft-2"))] == "new secret phrase"
         assert screen.checks["soft-2"].reachable
-        assert "new-secret" not in screen_text(pilot.app)
+        assert "new secret phrase" not in screen_text(pilot.app)
 
 
 async def test_help_and_command_palette_list_the_engine_actions(demo_app):

@@ -1,0 +1,98 @@
+"""A copied data directory gets keyring entries of its own before it can touch the original's.
+
+Keyring entries are named by the database's instance id, and ``cp -a A B``
+copies that id: without this, removing an engine or changing a passphrase in B
+would delete or replace the very entries A's keys need. The directory's identity
+(real path, device, inode) is recorded beside the instance id; when a database
+opens somewhere else, it takes a new instance id and copies every entry it
+uses into it, checked, before anything else runs. The original's entries are
+never touched. When no keyring is usable nothing is copied and the copy keeps
+its old id until a later start can copy (without a keyring it cannot change
+any entry either).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+
+from store import CredentialStore, Store
+from store.errors import CredentialsUnavailable
+
+log = logging.getLogger("kms_tui.service")
+
+IDENTITY = "data_dir_identity"
+# meta keys whose suffix names a keyring entry other than an engine's own (see engine_secrets)
+ENTRY_PREFIXES = ("rekey:", "kept_secret:")
+
+
+def claim(store: Store, credentials: CredentialStore) -> None:
+    """Record where this database lives; a copy takes its own keyring namespace (see the module doc)."""
+    here = store.directory_identity()
+    recorded = store.meta(IDENTITY)
+    if recorded == here:
+        return
+    if recorded is None:
+        store.set_meta(IDENTITY, here)
+        return
+    old = credentials.namespace
+    if old != store.instance_id:
+        return  # the caller chose the namespace: not ours to move
+    new = secrets.token_hex(8)
+    target = credentials.sibling(new)
+    try:
+        copied = [entry for entry in _entries(store) if target.copy_entry(entry, from_namespace=old)]
+    except CredentialsUnavailable as exc:
+        log.warning("data directory copied or moved; keyring entries not copied yet: %s", exc.title)
+        return
+    was = recorded.split("|", 1)[0]
+    with store.transaction():
+        moved = _follow_key_directories(store, was, here.split("|", 1)[0])
+        store.set_meta("instance_id", new)
+        store.set_meta(IDENTITY, here)
+        store.audit.append("store.copy", details={"was": was[:300], "keyring_entries": len(copied),
+                                                  "engines_following": moved})
+    credentials.namespace = new
+
+
+def _follow_key_directories(store: Store, was: str, now: str) -> list[str]:
+    """Engines whose key directory lay inside the original data directory use the copy's own.
+
+    The default engine keeps its keys in ``<data dir>/keys/<id>``, recorded as an
+    absolute path: left alone, the copy would sign with, delete and re-key the
+    original's files.
+    """
+    moved = []
+    for engine in store.list_engines():
+        directory = engine.config.get("directory")
+        if not directory or not os.path.isabs(directory):
+            continue
+        real = os.path.realpath(directory)
+        if os.path.commonpath([real, was]) != was:
+            continue
+        mirrored = os.path.join(now, os.path.relpath(real, was))
+        if os.path.isdir(mirrored) or not os.path.exists(real):
+            store.update_engine(engine.id, config={**engine.config, "directory": mirrored})
+            moved.append(engine.id)
+    return moved
+
+
+def _entries(store: Store) -> list[str]:
+    """Every keyring entry this database may use: engines' secrets, kept ones, pending re-keys."""
+    entries = [e.id for e in store.list_engines()]
+    for key in store.meta_with_prefix("kept_secret:"):
+        entries.append(kept_entry(key.split(":", 1)[1]))
+    for key in store.meta_with_prefix("rekey:"):
+        entries.append(pending_entry(key.split(":", 1)[1]))
+    return entries
+
+
+def kept_entry(directory_hash: str) -> str:
+    """The keyring entry (engine-id slot) of a passphrase kept for a key directory with no engine."""
+    return f"kept/{directory_hash}"
+
+
+def pending_entry(engine_id: str) -> str:
+    """The keyring entry of the new passphrase while a re-key of ``engine_id`` is under way."""
+    return f"{engine_id}/rekey"

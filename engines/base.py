@@ -173,20 +173,23 @@ class EngineDriver(abc.ABC):
     # --- the secret ----------------------------------------------------------
 
     @classmethod
-    def guarded_material(cls, options: dict[str, str]) -> int:
+    def guarded_material(cls, options: dict[str, str]) -> int | None:
         """How many stored items only this engine's secret opens (encrypted key files).
 
         0 for engines whose secret grants access and nothing more (a PIN, a cloud
         credential): losing it loses no key. While this is above 0 the secret is
-        never deleted or replaced without a check. Reads no secret.
+        never deleted or replaced without a check. None when it cannot be known
+        (the key directory is not there: an unmounted disk); callers then treat
+        the secret as guarding something. Reads no secret.
         """
         return 0
 
-    def prove_secret(self) -> str:
+    def prove_secret(self, thorough: bool = False) -> str:
         """Check that this driver's secret opens what the engine already holds, before it is kept.
 
-        Raises the engine's typed error (wrong PIN, wrong passphrase, refused
-        credentials); returns what was checked, for the audit row.
+        ``thorough``: every item it guards, not just one (before a secret replaces
+        another). Raises the engine's typed error (wrong PIN, wrong passphrase,
+        refused credentials); returns what was checked, for the audit row.
         """
         self.check()
         return "the engine accepted it"

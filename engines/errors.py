@@ -36,6 +36,12 @@ class WrongPassphrase(KmsError):
     title = "Wrong passphrase"
 
 
+class PassphraseChanged(WrongPassphrase):
+    """The passphrase this driver holds no longer opens its directory's keys: a re-key ran elsewhere."""
+
+    title = "Passphrase changed"
+
+
 class UnsupportedKeyType(InvalidInput):
     title = "Unsupported key type"
 

@@ -205,6 +205,17 @@ class SoftwareEngine(TrashDeletion, EngineDriver):
 
     def _write(self, key_id: str, private) -> None:
         self._ensure_dir()
+        with R.directory_lock(self.directory, exclusive=False):  # never beside a re-key
+            if self.encrypt and self._passphrase and not R.still_current(self.directory, self._passphrase):
+                raise E.PassphraseChanged(
+                    f"The passphrase of engine {self.engine_id!r} opens none of the encrypted key files in "
+                    f"{self.directory}: a new key under it would leave the directory under two passphrases, so "
+                    "nothing was written.",
+                    hint="If a re-key ran in another process, run the command again. Otherwise the files are "
+                    "under another passphrase: give that one (kms-tui engines secret).")
+            self._write_file(key_id, private)
+
+    def _write_file(self, key_id: str, private) -> None:
         final = self._path(key_id)
         exists = E.KeyExists(f"Key {key_id} already exists in engine {self.engine_id!r}.")
         if os.path.lexists(final):
@@ -339,20 +350,35 @@ class SoftwareEngine(TrashDeletion, EngineDriver):
     # --- the passphrase --------------------------------------------------------
 
     @classmethod
-    def guarded_material(cls, options: dict[str, str]) -> int:
+    def guarded_material(cls, options: dict[str, str]) -> int | None:
         directory = options.get("directory")
         if not directory:
             return 0
-        return len(R.encrypted_files(os.path.abspath(os.path.expanduser(directory))))
+        directory = os.path.abspath(os.path.expanduser(directory))
+        if not os.path.isdir(directory):
+            return None  # not there (yet, or not mounted): what it holds is unknown
+        return len(R.encrypted_files(directory))
 
-    def prove_secret(self) -> str:
+    def prove_secret(self, thorough: bool = False) -> str:
         self._refuse_if_open_to_others()
+        if not os.path.isdir(self.directory):  # the caller refuses this when a secret was kept before
+            return "no key directory yet: nothing to check it against"
+        if thorough:
+            files = R.encrypted_files(self.directory)
+            R.plan(self.directory, None, self._passphrase or b"", self.engine_id)  # raises unless all open
+            return f"it decrypts all {len(files)} encrypted key file(s)" if files else \
+                "no encrypted key file to check it against"
         name = R.prove(self.directory, self._passphrase)
         return "no encrypted key file to check it against" if name is None else f"it decrypts key file {name}"
 
     def check_rekey(self, new_passphrase: str) -> int:
         """How many files a re-key would rewrite; refuses (changing nothing) if one opens under neither passphrase."""
         self._refuse_if_open_to_others()
+        if not os.path.isdir(self.directory):
+            raise E.EngineUnavailable(
+                f"The key directory {self.directory} of engine {self.engine_id!r} is not there: a re-key now "
+                "would leave its keys under a passphrase the keyring no longer holds; nothing was changed.",
+                hint="Mount or restore the directory, then re-key.")
         return len(R.plan(self.directory, self._passphrase, new_passphrase.encode("utf-8"), self.engine_id)[0])
 
     def rekey(self, new_passphrase: str, progress: R.Progress | None = None) -> R.RekeyResult:

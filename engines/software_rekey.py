@@ -16,6 +16,7 @@ trash (``.trash/``, named by a key id and a suffix): a passphrase guards both.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
 import stat
@@ -39,10 +40,35 @@ def is_key_name(name: str) -> bool:
     return len(head) in (64, 40) and set(head) <= _HEX
 
 
+@contextlib.contextmanager
+def directory_lock(directory: str, *, exclusive: bool):
+    """An flock on the key directory itself: a re-key holds it exclusively, a key written takes it
+    shared, so no key is written under a passphrase a re-key is replacing. No file is added to the
+    directory (Lamassu reads it too)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        yield
+        return
+    except OSError as exc:
+        raise E.EngineUnavailable(f"The key directory {directory} cannot be used: {exc.strerror}.") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _folders(directory: str) -> list[str]:
+    """The key directory and its trash, unless the trash is a symlink (then it is not ours to read)."""
+    trash = os.path.join(directory, TRASH_DIR)
+    return [directory] if os.path.islink(trash) else [directory, trash]
+
+
 def key_files(directory: str) -> list[str]:
     """Paths of the regular key files of a key directory and of its trash (symlinks are not followed)."""
     found = []
-    for folder in (directory, os.path.join(directory, TRASH_DIR)):
+    for folder in _folders(directory):
         try:
             with os.scandir(folder) as entries:
                 found += [e.path for e in entries if is_key_name(e.name) and e.is_file(follow_symlinks=False)]
@@ -85,6 +111,33 @@ def encrypted_files(directory: str) -> list[str]:
             if is_encrypted(read(path)[0]):
                 found.append(path)
     return found
+
+
+def still_current(directory: str, passphrase: bytes, tries: int = 3) -> bool:
+    """Whether ``passphrase`` opens one of the first few encrypted files (True when there is none).
+
+    Cheap (one directory scan that stops early, one decryption): run before a key is
+    written, it catches a driver left holding a passphrase a re-key has since replaced.
+    """
+    tried = 0
+    for folder in _folders(directory):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if not (is_key_name(entry.name) and entry.is_file(follow_symlinks=False)):
+                continue
+            with contextlib.suppress(E.KmsError):
+                data = read(entry.path)[0]
+                if not is_encrypted(data):
+                    continue
+                if _open(data, passphrase) is not None:
+                    return True
+                tried += 1
+            if tried >= tries:
+                return False
+    return tried == 0
 
 
 def _open(data: bytes, passphrase: bytes | None):
@@ -136,14 +189,16 @@ def reencrypt(directory: str, old: bytes | None, new: bytes, progress: Progress 
     """Re-encrypt every encrypted key file of ``directory`` from ``old`` to ``new`` (see the module doc)."""
     if not new:
         raise E.InvalidInput("The new passphrase is empty.")
-    _remove_stale_copies(directory)
-    todo, result = plan(directory, old, new, engine_id)
-    for done, (path, identity, private) in enumerate(todo, 1):
-        _rewrite(path, identity, private, new, engine_id)
-        result.reencrypted += 1
-        result.files.append(os.path.relpath(path, directory))
-        if progress is not None:
-            progress(done, len(todo))
+    with directory_lock(directory, exclusive=True):
+        _remove_stale_copies(directory)
+        todo, result = plan(directory, old, new, engine_id)
+        for done, (path, identity, private) in enumerate(todo, 1):
+            _rewrite(path, identity, private, new, engine_id)
+            result.reencrypted += 1
+            result.files.append(os.path.relpath(path, directory))
+            if progress is not None:
+                progress(done, len(todo))
+        plan(directory, None, new, engine_id)  # every encrypted file now opens under the new one, or this raises
     return result
 
 
@@ -202,7 +257,7 @@ def _rewrite(path: str, identity: tuple, private, new: bytes, engine_id: str) ->
 
 def _remove_stale_copies(directory: str) -> None:
     """Copies left by an interrupted re-key: their original was never replaced, so they are spare."""
-    for folder in (directory, os.path.join(directory, TRASH_DIR)):
+    for folder in _folders(directory):
         try:
             names = [n for n in os.listdir(folder) if n.startswith(TMP_PREFIX) and n.endswith(".tmp")]
         except OSError:

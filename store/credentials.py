@@ -116,6 +116,8 @@ class CredentialStore:
 
     def __init__(self, backend: Any = None, namespace: str | None = None):
         self.namespace = namespace
+        # Called before every keyring write; raises to refuse it (the owner checks its namespace is current).
+        self.before_write: Any = None
         self._configured = backend
         self._backend: Any = None  # the one actually used, once resolved
         self._memory: dict[str, str] = {}
@@ -207,6 +209,8 @@ class CredentialStore:
         """Store the secret in the keyring (and forget any in-memory copy)."""
         if not isinstance(secret, str) or not secret:
             raise InvalidValue("The secret is empty.", hint="Enter the secret again.")
+        if self.before_write is not None:
+            self.before_write()
         backend = self._usable()
         try:
             with _BACKEND_CALLS:
@@ -225,6 +229,8 @@ class CredentialStore:
             backend = self._usable()
         except CredentialsUnavailable:
             return  # no usable keyring: kms-tui never stored anything in it
+        if self.before_write is not None:
+            self.before_write()
         from keyring import errors
 
         try:

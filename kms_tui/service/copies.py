@@ -23,6 +23,7 @@ from store.errors import CredentialsUnavailable
 log = logging.getLogger("kms_tui.service")
 
 IDENTITY = "data_dir_identity"
+SHARED_PREFIX = "shared_dir:"  # the engine's key directory is the original's too (read by engine_secrets)
 # meta keys whose suffix names a keyring entry other than an engine's own (see engine_secrets)
 ENTRY_PREFIXES = ("rekey:", "kept_secret:")
 
@@ -48,34 +49,41 @@ def claim(store: Store, credentials: CredentialStore) -> None:
         return
     was = recorded.split("|", 1)[0]
     with store.transaction():
-        moved = _follow_key_directories(store, was, here.split("|", 1)[0])
+        if store.meta(IDENTITY) == here:  # another process opening the copy claimed it first
+            credentials.namespace = store.instance_id
+            return
+        moved, shared = _follow_key_directories(store, was, here.split("|", 1)[0])
         store.set_meta("instance_id", new)
         store.set_meta(IDENTITY, here)
+        for engine_id in shared:
+            store.set_meta(SHARED_PREFIX + engine_id, was)
         store.audit.append("store.copy", details={"was": was[:300], "keyring_entries": len(copied),
-                                                  "engines_following": moved})
+                                                  "engines_following": moved, "directories_shared": shared})
     credentials.namespace = new
 
 
-def _follow_key_directories(store: Store, was: str, now: str) -> list[str]:
-    """Engines whose key directory lay inside the original data directory use the copy's own.
+def _follow_key_directories(store: Store, was: str, now: str) -> tuple[list[str], list[str]]:
+    """(engines now using the copy's own key directory, engines sharing one with the original).
 
     The default engine keeps its keys in ``<data dir>/keys/<id>``, recorded as an
     absolute path: left alone, the copy would sign with, delete and re-key the
-    original's files.
+    original's files. A key directory outside the data directory (or not copied
+    with it) stays shared; the copy refuses to re-key it (engine_secrets).
     """
-    moved = []
+    moved, shared = [], []
     for engine in store.list_engines():
         directory = engine.config.get("directory")
         if not directory or not os.path.isabs(directory):
             continue
         real = os.path.realpath(directory)
-        if os.path.commonpath([real, was]) != was:
-            continue
         mirrored = os.path.join(now, os.path.relpath(real, was))
-        if os.path.isdir(mirrored) or not os.path.exists(real):
+        inside = os.path.commonpath([real, was]) == was
+        if inside and (os.path.isdir(mirrored) or not os.path.exists(real)):
             store.update_engine(engine.id, config={**engine.config, "directory": mirrored})
             moved.append(engine.id)
-    return moved
+        elif os.path.exists(real) and os.path.exists(was):  # a copy (a move leaves no original behind)
+            shared.append(engine.id)
+    return moved, shared
 
 
 def _entries(store: Store) -> list[str]:

@@ -22,7 +22,7 @@ from engines.errors import InvalidInput, WrongPassphrase
 from store import CredentialStore, EngineRecord, Store, resolve_data_dir
 from store.errors import CredentialsUnavailable
 
-from ..errors import SecretNeeded
+from ..errors import Refused, SecretNeeded
 from . import copies
 
 log = logging.getLogger("kms_tui.service")
@@ -58,6 +58,7 @@ class KmsCore:
         self.credentials = credentials or CredentialStore()
         if self.credentials.namespace is None:
             self.credentials.namespace = self.store.instance_id
+            self.credentials.before_write = self._check_namespace
         copies.claim(self.store, self.credentials)
         self.prompt = prompt
         self._drivers: dict[str, EngineDriver] = {}
@@ -103,6 +104,15 @@ class KmsCore:
             self.store.add_engine(record)
             self.store.audit.append("engine.register", engine_id=DEFAULT_ENGINE_ID, details={"type": "GOLANG", "first_run": True})
 
+    def _check_namespace(self) -> None:
+        """Refuse a keyring write under a namespace the database no longer has: the data directory
+        was copied or moved while this process ran, and the copy took a namespace of its own."""
+        if self.store.instance_id != self.credentials.namespace:
+            raise Refused(
+                f"The data directory {self.data_dir} was moved or copied while this kms-tui was running; its "
+                "keyring entries now live under another name. Nothing was written.",
+                hint="Quit and start kms-tui again on the data directory you mean.")
+
     # --- drivers and secrets -----------------------------------------------
 
     def driver(self, engine_id: str) -> EngineDriver:
@@ -113,7 +123,7 @@ class KmsCore:
                 return driver
             record = self.store.get_engine(engine_id)
             cls = engines.driver_class(record.type)
-            if self.store.meta(f"rekey:{engine_id}") is not None:
+            if self._rekey_pending(record, cls):
                 driver = self._resume_rekey(record, cls)  # a kill interrupted a re-key: finished first
             else:
                 driver = cls(record.id, record.config, self._secret_for(record, cls))
@@ -124,6 +134,9 @@ class KmsCore:
         raise NotImplementedError  # EngineSecretOps
 
     def _adopt_kept_secret(self, record: EngineRecord, cls) -> str | None:
+        raise NotImplementedError  # EngineSecretOps
+
+    def _rekey_pending(self, record: EngineRecord, cls) -> bool:
         raise NotImplementedError  # EngineSecretOps
 
     def forget_driver(self, engine_id: str) -> None:

@@ -13,7 +13,7 @@ from store import EngineRecord
 from store.errors import CredentialsUnavailable
 
 from ..errors import Refused, SecretNeeded
-from .engine_secrets import EngineSecretOps
+from .engine_secrets import SHARED_META, EngineSecretOps
 from .key_dirs import refuse_shared_directory
 
 ENGINE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -149,6 +149,7 @@ class EngineOps(EngineSecretOps):
         try:
             with self.store.transaction():
                 self.store.add_engine(record)
+                self.store.delete_meta(SHARED_META + engine_id)  # registered here: this directory is taken over
                 if make_default:
                     self.store.set_default_engine(engine_id)
                 details: dict[str, Any] = {"type": etype.type, "options": validated}
@@ -245,6 +246,8 @@ class EngineOps(EngineSecretOps):
                 f"Engine {engine_id!r} still has {count} key record(s).",
                 hint="Their keys stay in the backend; use --force to forget them here too.",
             )
+        if engine_id in self.pending_rekeys():
+            self.driver(engine_id)  # an interrupted re-key is finished first: one passphrase to keep
         self.forget_driver(engine_id)
         kept, may_drop = self._keep_guarding_secret(record)
         details: dict[str, Any] = {"dropped_keys": count}

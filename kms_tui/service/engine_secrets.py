@@ -26,14 +26,15 @@ from typing import Any
 import engines
 from engines.errors import InvalidInput, KmsError, OperationNotSupported, WrongPassphrase
 from store import EngineRecord
-from store.errors import CredentialsUnavailable
+from store.errors import CredentialsUnavailable, StoreError
 
-from ..errors import SecretNeeded
-from .copies import kept_entry, pending_entry
+from ..errors import Refused, SecretNeeded
+from .copies import SHARED_PREFIX, kept_entry, pending_entry
 from .core import KmsCore
 
 REKEY_META = "rekey:"
 KEPT_META = "kept_secret:"
+SHARED_META = SHARED_PREFIX  # set on a copy's engine whose key directory the original uses too
 
 LOCATIONS = {
     "keyring": "kept in the OS keyring",
@@ -95,12 +96,19 @@ class EngineSecretOps(KmsCore):
         """
         record = self.store.get_engine(engine_id)
         cls = engines.driver_class(record.type)
+        if self._rekey_pending(record, cls):
+            self.driver(engine_id)  # an interrupted re-key is finished before anything replaces its passphrase
         material = cls.guarded_material(record.config)
+        if material is None and record.has_secret:
+            raise Refused(
+                f"The key directory of engine {engine_id!r} ({material_home(record.config)}) is not there, so "
+                "the stored passphrase may still guard keys in it; nothing was changed.",
+                hint="Mount or restore the directory first.")
         self.check_new_secret(record.type, secret, material)
         self.forget_driver(engine_id)
         driver = cls(record.id, record.config, secret)
         try:
-            checked = self._prove(driver, engine_id, material)
+            checked = self._prove(driver, engine_id, material, thorough=True)
             with self.store.transaction():
                 self.store.audit.append("engine.secret", engine_id=engine_id, details={
                     "stored_in": "memory" if memory_only else "keyring", "checked": checked,
@@ -119,12 +127,12 @@ class EngineSecretOps(KmsCore):
             self._drivers[engine_id] = driver
         return where
 
-    def _prove(self, driver, engine_id: str, material: int) -> str:
+    def _prove(self, driver, engine_id: str, material: int | None, thorough: bool = False) -> str:
         try:
-            checked = driver.prove_secret()
+            checked = driver.prove_secret(thorough=thorough)
         except WrongPassphrase:
             raise WrongPassphrase(
-                f"The passphrase does not decrypt the key files of engine {engine_id!r}; nothing was changed.",
+                f"The passphrase does not decrypt (all) the key files of engine {engine_id!r}; nothing was changed.",
                 hint=f"Give the passphrase they were encrypted with. To change it, run: kms-tui engines rekey {engine_id}",
             ) from None
         return checked if material or checked else "nothing to check it against"
@@ -156,6 +164,13 @@ class EngineSecretOps(KmsCore):
         if not hasattr(cls, "rekey") or not cls.needs_secret(record.config):
             raise OperationNotSupported(f"{cls.DISPLAY} engines keep no key encrypted under a passphrase of ours.")
         self.check_new_secret(record.type, new_secret, 0)
+        if self.store.meta(SHARED_META + engine_id) is not None:
+            raise Refused(
+                f"This data directory is a copy, and engine {engine_id!r} uses a key directory outside it "
+                f"({material_home(record.config)}) that the original data directory uses too: a re-key here "
+                "would leave the original's keys under a passphrase its keyring entries do not hold.",
+                hint="Re-key from the original, or remove the engine here and register it again to take the "
+                "directory over.")
         driver = self.driver(engine_id)  # finishes an earlier, interrupted re-key first
         if self.credentials.held_in_memory(engine_id):
             raise OperationNotSupported(
@@ -180,6 +195,8 @@ class EngineSecretOps(KmsCore):
     def _complete_rekey(self, record: EngineRecord, driver, new_secret: str, progress, *, resumed: bool) -> dict:
         result = driver.rekey(new_secret, progress)
         self.credentials.set(record.id, new_secret)  # every file now opens under it
+        if self.credentials.get(record.id) != new_secret:
+            raise CredentialsUnavailable("The keyring did not keep the new passphrase; the re-key stays pending.")
         details = {"reencrypted": result.reencrypted, "already": result.already, "clear_files": result.clear}
         if resumed:
             details["resumed"] = True
@@ -226,8 +243,20 @@ class EngineSecretOps(KmsCore):
             raise
         return driver
 
+    def _rekey_pending(self, record: EngineRecord, cls) -> bool:
+        """A re-key row that applies: the engine re-keys (an edited row on another engine is ignored)."""
+        return (hasattr(cls, "rekey") and cls.needs_secret(record.config)
+                and self.store.meta(REKEY_META + record.id) is not None)
+
     def pending_rekeys(self) -> list[str]:
-        return [key[len(REKEY_META):] for key in self.store.meta_with_prefix(REKEY_META)]
+        found = []
+        engines_by_id = {e.id: e for e in self.store.list_engines()}
+        for key in self.store.meta_with_prefix(REKEY_META):
+            record = engines_by_id.get(key[len(REKEY_META):])
+            if record is not None and engines.available(record.type) and \
+                    self._rekey_pending(record, engines.driver_class(record.type)):
+                found.append(record.id)
+        return found
 
     def finish_pending_rekeys(self) -> list[tuple[str, dict | str]]:
         """Finish every interrupted re-key: (engine id, the completion's figures, or why it could not)."""
@@ -236,7 +265,7 @@ class EngineSecretOps(KmsCore):
             self.forget_driver(engine_id)
             try:
                 self.driver(engine_id)  # opening it finishes the re-key
-            except (KmsError, CredentialsUnavailable) as exc:
+            except (KmsError, StoreError) as exc:
                 done.append((engine_id, exc.message))
                 continue
             done.append((engine_id, self._resumed.pop(engine_id, {"reencrypted": 0, "already": 0})))
@@ -255,19 +284,25 @@ class EngineSecretOps(KmsCore):
         cls = engines.driver_class(record.type)
         material = cls.guarded_material(record.config) if cls.SECRET else 0
         home = material_home(record.config)
-        if not material or home is None:
+        if home is None or material == 0 or (material is None and not record.has_secret):
             return None, True
+        what = (f"the {material} encrypted key file(s) in {home}" if material is not None
+                else f"{home}, which is not there now (an unmounted disk?)")
         digest = home_hash(home)
         try:
-            kept = self.credentials.copy_entry(kept_entry(digest), from_id=record.id)
+            held = self.credentials.get(record.id)
+            earlier = self.credentials.get(kept_entry(digest))
+            if held and earlier and earlier != held:
+                return (f"another passphrase is already kept for {home}: this one stays under the engine's own "
+                        "entry"), False
+            kept = bool(held) and self.credentials.copy_entry(kept_entry(digest), from_id=record.id)
         except CredentialsUnavailable:
             kept = False
         if not kept:
-            return (f"{material} encrypted key file(s) remain in {home} and no passphrase for them is in the "
-                    "keyring: keep the one you typed"), False
+            return f"no passphrase for {what} is in the keyring: keep the one you typed", False
         self.store.set_meta(KEPT_META + digest, home)
-        return (f"its passphrase stays in the keyring for the {material} encrypted key file(s) in {home}; "
-                "an engine registered on that directory finds it again"), True
+        return (f"its passphrase stays in the keyring for {what}; an engine registered on that directory "
+                "finds it again"), True
 
     def _kept_secret(self, config: dict[str, str]) -> tuple[str | None, str | None]:
         """(passphrase kept for this directory, its digest) or (None, None)."""

@@ -25,6 +25,7 @@ from engines.errors import (
     KeyNotFoundInEngine,
     KeyParseError,
     OperationNotSupported,
+    PassphraseChanged,
     WrongPassphrase,
 )
 from engines.software import SoftwareEngine
@@ -235,9 +236,20 @@ def test_wrong_passphrase(tmp_path):
 
 
 def test_check_passes_when_one_encrypted_file_decrypts(tmp_path):
-    make(tmp_path, "old passphrase").create("Ed25519", 256)
     make(tmp_path, PASSPHRASE).create("Ed25519", 256)
+    stranger = K.generate("Ed25519", 256)  # a file under another passphrase, put there by hand
+    foreign = tmp_path / K.key_id_of(stranger.public_key())
+    foreign.write_bytes(K.private_pkcs8_pem(stranger, b"old passphrase"))
+    os.chmod(foreign, 0o600)
     make(tmp_path, PASSPHRASE).check()
+
+
+def test_no_key_is_written_under_a_passphrase_that_opens_none_of_the_files(tmp_path):
+    make(tmp_path, "old passphrase").create("Ed25519", 256)
+    with raises_kms(PassphraseChanged) as info:
+        make(tmp_path, PASSPHRASE).create("Ed25519", 256)
+    assert "two passphrases" in info.value.message
+    assert len(os.listdir(tmp_path)) == 1
 
 
 def test_encrypted_file_without_passphrase(tmp_path):

@@ -61,10 +61,12 @@ class SigningOps(IntegrityOps):
         """
         record, sig_alg, mt = self._signing_inputs(ref, algorithm, data, message_type)
         self._check_can_sign(record)
+        with self._drivers_lock:
+            opened_before = record.engine_id in self._drivers
         try:
             public_key = self.prove_record(record, "sign")
         except WrongPassphrase:
-            if self.credentials.held_in_memory(record.engine_id):
+            if not opened_before or self.credentials.held_in_memory(record.engine_id):
                 raise
             # Another process may have re-keyed the engine since this one opened it: read the
             # current passphrase from the keyring once; still wrong, it is really wrong.

@@ -158,3 +158,18 @@ def test_secret_location_is_where_the_secret_is(data_dir, memory_keyring):
         right = kms.reveal_engine_secret(DEFAULT_ENGINE_ID)
         kms.set_engine_secret(DEFAULT_ENGINE_ID, right, memory_only=True)
         assert kms.secret_location(DEFAULT_ENGINE_ID) == "memory"
+
+
+def test_a_wrong_typed_passphrase_is_asked_once_per_operation(data_dir, memory_keyring):
+    with _open(data_dir, memory_keyring) as kms:
+        kms.create_key("ECDSA", 256, "root")
+    asked: list[SecretRequest] = []
+
+    def prompt(request: SecretRequest) -> str:
+        asked.append(request)
+        return "wrong words, typed once"
+
+    with _open(data_dir, fail.Keyring(), prompt=prompt) as kms:
+        with pytest.raises(WrongPassphrase):
+            kms.sign("root", "ECDSA_SHA_256", MESSAGE)
+        assert len(asked) == 1

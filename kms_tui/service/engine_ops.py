@@ -65,7 +65,7 @@ class EngineOps(EngineSecretOps):
         if secret_locations:
             for view in views:
                 if view.secret_label:
-                    view.secret_location = self.secret_location(view.record.id)
+                    view.secret_location = self.secret_location_of(view.record)
         return views
 
     def get_engine(self, engine_id: str) -> EngineView:

@@ -65,13 +65,16 @@ class EngineSecretOps(KmsCore):
 
     def secret_location(self, engine_id: str) -> str:
         """One of LOCATIONS' keys: where this engine's secret really is now (never prompts)."""
-        record = self.store.get_engine(engine_id)
+        return self.secret_location_of(self.store.get_engine(engine_id))
+
+    def secret_location_of(self, record: EngineRecord) -> str:
+        """``secret_location`` for a record in hand (a listing: the engine may be gone meanwhile)."""
         if not engines.available(record.type) or not engines.driver_class(record.type).needs_secret(record.config):
             return "none needed"
-        if self.credentials.held_in_memory(engine_id):
+        if self.credentials.held_in_memory(record.id):
             return "memory"
         try:
-            return "keyring" if self.credentials.get(engine_id) else "not set"
+            return "keyring" if self.credentials.get(record.id) else "not set"
         except CredentialsUnavailable:
             return "keyring unavailable"
 

@@ -135,6 +135,16 @@ def test_snapshot_finished_with_hash(snap_compare, ceremony_app, size):
 
     assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)
 
+async def open_script(pilot, script) -> CeremonyScreen:
+    """The Ceremony screen (F6) with ``script`` loaded, waiting at its first confirmation."""
+    await pilot.press("f6")
+    await settle(pilot, lambda: isinstance(pilot.app.screen, CeremonyScreen))
+    screen = pilot.app.screen
+    screen.query_one("#ceremony-path", Input).value = str(script)
+    await pilot.press("enter")
+    await settle(pilot, screen_state(pilot, "confirm"))
+    return screen
+
 
 async def test_screen_runs_a_whole_ceremony(kms, tmp_path):
     """Root + intermediate on the software engine: confirm, exception, break, witnesses, final hash."""
@@ -142,12 +152,7 @@ async def test_screen_runs_a_whole_ceremony(kms, tmp_path):
     script.write_text(software_text())
     app = KmsApp(kms)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("f6")
-        await settle(pilot, lambda: isinstance(pilot.app.screen, CeremonyScreen))
-        screen = pilot.app.screen
-        screen.query_one("#ceremony-path", Input).value = str(script)
-        await pilot.press("enter")
-        await settle(pilot, screen_state(pilot, "confirm"))
+        screen = await open_script(pilot, script)
         assert screen.query_one("#ceremony-steps", DataTable).row_count == 8
         # A deviation and a break, before the first step.
         await pilot.press("e")
@@ -188,12 +193,7 @@ async def test_screen_stops_when_the_transcript_cannot_be_written(kms, tmp_path,
     script.write_text(software_text())
     app = KmsApp(kms)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("f6")
-        await settle(pilot, lambda: isinstance(pilot.app.screen, CeremonyScreen))
-        screen = pilot.app.screen
-        screen.query_one("#ceremony-path", Input).value = str(script)
-        await pilot.press("enter")
-        await settle(pilot, screen_state(pilot, "confirm"))
+        screen = await open_script(pilot, script)
 
         def disk_full(fd, data):
             raise OSError(28, "No space left on device")

@@ -25,13 +25,12 @@ from . import keys as K
 from . import software_rekey as R
 from .base import Capabilities, EngineDriver, NativeKey, OptionSpec, SecretSpec
 from .software_deletion import TrashDeletion
-from .software_trash import fsync_dir
+from .software_trash import fsync_dir, write_new_private
 
 log = logging.getLogger("engines.software")
 
 _HEX = frozenset("0123456789abcdef")
 _CACHE_SIZE = 64  # private key objects kept decrypted, so a batch of signatures decrypts once
-_ENCRYPTED_MARKERS = R.ENCRYPTED_MARKERS
 
 
 def _valid_ref(ref: object) -> bool:
@@ -224,12 +223,7 @@ class SoftwareEngine(TrashDeletion, EngineDriver):
         # A dotfile name: never taken for a key by inventory, even if a crash leaves it behind.
         tmp = os.path.join(self.directory, f".{key_id}.{secrets.token_hex(6)}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                os.fchmod(fh.fileno(), 0o600)  # exact mode whatever the umask
-                fh.write(pem)
-                fh.flush()
-                os.fsync(fh.fileno())
+            write_new_private(tmp, pem)
             try:
                 os.link(tmp, final)  # atomic like os.replace, but never replaces an existing file
             except FileExistsError:
@@ -330,22 +324,8 @@ class SoftwareEngine(TrashDeletion, EngineDriver):
             os.unlink(probe)
         except OSError as exc:
             raise E.EngineUnavailable(f"The key directory {self.directory} is not writable: {exc.strerror}.") from None
-        if not self.encrypt:
-            return
-        wrong: E.WrongPassphrase | None = None
-        for name in self._names():  # one encrypted file that decrypts proves the passphrase
-            try:
-                data = self._file(name)[1]
-                if not any(marker in data for marker in _ENCRYPTED_MARKERS):
-                    continue
-                self._parse(name, data)
-                return
-            except E.WrongPassphrase as exc:
-                wrong = wrong or exc
-            except E.KmsError:
-                continue
-        if wrong is not None:
-            raise wrong
+        if self.encrypt:
+            R.prove(self.directory, self._passphrase)  # one encrypted file that decrypts proves the passphrase
 
     # --- the passphrase --------------------------------------------------------
 
@@ -363,10 +343,9 @@ class SoftwareEngine(TrashDeletion, EngineDriver):
         self._refuse_if_open_to_others()
         if not os.path.isdir(self.directory):  # the caller refuses this when a secret was kept before
             return "no key directory yet: nothing to check it against"
-        if thorough:
-            files = R.encrypted_files(self.directory)
-            R.plan(self.directory, None, self._passphrase or b"", self.engine_id)  # raises unless all open
-            return f"it decrypts all {len(files)} encrypted key file(s)" if files else \
+        if thorough:  # every encrypted file opens under it, or plan raises WrongPassphrase
+            opened = R.plan(self.directory, None, self._passphrase or b"", self.engine_id)[1].already
+            return f"it decrypts all {opened} encrypted key file(s)" if opened else \
                 "no encrypted key file to check it against"
         name = R.prove(self.directory, self._passphrase)
         return "no encrypted key file to check it against" if name is None else f"it decrypts key file {name}"

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from . import errors as E
 from . import file_trust as FT
 from . import keys as K
-from .software_trash import TRASH_DIR, fsync_dir
+from .software_trash import TRASH_DIR, fsync_dir, write_new_private
 
 TMP_PREFIX = ".rekey-"
 ENCRYPTED_MARKERS = (b"ENCRYPTED PRIVATE KEY", b"Proc-Type: 4,ENCRYPTED")
@@ -236,14 +236,8 @@ def _rewrite(path: str, identity: tuple, private, new: bytes, engine_id: str) ->
     if check is None or K.key_id_of(check.public_key()) != K.key_id_of(private.public_key()):
         raise E.KeyIntegrityError(f"The re-encrypted copy of {path} does not hold the same key; it was not used.")
     tmp = os.path.join(folder, f"{TMP_PREFIX}{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(tmp, flags, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o600)
-            fh.write(pem)
-            fh.flush()
-            os.fsync(fh.fileno())
+        write_new_private(tmp, pem)
         if read(path, engine_id)[1] != identity:  # changed since it was read: never replaced blind
             raise E.KeyIntegrityError(f"Key file {path} changed during the re-key; run it again.")
         os.replace(tmp, path)

@@ -73,6 +73,18 @@ def parse_name(name: str) -> TrashEntry | None:
     return TrashEntry(name=name, ref=ref, deleted=int(parts[1]), window_days=int(parts[2]))
 
 
+def write_new_private(path: str, data: bytes) -> None:
+    """Create ``path`` (never an existing name, never through a link), mode 0600 whatever the umask,
+    write ``data`` and fsync it: the temporary copy a key file is renamed or linked from."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def fsync_dir(folder: str) -> None:
     # Makes a new or removed name durable; some filesystems refuse fsync on a directory.
     with contextlib.suppress(OSError):

@@ -23,9 +23,10 @@ from store.errors import CredentialsUnavailable
 log = logging.getLogger("kms_tui.service")
 
 IDENTITY = "data_dir_identity"
-SHARED_PREFIX = "shared_dir:"  # the engine's key directory is the original's too (read by engine_secrets)
-# meta keys whose suffix names a keyring entry other than an engine's own (see engine_secrets)
-ENTRY_PREFIXES = ("rekey:", "kept_secret:")
+# meta rows of engine_secrets; the first two name keyring entries other than an engine's own
+REKEY_META = "rekey:"  # + engine id: a re-key under way (its new passphrase is pending_entry)
+KEPT_META = "kept_secret:"  # + directory digest: a passphrase kept for a directory with no engine
+SHARED_META = "shared_dir:"  # + engine id: in a copy, a key directory the original uses too
 
 
 def claim(store: Store, credentials: CredentialStore) -> None:
@@ -56,7 +57,7 @@ def claim(store: Store, credentials: CredentialStore) -> None:
         store.set_meta("instance_id", new)
         store.set_meta(IDENTITY, here)
         for engine_id in shared:
-            store.set_meta(SHARED_PREFIX + engine_id, was)
+            store.set_meta(SHARED_META + engine_id, was)
         store.audit.append("store.copy", details={"was": was[:300], "keyring_entries": len(copied),
                                                   "engines_following": moved, "directories_shared": shared})
     credentials.namespace = new
@@ -89,10 +90,10 @@ def _follow_key_directories(store: Store, was: str, now: str) -> tuple[list[str]
 def _entries(store: Store) -> list[str]:
     """Every keyring entry this database may use: engines' secrets, kept ones, pending re-keys."""
     entries = [e.id for e in store.list_engines()]
-    for key in store.meta_with_prefix("kept_secret:"):
-        entries.append(kept_entry(key.split(":", 1)[1]))
-    for key in store.meta_with_prefix("rekey:"):
-        entries.append(pending_entry(key.split(":", 1)[1]))
+    for key in store.meta_with_prefix(KEPT_META):
+        entries.append(kept_entry(key[len(KEPT_META):]))
+    for key in store.meta_with_prefix(REKEY_META):
+        entries.append(pending_entry(key[len(REKEY_META):]))
     return entries
 
 

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import engines
 from engines.base import EngineDriver
@@ -28,6 +29,7 @@ from . import copies
 log = logging.getLogger("kms_tui.service")
 
 DEFAULT_ENGINE_ID = "golang-default"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class KmsCore:
     def _check_namespace(self) -> None:
         """Refuse a keyring write under a namespace the database no longer has: the data directory
         was copied or moved while this process ran, and the copy took a namespace of its own."""
-        if self.store.instance_id != self.credentials.namespace:
+        if self.store.meta("instance_id") != self.credentials.namespace:
             raise Refused(
                 f"The data directory {self.data_dir} was moved or copied while this kms-tui was running; its "
                 "keyring entries now live under another name. Nothing was written.",
@@ -138,6 +140,20 @@ class KmsCore:
 
     def _rekey_pending(self, record: EngineRecord, cls) -> bool:
         raise NotImplementedError  # EngineSecretOps
+
+    def on_current_secret(self, engine_id: str, call: Callable[[EngineDriver], T]) -> T:
+        """``call(driver)``; when a driver this process had already opened says its passphrase no
+        longer opens the files (another process re-keyed the engine), once more on the engine
+        reopened with the keyring's current passphrase. Still wrong, it is really wrong."""
+        with self._drivers_lock:
+            opened_before = engine_id in self._drivers
+        try:
+            return call(self.driver(engine_id))
+        except WrongPassphrase:
+            if not opened_before or self.credentials.held_in_memory(engine_id):
+                raise
+            self.forget_driver(engine_id)
+            return call(self.driver(engine_id))
 
     def forget_driver(self, engine_id: str) -> None:
         with self._drivers_lock:

@@ -13,7 +13,8 @@ from store import EngineRecord
 from store.errors import CredentialsUnavailable
 
 from ..errors import Refused, SecretNeeded
-from .engine_secrets import SHARED_META, EngineSecretOps
+from .copies import SHARED_META
+from .engine_secrets import EngineSecretOps
 from .key_dirs import refuse_shared_directory
 
 ENGINE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")

@@ -29,12 +29,8 @@ from store import EngineRecord
 from store.errors import CredentialsUnavailable, StoreError
 
 from ..errors import Refused, SecretNeeded
-from .copies import SHARED_PREFIX, kept_entry, pending_entry
+from .copies import KEPT_META, REKEY_META, SHARED_META, kept_entry, pending_entry
 from .core import KmsCore
-
-REKEY_META = "rekey:"
-KEPT_META = "kept_secret:"
-SHARED_META = SHARED_PREFIX  # set on a copy's engine whose key directory the original uses too
 
 LOCATIONS = {
     "keyring": "kept in the OS keyring",
@@ -184,9 +180,8 @@ class EngineSecretOps(KmsCore):
         current = self.credentials.get(engine_id)
         if current == new_secret:
             raise InvalidInput("The new passphrase is the current one; nothing was changed.")
-        material = cls.guarded_material(record.config)
-        driver.prove_secret()  # the current passphrase opens the files
-        driver.check_rekey(new_secret)  # and every file opens under one of the two: nothing changes otherwise
+        # Every file opens under the current or the new passphrase, or nothing changes.
+        material = driver.check_rekey(new_secret)
         self.credentials.set(pending_entry(engine_id), new_secret)
         if self.credentials.get(pending_entry(engine_id)) != new_secret:
             raise CredentialsUnavailable("The keyring did not keep the new passphrase; nothing was changed.")

@@ -11,7 +11,7 @@ from typing import Any
 from engines import algorithms as A
 from engines import keys as K
 from engines.base import NativeKey
-from engines.errors import InvalidInput, KeyExists, KmsError, OperationNotSupported, PassphraseChanged
+from engines.errors import InvalidInput, KeyExists, KmsError, OperationNotSupported
 from store import KeyQuery, KeyRecord
 from store.errors import Conflict, NotFound
 from store.models import BINDINGS_KEY
@@ -121,12 +121,8 @@ class KeyOps(KmsCore):
         check_metadata(metadata)  # refused before any key material is made
         driver = self.driver(engine_id)
         algorithm, size = A.validate_spec(algorithm, size, driver.supported_key_types())
-        try:
-            native = driver.create(algorithm, size)
-        except PassphraseChanged:  # re-keyed by another process since this one opened the engine
-            self.forget_driver(engine_id)
-            driver = self.driver(engine_id)
-            native = driver.create(algorithm, size)
+        native = self.on_current_secret(engine_id, lambda d: d.create(algorithm, size))
+        driver = self.driver(engine_id)  # reopened if another process had re-keyed the engine
         try:
             if cancel is not None and cancel.is_set():
                 raise Cancelled("Key creation was cancelled; the generated key was discarded.")
@@ -200,13 +196,10 @@ class KeyOps(KmsCore):
             if not caps.can_import:
                 raise OperationNotSupported(f"Engine {engine_id!r} ({driver.DISPLAY}) cannot import private keys.")
             try:
-                native = driver.import_key(parsed)
-            except PassphraseChanged:  # re-keyed by another process since this one opened the engine
-                self.forget_driver(engine_id)
-                driver = self.driver(engine_id)
-                native = driver.import_key(parsed)
+                native = self.on_current_secret(engine_id, lambda d: d.import_key(parsed))
             except KeyExists as exists:
-                native, held_before = self._held_unrecorded(driver, parsed, exists), True
+                native, held_before = self._held_unrecorded(self.driver(engine_id), parsed, exists), True
+            driver = self.driver(engine_id)  # reopened if another process had re-keyed the engine
         elif caps.can_import_public:
             native = driver.import_key(parsed)
         stored = native or NativeKey(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from engines import algorithms as A
 from engines import keys as K
-from engines.errors import InvalidInput, KeyIntegrityError, KmsError, WrongPassphrase
+from engines.errors import InvalidInput, KeyIntegrityError, KmsError
 
 from ..errors import Refused
 from .integrity import IntegrityOps
@@ -61,17 +61,7 @@ class SigningOps(IntegrityOps):
         """
         record, sig_alg, mt = self._signing_inputs(ref, algorithm, data, message_type)
         self._check_can_sign(record)
-        with self._drivers_lock:
-            opened_before = record.engine_id in self._drivers
-        try:
-            public_key = self.prove_record(record, "sign")
-        except WrongPassphrase:
-            if not opened_before or self.credentials.held_in_memory(record.engine_id):
-                raise
-            # Another process may have re-keyed the engine since this one opened it: read the
-            # current passphrase from the keyring once; still wrong, it is really wrong.
-            self.forget_driver(record.engine_id)
-            public_key = self.prove_record(record, "sign")
+        public_key = self.on_current_secret(record.engine_id, lambda _driver: self.prove_record(record, "sign"))
         signature = self.driver(record.engine_id).sign(record.native_ref, sig_alg, bytes(data), mt)
         self.check_signature(record, public_key, sig_alg, bytes(data), mt, signature)
         self.store.audit.append(

@@ -37,6 +37,22 @@ def _all_open_under(directory: Path, passphrase: str) -> bool:
         K.parse_key(R.read(p)[0], passphrase.encode()).has_private_key for p in files)
 
 
+def _interrupted_rekey(data_dir, keyring) -> str:
+    """Four keys, a re-key to NEW stopped after two files; returns the old passphrase."""
+    with _open(data_dir, keyring) as kms:
+        for i in range(4):
+            kms.create_key("ECDSA", 256, f"k{i}")
+        old = kms.reveal_engine_secret(DEFAULT_ENGINE_ID)
+
+        def stop(done: int, total: int) -> None:
+            if done == 2:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            kms.rekey_engine(DEFAULT_ENGINE_ID, NEW, progress=stop)
+    return old
+
+
 def test_a_process_opened_before_a_rekey_writes_new_keys_under_the_new_passphrase(data_dir, memory_keyring):
     with _open(data_dir, memory_keyring) as early, _open(data_dir, memory_keyring) as other:
         early.create_key("ECDSA", 256, "k0")  # its driver now holds the old passphrase
@@ -75,17 +91,7 @@ def test_a_key_created_during_a_rekey_waits_for_it_and_is_written_under_the_new_
 
 
 def test_a_new_secret_during_an_interrupted_rekey_finishes_it_and_must_open_every_file(data_dir, memory_keyring):
-    with _open(data_dir, memory_keyring) as kms:
-        for i in range(4):
-            kms.create_key("ECDSA", 256, f"k{i}")
-        old = kms.reveal_engine_secret(DEFAULT_ENGINE_ID)
-
-        def stop(done: int, total: int) -> None:
-            if done == 2:
-                raise KeyboardInterrupt
-
-        with pytest.raises(KeyboardInterrupt):
-            kms.rekey_engine(DEFAULT_ENGINE_ID, NEW, progress=stop)
+    old = _interrupted_rekey(data_dir, memory_keyring)
     with _open(data_dir, memory_keyring) as kms:
         with pytest.raises(WrongPassphrase):
             kms.set_engine_secret(DEFAULT_ENGINE_ID, old)  # opens only the files not yet re-keyed: refused
@@ -114,16 +120,7 @@ def test_an_unmounted_key_directory_keeps_its_passphrase(data_dir, memory_keyrin
 
 
 def test_removing_an_engine_mid_rekey_finishes_the_rekey_first(data_dir, memory_keyring):
-    with _open(data_dir, memory_keyring) as kms:
-        for i in range(4):
-            kms.create_key("ECDSA", 256, f"k{i}")
-
-        def stop(done: int, total: int) -> None:
-            if done == 2:
-                raise KeyboardInterrupt
-
-        with pytest.raises(KeyboardInterrupt):
-            kms.rekey_engine(DEFAULT_ENGINE_ID, NEW, progress=stop)
+    _interrupted_rekey(data_dir, memory_keyring)
     with _open(data_dir, memory_keyring) as kms:
         directory = _key_dir(kms)
         kms.unregister_engine(DEFAULT_ENGINE_ID, force=True)

@@ -165,12 +165,23 @@ def _load(data: bytes, passphrase: bytes | None):
         return _private(serialization.load_pem_private_key, stripped, passphrase, encrypted), "pem"
     # DER: try private first (PKCS#8, PKCS#1, SEC1), then public (SPKI, PKCS#1 RSA).
     try:
-        return _private(serialization.load_der_private_key, data, passphrase), "der"
+        return _private(serialization.load_der_private_key, data, passphrase, _der_encrypted(data)), "der"
     except (WrongPassphrase, UnsupportedKeyType):
         raise
     except Exception:
         pass
     return serialization.load_der_public_key(data), "public-der"
+
+
+# The algorithm of a DER EncryptedPrivateKeyInfo: PKCS#5 (PBES1, PBES2) or PKCS#12 password-based encryption.
+_PBE_OIDS = (bytes.fromhex("06092a864886f70d0105"), bytes.fromhex("060a2a864886f70d010c01"))
+
+
+def _der_encrypted(data: bytes) -> bool:
+    """Whether DER data is an encrypted PKCS#8 key. A wrong passphrase decrypts to garbage whose
+    padding is valid about once in 256 tries; the parse error that follows is then still a wrong
+    passphrase, not an unreadable key (as ``ENCRYPTED`` in a PEM header says for PEM)."""
+    return data[:1] == b"\x30" and any(oid in data[:16] for oid in _PBE_OIDS)
 
 
 def _private(loader, data: bytes, passphrase: bytes | None, encrypted: bool | None = None):

@@ -556,3 +556,22 @@ def test_parse_key_only_raises_typed_errors(data, passphrase):
     else:
         assert K.is_key_id(parsed.key_id)
         assert parsed.algorithm in ("RSA", "ECDSA", "Ed25519", "DSA")
+
+
+def test_a_wrong_passphrase_that_decrypts_to_garbage_is_still_a_wrong_passphrase():
+    """About one wrong passphrase in 256 leaves valid padding on an encrypted DER key, and
+    cryptography then fails to parse the result: that is a wrong passphrase, not unreadable data."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    data = private.private_bytes(Enc.DER, Priv.PKCS8, serialization.BestAvailableEncryption(b"right passphrase"))
+    garbled = None
+    for i in range(20000):
+        candidate = f"wrong {i}".encode()
+        try:
+            serialization.load_der_private_key(data, password=candidate)
+        except ValueError as exc:
+            if "password" not in str(exc).lower() and "bad decrypt" not in str(exc).lower():
+                garbled = candidate
+                break
+    assert garbled is not None
+    with pytest.raises(WrongPassphrase):
+        K.parse_key(data, garbled)

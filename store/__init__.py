@@ -8,6 +8,25 @@ imports ``textual``, ``kms_tui`` or ``engines``; the service layer joins them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers
+    from .audit import AuditLog
+    from .credentials import CredentialStore
+    from .db import Store
+    from .errors import (
+        Conflict,
+        CredentialsUnavailable,
+        DatabaseError,
+        InvalidValue,
+        NotFound,
+        SchemaTooNew,
+        StoreError,
+        UntrustedPath,
+    )
+    from .models import BINDINGS_KEY, AuditCheck, AuditRow, EngineRecord, KeyQuery, KeyRecord
+    from .paths import ensure_private_dir, resolve_data_dir
+
 # Names are imported on first use (PEP 562): ``from store import KeyQuery`` or
 # ``store.errors`` must not pay for SQLite and sqlite-utils, which the TUI opens
 # only after its first frame.
@@ -34,7 +53,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'store' has no attribute {name!r}")

@@ -201,7 +201,8 @@ class CredentialStore:
         backend = self._usable()
         try:
             with _BACKEND_CALLS:
-                return backend.get_password(SERVICE, self.username(engine_id))
+                secret: str | None = backend.get_password(SERVICE, self.username(engine_id))
+                return secret
         except Exception as exc:
             raise _translate(exc) from exc
 

@@ -29,7 +29,7 @@ DB_FILE = "kms.db"
 class Store(EngineRepository, KeyRepository, KeyListing):
     """Engines, keys, aliases and the audit log in ``<data_dir>/kms.db``."""
 
-    def __init__(self, data_dir: str | os.PathLike):
+    def __init__(self, data_dir: str | os.PathLike[str]):
         # Made 0700 when new; an existing one another user owns, or others may write to, is refused.
         self.data_dir = ensure_private_dir(data_dir)
         self.path = self.data_dir / DB_FILE
@@ -45,7 +45,7 @@ class Store(EngineRepository, KeyRepository, KeyListing):
     def instance_id(self) -> str:
         """A random id of this database, made on first use (it names keyring entries)."""
         with self._conn.transaction():
-            value = self._conn.scalar("SELECT value FROM meta WHERE key = 'instance_id'")
+            value: str | None = self._conn.scalar("SELECT value FROM meta WHERE key = 'instance_id'")
             if value is None:
                 value = secrets.token_hex(8)
                 self._conn.execute("INSERT INTO meta(key, value) VALUES('instance_id', ?)", (value,))
@@ -54,7 +54,8 @@ class Store(EngineRepository, KeyRepository, KeyListing):
     # --- small facts of this database (meta) ---------------------------------
 
     def meta(self, key: str) -> str | None:
-        return self._conn.scalar("SELECT value FROM meta WHERE key = ?", (key,))
+        value: str | None = self._conn.scalar("SELECT value FROM meta WHERE key = ?", (key,))
+        return value
 
     def meta_with_prefix(self, prefix: str) -> dict[str, str]:
         rows = self._conn.rows("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
@@ -79,7 +80,7 @@ class Store(EngineRepository, KeyRepository, KeyListing):
         return f"{os.path.realpath(self.data_dir)}|{st.st_dev}|{st.st_ino}"
 
     @classmethod
-    def open(cls, data_dir: str | os.PathLike) -> Store:
+    def open(cls, data_dir: str | os.PathLike[str]) -> Store:
         return cls(Path(data_dir))
 
     @contextmanager

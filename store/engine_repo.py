@@ -120,7 +120,7 @@ class EngineRepository:
             row = self._engine_row(engine_id)
             if row is None:
                 raise self._engine_not_found(engine_id)
-            removed = db.execute("SELECT COUNT(*) FROM keys WHERE engine_id = ?", [engine_id]).fetchone()[0]
+            removed: int = db.execute("SELECT COUNT(*) FROM keys WHERE engine_id = ?", [engine_id]).fetchone()[0]
             db.execute("DELETE FROM engines WHERE id = ?", [engine_id])  # keys and aliases cascade
             if row["is_default"]:
                 db.execute("UPDATE engines SET is_default = 1 WHERE id = (SELECT MIN(id) FROM engines)")

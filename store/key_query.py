@@ -120,6 +120,9 @@ _KEY_JSON = (
 class KeyListing:
     _conn: Connection
 
+    def _records(self, rows: list[dict[str, Any]]) -> list[KeyRecord]:
+        raise NotImplementedError  # KeyRepository's
+
     def _plan(self, q: KeyQuery) -> tuple[str, str, list[Any]]:
         """(table source, WHERE, parameters) for ``q``: where a text filter reads its keys from.
 
@@ -166,7 +169,7 @@ class KeyListing:
             )
         position = {rowid: index for index, rowid in enumerate(ids)}
         rows.sort(key=lambda row: position[row["id"]])
-        return self._records(rows)  # type: ignore[attr-defined]
+        return self._records(rows)
 
     def count_keys(self, q: KeyQuery | None = None) -> int:
         """How many keys match ``q``'s filters (its sort and paging are ignored)."""
@@ -190,7 +193,7 @@ class KeyListing:
             if not rows:
                 return
             last = rows[-1]["id"]
-            yield from self._records(rows)  # type: ignore[attr-defined]
+            yield from self._records(rows)
             if len(rows) < ITER_BATCH:
                 return
 

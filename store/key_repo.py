@@ -62,7 +62,7 @@ class KeyRepository:
         return found[0] if found else None
 
     def _rowid(self, engine_id: str, key_id: str) -> int:
-        rowid = self._conn.scalar(
+        rowid: int | None = self._conn.scalar(
             "SELECT id FROM keys WHERE engine_id = ? AND key_id = ?", [engine_id, key_id]
         )
         if rowid is None:

@@ -19,7 +19,7 @@ APP_DIR_NAME = "kms-tui"
 ENV_DATA_DIR = "KMS_TUI_DATA_DIR"
 
 
-def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
+def resolve_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The data directory: ``explicit``, else ``$KMS_TUI_DATA_DIR``, else XDG.
 
     An empty value counts as unset. A relative ``$XDG_DATA_HOME`` is ignored,
@@ -53,7 +53,7 @@ def _make_missing(target: Path) -> None:
         os.chmod(path, 0o700)  # made here: the exact mode, whatever the umask
 
 
-def ensure_private_dir(path: str | os.PathLike) -> Path:
+def ensure_private_dir(path: str | os.PathLike[str]) -> Path:
     """Create ``path`` (and its parents) mode 0700, or check the existing one; return it.
 
     An existing directory that belongs to another user or that group or others

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .connection import Connection
+from .connection import Connection, Db
 from .errors import DatabaseError, SchemaTooNew
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ LATEST = len(MIGRATIONS)
 OUR_TABLES = {"meta", "engines", "keys", "aliases", "audit"}
 
 
-def read_version(db) -> int:
+def read_version(db: Db | sqlite_utils.Database) -> int:
     """The recorded schema version; 0 for a database that never had one."""
     if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
         return 0
@@ -187,12 +187,12 @@ def migrate(conn: Connection, target: int = LATEST) -> int:
     import sqlite_utils  # migrations only: opening an up-to-date database never imports it
 
     with conn.transaction() as light:
-        db = sqlite_utils.Database(light.conn, execute_plugins=False)  # plugins may not hook our connection
+        utils = sqlite_utils.Database(light.conn, execute_plugins=False)  # plugins may not hook our connection
         # Read again under the write lock: another process may have migrated meanwhile.
-        version = read_version(db)
+        version = read_version(utils)
         _check_supported(version, conn)
         if version == 0:
-            foreign = set(db.table_names()) - OUR_TABLES
+            foreign = set(utils.table_names()) - OUR_TABLES
             if foreign:
                 raise DatabaseError(
                     f"{conn.path} is an SQLite database of another application "
@@ -200,9 +200,9 @@ def migrate(conn: Connection, target: int = LATEST) -> int:
                     hint="Use another data directory (--data-dir) or move the file aside.",
                 )
         for number in range(version + 1, target + 1):
-            MIGRATIONS[number - 1](db)
+            MIGRATIONS[number - 1](utils)
             version = number
-        db.execute(
+        utils.execute(
             "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             [str(version)],

@@ -29,7 +29,7 @@ def _user() -> str:
         return str(os.geteuid())
 
 
-def check_trusted(path: os.PathLike | str, st: os.stat_result, what: str, private_mode: int) -> None:
+def check_trusted(path: os.PathLike[str] | str, st: os.stat_result, what: str, private_mode: int) -> None:
     """Raise UntrustedPath when ``st`` (of ``path``) is another user's or writable by group or others."""
     if st.st_uid != os.geteuid():
         raise UntrustedPath(
@@ -46,7 +46,7 @@ def check_trusted(path: os.PathLike | str, st: os.stat_result, what: str, privat
         )
 
 
-def check_trusted_file(path: os.PathLike | str, what: str) -> None:
+def check_trusted_file(path: os.PathLike[str] | str, what: str) -> None:
     """Refuse an existing file that is a link, not a regular file, or not trusted; absent is fine.
 
     The file itself is opened (never through a symbolic link) and its descriptor

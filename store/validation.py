@@ -15,6 +15,7 @@ import json
 import math
 import unicodedata
 from collections.abc import Iterable
+from typing import Any
 
 from .errors import InvalidValue
 
@@ -113,7 +114,7 @@ def check_json_value(value: object, what: str = "key metadata") -> None:
                            hint="Keep large documents elsewhere and store a reference to them.")
 
 
-def parse_json_object(text: str, what: str = "key metadata") -> dict:
+def parse_json_object(text: str, what: str = "key metadata") -> dict[str, Any]:
     """``text`` as a JSON object within the bounds above, or InvalidValue saying why."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_JSON_BYTES:
         raise InvalidValue(f"The {what} is larger than {MAX_JSON_BYTES} bytes.",

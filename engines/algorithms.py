@@ -9,10 +9,15 @@ every software-backed driver and the offline verifier share.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from .errors import AlgorithmMismatch, DigestLengthError, InvalidInput, UnsupportedKeyType
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.hashes import HashAlgorithm
 
 RSA = "RSA"
 ECDSA = "ECDSA"
@@ -66,10 +71,23 @@ class SigningAlgorithm:
     def digest_size(self) -> int | None:
         return hashlib.new(self.hash_name).digest_size if self.hash_name else None
 
-    def hasher(self):
+    def digest_hash(self) -> str:
+        """The hashlib name of the hash a digest is made with; ``InvalidInput`` for pure EdDSA."""
+        if self.hash_name is None:
+            raise InvalidInput(f"{self.name} signs the message itself, not a digest.")
+        return self.hash_name
+
+    def digest_length(self) -> int:
+        """Bytes in a digest of this algorithm's hash; ``InvalidInput`` for pure EdDSA."""
+        return hashlib.new(self.digest_hash()).digest_size
+
+    def hasher(self) -> HashAlgorithm:
         from cryptography.hazmat.primitives import hashes
 
-        return {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}[self.hash_name]()
+        made: dict[str, Callable[[], HashAlgorithm]] = {
+            "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512,
+        }
+        return made[self.digest_hash()]()
 
 
 SIGNING_ALGORITHMS: dict[str, SigningAlgorithm] = {}
@@ -106,26 +124,25 @@ def check_fits(sig_alg: SigningAlgorithm, key_algorithm: str, key_size: int | No
         )
     if sig_alg.padding == "PSS" and key_size is not None:
         # EMSA-PSS needs emLen >= hLen + sLen + 2 with salt = hash length.
-        needed = 2 * sig_alg.digest_size + 2
+        needed = 2 * sig_alg.digest_length() + 2
         if (key_size + 7) // 8 < needed:
             raise AlgorithmMismatch(f"A {key_size}-bit RSA key is too small for {sig_alg.name}.")
 
 
-def prepare_digest(sig_alg: SigningAlgorithm, data: bytes, message_type: MessageType) -> bytes:
+def prepare_digest(sig_alg: SigningAlgorithm, data: bytes, message_type: MessageType | str) -> bytes:
     """The digest to sign: hash RAW data, check a DIGEST's length. Not for Ed25519."""
-    if sig_alg.hash_name is None:
-        raise InvalidInput(f"{sig_alg.name} signs the message itself, not a digest.")
+    hash_name = sig_alg.digest_hash()
     if MessageType.parse(message_type) is MessageType.RAW:
-        return hashlib.new(sig_alg.hash_name, data).digest()
+        return hashlib.new(hash_name, data).digest()
     if len(data) != sig_alg.digest_size:
         raise DigestLengthError(
-            f"{sig_alg.name} needs a {sig_alg.digest_size}-byte {sig_alg.hash_name.upper()} digest; "
+            f"{sig_alg.name} needs a {sig_alg.digest_size}-byte {hash_name.upper()} digest; "
             f"got {len(data)} bytes."
         )
     return data
 
 
-def check_message(sig_alg: SigningAlgorithm, data: bytes, message_type: MessageType) -> None:
+def check_message(sig_alg: SigningAlgorithm, data: bytes, message_type: MessageType | str) -> None:
     """Validate a message before it reaches any engine."""
     mt = MessageType.parse(message_type)
     if sig_alg.hash_name is None:

@@ -4,7 +4,7 @@ A driver is built from an engine id, its non-secret options and its one secret
 (or ``None``); it knows nothing of the metadata store. The service records what
 drivers return. Modelled on keyring's backend base: class-level facts
 (type, display name, security level, options), a ``check`` for reachability,
-capability flags, and one shared contract test suite (``tests/contract``).
+capability flags, and one shared contract test suite (``engines.testing``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import abc
 import contextlib
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from .algorithms import MessageType, SigningAlgorithm
-from .errors import EngineConfigError, OperationNotSupported
-from .keys import ParsedKey
+from .errors import EngineConfigError, EngineError, OperationNotSupported
+from .keys import ParsedKey, PublicKey
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,8 @@ class NativeKey:
     """A key as the engine holds it.
 
     ``ref`` is the engine-native reference (file name, label, ARN, kid, path).
-    ``public_key`` is a ``cryptography`` public key object.
+    ``public_key`` is a ``cryptography`` public key object; None in a light entry, and
+    where the engine will not show it in the key's state (AWS, for a disabled key).
 
     A *light* entry (``light=True``, made by ``NativeKey.seen``) says only "the
     engine still holds the key at ``ref``": an inventory yields one for a
@@ -66,7 +67,7 @@ class NativeKey:
 
     ref: str
     key_id: str
-    public_key: Any
+    public_key: PublicKey | None
     algorithm: str
     size: int
     has_private_key: bool = True
@@ -79,6 +80,12 @@ class NativeKey:
     def seen(cls, ref: str, state: str | None = None) -> NativeKey:
         """A light entry: the key at ``ref`` is there (in ``state``, when known); nothing else was read."""
         return cls(ref=ref, key_id="", public_key=None, algorithm="", size=0, state=state, light=True)
+
+    def shown_public_key(self) -> PublicKey:
+        """``public_key`` of an entry that carries one; ``EngineError`` for one that does not."""
+        if self.public_key is None:
+            raise EngineError(f"The engine did not show the public key of key {self.ref[:80]!r}.")
+        return self.public_key
 
 
 def check_options(specs: tuple[OptionSpec, ...], options: dict[str, str], what: str) -> dict[str, str]:
@@ -221,7 +228,7 @@ class EngineDriver(abc.ABC):
     def get(self, ref: str) -> NativeKey:
         """One key by native reference; ``KeyNotFoundInEngine`` when absent."""
 
-    def prove(self, ref: str, public_key) -> None:
+    def prove(self, ref: str, public_key: PublicKey) -> None:
         """``KeyIntegrityError`` unless the material at ``ref`` has ``public_key`` (DESIGN §7.2).
 
         Asked before the first signature with a key in a process and once per batch,
@@ -233,7 +240,7 @@ class EngineDriver(abc.ABC):
         """
         from .integrity import require_same_key
 
-        require_same_key(self.engine_id, ref, self.get(ref).public_key, public_key)
+        require_same_key(self.engine_id, ref, self.get(ref).shown_public_key(), public_key)
 
     def proof_stamp(self, ref: str) -> object:
         """What changes when the material at ``ref`` may have changed; a proof holds while it is equal.
@@ -256,7 +263,8 @@ class EngineDriver(abc.ABC):
 
     @contextlib.contextmanager
     def signer(
-        self, ref: str, sig_alg: SigningAlgorithm, message_type: MessageType, *, expected: Any = None
+        self, ref: str, sig_alg: SigningAlgorithm, message_type: MessageType, *,
+        expected: PublicKey | None = None,
     ) -> Iterator[Callable[[bytes], bytes]]:
         """A signing function for many messages with one key (batch signing).
 
@@ -300,8 +308,8 @@ class EngineDriver(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release sessions and connections."""
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -19,6 +19,9 @@ from . import errors as E
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
+# (device, inode, mtime in ns, size) of a key file: a file replaced or rewritten has another.
+FileIdentity = tuple[int, int, int, int]
+
 
 def who(bits: int) -> str:
     """'group and others', 'its group' or 'others', for the permission bits given."""

@@ -20,6 +20,7 @@ import hashlib
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from . import algorithms as A
@@ -46,7 +47,7 @@ def _bit_string(spki: bytes) -> bytes:
     return spki[bits_start + 1:bits_start + bits_len]  # the first octet counts unused bits
 
 
-def legacy_ids(public_key) -> set[str]:
+def legacy_ids(public_key: PublicKeyTypes) -> set[str]:
     """The 40-hex SKI-style ids this public key may legitimately carry (see the module docstring)."""
     spki = K.spki_der(public_key)
     bits = _bit_string(spki)
@@ -59,7 +60,7 @@ def legacy_ids(public_key) -> set[str]:
     }
 
 
-def key_id_matches(key_id: object, public_key) -> bool:
+def key_id_matches(key_id: object, public_key: PublicKeyTypes) -> bool:
     """Whether a recorded key id names this public key (64 hex exactly; 40 hex by the SKI methods)."""
     if not isinstance(key_id, str) or not set(key_id) <= _HEX:
         return False
@@ -70,7 +71,7 @@ def key_id_matches(key_id: object, public_key) -> bool:
     return False
 
 
-def require_same_key(engine_id: str, ref: object, held, expected) -> None:
+def require_same_key(engine_id: str, ref: object, held: PublicKeyTypes, expected: PublicKeyTypes) -> None:
     """``KeyIntegrityError`` unless the key an engine holds at ``ref`` is the expected one.
 
     The message names both keys by the start of their SHA-256 ids (public facts, never
@@ -86,7 +87,8 @@ def require_same_key(engine_id: str, ref: object, held, expected) -> None:
     )
 
 
-def made_by(public_key, sig_alg: A.SigningAlgorithm, data: bytes, message_type, signature: bytes) -> bool:
+def made_by(public_key: K.PublicKey, sig_alg: A.SigningAlgorithm, data: bytes,
+            message_type: A.MessageType | str, signature: bytes) -> bool:
     """Whether ``signature`` over ``data`` was made by the private half of ``public_key``.
 
     Unlike ``keys.verify_with`` this asks which key signed, not whether the signature

@@ -19,11 +19,13 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import (
     Prehashed,
     decode_dss_signature,
     encode_dss_signature,
 )
+from cryptography.hazmat.primitives.hashes import HashAlgorithm
 
 from . import algorithms as A
 from .errors import InvalidInput, KeyParseError, UnsupportedKeyType, WrongPassphrase
@@ -38,8 +40,8 @@ PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519Public
 class ParsedKey:
     """A key read from bytes: the private key when there was one, always the public key."""
 
-    public_key: Any
-    private_key: Any | None
+    public_key: PublicKey
+    private_key: PrivateKey | None
     algorithm: str
     size: int
     source_format: str
@@ -56,11 +58,11 @@ class ParsedKey:
 # ---------------------------------------------------------------- identity
 
 
-def spki_der(public_key) -> bytes:
+def spki_der(public_key: PublicKeyTypes) -> bytes:
     return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def key_id_of(public_key) -> str:
+def key_id_of(public_key: PublicKeyTypes) -> str:
     """Lamassu's key id: lowercase hex SHA-256 of the DER SubjectPublicKeyInfo."""
     return hashlib.sha256(spki_der(public_key)).hexdigest()
 
@@ -70,7 +72,7 @@ def is_key_id(text: str) -> bool:
     return isinstance(text, str) and len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
-def describe(public_key) -> tuple[str, int]:
+def describe(public_key: PublicKeyTypes | PrivateKeyTypes) -> tuple[str, int]:
     """(algorithm, size) of a public or private key object."""
     if isinstance(public_key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)):
         return A.RSA, public_key.key_size
@@ -85,13 +87,31 @@ def describe(public_key) -> tuple[str, int]:
         return A.ED25519, 256
     if isinstance(public_key, (dsa.DSAPublicKey, dsa.DSAPrivateKey)):
         return A.DSA, public_key.key_size
-    raise UnsupportedKeyType(f"Keys of type {type(public_key).__name__} are not supported.")
+    raise _unsupported(public_key)
+
+
+def _unsupported(key: object) -> UnsupportedKeyType:
+    return UnsupportedKeyType(f"Keys of type {type(key).__name__} are not supported.")
+
+
+def supported_public(key: PublicKeyTypes) -> PublicKey:
+    """``key`` as one of the public key types kms-tui handles; ``UnsupportedKeyType`` for another."""
+    if isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, dsa.DSAPublicKey)):
+        return key
+    raise _unsupported(key)
+
+
+def supported_private(key: PrivateKeyTypes) -> PrivateKey:
+    """``key`` as one of the private key types kms-tui handles; ``UnsupportedKeyType`` for another."""
+    if isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
+        return key
+    raise _unsupported(key)
 
 
 # ---------------------------------------------------------------- generation
 
 
-def generate(algorithm: str, size: int):
+def generate(algorithm: str, size: int) -> PrivateKey:
     """A new private key object."""
     if algorithm == A.RSA:
         return rsa.generate_private_key(public_exponent=65537, key_size=size)
@@ -102,8 +122,13 @@ def generate(algorithm: str, size: int):
     raise UnsupportedKeyType(f"Cannot generate {algorithm} keys.")
 
 
+_CURVES: dict[int, Callable[[], ec.EllipticCurve]] = {
+    224: ec.SECP224R1, 256: ec.SECP256R1, 384: ec.SECP384R1, 521: ec.SECP521R1,
+}
+
+
 def _curve(size: int) -> ec.EllipticCurve:
-    return {224: ec.SECP224R1, 256: ec.SECP256R1, 384: ec.SECP384R1, 521: ec.SECP521R1}[size]()
+    return _CURVES[size]()
 
 
 # ---------------------------------------------------------------- parsing
@@ -129,26 +154,41 @@ def parse_key(data: bytes | str, passphrase: bytes | str | None = None) -> Parse
         passphrase = passphrase.encode()
     passphrase = passphrase or None
     try:
-        private, fmt = _load(data, passphrase)
+        loaded, fmt = _load(data, passphrase)
     except (WrongPassphrase, KeyParseError, UnsupportedKeyType):
         raise
     except Exception:  # cryptography raises ValueError/TypeError/others on hostile input
         raise KeyParseError(
             "The data is not a readable key (PEM or DER PKCS#1, PKCS#8, SEC1, SPKI, OpenSSH or JWK)."
         ) from None
-    if fmt.startswith("public"):
-        public, private = private, None
+    if isinstance(loaded, _Private):
+        found: PrivateKeyTypes | None = loaded.key
+        loaded_public = loaded.key.public_key()
     else:
-        public = private.public_key()
-    if isinstance(private, dsa.DSAPrivateKey):
+        found, loaded_public = None, loaded
+    if isinstance(found, dsa.DSAPrivateKey):
         raise UnsupportedKeyType("DSA private keys cannot be imported; DSA is accepted as a public key only.")
+    public = supported_public(loaded_public)
+    private = None if found is None else supported_private(found)
     algorithm, size = describe(public)
     if algorithm == A.RSA and size < A.RSA_MIN_IMPORT_SIZE:
         raise UnsupportedKeyType(f"RSA keys below {A.RSA_MIN_IMPORT_SIZE} bits are refused ({size} bits).")
     return ParsedKey(public, private, algorithm, size, fmt)
 
 
-def _load(data: bytes, passphrase: bytes | None):
+@dataclass(frozen=True)
+class _Private:
+    """A private key a loader read; a public key is returned as it is."""
+
+    key: PrivateKeyTypes
+
+
+# What a loader returns: the key read and its source format ("public-…" for a public key).
+_Loaded = tuple[_Private | PublicKeyTypes, str]
+_PrivateLoader = Callable[..., PrivateKeyTypes]
+
+
+def _load(data: bytes, passphrase: bytes | None) -> _Loaded:
     stripped = data.strip()
     if stripped.startswith(b"{"):
         return _load_jwk(stripped)
@@ -184,14 +224,15 @@ def _der_encrypted(data: bytes) -> bool:
     return data[:1] == b"\x30" and any(oid in data[:16] for oid in _PBE_OIDS)
 
 
-def _private(loader, data: bytes, passphrase: bytes | None, encrypted: bool | None = None):
+def _private(loader: _PrivateLoader, data: bytes, passphrase: bytes | None,
+             encrypted: bool | None = None) -> _Private:
     try:
-        return loader(data, password=passphrase)
+        return _Private(loader(data, password=passphrase))
     except TypeError as exc:
         text = str(exc)
         # Checked first: "...private key is not encrypted." also contains "encrypted".
         if "Password was given but" in text:
-            return loader(data, password=None)
+            return _Private(loader(data, password=None))
         if "encrypted" in text or "Password was not given" in text:
             raise WrongPassphrase("The key is encrypted: a passphrase is needed.") from None
         raise
@@ -219,7 +260,7 @@ def _b64u(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _int(jwk: dict, name: str) -> int:
+def _int(jwk: dict[str, Any], name: str) -> int:
     if name not in jwk:
         raise KeyParseError(f"JWK is missing {name!r}.")
     return int.from_bytes(_b64u_decode(jwk[name]), "big")
@@ -228,9 +269,9 @@ def _int(jwk: dict, name: str) -> int:
 _JWK_CURVES = {"P-224": 224, "P-256": 256, "P-384": 384, "P-521": 521}
 
 
-def _load_jwk(data: bytes):
+def _load_jwk(data: bytes) -> _Loaded:
     try:
-        jwk = json.loads(data)
+        jwk: object = json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise KeyParseError("The data looks like JSON but is not valid JSON.") from None
     if not isinstance(jwk, dict):
@@ -248,23 +289,24 @@ def _load_jwk(data: bytes):
             _int(jwk, "qi") if "qi" in jwk else rsa.rsa_crt_iqmp(p, q),
             pub,
         )
-        return priv.private_key(), "jwk"
+        return _Private(priv.private_key()), "jwk"
     if kty in ("EC", "EC-HSM"):
-        size = _JWK_CURVES.get(jwk.get("crv"))
+        crv: Any = jwk.get("crv")  # any JSON value; one that is no curve name is refused below
+        size = _JWK_CURVES.get(crv)
         if size is None:
-            raise UnsupportedKeyType(f"JWK curve {jwk.get('crv')!r} is not supported.")
-        pub = ec.EllipticCurvePublicNumbers(_int(jwk, "x"), _int(jwk, "y"), _curve(size))
+            raise UnsupportedKeyType(f"JWK curve {crv!r} is not supported.")
+        point = ec.EllipticCurvePublicNumbers(_int(jwk, "x"), _int(jwk, "y"), _curve(size))
         if "d" not in jwk:
-            return pub.public_key(), "public-jwk"
-        return ec.EllipticCurvePrivateNumbers(_int(jwk, "d"), pub).private_key(), "jwk"
+            return point.public_key(), "public-jwk"
+        return _Private(ec.EllipticCurvePrivateNumbers(_int(jwk, "d"), point).private_key()), "jwk"
     if kty == "OKP" and jwk.get("crv") == "Ed25519":
         if "d" in jwk:
-            return ed25519.Ed25519PrivateKey.from_private_bytes(_b64u_decode(jwk["d"])), "jwk"
+            return _Private(ed25519.Ed25519PrivateKey.from_private_bytes(_b64u_decode(jwk["d"]))), "jwk"
         return ed25519.Ed25519PublicKey.from_public_bytes(_b64u_decode(jwk.get("x"))), "public-jwk"
     raise UnsupportedKeyType(f"JWK key type {kty!r} is not supported.")
 
 
-def to_jwk(public_key) -> dict:
+def to_jwk(public_key: PublicKeyTypes) -> dict[str, str]:
     """Public JWK (RFC 7517) with ``kid`` = key id."""
     if isinstance(public_key, rsa.RSAPublicKey):
         n = public_key.public_numbers()
@@ -272,12 +314,12 @@ def to_jwk(public_key) -> dict:
     elif isinstance(public_key, ec.EllipticCurvePublicKey):
         size = A.SIZE_BY_CURVE[public_key.curve.name]
         width = (size + 7) // 8
-        n = public_key.public_numbers()
+        point = public_key.public_numbers()
         jwk = {
             "kty": "EC",
             "crv": A.NIST_NAME[size],
-            "x": _b64u(n.x.to_bytes(width, "big")),
-            "y": _b64u(n.y.to_bytes(width, "big")),
+            "x": _b64u(point.x.to_bytes(width, "big")),
+            "y": _b64u(point.y.to_bytes(width, "big")),
         }
     elif isinstance(public_key, ed25519.Ed25519PublicKey):
         raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -295,22 +337,24 @@ def _int_bytes(value: int) -> bytes:
 # ---------------------------------------------------------------- serialisation
 
 
-def public_pem(public_key) -> str:
+def public_pem(public_key: PublicKeyTypes) -> str:
     return public_key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode()
 
 
-def load_public_pem(pem: str | bytes):
+def load_public_pem(pem: str | bytes) -> PublicKey:
+    """A stored public key; ``UnsupportedKeyType`` for a key of a type kms-tui never records."""
     if isinstance(pem, str):
         pem = pem.encode()
     try:
-        return serialization.load_pem_public_key(pem)
+        loaded = serialization.load_pem_public_key(pem)
     except Exception:
         raise KeyParseError("The stored public key is not a readable PEM SubjectPublicKeyInfo.") from None
+    return supported_public(loaded)
 
 
-def export_public(public_key, fmt: str) -> bytes:
+def export_public(public_key: PublicKeyTypes, fmt: str) -> bytes:
     """Public key as ``pem``, ``der``, ``jwk`` (JSON) or ``ssh`` (OpenSSH)."""
     fmt = fmt.lower()
     if fmt == "pem":
@@ -329,7 +373,7 @@ def export_public(public_key, fmt: str) -> bytes:
     raise InvalidInput(f"Unknown export format {fmt!r}: use pem, der, jwk or ssh.")
 
 
-def private_pkcs8_pem(private_key, passphrase: bytes | None = None) -> bytes:
+def private_pkcs8_pem(private_key: PrivateKeyTypes, passphrase: bytes | None = None) -> bytes:
     """PKCS#8 PEM; ``ENCRYPTED PRIVATE KEY`` when a passphrase is given."""
     enc = (
         serialization.BestAvailableEncryption(passphrase)
@@ -362,27 +406,29 @@ def ecdsa_raw_to_der(signature: bytes) -> bytes:
     return encode_dss_signature(int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big"))
 
 
-def _rsa_padding(sig_alg: A.SigningAlgorithm):
+def _rsa_padding(sig_alg: A.SigningAlgorithm) -> padding.AsymmetricPadding:
     if sig_alg.padding == "PSS":
         return padding.PSS(mgf=padding.MGF1(sig_alg.hasher()), salt_length=padding.PSS.DIGEST_LENGTH)
     return padding.PKCS1v15()
 
 
-def sign_with(private_key, sig_alg: A.SigningAlgorithm, data: bytes, message_type) -> bytes:
+def sign_with(private_key: PrivateKey, sig_alg: A.SigningAlgorithm, data: bytes,
+              message_type: A.MessageType | str) -> bytes:
     """Sign with a ``cryptography`` private key; ECDSA signatures are DER."""
     algorithm, size = describe(private_key)
     A.check_fits(sig_alg, algorithm, size)
     A.check_message(sig_alg, data, message_type)
-    if algorithm == A.ED25519:
+    if isinstance(private_key, ed25519.Ed25519PrivateKey):
         return private_key.sign(data)
     digest = A.prepare_digest(sig_alg, data, message_type)
     chosen = Prehashed(sig_alg.hasher())
-    if algorithm == A.RSA:
+    if isinstance(private_key, rsa.RSAPrivateKey):
         return private_key.sign(digest, _rsa_padding(sig_alg), chosen)
     return private_key.sign(digest, ec.ECDSA(chosen))
 
 
-def signer_for(private_key, sig_alg: A.SigningAlgorithm, message_type) -> Callable[[bytes], bytes]:
+def signer_for(private_key: PrivateKey, sig_alg: A.SigningAlgorithm,
+               message_type: A.MessageType | str) -> Callable[[bytes], bytes]:
     """A one-argument signing function for many messages: checks and objects prepared once.
 
     Used by batch signing, where the per-message cost must stay close to the
@@ -391,45 +437,51 @@ def signer_for(private_key, sig_alg: A.SigningAlgorithm, message_type) -> Callab
     algorithm, size = describe(private_key)
     A.check_fits(sig_alg, algorithm, size)
     mt = A.MessageType.parse(message_type)
-    sign = private_key.sign
-    if algorithm == A.ED25519:
+    if isinstance(private_key, ed25519.Ed25519PrivateKey):
         if mt is A.MessageType.DIGEST:
             raise InvalidInput("ED25519 signs the whole message: use message type raw.")
-        return sign
+        return private_key.sign
     if mt is A.MessageType.RAW:
-        hasher = sig_alg.hasher()
-        if algorithm == A.RSA:
-            rsa_padding = _rsa_padding(sig_alg)
-            return lambda data: sign(data, rsa_padding, hasher)
-        ecdsa = ec.ECDSA(hasher)
-        return lambda data: sign(data, ecdsa)
-    expected = sig_alg.digest_size
-    chosen = Prehashed(sig_alg.hasher())
-    scheme = (_rsa_padding(sig_alg), chosen) if algorithm == A.RSA else (ec.ECDSA(chosen),)
+        return _hash_signer(private_key, sig_alg, sig_alg.hasher())
+    expected = sig_alg.digest_length()
+    sign = _hash_signer(private_key, sig_alg, Prehashed(sig_alg.hasher()))
 
     def sign_digest(data: bytes) -> bytes:
         if len(data) != expected:
             A.prepare_digest(sig_alg, data, mt)  # raises the typed length error
-        return sign(data, *scheme)
+        return sign(data)
 
     return sign_digest
 
 
-def verify_with(public_key, sig_alg: A.SigningAlgorithm, data: bytes, message_type, signature: bytes) -> bool:
+def _hash_signer(private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, sig_alg: A.SigningAlgorithm,
+                 chosen: HashAlgorithm | Prehashed) -> Callable[[bytes], bytes]:
+    """``data -> signature`` for an RSA or ECDSA key; ``chosen`` hashes the data (``Prehashed``: it is a digest)."""
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        rsa_sign, rsa_padding = private_key.sign, _rsa_padding(sig_alg)
+        return lambda data: rsa_sign(data, rsa_padding, chosen)
+    ec_sign, ecdsa = private_key.sign, ec.ECDSA(chosen)
+    return lambda data: ec_sign(data, ecdsa)
+
+
+def verify_with(public_key: PublicKey, sig_alg: A.SigningAlgorithm, data: bytes,
+                message_type: A.MessageType | str, signature: bytes) -> bool:
     """True when ``signature`` is valid; typed errors for misuse, never another exception."""
     algorithm, size = describe(public_key)
     A.check_fits(sig_alg, algorithm, size)
     A.check_message(sig_alg, data, message_type)
     try:
-        if algorithm == A.ED25519:
+        if isinstance(public_key, ed25519.Ed25519PublicKey):
             public_key.verify(signature, data)
             return True
         digest = A.prepare_digest(sig_alg, data, message_type)
         chosen = Prehashed(sig_alg.hasher())
-        if algorithm == A.RSA:
+        if isinstance(public_key, rsa.RSAPublicKey):
             public_key.verify(signature, digest, _rsa_padding(sig_alg), chosen)
-        else:
+        elif isinstance(public_key, ec.EllipticCurvePublicKey):
             public_key.verify(signature, digest, ec.ECDSA(chosen))
+        else:  # a DSA key: no signing algorithm fits one, so check_fits refused it above
+            return False
         return True
     except InvalidSignature:
         return False
@@ -444,7 +496,8 @@ def natural_algorithm(algorithm: str, size: int) -> str:
     return A.algorithms_for_key(algorithm)[0]
 
 
-def self_test(sign, public_key, algorithm: str) -> None:
+def self_test(sign: Callable[[A.SigningAlgorithm, bytes, A.MessageType], bytes], public_key: PublicKey,
+              algorithm: str) -> None:
     """Sign a random challenge through ``sign(sig_alg, data, message_type)`` and verify it."""
     import os
 

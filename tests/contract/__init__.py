@@ -1,1 +1,0 @@
-"""The shared contract suite every engine driver passes (see ``suite.EngineContract``)."""

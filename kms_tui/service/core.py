@@ -1,4 +1,4 @@
-"""The core of the Kms facade: the store, the credentials and the open drivers.
+"""The shared context of the services: the store, the credentials, the prompt and the open drivers.
 
 Drivers are opened on first use and kept (one per engine) so that engines with
 sessions (PKCS#11) keep one logged-in session per process. Secrets come from
@@ -12,10 +12,10 @@ import contextlib
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import engines
 from engines.base import EngineDriver
@@ -23,8 +23,8 @@ from engines.errors import InvalidInput, WrongPassphrase
 from store import CredentialStore, EngineRecord, Store, resolve_data_dir
 from store.errors import CredentialsUnavailable
 
-from ..errors import Refused, SecretNeeded
-from . import copies
+from . import copies, custody, rekey
+from .errors import Refused, SecretNeeded
 
 log = logging.getLogger("kms_tui.service")
 
@@ -45,8 +45,8 @@ class SecretRequest:
 SecretPrompt = Callable[[SecretRequest], "str | None"]
 
 
-class KmsCore:
-    """Owns the store, the credential store and the driver cache."""
+class ServiceContext:
+    """Owns the data directory, the store, the credential store, the prompt and the driver cache."""
 
     def __init__(
         self,
@@ -54,23 +54,26 @@ class KmsCore:
         *,
         credentials: CredentialStore | None = None,
         prompt: SecretPrompt | None = None,
-    ):
-        self.data_dir = resolve_data_dir(data_dir)
+    ) -> None:
+        self.data_dir: Path = resolve_data_dir(data_dir)
         self.store = Store(self.data_dir)
         self.credentials = credentials or CredentialStore()
         if self.credentials.namespace is None:
             self.credentials.namespace = self.store.instance_id
             self.credentials.before_write = self._check_namespace
         copies.claim(self.store, self.credentials)
-        self.prompt = prompt
+        self.prompt: SecretPrompt | None = prompt
+        self.resumed_rekeys: dict[str, dict[str, Any]] = {}  # figures of re-keys this process finished
         self._drivers: dict[str, EngineDriver] = {}
         self._drivers_lock = threading.RLock()
+        self._on_forget: list[Callable[[str], None]] = []
         self._quiet = threading.local()  # background checks must not pop up secret prompts
         self._ensure_default_engine()
 
     # --- life cycle --------------------------------------------------------
 
     def close(self) -> None:
+        """Close every open driver, then the store."""
         with self._drivers_lock:
             drivers, self._drivers = list(self._drivers.values()), {}
         for driver in drivers:
@@ -79,12 +82,6 @@ class KmsCore:
             except Exception:  # closing must not mask the caller's outcome
                 log.exception("closing engine driver %s failed", driver.engine_id)
         self.store.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def _ensure_default_engine(self) -> None:
         """First run: a software engine in the data directory, so the tool is useful at once."""
@@ -115,7 +112,7 @@ class KmsCore:
                 "keyring entries now live under another name. Nothing was written.",
                 hint="Quit and start kms-tui again on the data directory you mean.")
 
-    # --- drivers and secrets -----------------------------------------------
+    # --- drivers -------------------------------------------------------------
 
     def driver(self, engine_id: str) -> EngineDriver:
         """The open driver of an engine (opened on first use, then kept)."""
@@ -125,28 +122,27 @@ class KmsCore:
                 return driver
             record = self.store.get_engine(engine_id)
             cls = engines.driver_class(record.type)
-            if self._rekey_pending(record, cls):
-                driver = self._resume_rekey(record, cls)  # a kill interrupted a re-key: finished first
+            if rekey.is_pending(self.store, record, cls):
+                driver = rekey.resume(self, record, cls)  # a kill interrupted a re-key: finished first
             else:
                 driver = cls(record.id, record.config, self._secret_for(record, cls))
             self._drivers[engine_id] = driver
             return driver
 
-    def _resume_rekey(self, record: EngineRecord, cls) -> EngineDriver:
-        raise NotImplementedError  # EngineSecretOps
+    def keep_driver(self, engine_id: str, driver: EngineDriver) -> None:
+        """Keep a driver opened (and checked) elsewhere as the engine's open driver."""
+        with self._drivers_lock:
+            self._drivers[engine_id] = driver
 
-    def _adopt_kept_secret(self, record: EngineRecord, cls) -> str | None:
-        raise NotImplementedError  # EngineSecretOps
-
-    def _rekey_pending(self, record: EngineRecord, cls) -> bool:
-        raise NotImplementedError  # EngineSecretOps
+    def has_driver(self, engine_id: str) -> bool:
+        with self._drivers_lock:
+            return engine_id in self._drivers
 
     def on_current_secret(self, engine_id: str, call: Callable[[EngineDriver], T]) -> T:
         """``call(driver)``; when a driver this process had already opened says its passphrase no
         longer opens the files (another process re-keyed the engine), once more on the engine
         reopened with the keyring's current passphrase. Still wrong, it is really wrong."""
-        with self._drivers_lock:
-            opened_before = engine_id in self._drivers
+        opened_before = self.has_driver(engine_id)
         try:
             return call(self.driver(engine_id))
         except WrongPassphrase:
@@ -155,13 +151,22 @@ class KmsCore:
             self.forget_driver(engine_id)
             return call(self.driver(engine_id))
 
+    def on_forget(self, callback: Callable[[str], None]) -> None:
+        """Have ``callback(engine_id)`` called whenever an engine's driver is forgotten."""
+        self._on_forget.append(callback)
+
     def forget_driver(self, engine_id: str) -> None:
+        """Close and drop an engine's driver: the next use opens it again (new secret, new options)."""
+        for callback in self._on_forget:
+            callback(engine_id)
         with self._drivers_lock:
             driver = self._drivers.pop(engine_id, None)
         if driver is not None:
             driver.close()
 
-    def _secret_for(self, record: EngineRecord, cls) -> str | None:
+    # --- secrets ---------------------------------------------------------------
+
+    def _secret_for(self, record: EngineRecord, cls: type[EngineDriver]) -> str | None:
         if not cls.needs_secret(record.config):
             return None
         label = cls.SECRET.label if cls.SECRET else "secret"
@@ -175,7 +180,7 @@ class KmsCore:
         # Never a new passphrase where files need an old one: they would be under two.
         material = cls.guarded_material(record.config)
         if material and unavailable is None:
-            secret = self._adopt_kept_secret(record, cls)  # kept when an engine on these files was removed
+            secret = custody.adopt_kept_secret(self, record, cls)  # kept when an engine on these files was removed
             if secret:
                 return secret
         if unavailable is None and not record.has_secret and cls.SECRET and cls.SECRET.generated and not material:
@@ -204,7 +209,7 @@ class KmsCore:
             hint=f"Set it with: kms-tui engines secret {record.id} --secret-stdin",
         )
 
-    def _check_typed(self, record: EngineRecord, cls, secret: str, material: int) -> None:
+    def _check_typed(self, record: EngineRecord, cls: type[EngineDriver], secret: str, material: int | None) -> None:
         """A typed secret opens the files it will guard, or is long enough to be their first."""
         spec = cls.SECRET
         if material:
@@ -213,7 +218,7 @@ class KmsCore:
                 probe.prove_secret()
             except WrongPassphrase:
                 raise WrongPassphrase(
-                    f"The {spec.label} typed does not decrypt the key files of engine {record.id!r}; nothing was "
+                    f"The {spec.label if spec else 'secret'} typed does not decrypt the key files of engine {record.id!r}; nothing was "
                     "encrypted with it.", hint="Type it again: the one these files were encrypted with.") from None
             finally:
                 probe.close()
@@ -222,7 +227,7 @@ class KmsCore:
                                hint="Choose a longer one (a phrase of several words is easy to type).")
 
     @contextlib.contextmanager
-    def without_prompts(self):
+    def without_prompts(self) -> Iterator[None]:
         """Within this block (in this thread), a missing secret is an error, never a prompt."""
         previous = getattr(self._quiet, "on", False)
         self._quiet.on = True
@@ -241,3 +246,10 @@ class KmsCore:
             return "memory"
         self.credentials.set(engine_id, secret)
         return "keyring"
+
+    def drop_secret(self, engine_id: str) -> None:
+        """Delete an engine's keyring entry; a keyring that cannot be reached leaves it."""
+        try:
+            self.credentials.delete(engine_id)
+        except CredentialsUnavailable:
+            pass

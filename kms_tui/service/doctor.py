@@ -1,100 +1,68 @@
-"""Doctor: check the workstation's health and say what to do about each finding.
+"""The doctor (``kms.doctor``): check the workstation's health and say what to do about each finding.
 
 Checks, in order: permissions of the data directory, the database files, the log
 and the software engines' key directories and files; database integrity
 (``PRAGMA integrity_check``); the audit chain; the keyring (without prompting);
 each engine's reachability (in parallel, with a timeout); and, for each engine
-that answered, metadata against what the engine holds. ``repair=True`` fixes
-what can be fixed without deleting key material: modes are tightened, records
-of gone keys are flagged missing and unrecorded keys adopted (a sync).
+that answered, metadata against what the engine holds (``doctor_consistency``).
+``repair=True`` fixes what can be fixed without deleting key material: modes are
+tightened, records of gone keys are flagged missing and unrecorded keys adopted (a sync).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import sqlite3
-import stat
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from engines.errors import KeyIntegrityError, KeyNotFoundInEngine, KmsError
+from engines.errors import KmsError
 from store.errors import CredentialsUnavailable, StoreError
 
-from . import doctor_keys, doctor_permissions
-from .core import KmsCore
+from . import doctor_consistency, doctor_keys, doctor_permissions
+from .core import ServiceContext
+from .doctor_intents import intent_findings
+from .doctor_report import CHECKS, ENGINE_TIMEOUT, ERROR, INFO, WARNING, DoctorReport, Finding
+from .engine_ops import EngineService
+from .errors import Service
+from .integrity import KeyProofs
+from .inventory import InventoryService
 
-ERROR, WARNING, INFO = "error", "warning", "info"
-ENGINE_TIMEOUT = 10.0  # seconds for each engine to answer, all checked at once
-CHECKS = ("permissions", "database", "audit", "keyring", "engines", "consistency")
-
-
-@dataclass
-class Finding:
-    """One thing the doctor found: how bad, what, and what to do about it."""
-
-    check: str  # one of CHECKS
-    severity: str  # error | warning | info
-    subject: str  # a path, an engine id or a key name
-    message: str
-    hint: str
-    repairable: bool = False
-    repaired: bool = False
-    changed: str = ""  # what --repair changed, e.g. "mode 0777 changed to 0700 (chmod 700 …)"
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["CHECKS", "ENGINE_TIMEOUT", "DoctorReport", "DoctorService", "Finding"]
 
 
-@dataclass
-class DoctorReport:
-    findings: list[Finding] = field(default_factory=list)
-    checked: dict[str, str] = field(default_factory=dict)  # check -> ok | repaired | findings | skipped: why
-    repair: bool = False
+class DoctorService(Service):
+    """One doctor run: every check, each turned into findings; a check that cannot run is one too."""
 
-    @property
-    def open_findings(self) -> list[Finding]:
-        """Warnings and errors still to act on (info and repaired ones are not)."""
-        return [f for f in self.findings if f.severity != INFO and not f.repaired]
+    def __init__(self, context: ServiceContext, engines: EngineService, inventory: InventoryService,
+                 proofs: KeyProofs) -> None:
+        self._ctx = context
+        self._engines = engines
+        self._inventory = inventory
+        self._proofs = proofs
 
-    @property
-    def clean(self) -> bool:
-        return not self.open_findings
-
-    def to_json(self) -> dict[str, Any]:
-        return {"clean": self.clean, "repair": self.repair, "checked": dict(self.checked),
-                "findings": [f.to_json() for f in self.findings]}
-
-
-def _mode(path: Path) -> int | None:
-    try:
-        return stat.S_IMODE(os.lstat(path).st_mode)
-    except OSError:
-        return None
-
-
-class DoctorOps(KmsCore):
-    def doctor(self, *, repair: bool = False, timeout: float = ENGINE_TIMEOUT, deep: bool = False) -> DoctorReport:
+    def run(self, *, repair: bool = False, timeout: float = ENGINE_TIMEOUT, deep: bool = False) -> DoctorReport:
         """Run every check; with ``repair``, fix what can be fixed without deleting key material.
 
         ``deep`` also has every reachable engine prove that the material behind each
         key record has the recorded public key (a fetch or token read per key).
         """
         report = DoctorReport(repair=repair)
-        reachable = []
-        steps = (
-            ("permissions", lambda: self._check_permissions(report, repair)),
-            ("database", lambda: (self._check_database(report), self._check_records(report))),
-            ("audit", lambda: (self._check_audit(report), self._check_intents(report, repair))),
-            ("keyring", lambda: (self._check_keyring(report), self._check_rekeys(report))),
-            ("engines", lambda: reachable.extend(self._check_engines(report, timeout))),
-            ("consistency", lambda: self._check_consistency(report, reachable, repair, deep)),
+        reachable: list[str] = []
+        steps: tuple[tuple[str, tuple[Callable[[], object], ...]], ...] = (
+            ("permissions", (lambda: self._check_permissions(report, repair),)),
+            ("database", (lambda: self._check_database(report), lambda: self._check_records(report))),
+            ("audit", (lambda: self._check_audit(report), lambda: self._check_intents(report, repair))),
+            ("keyring", (lambda: self._check_keyring(report), lambda: self._check_rekeys(report))),
+            ("engines", (lambda: reachable.extend(self._check_engines(report, timeout)),)),
+            ("consistency", (lambda: doctor_consistency.check(
+                self._ctx, self._inventory, self._proofs, report, reachable, repair, deep),)),
         )
-        for name, step in steps:
+        for name, calls in steps:
             before = len(report.findings)
             try:
-                step()
+                for call in calls:
+                    call()
             except (KmsError, StoreError) as exc:  # a check that cannot run is itself a finding
                 report.findings.append(Finding(name, ERROR, name, f"The check could not run: {exc.message}",
                                                exc.hint or "Fix the cause above and run kms-tui doctor again."))
@@ -106,11 +74,11 @@ class DoctorOps(KmsCore):
     # --- permissions -----------------------------------------------------------
 
     def _check_permissions(self, report: DoctorReport, repair: bool) -> None:
-        data_dir = Path(self.data_dir)
+        data_dir = Path(self._ctx.data_dir)
         self._private(report, data_dir, 0o700, repair, "data directory")
         for name in ("kms.db", "kms.db-wal", "kms.db-shm", "kms-tui.log"):
             self._private(report, data_dir / name, 0o600, repair, "file")
-        for engine in self.store.list_engines():
+        for engine in self._ctx.store.list_engines():
             if engine.type != "GOLANG" or not engine.config.get("directory"):
                 continue
             directory = Path(engine.config["directory"])
@@ -158,7 +126,7 @@ class DoctorOps(KmsCore):
     # --- database and audit ------------------------------------------------------
 
     def _check_database(self, report: DoctorReport) -> None:
-        path = Path(self.store.path)
+        path = Path(self._ctx.store.path)
         try:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
             try:
@@ -180,7 +148,7 @@ class DoctorOps(KmsCore):
                 "Restore the database from a backup, or run kms-tui sync to rebuild the key records."))
 
     def _check_audit(self, report: DoctorReport) -> None:
-        check = self.store.audit.verify()
+        check = self._ctx.store.audit.verify()
         if not check.ok:
             report.findings.append(Finding(
                 "audit", ERROR, f"audit row {check.first_broken}" if check.first_broken else "audit log",
@@ -190,15 +158,14 @@ class DoctorOps(KmsCore):
 
     def _check_intents(self, report: DoctorReport, repair: bool) -> None:
         """Deletions announced and never recorded as done or abandoned (see doctor_intents)."""
-        from .doctor_intents import intent_findings
-
-        report.findings.extend(intent_findings(self, repair))
+        report.findings.extend(intent_findings(self._ctx, repair))
 
     # --- keyring and engines -----------------------------------------------------
 
     def _check_keyring(self, report: DoctorReport) -> None:
-        usable, sentence = self.credentials.status()
-        engines = [e for e in self.store.list_engines() if e.has_secret]
+        credentials = self._ctx.credentials
+        usable, sentence = credentials.status()
+        engines = [e for e in self._ctx.store.list_engines() if e.has_secret]
         if not usable:
             report.findings.append(Finding(
                 "keyring", ERROR if engines else WARNING, "keyring", sentence,
@@ -206,10 +173,10 @@ class DoctorOps(KmsCore):
                 "in memory for the session."))
             return
         for engine in engines:
-            if self.credentials.held_in_memory(engine.id):
+            if credentials.held_in_memory(engine.id):
                 continue
             try:
-                present = self.credentials.get(engine.id) is not None
+                present = credentials.get(engine.id) is not None
             except CredentialsUnavailable as exc:
                 report.findings.append(Finding("keyring", ERROR, engine.id, exc.message, exc.hint or ""))
                 continue
@@ -220,7 +187,7 @@ class DoctorOps(KmsCore):
 
     def _check_rekeys(self, report: DoctorReport) -> None:
         """A re-key a kill interrupted is finished here, as the next command would (see engine_secrets)."""
-        for engine_id, outcome in self.finish_pending_rekeys():
+        for engine_id, outcome in self._engines.secrets.finish_pending():
             if isinstance(outcome, dict):
                 report.findings.append(Finding(
                     "keyring", WARNING, engine_id,
@@ -236,14 +203,14 @@ class DoctorOps(KmsCore):
 
     def _check_engines(self, report: DoctorReport, timeout: float) -> list[str]:
         """Test every engine at once; the ones that answered in time."""
-        ids = [e.id for e in self.store.list_engines()]
+        ids = [e.id for e in self._ctx.store.list_engines()]
         if not ids:
             return []
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(ids)), thread_name_prefix="doctor")
-        futures = {eid: pool.submit(self.test_engine, eid, interactive=False) for eid in ids}
+        futures = {eid: pool.submit(self._engines.test, eid, interactive=False) for eid in ids}
         concurrent.futures.wait(futures.values(), timeout=timeout)
         pool.shutdown(wait=False, cancel_futures=True)  # a hung engine must not hold the doctor
-        reachable = []
+        reachable: list[str] = []
         for eid, future in futures.items():
             if not future.done():
                 report.findings.append(Finding(
@@ -263,95 +230,9 @@ class DoctorOps(KmsCore):
                     f"Fix the cause, then: kms-tui engines test {eid}"))
         return reachable
 
-    # --- metadata against engines ------------------------------------------------
+    # --- key records ------------------------------------------------------------
 
     def _check_records(self, report: DoctorReport) -> None:
         """Every key row readable, and its key id, algorithm and size its public key's."""
-        for severity, subject, message, hint in doctor_keys.record_problems(Path(self.store.path)):
+        for severity, subject, message, hint in doctor_keys.record_problems(Path(self._ctx.store.path)):
             report.findings.append(Finding("database", severity, subject, message, hint))
-
-    def _check_consistency(self, report: DoctorReport, reachable: list[str], repair: bool, deep: bool = False) -> None:
-        if not reachable:
-            report.checked["consistency"] = "skipped: no engine answered"
-            return
-        for engine_id in reachable:
-            found = self._compare(report, engine_id)
-            fixable = [f for f in found if f.repairable]
-            if repair and fixable:
-                (synced,) = self.sync(engine_id)  # adopts unrecorded keys and flags gone ones; deletes nothing
-                self._confirm_repairs(engine_id, fixable, synced.adopted)
-            if deep:
-                named = {f.subject for f in report.findings if f.check == "consistency" and f.severity == ERROR}
-                for severity, subject, message, hint in doctor_keys.prove_problems(self, engine_id, named):
-                    report.findings.append(Finding("consistency", severity, subject, message, hint))
-
-    def _confirm_repairs(self, engine_id: str, fixable: list[Finding], adopted: list[str]) -> None:
-        """Mark repaired only what a fresh comparison no longer finds: a sync that could not adopt
-        or flag a key changed nothing, and saying otherwise would hide the finding until next time."""
-        still = {(f.subject, f.message) for f in self._compare(DoctorReport(), engine_id) if f.severity != INFO}
-        prefixes = {f"{engine_id}:{key_id[:16]}" for key_id in adopted}
-        for finding in fixable:
-            finding.repaired = (finding.subject, finding.message) not in still
-            if finding.repaired:
-                finding.changed = (f"adopted by a sync of {engine_id}" if finding.subject in prefixes
-                                   else f"flagged missing by a sync of {engine_id}; nothing was deleted")
-            else:
-                finding.repairable = False
-                finding.hint = f"A sync did not change this. {finding.hint}"
-
-    def _compare(self, report: DoctorReport, engine_id: str) -> list[Finding]:
-        driver = self.driver(engine_id)
-        held = {native.ref: native for native in driver.inventory()}
-        try:
-            records = list(self.store.iter_keys(engine_id))
-        except ValueError:  # a row whose JSON does not parse: named by the database check
-            found = [Finding("consistency", ERROR, engine_id, f"The key records of engine {engine_id!r} cannot all "
-                             "be read, so they were not compared with the engine.",
-                             "Fix the records the database check names, then run kms-tui doctor again.")]
-            report.findings.extend(found)
-            return found
-        recorded_ids = {r.key_id for r in records}
-        replaced: set[str] = set()  # recorded references where the engine holds another key
-        found: list[Finding] = []
-        for record in records:
-            if record.native_ref is None:
-                continue
-            if record.native_ref in held:
-                why = doctor_keys.held_mismatch(record, held[record.native_ref])
-                if why:
-                    replaced.add(record.native_ref)
-                    found.append(Finding("consistency", ERROR, record.name, why, doctor_keys.REPLACED))
-                continue
-            if record.status == "missing":
-                report.findings.append(Finding(
-                    "consistency", INFO, record.name, f"Key {record.name!r} is flagged missing from {engine_id!r}.",
-                    f"If it is gone for good: kms-tui keys delete {record.key_id}; if it comes back, sync restores it."))
-                continue
-            try:
-                why = doctor_keys.held_mismatch(record, driver.get(record.native_ref))
-                if why:  # listed elsewhere (e.g. under another reference), and another key
-                    found.append(Finding("consistency", ERROR, record.name, why, doctor_keys.REPLACED))
-                continue
-            except KeyNotFoundInEngine:
-                found.append(Finding(
-                    "consistency", WARNING, record.name,
-                    f"Key {record.name!r} is recorded on {engine_id!r} but the engine no longer holds it.",
-                    f"kms-tui doctor --repair (or kms-tui sync {engine_id}) flags it missing; nothing is deleted.",
-                    repairable=True))
-            except KeyIntegrityError as exc:
-                found.append(Finding("consistency", ERROR, record.name, exc.message, exc.hint or ""))
-            except KmsError as exc:
-                found.append(Finding("consistency", ERROR, record.name,
-                                     f"Key {record.name!r} cannot be read from {engine_id!r}: {exc.message}",
-                                     exc.hint or "Check the engine, then run kms-tui doctor again."))
-        held_ids = {native.key_id for ref, native in held.items() if ref not in replaced}
-        for key_id in sorted(held_ids - recorded_ids):
-            found.append(Finding(
-                "consistency", WARNING, f"{engine_id}:{key_id[:16]}",
-                f"Engine {engine_id!r} holds key {key_id[:16]}… that no record describes.",
-                f"kms-tui doctor --repair (or kms-tui sync {engine_id}) adopts it.", repairable=True))
-        for what, why, todo in driver.unusable():  # never repaired: that would delete key material
-            found.append(Finding("consistency", WARNING, f"{engine_id}:{what[:40]}",
-                                 f"Engine {engine_id!r} holds a {what} that cannot be used: {why}", todo))
-        report.findings.extend(found)
-        return found

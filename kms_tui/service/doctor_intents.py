@@ -19,15 +19,17 @@ from __future__ import annotations
 from typing import Any
 
 from engines.errors import KeyNotFoundInEngine, KeyPendingDeletion, KmsError
-from store import AuditRow
+from store import AuditRow, Store
 from store.errors import NotFound, StoreError
 
+from .core import ServiceContext
 from .deletion import ABANDONED, ANNOUNCED, INTENT, PENDING
+from .doctor_report import WARNING, Finding
 
 _ALL = 10**9  # audit.list wants a limit: every row of an action (the store allows up to this)
 
 
-def open_intents(store) -> list[AuditRow]:
+def open_intents(store: Store) -> list[AuditRow]:
     """Intent rows no later row names as done or abandoned, oldest first."""
     found: list[AuditRow] = []
     for action in ANNOUNCED:
@@ -40,10 +42,10 @@ def open_intents(store) -> list[AuditRow]:
     return sorted(found, key=lambda row: row.seq)
 
 
-def _seen(kms, row: AuditRow) -> str:
+def _seen(ctx: ServiceContext, row: AuditRow) -> str:
     """What the engine holds at the intent's reference: "held", "pending" or "gone"."""
-    with kms.without_prompts():
-        driver = kms.driver(row.engine_id)
+    with ctx.without_prompts():
+        driver = ctx.driver(row.engine_id or "")
         try:
             native = driver.get(row.details["ref"])
         except KeyPendingDeletion:
@@ -53,23 +55,23 @@ def _seen(kms, row: AuditRow) -> str:
     return "pending" if native.state == PENDING else "held"
 
 
-def _resolve(kms, row: AuditRow, seen: str) -> str:
+def _resolve(store: Store, row: AuditRow, seen: str) -> str:
     """Write the outcome the engine shows; returns what was recorded, in words."""
     action = row.action[: -len(INTENT)]
     kind = ANNOUNCED[action]
     details: dict[str, Any] = {"intent": row.seq, "name": row.details.get("name"), "completed_by": "doctor"}
-    store = kms.store
     if seen == "held" or (seen == "pending" and kind == "purge"):
         details["outcome"] = f"the engine still holds the key ({'pending deletion' if seen == 'pending' else 'in use'})"
         store.audit.append(action + ABANDONED, engine_id=row.engine_id, key_id=row.key_id, details=details)
         return "recorded as abandoned: the engine still holds the key"
     details["engine"] = "left as PendingDeletion" if seen == "pending" else "gone"
+    engine_id, key_id = row.engine_id or "", row.key_id or ""  # an intent row always names both
     with store.transaction():
         try:
             if seen == "pending":
-                store.update_key(row.engine_id, row.key_id, state=PENDING)
+                store.update_key(engine_id, key_id, state=PENDING)
             else:
-                store.delete_key(row.engine_id, row.key_id)
+                store.delete_key(engine_id, key_id)
         except NotFound:
             details["record"] = "already removed"
         store.audit.append(action, engine_id=row.engine_id, key_id=row.key_id, details=details)
@@ -77,12 +79,10 @@ def _resolve(kms, row: AuditRow, seen: str) -> str:
             else "recorded as done: the engine no longer holds the key")
 
 
-def intent_findings(kms, repair: bool) -> list:
+def intent_findings(ctx: ServiceContext, repair: bool) -> list[Finding]:
     """One finding per open intent; with ``repair``, each resolved by what its engine shows."""
-    from .doctor import WARNING, Finding
-
     findings = []
-    for row in open_intents(kms.store):
+    for row in open_intents(ctx.store):
         name = str(row.details.get("name") or row.key_id or "?")[:80]
         action = row.action[: -len(INTENT)]
         finding = Finding(
@@ -92,7 +92,7 @@ def intent_findings(kms, repair: bool) -> list:
             "kms-tui doctor --repair looks at the engine and records what happened.", repairable=True)
         if repair:
             try:
-                said = _resolve(kms, row, _seen(kms, row))
+                said = _resolve(ctx.store, row, _seen(ctx, row))
                 finding.message += f" Repaired: {said}."
                 finding.repaired = True
             except (KmsError, StoreError) as exc:

@@ -13,10 +13,15 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from engines import integrity as I
 from engines import keys as K
+from engines.base import NativeKey
 from engines.errors import KeyIntegrityError, KmsError
+from store import KeyRecord, Store
+
+from .integrity import KeyProofs
 
 ERROR = "error"
 RESTORE = "Compare kms.db with a backup and restore this record; kms-tui refuses the key until it agrees with itself."
@@ -42,7 +47,8 @@ def record_problems(path: Path) -> list[Problem]:
         conn.close()
 
 
-def _row_problems(rowid, engine_id, key_id, name, algorithm, size, pem, tags, metadata) -> Iterator[Problem]:
+def _row_problems(rowid: int, engine_id: object, key_id: object, name: object, algorithm: object, size: object,
+                  pem: Any, tags: object, metadata: object) -> Iterator[Problem]:
     who = f"Key {str(name)[:80]!r} on {str(engine_id)[:80]!r}"
     subject = name if isinstance(name, str) and name else f"key row {rowid}"
     for field, text, kind in (("tags", tags, list), ("metadata", metadata, dict)):
@@ -70,7 +76,7 @@ def _json(text: object) -> object:
         return None
 
 
-def held_mismatch(record, native) -> str | None:
+def held_mismatch(record: KeyRecord, native: NativeKey) -> str | None:
     """Why the key an engine lists at a record's reference is not the recorded key, or None.
 
     A key id that names another key at a recorded reference (a legacy 40-hex file or a
@@ -89,7 +95,7 @@ def held_mismatch(record, native) -> str | None:
             "replaced, or the record points at another key. It does not sign.")
 
 
-def prove_problems(kms, engine_id: str, named: set[str]) -> list[Problem]:
+def prove_problems(store: Store, proofs: KeyProofs, engine_id: str, named: set[str]) -> list[Problem]:
     """``doctor --deep``: every key with material on the engine proves it is the recorded key.
 
     Every failed proof leaves its audit row; a key already named by a finding
@@ -98,7 +104,7 @@ def prove_problems(kms, engine_id: str, named: set[str]) -> list[Problem]:
     """
     problems: list[Problem] = []
     try:
-        records = list(kms.store.iter_keys(engine_id))
+        records = list(store.iter_keys(engine_id))
     except ValueError:
         return problems  # unreadable rows: the consistency check said so
     for record in records:
@@ -106,7 +112,7 @@ def prove_problems(kms, engine_id: str, named: set[str]) -> list[Problem]:
                 or record.state == "PendingDeletion" or not _agrees(record)):  # pending: it signs nothing
             continue
         try:
-            kms.prove_record(record, "doctor", fresh=True)
+            proofs.prove(record, "doctor", fresh=True)
         except KeyIntegrityError as exc:
             if record.name not in named:
                 problems.append((ERROR, record.name, exc.message, exc.hint or REPLACED))
@@ -116,7 +122,7 @@ def prove_problems(kms, engine_id: str, named: set[str]) -> list[Problem]:
     return problems
 
 
-def _agrees(record) -> bool:
+def _agrees(record: KeyRecord) -> bool:
     try:
         return I.key_id_matches(record.key_id, K.load_public_pem(record.public_key))
     except KmsError:

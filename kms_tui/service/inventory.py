@@ -1,4 +1,4 @@
-"""Sync (reconcile the metadata with what engines hold), stats and the audit log."""
+"""The inventory service (``kms.inventory``): sync (reconcile the metadata with what engines hold) and stats."""
 
 from __future__ import annotations
 
@@ -7,16 +7,17 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from engines import algorithms as A
 from engines import keys as K
 from engines.base import NativeKey
-from store import AuditCheck, AuditRow
+from store import KeyRecord
 from store.errors import Conflict, NotFound
 
-from ..errors import Cancelled
-from .signing import SigningOps
+from . import new_keys
+from .core import ServiceContext
+from .errors import Cancelled, Service
 
 log = logging.getLogger("kms_tui.sync")
 
@@ -38,7 +39,15 @@ class SyncReport:
         return self.__dict__.copy()
 
 
-class InventoryOps(SigningOps):
+Write = Callable[[], object]
+
+
+class InventoryService(Service):
+    """Reconciles key records with what the engines hold; counts them."""
+
+    def __init__(self, context: ServiceContext) -> None:
+        self._ctx = context
+
     def sync(
         self,
         engine_id: str | None = None,
@@ -53,20 +62,21 @@ class InventoryOps(SigningOps):
         them without a call per key); ``full`` reads every key again, so states
         changed outside kms-tui (a key disabled or scheduled for deletion) are seen.
         """
-        ids = [engine_id] if engine_id else [e.id for e in self.store.list_engines()]
+        ids = [engine_id] if engine_id else [e.id for e in self._ctx.store.list_engines()]
         return [self._sync_one(eid, progress, cancel, full) for eid in ids]
 
     def _sync_one(
         self, engine_id: str, progress: Progress | None, cancel: threading.Event | None, full: bool = False
     ) -> SyncReport:
-        self.store.get_engine(engine_id)
-        driver = self.driver(engine_id)
+        store = self._ctx.store
+        store.get_engine(engine_id)
+        driver = self._ctx.driver(engine_id)
         report = SyncReport(engine_id)
-        records = list(self.store.iter_keys(engine_id))
+        records = list(store.iter_keys(engine_id))
         known = {r.native_ref: r for r in records if r.native_ref is not None}
-        by_key_id = {r.key_id: r for r in records}  # a key id is recorded once per engine
+        by_key_id: dict[str, KeyRecord | NativeKey] = {r.key_id: r for r in records}  # once per engine
         seen_refs: set[str] = set()
-        writes: list[Callable[[], None]] = []  # store writes, flushed a batch per transaction
+        writes: list[Write] = []  # store writes, flushed a batch per transaction
         try:
             for native in driver.inventory(frozenset(known), full):
                 if cancel is not None and cancel.is_set():
@@ -81,8 +91,7 @@ class InventoryOps(SigningOps):
                     progress(report.seen, None, engine_id)
             for ref, record in known.items():
                 if ref not in seen_refs and record.status != "missing":
-                    writes.append(lambda key_id=record.key_id: self.store.update_key(
-                        engine_id, key_id, status="missing"))
+                    writes.append(partial(store.update_key, engine_id, record.key_id, status="missing"))
                     report.missing.append(record.key_id)
                     if len(writes) >= _WRITE_BATCH:
                         self._flush(writes)
@@ -92,7 +101,7 @@ class InventoryOps(SigningOps):
             with contextlib.suppress(Exception):
                 self._flush(writes)
             raise
-        self.store.audit.append(
+        store.audit.append(
             "engine.sync",
             engine_id=engine_id,
             details={"seen": report.seen, "adopted": report.adopted, "missing": report.missing,
@@ -100,9 +109,12 @@ class InventoryOps(SigningOps):
         )
         return report
 
-    def _reconcile(self, engine_id, native: NativeKey, known, by_key_id, seen_refs, report, writes) -> None:
+    def _reconcile(self, engine_id: str, native: NativeKey, known: dict[str, KeyRecord],
+                   by_key_id: dict[str, KeyRecord | NativeKey], seen_refs: set[str], report: SyncReport,
+                   writes: list[Write]) -> None:
         """Queue what one inventory entry changes in the store."""
-        record = known.get(native.ref)
+        store = self._ctx.store
+        record: KeyRecord | NativeKey | None = known.get(native.ref)
         if native.light and record is None:
             log.warning("Engine %s listed a key it did not read at a reference nobody recorded; skipped.",
                         engine_id)
@@ -111,8 +123,8 @@ class InventoryOps(SigningOps):
         seen_refs.add(native.ref)
         if record is None:
             record = by_key_id.get(native.key_id)
-            if record is not None:  # the same key at a new reference (renamed, re-imported)
-                writes.append(lambda r=record: self.store.update_key(engine_id, r.key_id, native_ref=native.ref))
+            if isinstance(record, KeyRecord):  # the same key at a new reference (renamed, re-imported)
+                writes.append(partial(store.update_key, engine_id, record.key_id, native_ref=native.ref))
                 if record.native_ref is not None:
                     seen_refs.add(record.native_ref)
         state = native.state if not native.light or native.state is not None else (record and record.state)
@@ -123,29 +135,31 @@ class InventoryOps(SigningOps):
         elif isinstance(record, NativeKey):
             report.unchanged += 1
         elif record.status == "missing":
-            writes.append(lambda r=record: self.store.update_key(engine_id, r.key_id, status="ok", state=state))
+            writes.append(partial(store.update_key, engine_id, record.key_id, status="ok", state=state))
             report.restored.append(record.key_id)
         else:
             if state != record.state:
-                writes.append(lambda r=record: self.store.update_key(engine_id, r.key_id, state=state))
+                writes.append(partial(store.update_key, engine_id, record.key_id, state=state))
             report.unchanged += 1
 
-    def _flush(self, writes: list[Callable[[], None]]) -> None:
+    def _flush(self, writes: list[Write]) -> None:
         """Run the queued writes in one transaction (all or none), then forget them."""
         if not writes:
             return
-        with self.store.transaction():
+        store = self._ctx.store
+        with store.transaction():
             for write in writes:
                 try:
-                    with self.store.transaction():  # a savepoint: a write that lost a race is undone alone
+                    with store.transaction():  # a savepoint: a write that lost a race is undone alone
                         write()
                 except (Conflict, NotFound) as exc:
                     # Another process recorded, renamed or removed that key since the listing.
                     log.info("sync: a record changed meanwhile (%s); left as it is", exc.message)
         writes.clear()
 
-    def _adopt(self, engine_id: str, native, report: SyncReport) -> None:
-        if any(r.engine_id == engine_id for r in self.store.keys_by_key_id(native.key_id)):
+    def _adopt(self, engine_id: str, native: NativeKey, report: SyncReport) -> None:
+        store = self._ctx.store
+        if any(r.engine_id == engine_id for r in store.keys_by_key_id(native.key_id)):
             # Recorded since the listing (a create or import in another process): not ours to adopt.
             report.adopted.remove(native.key_id)
             report.unchanged += 1
@@ -153,22 +167,13 @@ class InventoryOps(SigningOps):
         label = native.extra.get("label") if isinstance(native.extra.get("label"), str) else None
         base = label if label and not K.is_key_id(label) else f"{engine_id}-{native.key_id[:12]}"
         name, n = base, 1
-        while self.store.key_by_name(name) or self.store.key_by_alias(name):
+        while store.key_by_name(name) or store.key_by_alias(name):
             n += 1
             name = f"{base}-{n}"
-        self.store.add_key(self._record(native, engine_id, name, [], [], {}))
+        store.add_key(new_keys.key_record(native, engine_id, name, [], [], {}))
 
-    # --- stats and audit -----------------------------------------------------
+    # --- stats -----------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        return self.store.stats()
-
-    def audit_rows(self, limit: int = 100, offset: int = 0, **filters) -> list[AuditRow]:
-        return self.store.audit.list(limit, offset, **filters)
-
-    def audit_verify(self) -> AuditCheck:
-        return self.store.audit.verify()
-
-    @staticmethod
-    def strength_of(algorithm: str, size: int) -> tuple[str, str]:
-        return A.strength(algorithm, size), A.strength_reason(algorithm, size)
+        """Key counts by engine, algorithm, strength and state (the stats screen's figures)."""
+        return self._ctx.store.stats()

@@ -20,7 +20,7 @@ from store import EngineRecord
 DIRECTORY_TYPES = ("GOLANG",)  # engines that keep one file per key in a directory of the operator's choice
 
 
-def _real(path: str | os.PathLike) -> Path:
+def _real(path: str | os.PathLike[str]) -> Path:
     return Path(os.path.realpath(os.path.expanduser(str(path))))
 
 
@@ -35,7 +35,7 @@ def _overlap(a: Path, b: Path) -> str | None:
 
 
 def refuse_shared_directory(engine_type: str, engine_id: str, options: dict[str, str],
-                            data_dir: str | os.PathLike, existing: Iterable[EngineRecord]) -> None:
+                            data_dir: str | os.PathLike[str], existing: Iterable[EngineRecord]) -> None:
     """Raise EngineConfigError when the new engine's directory overlaps another's or the data directory."""
     if engine_type not in DIRECTORY_TYPES or not options.get("directory"):
         return

@@ -1,4 +1,4 @@
-"""Signing and verification.
+"""The signing service (``kms.signing``): signing, batches and verification.
 
 Inputs are validated here, before any engine is touched: the algorithm must fit
 the key, a DIGEST must have the hash's length. Verification uses the stored
@@ -13,13 +13,17 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from engines import algorithms as A
 from engines import keys as K
 from engines.errors import InvalidInput, KeyIntegrityError, KmsError
+from store import KeyRecord
 
-from ..errors import Refused
-from .integrity import IntegrityOps
+from .core import ServiceContext
+from .errors import Refused, Service
+from .integrity import KeyProofs
+from .key_ops import KeyService
 
 # After this many engine failures in a row, a batch stops: the engine is down, not one input bad.
 MAX_ENGINE_FAILURES_IN_A_ROW = 10
@@ -42,11 +46,32 @@ class BatchSummary:
 BatchEmit = Callable[[object, int, "bytes | None", "str | None"], None]
 
 
-class SigningOps(IntegrityOps):
-    def _signing_inputs(self, ref: str, algorithm: str, data: bytes, message_type: str):
+class BatchItem(Protocol):
+    """One input of a batch: its id and line, and its bytes or why they could not be read."""
+
+    @property
+    def id(self) -> object: ...
+    @property
+    def line(self) -> int: ...
+    @property
+    def data(self) -> bytes | None: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+class SigningService(Service):
+    """Signatures from recorded keys only (``proofs``), and verification against recorded public keys."""
+
+    def __init__(self, context: ServiceContext, keys: KeyService, proofs: KeyProofs) -> None:
+        self._ctx = context
+        self._keys = keys
+        self.proofs = proofs
+
+    def _signing_inputs(self, ref: str, algorithm: str, data: bytes,
+                        message_type: str) -> tuple[KeyRecord, A.SigningAlgorithm, A.MessageType]:
         if not isinstance(data, (bytes, bytearray)):
             raise InvalidInput("The message must be bytes.")
-        record = self.resolve(ref)
+        record = self._keys.resolve(ref)
         sig_alg = A.signing_algorithm(algorithm)
         mt = A.MessageType.parse(message_type)
         A.check_fits(sig_alg, record.algorithm, record.size)
@@ -60,11 +85,12 @@ class SigningOps(IntegrityOps):
         verified against the recorded public key before it is returned (DESIGN §7.2).
         """
         record, sig_alg, mt = self._signing_inputs(ref, algorithm, data, message_type)
-        self._check_can_sign(record)
-        public_key = self.on_current_secret(record.engine_id, lambda _driver: self.prove_record(record, "sign"))
-        signature = self.driver(record.engine_id).sign(record.native_ref, sig_alg, bytes(data), mt)
-        self.check_signature(record, public_key, sig_alg, bytes(data), mt, signature)
-        self.store.audit.append(
+        ref = self._check_can_sign(record)
+        ctx = self._ctx
+        public_key = ctx.on_current_secret(record.engine_id, lambda _driver: self.proofs.prove(record, "sign"))
+        signature = ctx.driver(record.engine_id).sign(ref, sig_alg, bytes(data), mt)
+        self.proofs.check_signature(record, public_key, sig_alg, bytes(data), mt, signature)
+        ctx.store.audit.append(
             "key.sign",
             engine_id=record.engine_id,
             key_id=record.key_id,
@@ -81,7 +107,7 @@ class SigningOps(IntegrityOps):
         self,
         ref: str,
         algorithm: str,
-        items: Iterable,
+        items: Iterable[BatchItem],
         message_type: str = "RAW",
         *,
         emit: BatchEmit,
@@ -97,16 +123,16 @@ class SigningOps(IntegrityOps):
         counts and SHA-256 hashes over every input and every output, written even
         when the batch is interrupted.
         """
-        record = self.resolve(ref)
+        record = self._keys.resolve(ref)
         sig_alg = A.signing_algorithm(algorithm)
         mt = A.MessageType.parse(message_type)
         A.check_fits(sig_alg, record.algorithm, record.size)
         if sig_alg.hash_name is None and mt is A.MessageType.DIGEST:
             raise InvalidInput("ED25519 signs the whole message: use message type raw.")
-        self._check_can_sign(record)
+        ref = self._check_can_sign(record)
         # The record must agree with itself; the engine proves the material the batch signs with
         # (once, as it fetches or finds it) to be the recorded key.
-        public_key = self.recorded_public_key(record, "sign_batch")
+        public_key = self.proofs.recorded_public_key(record, "sign_batch")
         summary = BatchSummary()
         inputs, outputs = hashlib.sha256(), hashlib.sha256()
         hash_in, hash_out = inputs.update, outputs.update
@@ -118,7 +144,7 @@ class SigningOps(IntegrityOps):
         # gets them on each progress report and at the end): on a fast engine, bookkeeping
         # is a measurable share of a signature.
         try:
-            with self.driver(record.engine_id).signer(record.native_ref, sig_alg, mt, expected=public_key) as sign_one:
+            with self._ctx.driver(record.engine_id).signer(ref, sig_alg, mt, expected=public_key) as sign_one:
                 for item in items:
                     if cancel is not None and cancel.is_set():
                         summary.interrupted = True
@@ -157,7 +183,7 @@ class SigningOps(IntegrityOps):
                             progress(summary)
         except KeyIntegrityError:
             summary.interrupted = True
-            self.integrity_failure(record, "sign_batch", "engine: the material has another public key")
+            self.proofs.record_failure(record, "sign_batch", "engine: the material has another public key")
             raise
         except BaseException:
             summary.interrupted = True
@@ -170,8 +196,9 @@ class SigningOps(IntegrityOps):
                 self._audit_batch(record, sig_alg, mt, summary)
         return summary
 
-    def _audit_batch(self, record, sig_alg, mt, summary: BatchSummary) -> None:
-        details = {
+    def _audit_batch(self, record: KeyRecord, sig_alg: A.SigningAlgorithm, mt: A.MessageType,
+                     summary: BatchSummary) -> None:
+        details: dict[str, Any] = {
             "algorithm": sig_alg.name,
             "message_type": mt.value,
             "count": summary.count,
@@ -184,10 +211,11 @@ class SigningOps(IntegrityOps):
             details["interrupted"] = True
         if summary.stopped:
             details["stopped"] = summary.stopped[:300]
-        self.store.audit.append("key.sign_batch", engine_id=record.engine_id, key_id=record.key_id, details=details)
+        self._ctx.store.audit.append("key.sign_batch", engine_id=record.engine_id, key_id=record.key_id, details=details)
 
     @staticmethod
-    def _check_can_sign(record) -> None:
+    def _check_can_sign(record: KeyRecord) -> str:
+        """The engine object that signs for the key; Refused when the key cannot sign now."""
         if not record.has_private_key or record.native_ref is None:
             raise Refused(f"Key {record.name[:80]!r} is public-key only: it can verify but not sign.")
         if record.status == "missing":
@@ -199,6 +227,7 @@ class SigningOps(IntegrityOps):
             raise Refused(f"Key {record.name[:80]!r} is pending deletion: it does not sign.",
                           hint=f"Restore it first: kms-tui keys action {record.name[:80]} ACTION "
                                "(restore, or cancel-deletion on AWS KMS).")
+        return record.native_ref
 
     def verify(
         self,
@@ -214,11 +243,13 @@ class SigningOps(IntegrityOps):
         record, sig_alg, mt = self._signing_inputs(ref, algorithm, data, message_type)
         if not isinstance(signature, (bytes, bytearray)) or not signature:
             raise InvalidInput("The signature is empty.")
-        public_key = self.recorded_public_key(record, "verify")  # a record that disagrees with itself verifies nothing
+        public_key = self.proofs.recorded_public_key(record, "verify")  # a record that disagrees with itself verifies nothing
         if through_engine:
             if record.native_ref is None:
                 raise Refused(f"Key {record.name[:80]!r} has no engine object to verify with.")
-            return self.driver(record.engine_id).verify(record.native_ref, sig_alg, bytes(data), mt, bytes(signature))
+            valid: bool = self._ctx.driver(record.engine_id).verify(record.native_ref, sig_alg, bytes(data), mt,
+                                                                     bytes(signature))
+            return valid
         return K.verify_with(public_key, sig_alg, bytes(data), mt, bytes(signature))
 
     def verify_with_public_key(

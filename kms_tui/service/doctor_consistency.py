@@ -1,0 +1,109 @@
+"""Doctor's consistency check: the key records of each engine that answered, against what it holds.
+
+A record whose engine no longer holds its key, or a key no record describes, can be
+repaired by a sync (flagged missing, adopted); a key at a recorded reference that is
+not the recorded key cannot, and is named as an error. ``deep`` also has the engine
+prove every key (``doctor_keys.prove_problems``).
+"""
+
+from __future__ import annotations
+
+from engines.errors import KeyIntegrityError, KeyNotFoundInEngine, KmsError
+
+from . import doctor_keys
+from .core import ServiceContext
+from .doctor_report import ERROR, INFO, WARNING, DoctorReport, Finding
+from .integrity import KeyProofs
+from .inventory import InventoryService
+
+
+def check(ctx: ServiceContext, inventory: InventoryService, proofs: KeyProofs, report: DoctorReport,
+          reachable: list[str], repair: bool, deep: bool = False) -> None:
+    """Compare every engine that answered; with ``repair``, a sync fixes what it can."""
+    if not reachable:
+        report.checked["consistency"] = "skipped: no engine answered"
+        return
+    for engine_id in reachable:
+        found = compare(ctx, report, engine_id)
+        fixable = [f for f in found if f.repairable]
+        if repair and fixable:
+            (synced,) = inventory.sync(engine_id)  # adopts unrecorded keys and flags gone ones; deletes nothing
+            _confirm_repairs(ctx, engine_id, fixable, synced.adopted)
+        if deep:
+            named = {f.subject for f in report.findings if f.check == "consistency" and f.severity == ERROR}
+            for severity, subject, message, hint in doctor_keys.prove_problems(ctx.store, proofs, engine_id, named):
+                report.findings.append(Finding("consistency", severity, subject, message, hint))
+
+
+def _confirm_repairs(ctx: ServiceContext, engine_id: str, fixable: list[Finding], adopted: list[str]) -> None:
+    """Mark repaired only what a fresh comparison no longer finds: a sync that could not adopt
+    or flag a key changed nothing, and saying otherwise would hide the finding until next time."""
+    still = {(f.subject, f.message) for f in compare(ctx, DoctorReport(), engine_id) if f.severity != INFO}
+    prefixes = {f"{engine_id}:{key_id[:16]}" for key_id in adopted}
+    for finding in fixable:
+        finding.repaired = (finding.subject, finding.message) not in still
+        if finding.repaired:
+            finding.changed = (f"adopted by a sync of {engine_id}" if finding.subject in prefixes
+                               else f"flagged missing by a sync of {engine_id}; nothing was deleted")
+        else:
+            finding.repairable = False
+            finding.hint = f"A sync did not change this. {finding.hint}"
+
+
+def compare(ctx: ServiceContext, report: DoctorReport, engine_id: str) -> list[Finding]:
+    """The findings of one engine's records against its inventory (also added to ``report``)."""
+    driver = ctx.driver(engine_id)
+    held = {native.ref: native for native in driver.inventory()}
+    try:
+        records = list(ctx.store.iter_keys(engine_id))
+    except ValueError:  # a row whose JSON does not parse: named by the database check
+        found = [Finding("consistency", ERROR, engine_id, f"The key records of engine {engine_id!r} cannot all "
+                         "be read, so they were not compared with the engine.",
+                         "Fix the records the database check names, then run kms-tui doctor again.")]
+        report.findings.extend(found)
+        return found
+    recorded_ids = {r.key_id for r in records}
+    replaced: set[str] = set()  # recorded references where the engine holds another key
+    found = []
+    for record in records:
+        if record.native_ref is None:
+            continue
+        if record.native_ref in held:
+            why = doctor_keys.held_mismatch(record, held[record.native_ref])
+            if why:
+                replaced.add(record.native_ref)
+                found.append(Finding("consistency", ERROR, record.name, why, doctor_keys.REPLACED))
+            continue
+        if record.status == "missing":
+            report.findings.append(Finding(
+                "consistency", INFO, record.name, f"Key {record.name!r} is flagged missing from {engine_id!r}.",
+                f"If it is gone for good: kms-tui keys delete {record.key_id}; if it comes back, sync restores it."))
+            continue
+        try:
+            why = doctor_keys.held_mismatch(record, driver.get(record.native_ref))
+            if why:  # listed elsewhere (e.g. under another reference), and another key
+                found.append(Finding("consistency", ERROR, record.name, why, doctor_keys.REPLACED))
+            continue
+        except KeyNotFoundInEngine:
+            found.append(Finding(
+                "consistency", WARNING, record.name,
+                f"Key {record.name!r} is recorded on {engine_id!r} but the engine no longer holds it.",
+                f"kms-tui doctor --repair (or kms-tui sync {engine_id}) flags it missing; nothing is deleted.",
+                repairable=True))
+        except KeyIntegrityError as exc:
+            found.append(Finding("consistency", ERROR, record.name, exc.message, exc.hint or ""))
+        except KmsError as exc:
+            found.append(Finding("consistency", ERROR, record.name,
+                                 f"Key {record.name!r} cannot be read from {engine_id!r}: {exc.message}",
+                                 exc.hint or "Check the engine, then run kms-tui doctor again."))
+    held_ids = {native.key_id for ref, native in held.items() if ref not in replaced}
+    for key_id in sorted(held_ids - recorded_ids):
+        found.append(Finding(
+            "consistency", WARNING, f"{engine_id}:{key_id[:16]}",
+            f"Engine {engine_id!r} holds key {key_id[:16]}… that no record describes.",
+            f"kms-tui doctor --repair (or kms-tui sync {engine_id}) adopts it.", repairable=True))
+    for what, why, todo in driver.unusable():  # never repaired: that would delete key material
+        found.append(Finding("consistency", WARNING, f"{engine_id}:{what[:40]}",
+                             f"Engine {engine_id!r} holds a {what} that cannot be used: {why}", todo))
+    report.findings.extend(found)
+    return found

@@ -5,51 +5,45 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from textual.app import SystemCommand
+from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from store import KeyRecord
+from .dialogs.delete_key import DeleteKeyDialog
+from .screens.key_detail import KeyDetailScreen
+from .service.types import KeyRecord
+from .wizards.create import CreateKeyWizard
+from .wizards.import_key import ImportKeyWizard
+from .wizards.sign import SignWizard
+from .wizards.verify import VerifyWizard
 
 
-def open_create(app, engine_id: str | None = None) -> None:
-    from .wizards.create import CreateKeyWizard
-
+def open_create(app: App[Any], engine_id: str | None = None) -> None:
     app.push_screen(CreateKeyWizard(engine_id=engine_id), callback=lambda r: _open_key(app, r))
 
 
-def open_import(app, engine_id: str | None = None) -> None:
-    from .wizards.import_key import ImportKeyWizard
-
+def open_import(app: App[Any], engine_id: str | None = None) -> None:
     app.push_screen(ImportKeyWizard(engine_id=engine_id), callback=lambda r: _open_key(app, r))
 
 
-def open_sign(app, record: KeyRecord | None = None) -> None:
-    from .wizards.sign import SignWizard
-
+def open_sign(app: App[Any], record: KeyRecord | None = None) -> None:
     app.push_screen(SignWizard(record))
 
 
-def open_verify(app, record: KeyRecord | None = None) -> None:
-    from .wizards.verify import VerifyWizard
-
+def open_verify(app: App[Any], record: KeyRecord | None = None) -> None:
     app.push_screen(VerifyWizard(record))
 
 
-def open_delete(app, record: KeyRecord, done: Callable[[Any], None] | None = None) -> None:
-    from .dialogs.delete_key import DeleteKeyDialog
-
+def open_delete(app: App[Any], record: KeyRecord, done: Callable[[Any], None] | None = None) -> None:
     app.push_screen(DeleteKeyDialog(record), callback=done)
 
 
-def _open_key(app, record: KeyRecord | None) -> None:
+def _open_key(app: App[Any], record: KeyRecord | None) -> None:
     """After a wizard made a key, show it."""
     if record is not None:
-        from .screens.key_detail import KeyDetailScreen
-
         app.push_screen(KeyDetailScreen(record.engine_id, record.key_id))
 
 
-def commands(app, screen: Screen) -> Iterable[SystemCommand]:
+def commands(app: App[Any], screen: Screen) -> Iterable[SystemCommand]:
     """Command palette entries: the wizards, and every binding of the current screen."""
     yield SystemCommand("Create key", "Generate a key in an engine (wizard)", lambda: open_create(app))
     yield SystemCommand("Import key", "Import a PEM, DER, OpenSSH or JWK key (wizard)", lambda: open_import(app))

@@ -1,27 +1,31 @@
 """The Textual workstation: a thin App that owns the Kms service and the error modal.
 
-Screens live in ``screens/`` (one mode each: keys, engines, stats, audit),
+Screens live in ``screens/`` (one mode each, listed once in ``SCREENS``),
 wizards in ``wizards/``, modals in ``dialogs/``. Every screen calls the service
-through thread workers (``screens/base.py``); errors from any of them arrive
-at ``show_error``.
+through thread workers (``workers.py``); errors from any of them arrive at
+``show_error``. The service opens behind the first frame (``opening.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import gc
+import importlib
 import logging
-import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.reactive import var
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
-from .errors import USER_ERRORS, render
+from .opening import KmsOpener, KmsState
+from .path_display import PathDisplay
+from .service.errors import KmsError, render
 
 if TYPE_CHECKING:
     from .service import Kms, SecretRequest
@@ -29,78 +33,37 @@ if TYPE_CHECKING:
 log = logging.getLogger("kms_tui.app")
 
 
-def _load(target: str):
-    """Screen classes are imported when first needed (start-up pays only for the keys screen)."""
-    module_name, _, cls_name = target.partition(":")
+@dataclass(frozen=True)
+class ScreenEntry:
+    """One mode of the app: its screen, the F-key that shows it, its names in the footer and the palette."""
 
-    def factory():
-        import importlib
+    name: str  # the mode
+    screen: str  # "module:Class", imported when first shown (start-up pays only for the keys screen)
+    key: str
+    title: str  # in the footer and the help
+    long_title: str = ""  # in the command palette, when it says more than the title
+    footer: bool = True
 
-        return getattr(importlib.import_module(module_name), cls_name)()
+    def factory(self) -> Callable[[], Screen]:
+        module_name, _, class_name = self.screen.partition(":")
+        return lambda: getattr(importlib.import_module(module_name), class_name)()
 
-    return factory
+    def binding(self) -> Binding:
+        return Binding(self.key, f"switch_mode({self.name!r})", self.title, id=f"app.{self.name}", show=self.footer)
+
+    def command(self, app: App) -> SystemCommand:
+        name = self.long_title or self.title
+        return SystemCommand(f"Go to {name}", f"Show the {name.lower()} screen", lambda: app.switch_mode(self.name))
 
 
-class OpeningKms:
-    """The service, opened in a thread after the first frame; calls made before then wait for it.
-
-    Importing the service (SQLite, sqlite-utils, cryptography) and opening the
-    database take longer than drawing the first frame, and a locked or broken
-    database must not leave a blank terminal: the screens appear at once, and
-    their first service calls (already in worker threads) wait here. A failure
-    to open comes out of every call as its own typed error, shown in the modal.
-    """
-
-    def __init__(self, data_dir: str | Path | None, prompt):
-        self._data_dir = data_dir
-        self._prompt = prompt
-        self._opened = threading.Event()
-        self._kms: Kms | None = None
-        self._error: BaseException | None = None
-
-    def open(self) -> None:
-        """Runs in a worker thread."""
-        try:
-            from .service import Kms
-
-            self._kms = Kms(self._data_dir, prompt=self._prompt)
-        except BaseException as exc:  # handed to every caller
-            self._error = exc
-        finally:
-            self._opened.set()
-
-    def get(self) -> Kms:
-        self._opened.wait()
-        if self._error is not None:
-            raise self._error
-        assert self._kms is not None
-        return self._kms
-
-    @property
-    def prompt(self):
-        return self._prompt
-
-    @property
-    def data_dir(self) -> Path:
-        if self._kms is not None:
-            return self._kms.data_dir
-        from store.paths import resolve_data_dir
-
-        return resolve_data_dir(self._data_dir)
-
-    def __getattr__(self, name: str) -> Any:
-        if self._opened.is_set():
-            return getattr(self.get(), name)
-        # Before the service is open only its methods are asked for (screens call them in workers).
-        return functools.partial(self._call, name)
-
-    def _call(self, name: str, *args, **kwargs):
-        return getattr(self.get(), name)(*args, **kwargs)
-
-    def close(self) -> None:
-        self._opened.wait()
-        if self._kms is not None:
-            self._kms.close()
+SCREENS = (
+    ScreenEntry("keys", "kms_tui.screens.keys:KeysScreen", "f2", "Keys"),
+    ScreenEntry("engines", "kms_tui.screens.engines:EnginesScreen", "f3", "Engines"),
+    ScreenEntry("stats", "kms_tui.screens.stats:StatsScreen", "f4", "Stats"),
+    ScreenEntry("audit", "kms_tui.screens.audit:AuditScreen", "f5", "Audit", "Audit log"),
+    ScreenEntry("ceremony", "kms_tui.screens.ceremony:CeremonyScreen", "f6", "Ceremony", footer=False),
+    ScreenEntry("doctor", "kms_tui.screens.doctor:DoctorScreen", "f7", "Doctor", footer=False),
+)
 
 
 class KmsApp(App[None]):
@@ -108,61 +71,78 @@ class KmsApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "kms-tui"
-    MODES = {
-        "keys": _load("kms_tui.screens.keys:KeysScreen"),
-        "engines": _load("kms_tui.screens.engines:EnginesScreen"),
-        "stats": _load("kms_tui.screens.stats:StatsScreen"),
-        "audit": _load("kms_tui.screens.audit:AuditScreen"),
-        "ceremony": _load("kms_tui.screens.ceremony:CeremonyScreen"),
-        "doctor": _load("kms_tui.screens.doctor:DoctorScreen"),
-    }
-    DEFAULT_MODE = "keys"
+    MODES = {entry.name: entry.factory() for entry in SCREENS}
+    DEFAULT_MODE = SCREENS[0].name
     BINDINGS = [
         Binding("f1", "help", "Help", id="app.help"),
-        Binding("f2", "switch_mode('keys')", "Keys", id="app.keys"),
-        Binding("f3", "switch_mode('engines')", "Engines", id="app.engines"),
-        Binding("f4", "switch_mode('stats')", "Stats", id="app.stats"),
-        Binding("f5", "switch_mode('audit')", "Audit", id="app.audit"),
-        Binding("f6", "switch_mode('ceremony')", "Ceremony", id="app.ceremony", show=False),
-        Binding("f7", "switch_mode('doctor')", "Doctor", id="app.doctor", show=False),
+        *(entry.binding() for entry in SCREENS),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 
-    def __init__(self, kms: Kms | None = None, *, data_dir: str | Path | None = None, freeze_gc: bool = False):
+    kms_state: var[KmsState] = var(KmsState.OPENING)
+    """Whether ``kms`` is there yet; screens wait for OPEN to run their first load (``ServiceCalls.when_ready``)."""
+
+    def __init__(self, kms: Kms | None = None, *, data_dir: str | Path | None = None, freeze_gc: bool = False,
+                 paths: PathDisplay | None = None):
         super().__init__()
+        self.paths = paths or PathDisplay()  # how paths are drawn (``~`` for home) and typed ones read back
         self._freeze_gc = freeze_gc  # the kms-tui process itself: see on_ready
-        self._owns_kms = kms is None  # a Kms handed in belongs to the caller, who closes it
+        self._kms = kms  # a Kms handed in belongs to the caller, who closes it
+        self._opener: KmsOpener | None = None  # otherwise it is opened here, after the first frame
+        self._opening: Worker[Kms] | None = None
         if kms is None:
-            self.kms: Kms | OpeningKms = OpeningKms(data_dir, self.secret_prompt)
+            self._opener = KmsOpener(data_dir, self.secret_prompt)
         else:
-            self.kms = kms
+            self.set_reactive(KmsApp.kms_state, KmsState.OPEN)
             if kms.prompt is None:
                 kms.prompt = self.secret_prompt
 
+    @property
+    def kms(self) -> Kms:
+        """The service, once ``kms_state`` is OPEN (before then asking for it is a bug)."""
+        if self._kms is None:
+            raise RuntimeError(f"The service is not open ({self.kms_state.value}).")
+        return self._kms
+
+    @property
+    def kms_ready(self) -> bool:
+        return self._kms is not None
+
     def on_ready(self) -> None:
         # The service opens once the first frame is out (its imports would compete with it).
-        if isinstance(self.kms, OpeningKms):
-            self.run_worker(self.kms.open, thread=True, name="open the service", exit_on_error=False)
+        if self._opener is not None:
+            self._opening = self.run_worker(self._opener.open, thread=True, name="open the service",
+                                            exit_on_error=False)
         # Everything made so far (modules, styles, the first screen) lives as long as the
         # app: out of the collector's sight, a full collection no longer stalls a keystroke.
         # Only in a process that runs one app (not in tests, which make many).
         if self._freeze_gc:
             gc.freeze()
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is not self._opening:
+            return
+        if event.state == WorkerState.SUCCESS:
+            self._kms = event.worker.result
+            self.kms_state = KmsState.OPEN
+        elif event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.kms_state = KmsState.FAILED
+            self.show_error(event.worker.error)
+
     def on_unmount(self) -> None:
-        if self._owns_kms:
-            self.kms.close()
+        if self._opener is not None:
+            self._opener.close()
 
     # --- the one error handler -----------------------------------------------
 
     def show_error(self, error: BaseException) -> None:
         """Show any failure in a modal; tracebacks go to the log only."""
-        if not isinstance(error, USER_ERRORS):
+        if not isinstance(error, KmsError):
             log.error("internal error", exc_info=error)
         title, message = render(error)
         from .dialogs.error import ErrorDialog
 
-        self.push_screen(ErrorDialog(title, message))
+        self.push_screen(ErrorDialog(title, self.paths.text(message)))
 
     # --- secrets asked for from worker threads -------------------------------
 
@@ -189,10 +169,9 @@ class KmsApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for mode, text in (("keys", "Keys"), ("engines", "Engines"), ("stats", "Stats"), ("audit", "Audit log"),
-                           ("ceremony", "Ceremony"), ("doctor", "Doctor")):
-            yield SystemCommand(f"Go to {text}", f"Show the {text.lower()} screen", lambda m=mode: self.switch_mode(m))
-        from .actions import commands
+        for entry in SCREENS:
+            yield entry.command(self)
+        from .actions import commands  # the wizards (and what they open) load when the palette first opens
 
         yield from commands(self, screen)
 

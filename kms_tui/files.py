@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from engines.errors import InvalidInput
+from .service.errors import InvalidInput
 
 
 def read_file(path: str, limit: int, what: str) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engines.algorithms import ECDSA, ED25519, RSA, strength
+from .service.algorithms import ECDSA, ED25519, RSA, strength
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,8 @@ import platform
 import socket
 from typing import Any
 
-from store.errors import NotFound
-
 from .. import __version__
-from ..errors import USER_ERRORS
+from ..service.errors import NotFound
 from .errors import CeremonyRefused
 from .script import Script
 
@@ -28,18 +26,14 @@ def collect_environment(kms, engine_id: str, module_note: str | None = None) -> 
             versions[lib] = importlib.metadata.version(lib)
         except importlib.metadata.PackageNotFoundError:
             versions[lib] = None
-    record = kms.store.get_engine(engine_id)
-    engine: dict[str, Any] = {"id": record.id, "type": record.type}
-    if record.type == "PKCS11":
-        engine.update(module=record.config.get("module"), token_label=record.config.get("token"),
-                      token_serial=record.config.get("serial"))
-        try:
-            tokens = kms.engine_option_choices("PKCS11", {"module": record.config["module"]}).get("token", [])
-            match = next(t for t in tokens if t["label"] == engine["token_label"] or t["serial"] == engine["token_serial"])
+    facts = kms.ceremony.engine(engine_id)
+    engine: dict[str, Any] = {"id": facts.id, "type": facts.type}
+    if facts.type == "PKCS11":
+        engine.update(module=facts.module, token_label=facts.token, token_serial=facts.serial)
+        match = kms.ceremony.token(facts)
+        if match is not None:
             engine.update(token_label=match["label"], token_serial=match["serial"],
                           token_model=match.get("model"), token_manufacturer=match.get("manufacturer"))
-        except (StopIteration, *USER_ERRORS):
-            pass
         if module_note:
             engine["module_note"] = module_note
     return {"tool": f"kms-tui {__version__}", "python": platform.python_version(),
@@ -50,24 +44,25 @@ def check_engine(kms, script: Script, engine_id: str, mode: str) -> None:
     """The registered engine is the script's, and one a ceremony may use (offline: no network)."""
     spec = script.engine
     try:
-        record = kms.store.get_engine(engine_id)
+        engine = kms.ceremony.engine(engine_id)
     except NotFound:
         raise CeremonyRefused(f"Engine {engine_id!r} is not registered on this workstation.",
                               hint="Register it first: kms-tui engines add …") from None
-    for etype, what in ((spec.type, "The script's engine"), (record.type, f"Engine {record.id!r}")):
+    for etype, what in ((spec.type, "The script's engine"), (engine.type, f"Engine {engine.id!r}")):
         if etype not in OFFLINE_TYPES:
             reason = ("needs a network; an offline ceremony refuses it" if script.offline
                       else "is not allowed; ceremonies use a PKCS#11 HSM or a software engine")
             raise CeremonyRefused(f"{what} is of type {etype}, which {reason}.",
                                   hint="Use a PKCS11 or GOLANG engine.")
-    if record.type != spec.type:
-        raise CeremonyRefused(f"Engine {record.id!r} is {record.type}; the script names a {spec.type} engine.")
-    if mode == "run" and record.type == "PKCS11":
-        if os.path.realpath(record.config.get("module", "")) != os.path.realpath(spec.module or ""):
-            raise CeremonyRefused(f"Engine {record.id!r} uses module {record.config.get('module')}; the script "
+    if engine.type != spec.type:
+        raise CeremonyRefused(f"Engine {engine.id!r} is {engine.type}; the script names a {spec.type} engine.")
+    if mode == "run" and engine.type == "PKCS11":
+        if os.path.realpath(engine.module or "") != os.path.realpath(spec.module or ""):
+            raise CeremonyRefused(f"Engine {engine.id!r} uses module {engine.module}; the script "
                                   f"names {spec.module}.")
         for option in ("token", "serial"):
             wanted = getattr(spec, option)
-            if wanted and record.config.get(option) and record.config[option] != wanted:
-                raise CeremonyRefused(f"Engine {record.id!r} uses {option} {record.config[option]!r}; "
+            registered = getattr(engine, option)
+            if wanted and registered and registered != wanted:
+                raise CeremonyRefused(f"Engine {engine.id!r} uses {option} {registered!r}; "
                                       f"the script names {wanted!r}.")

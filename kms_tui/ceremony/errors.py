@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engines.errors import InvalidInput, KmsError
+from ..service.errors import InvalidInput, KmsError
 
 
 class ScriptError(InvalidInput):

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engines import algorithms as A
-
+from ..service import algorithms as A
 from .script import Script, Step
 
 MIN_SERIAL_BITS = 64

@@ -18,8 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from engines.errors import EngineConfigError
-
+from ..service.errors import EngineConfigError
 from .script import Script
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -34,9 +33,8 @@ def softhsm_module(script: Script) -> str:
 @contextlib.contextmanager
 def scratch_kms(script: Script):
     """(kms, engine id, module note) on a throwaway data directory and engine."""
-    from store import CredentialStore
-
     from ..service import Kms
+    from ..service.types import CredentialStore
 
     base = Path(tempfile.mkdtemp(prefix="kms-tui-rehearsal-"))
     kms = None
@@ -45,10 +43,10 @@ def scratch_kms(script: Script):
         engine_id, note = script.engine.id, None
         if script.engine.type == "PKCS11":
             note = _softhsm(kms, script, base)
-        elif engine_id in {e.record.id for e in kms.list_engines()}:
-            kms.set_engine_secret(engine_id, secrets.token_urlsafe(32), memory_only=True)
+        elif engine_id in {e.record.id for e in kms.engines.list()}:
+            kms.engines.secrets.set(engine_id, secrets.token_urlsafe(32), memory_only=True)
         else:
-            kms.register_engine("GOLANG", engine_id, options={"directory": str(base / "keys")},
+            kms.engines.register("GOLANG", engine_id, options={"directory": str(base / "keys")},
                                 secret=secrets.token_urlsafe(32), memory_only=True)
         yield kms, engine_id, note
     finally:
@@ -78,7 +76,7 @@ def _softhsm(kms, script: Script, base: Path) -> str:
     before = os.environ.get("SOFTHSM2_CONF")
     os.environ["SOFTHSM2_CONF"] = str(conf)
     try:
-        kms.register_engine("PKCS11", script.engine.id, options={"module": str(module), "token": label},
+        kms.engines.register("PKCS11", script.engine.id, options={"module": str(module), "token": label},
                             secret=pin, memory_only=True)
     finally:
         if before is None:

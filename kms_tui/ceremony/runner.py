@@ -22,10 +22,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from engines import algorithms as A
-from engines import keys as K
-
-from ..errors import USER_ERRORS
+from ..service import algorithms as A
+from ..service import types as K
+from ..service.errors import KmsError
 from . import x509build as X
 from .environment import check_engine, collect_environment
 from .errors import CeremonyRefused, LintError
@@ -106,7 +105,7 @@ class Ceremony:
         check_engine(self.kms, self.script, self.engine_id, self.mode)
         generated = self.script.generated_keys()
         for name, step in generated.items():
-            problem = self.kms.name_problem(name)
+            problem = self.kms.keys.name_problem(name)
             if problem:
                 raise CeremonyRefused(f"Step {step.number} (line {step.line_of('name')}): {problem}",
                                       hint="A ceremony never reuses a key name; choose a new one.")
@@ -115,7 +114,7 @@ class Ceremony:
             for ref in ("key", "issuer_key"):
                 name = step.params.get(ref)
                 if name and name not in self.key_info:
-                    record = self.kms.resolve(name)
+                    record = self.kms.keys.resolve(name)
                     if record.engine_id != self.engine_id or not record.has_private_key:
                         raise CeremonyRefused(f"Step {step.number} (line {step.line_of(ref)}): key {name!r} is not a "
                                               f"private key on engine {self.engine_id!r}.")
@@ -201,7 +200,7 @@ class Ceremony:
             if note:
                 self.exception(reason, step)
             return self.finish("aborted", reason)
-        except USER_ERRORS:
+        except KmsError:
             self.close()
             return None
 
@@ -239,11 +238,11 @@ class Ceremony:
         result.lines.append(f"{name}  SHA-256 {item['sha256']}")
 
     def _signer(self, key: str):
-        return lambda alg, data, mt: self.kms.sign(key, alg, data, mt)
+        return lambda alg, data, mt: self.kms.signing.sign(key, alg, data, mt)
 
     def _generate_key(self, step: Step, result: StepResult) -> None:
         p = step.params
-        record = self.kms.create_key(p["algorithm"], p["size"], p["name"], engine_id=self.engine_id,
+        record = self.kms.keys.create(p["algorithm"], p["size"], p["name"], engine_id=self.engine_id,
                                      tags=["ceremony"], metadata={"ceremony": self.script.id})
         # On disk before anything else can fail: a key the transcript does not name would be a key
         # nobody can account for.
@@ -251,8 +250,8 @@ class Ceremony:
                      engine=self.engine_id, pkcs11_uri=record.pkcs11_uri)
         challenge = secrets.token_bytes(32)
         algorithm = K.natural_algorithm(record.algorithm, record.size)
-        signature = self.kms.sign(record.name, algorithm, challenge, "RAW")
-        public = K.load_public_pem(self.kms.export_public(record.name, "pem"))
+        signature = self.kms.signing.sign(record.name, algorithm, challenge, "RAW")
+        public = K.load_public_pem(self.kms.keys.export_public(record.name, "pem"))
         if not K.verify_with(public, A.signing_algorithm(algorithm), challenge, "RAW", signature):
             raise CeremonyRefused(f"The self-test of key {record.name!r} failed: its signature does not verify.")
         result.details = {"key_id": record.key_id, "pkcs11_uri": record.pkcs11_uri,
@@ -262,7 +261,7 @@ class Ceremony:
         result.lines += [f"key id {record.key_id}", f"self-test {algorithm}: signature verified with the public key"]
 
     def _export_public_key(self, step: Step, result: StepResult) -> None:
-        pem = self.kms.export_public(step.params["key"], "pem")
+        pem = self.kms.keys.export_public(step.params["key"], "pem")
         spki = K.spki_der(K.load_public_pem(pem))
         self._write(result, step.params["output"], pem)
         result.details = {"public_key_sha256": fingerprint(spki)}
@@ -278,7 +277,7 @@ class Ceremony:
 
     def _self_signed_certificate(self, step: Step, result: StepResult) -> None:
         p = step.params
-        record = self.kms.resolve(p["key"])
+        record = self.kms.keys.resolve(p["key"])
         public = K.load_public_pem(record.public_key)
         subject = X.name(p["subject"])
         cert = X.certificate(sign=self._signer(p["key"]), key_algorithm=record.algorithm, subject_public_key=public,
@@ -288,14 +287,14 @@ class Ceremony:
 
     def _csr(self, step: Step, result: StepResult) -> None:
         p = step.params
-        record = self.kms.resolve(p["key"])
+        record = self.kms.keys.resolve(p["key"])
         request = X.csr(sign=self._signer(p["key"]), key_algorithm=record.algorithm,
                         public_key=K.load_public_pem(record.public_key), subject=X.name(p["subject"]), hash_name=p["hash"])
         self._write(result, p["output"], request.public_bytes(Encoding.PEM))
         result.details = {"subject": request.subject.rfc4514_string()}
 
     def _issuer(self, key: str, cert_name: str):
-        record = self.kms.resolve(key)
+        record = self.kms.keys.resolve(key)
         cert = x509.load_pem_x509_certificate(self.outputs.read(cert_name))
         if K.spki_der(cert.public_key()) != K.spki_der(K.load_public_pem(record.public_key)):
             raise CeremonyRefused(f"Key {key!r} is not the key of certificate {cert_name}.")

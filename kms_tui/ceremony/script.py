@@ -16,9 +16,8 @@ from typing import Any
 
 import yaml
 
-import engines
-from engines import algorithms as A
-
+from ..service import algorithms as A
+from ..service.types import EngineTypeNames, is_engine_type
 from .errors import ScriptError
 
 MAX_SCRIPT_BYTES = 256 * 1024
@@ -297,8 +296,8 @@ def _step(node: yaml.Node, number: int) -> Step:
 def _engine(node: yaml.Node) -> EngineSpec:
     m = _Map(node, "engine")
     etype = m.take("type", text, required=True).upper()
-    if etype not in engines.ENGINE_TYPES:
-        raise _fail(m.lines["type"], f"unknown engine type {etype!r}; known: {', '.join(engines.ENGINE_TYPES)}.")
+    if not is_engine_type(etype):
+        raise _fail(m.lines["type"], f"unknown engine type {etype!r}; known: {', '.join(EngineTypeNames())}.")
     spec = EngineSpec(etype, m.take("id", text, required=True), m.take("module", text), m.take("token", text),
                       m.take("serial", text), _line(node))
     m.done(("type", "id", "module", "token", "serial"))

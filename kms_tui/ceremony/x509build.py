@@ -3,7 +3,7 @@
 ``builder.sign()`` only takes cryptography's own key objects, and the private key
 never leaves its engine. So each object is built once with a throwaway key of the
 same family and hash, which gives the to-be-signed bytes with the right
-AlgorithmIdentifier; the engine signs those bytes (through ``Kms.sign``, so the
+AlgorithmIdentifier; the engine signs those bytes (through ``kms.signing.sign``, so the
 signature is audited), and the DER is re-assembled as SEQUENCE { tbs,
 signatureAlgorithm, BIT STRING signature }. The result is checked with the
 issuer's public key before anyone writes it.
@@ -23,9 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from engines import algorithms as A
-from engines import keys as K
-
+from ..service import algorithms as A
+from ..service import types as K
 from .errors import CeremonyRefused
 
 Signer = Callable[[str, bytes, str], bytes]  # (signing algorithm, data, message type) -> signature

@@ -8,12 +8,21 @@ on stderr); 4 an internal error (the traceback goes to the log file only).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from ..errors import USER_ERRORS, render
-from .io import safe_text
+from ..service.errors import KmsError, render
+from ..text import safe_text
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ..service import Kms
+    from ..service.types import CredentialStore
 
 EXIT_ERROR = 3
 EXIT_INTERNAL = 4
@@ -21,21 +30,37 @@ EXIT_INTERNAL = 4
 log = logging.getLogger("kms_tui")
 
 
-def _setup_logging(data_dir) -> None:
-    """Warnings and tracebacks to <data dir>/kms-tui.log (0600); secrets are never logged."""
+@contextlib.contextmanager
+def _log_file(data_dir: str | os.PathLike[str]) -> Iterator[None]:
+    """Warnings and tracebacks to <data dir>/kms-tui.log (0600) while a command runs; secrets are never logged.
+
+    The handler goes again when the command ends, and the root logger's level is put back:
+    ``main`` may run many times in one process.
+    """
     path = os.path.join(str(data_dir), "kms-tui.log")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)  # never through a link
     except OSError:
+        yield
         return
-    handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
+    stream = os.fdopen(fd, "a", encoding="utf-8")
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
+    level = root.level
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()
+        stream.close()  # a StreamHandler leaves its stream open
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, credentials: CredentialStore | None = None) -> int:
+    """Run one command; the exit code. ``credentials`` replaces the OS keyring (tests run commands in process)."""
     from .parser import build_parser
 
     parser = build_parser()
@@ -51,13 +76,22 @@ def main(argv: list[str] | None = None) -> int:
     from .io import terminal_prompt
 
     try:
-        kms = Kms(args.data_dir, prompt=terminal_prompt)
-    except USER_ERRORS as exc:
+        kms = Kms(args.data_dir, credentials=credentials, prompt=terminal_prompt)
+    except KmsError as exc:
         return _fail(exc)
-    _setup_logging(kms.data_dir)
+    with _log_file(kms.data_dir):
+        try:
+            return _run(kms, args)
+        finally:
+            kms.close()
+
+
+def _run(kms: Kms, args: argparse.Namespace) -> int:
+    """The command's handler, its errors turned into one line on stderr and an exit code."""
     try:
-        return args.handler(kms, args)
-    except USER_ERRORS as exc:
+        code: int = args.handler(kms, args)
+        return code
+    except KmsError as exc:
         return _fail(exc)
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
@@ -67,8 +101,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         log.exception("internal error in %s %s", args.noun, getattr(args, "verb", ""))
         return _fail(exc, EXIT_INTERNAL)
-    finally:
-        kms.close()
 
 
 def _fail(exc: BaseException, code: int = EXIT_ERROR) -> int:
@@ -77,7 +109,7 @@ def _fail(exc: BaseException, code: int = EXIT_ERROR) -> int:
     return code
 
 
-def _start_tui(args, parser) -> int:
+def _start_tui(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import importlib.util
 
     if importlib.util.find_spec("kms_tui.app") is None:

@@ -10,8 +10,8 @@ import argparse
 import re
 from collections.abc import Callable
 
-from store.errors import InvalidValue
-from store.validation import MAX_COUNT, parse_json_object
+from ..service.errors import InvalidValue
+from ..service.types import MAX_COUNT, parse_json_object
 
 MAX_KEY_SIZE = 65_536  # bits; the largest key any engine makes is RSA-16384
 _WHOLE = re.compile(r"[+-]?[0-9]{1,30}")  # ASCII digits only; 30 of them is already far out of bounds

@@ -96,7 +96,7 @@ def _terminate(signum, frame):
 
 
 def run_batch(kms, args) -> int:
-    record = kms.resolve(args.ref)  # a wrong REF fails before any output file is made
+    record = kms.keys.resolve(args.ref)  # a wrong REF fails before any output file is made
     source = sys.stdin.buffer if args.batch == "-" else open_input(args.batch, "batch")
     try:
         out = _Output(sys.stdout.buffer if args.out in (None, "-") else open_new_file(args.out))
@@ -108,7 +108,7 @@ def run_batch(kms, args) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate)
     summary = None
     try:
-        summary = kms.sign_batch(
+        summary = kms.signing.sign_batch(
             record.key_id, args.algorithm, read_items(read_lines(source), args.input_encoding),
             args.message_type, emit=out.emit, progress=progress,
         )

@@ -18,13 +18,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 
-from engines.errors import InvalidInput
-
 from ..ceremony import Ceremony, load_script, verify
 from ..ceremony.bigtext import big_hash
 from ..ceremony.errors import CeremonyAborted
 from ..ceremony.runner import utc_now
-from ..errors import USER_ERRORS
+from ..service.errors import InvalidInput, KmsError
 from .io import emit_json, safe_text
 
 
@@ -55,7 +53,7 @@ def validate(kms, args) -> int:
         for ref in ("key", "issuer_key"):
             name = step.params.get(ref)
             if name and name not in info:
-                record = kms.resolve(name)
+                record = kms.keys.resolve(name)
                 info[name] = KeyInfo(record.algorithm, record.size)
     findings = lint_script(script, info)
     if findings:
@@ -89,7 +87,7 @@ def rehearse(kms, args) -> int:
                 print(f"\n[{step.number}/{len(ceremony.steps)}] {step.action}: done")
                 for line in result.lines:
                     print("  " + safe_text(line))
-        except USER_ERRORS as exc:
+        except KmsError as exc:
             ceremony.abort(f"{exc.title}: {exc}", ceremony.current)
             raise
         ceremony.finish()
@@ -155,7 +153,7 @@ def run(kms, args) -> int:
         pin = sys.stdin.readline().rstrip("\r\n")
         if not pin:
             raise InvalidInput("No PIN was given on standard input.")
-        kms.set_engine_secret(script.engine.id, pin, memory_only=True)
+        kms.engines.secrets.set(script.engine.id, pin, memory_only=True)
     answers = Answers(args.answers)
     ceremony = Ceremony(kms, script, mode="run")
     ceremony.preflight()
@@ -185,8 +183,8 @@ def run(kms, args) -> int:
                     if ceremony.acknowledge(step, i, answer):
                         break
                     print(f"  those are not {safe_text(witness.name)}'s initials")
-    except (*USER_ERRORS, KeyboardInterrupt) as exc:
-        reason = f"{exc.title}: {exc}" if isinstance(exc, USER_ERRORS) else "interrupted"
+    except (KmsError, KeyboardInterrupt) as exc:
+        reason = f"{exc.title}: {exc}" if isinstance(exc, KmsError) else "interrupted"
         sealed = ceremony.abort(reason, ceremony.current, note=not isinstance(exc, CeremonyAborted))
         print(f"\nAborted; transcript: {safe_text(ceremony.transcript_path)} "
               + (f"(final hash {sealed})" if sealed else "(it stops at its last entry written)"))

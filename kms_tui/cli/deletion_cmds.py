@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import sys
 
-from ..errors import Refused
+from ..service.errors import Refused
 from .io import emit_json, safe_text, table
 
 DESTRUCTIVE_ACTIONS = ("purge", "destroy")
@@ -52,7 +52,7 @@ def _when(ts: int | None) -> str:
 
 def purge_expired(kms, args) -> int:
     """Destroy (or, with --dry-run, list) the keys whose pending window has ended."""
-    found = kms.purge_expired(args.engine, dry_run=args.dry_run)
+    found = kms.keys.purge_expired(args.engine, dry_run=args.dry_run)
     if args.json:
         emit_json({"dry_run": args.dry_run, "keys": [item.to_json() for item in found]})
         return 0

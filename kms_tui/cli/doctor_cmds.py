@@ -12,7 +12,7 @@ MARK = {"error": "ERROR", "warning": "WARN ", "info": "info "}
 
 
 def doctor(kms, args) -> int:
-    report = kms.doctor(repair=args.repair, deep=getattr(args, "deep", False))
+    report = kms.doctor.run(repair=args.repair, deep=getattr(args, "deep", False))
     if args.json:
         emit_json(report.to_json())
         return 0 if report.clean else 1

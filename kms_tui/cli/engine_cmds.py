@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import sys
 
-import engines
-from engines.errors import InvalidInput
-
-from ..errors import Cancelled
+from ..service.errors import Cancelled, InvalidInput
 from .io import emit_json, read_secret_arg, safe_text, table
 
 
@@ -16,7 +13,7 @@ def _fmt_types(supported: dict) -> str:
 
 
 def list_engines(kms, args) -> int:
-    views = kms.list_engines()
+    views = kms.engines.list()
     if args.json:
         emit_json([v.to_json() for v in views])
         return 0
@@ -30,13 +27,13 @@ def list_engines(kms, args) -> int:
 
 def types(kms, args) -> int:
     out = []
-    for etype in engines.ENGINE_TYPES.values():
+    for etype in kms.engines.types():
         entry = {"type": etype.type, "display": etype.display, "security_level": etype.security_level,
-                 "available": engines.available(etype.type), "options": [], "secret": None}
-        if entry["available"]:
-            cls = engines.driver_class(etype.type)
-            entry["options"] = [o.__dict__ for o in cls.OPTIONS]
-            entry["secret"] = cls.SECRET.label if cls.SECRET else None
+                 "available": etype.available, "options": [], "secret": None}
+        if etype.available:
+            info = kms.engines.type_info(etype.type)
+            entry["options"] = info.options
+            entry["secret"] = info.secret_label
         out.append(entry)
     if args.json:
         emit_json(out)
@@ -53,7 +50,7 @@ def types(kms, args) -> int:
 
 
 def show(kms, args) -> int:
-    view = kms.get_engine(args.id)
+    view = kms.engines.get(args.id)
     if args.json:
         emit_json(view.to_json())
         return 0
@@ -66,12 +63,12 @@ def show(kms, args) -> int:
     for key, value in sorted(r.config.items()):
         print(f"  {key:<11}{safe_text(value)}")
     if view.secret_label:
-        print(f"Secret       {view.secret_label}: {_where(kms.secret_location(r.id))}")
+        print(f"Secret       {view.secret_label}: {_where(kms.engines.secrets.location(r.id))}")
     return 0
 
 
 def test(kms, args) -> int:
-    check = kms.test_engine(args.id)
+    check = kms.engines.test(args.id)
     if args.json:
         emit_json(check.to_json())
     elif check.reachable:
@@ -84,13 +81,13 @@ def test(kms, args) -> int:
 
 
 def default(kms, args) -> int:
-    kms.set_default_engine(args.id)
+    kms.engines.set_default(args.id)
     print(f"{args.id} is now the default engine.")
     return 0
 
 
 def remove(kms, args) -> int:
-    removal = kms.unregister_engine(args.id, force=args.force)
+    removal = kms.engines.unregister(args.id, force=args.force)
     print(f"Engine {args.id} unregistered; {removal.dropped} key record(s) forgotten (keys stay in the backend).")
     if removal.secret:
         print(f"Secret: {safe_text(removal.secret)}.")
@@ -115,11 +112,11 @@ def parse_options(pairs: list[str]) -> dict[str, str]:
 
 def add(kms, args) -> int:
     options = parse_options(args.option)
-    cls = engines.driver_class(args.type)
     secret = None
-    if cls.needs_secret(cls.validate_options({**cls.default_options(args.id, str(kms.data_dir)), **options})):
-        secret = read_secret_arg(args, cls.SECRET.label, confirm=True)
-    view = kms.register_engine(
+    label = kms.engines.secret_needed(args.type, args.id, options)
+    if label is not None:
+        secret = read_secret_arg(args, label, confirm=True)
+    view = kms.engines.register(
         args.type, args.id, name=args.name, options=options, secret=secret,
         make_default=args.default, check=not args.no_check, memory_fallback=True,
     )
@@ -134,7 +131,7 @@ def add(kms, args) -> int:
 
 
 def discover(kms, args) -> int:
-    choices = kms.engine_option_choices(args.type, parse_options(args.option))
+    choices = kms.engines.option_choices(args.type, parse_options(args.option))
     if args.json:
         emit_json(choices)
         return 0
@@ -151,12 +148,12 @@ def discover(kms, args) -> int:
 def secret(kms, args) -> int:
     if args.reveal:
         return _reveal(kms, args)
-    view = kms.get_engine(args.id)
+    view = kms.engines.get(args.id)
     label = view.secret_label or "secret"
     value = read_secret_arg(args, label, confirm=True)
     if not value:
         raise InvalidInput(f"No {label} given: use --secret-stdin, --secret-file or a terminal prompt.")
-    where = kms.set_engine_secret(args.id, value)
+    where = kms.engines.secrets.set(args.id, value)
     print(f"The {label} of {args.id} was checked against the engine and is {_where(where)}.")
     return 0
 
@@ -165,7 +162,7 @@ def _reveal(kms, args) -> int:
     """The secret, to this terminal only, after the engine id is typed; the audit row comes first."""
     if args.secret_stdin or args.secret_file:
         raise InvalidInput("--reveal shows the stored secret; it takes no --secret-stdin or --secret-file.")
-    view = kms.get_engine(args.id)
+    view = kms.engines.get(args.id)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise InvalidInput("--reveal writes to a terminal only, never to a pipe or a file.",
                            hint="Run it in an interactive terminal, and write the secret down for your backup.")
@@ -174,14 +171,14 @@ def _reveal(kms, args) -> int:
     sys.stderr.flush()
     if sys.stdin.readline().rstrip("\r\n") != args.id:
         raise Cancelled("Not confirmed; nothing was shown.")
-    value = kms.reveal_engine_secret(args.id)
+    value = kms.engines.secrets.reveal(args.id)
     sys.stdout.write(f"{value}\n")
     sys.stdout.flush()
     return 0
 
 
 def rekey(kms, args) -> int:
-    view = kms.get_engine(args.id)
+    view = kms.engines.get(args.id)
     label = f"new {view.secret_label or 'passphrase'}"
     value = read_secret_arg(args, label, confirm=True)
     if not value:
@@ -193,7 +190,7 @@ def rekey(kms, args) -> int:
             sys.stderr.write(f"\rRe-encrypting key files: {done}/{total}")
             sys.stderr.flush()
 
-    result = kms.rekey_engine(args.id, value, progress)
+    result = kms.engines.secrets.rekey(args.id, value, progress)
     if show:
         sys.stderr.write("\n")
     if args.json:

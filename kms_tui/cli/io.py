@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from engines.errors import InvalidInput
-
 from ..service import SecretRequest
+from ..service.errors import InvalidInput
 from ..text import safe_text
 
 

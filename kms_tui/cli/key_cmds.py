@@ -6,15 +6,11 @@ import base64
 import json
 import sys
 
-from engines.algorithms import strength_reason
-from engines.errors import InvalidInput
-from engines.keys import MAX_KEY_FILE_BYTES
-from store import KeyQuery
-from store.validation import parse_json_object
-
 from ..batch import decode
-from ..errors import Refused
 from ..files import read_file, write_new_file
+from ..service.algorithms import strength_reason
+from ..service.errors import InvalidInput, Refused
+from ..service.types import MAX_KEY_FILE_BYTES, KeyQuery, parse_json_object
 from .io import emit_json, emit_json_texts, safe_text, table
 
 MAX_MESSAGE_BYTES = 64 << 20  # a message to sign is read whole; refuse what cannot be meant
@@ -95,9 +91,9 @@ def list_keys(kms, args) -> int:
         status="missing" if args.missing else None, sort=args.sort, descending=args.desc, limit=args.limit,
     )
     if args.json:
-        emit_json_texts(kms.list_keys_json(query))
+        emit_json_texts(kms.keys.list_json(query))
         return 0
-    records = kms.list_keys(query)
+    records = kms.keys.list(query)
     rows = [
         (r.name, r.key_id[:12], r.engine_id, f"{r.algorithm} {r.size}", r.strength,
          "priv" if r.has_private_key else "pub", "yes" if r.bound else "", r.state or ("" if r.status == "ok" else r.status))
@@ -109,20 +105,20 @@ def list_keys(kms, args) -> int:
 
 
 def _canon_alg(name: str) -> str:
-    from engines.algorithms import normalise_algorithm
+    from ..service.algorithms import normalise_algorithm
 
     return normalise_algorithm(name)
 
 
 def show(kms, args) -> int:
-    _print_key(kms.resolve(args.ref), args.json)
+    _print_key(kms.keys.resolve(args.ref), args.json)
     return 0
 
 
 def create(kms, args) -> int:
     if sys.stderr.isatty() and not args.json:
         sys.stderr.write(f"Generating {args.algorithm} {args.size} key…\n")
-    record = kms.create_key(
+    record = kms.keys.create(
         args.algorithm, args.size, args.name, engine_id=args.engine, aliases=args.alias, tags=args.tag,
         metadata=_metadata(args.metadata),
     )
@@ -142,7 +138,7 @@ def import_key(kms, args) -> int:
 
         value = prompt_secret("key passphrase")
         passphrase = value.encode() if value else None
-    record = kms.import_key(
+    record = kms.keys.import_key(
         data, args.name, engine_id=args.engine, passphrase=passphrase, aliases=args.alias, tags=args.tag,
         metadata=_metadata(args.metadata),
     )
@@ -151,7 +147,7 @@ def import_key(kms, args) -> int:
 
 
 def export_public(kms, args) -> int:
-    _write_out(args.out, kms.export_public(args.ref, args.format))
+    _write_out(args.out, kms.keys.export_public(args.ref, args.format))
     return 0
 
 
@@ -164,7 +160,7 @@ def sign(kms, args) -> int:
     if args.batch is not None:
         return sign_batch(kms, args)
     data = _message_bytes(args)
-    signature = kms.sign(args.ref, args.algorithm, data, args.message_type)
+    signature = kms.signing.sign(args.ref, args.algorithm, data, args.message_type)
     if args.json:
         emit_json({"algorithm": args.algorithm.upper(), "signature": base64.b64encode(signature).decode(),
                    "signature_hex": signature.hex()})
@@ -187,7 +183,7 @@ def sign_batch(kms, args) -> int:
 def verify(kms, args) -> int:
     data = _message_bytes(args)
     signature = _decode(_read_input(args.signature, 1 << 16, "signature"), args.encoding, "signature")
-    valid = kms.verify(args.ref, args.algorithm, data, signature, args.message_type, through_engine=args.engine_verify)
+    valid = kms.signing.verify(args.ref, args.algorithm, data, signature, args.message_type, through_engine=args.engine_verify)
     if args.json:
         emit_json({"valid": valid})
     else:
@@ -198,16 +194,16 @@ def verify(kms, args) -> int:
 def delete(kms, args) -> int:
     from .io import confirm_typed
 
-    record = kms.resolve(args.ref)
+    record = kms.keys.resolve(args.ref)
     if not args.yes and not confirm_typed(
         record.name, f"Delete key {safe_text(record.name, 80)} ({record.key_id[:16]}…) from engine {record.engine_id}?"
-        f"\n{kms.deletion_notice(record)}"
+        f"\n{kms.keys.deletion_notice(record)}"
     ):
         raise Refused("Deletion not confirmed; nothing was deleted.", hint="Pass --yes to skip the typed confirmation.")
     from .engine_cmds import parse_options
 
-    deleted = kms.delete_key(args.ref, force=args.force, options=parse_options(args.option))
-    gone = kms.store.key_by_name(deleted.name) is None
+    deleted = kms.keys.delete(args.ref, force=args.force, options=parse_options(args.option))
+    gone = kms.keys.by_name(deleted.name) is None
     if args.json:
         emit_json({"deleted": deleted.key_id, "name": deleted.name, "state": None if gone else deleted.state})
     elif gone:
@@ -222,7 +218,7 @@ def action(kms, args) -> int:
     from .deletion_cmds import DESTRUCTIVE_ACTIONS, confirm_destruction
 
     if not args.action:
-        actions = kms.key_actions(args.ref)
+        actions = kms.keys.actions(args.ref)
         if args.json:
             emit_json(actions)
         else:
@@ -231,10 +227,10 @@ def action(kms, args) -> int:
             if not actions:
                 print("This key's engine has no extra actions.")
         return 0
-    record = kms.resolve(args.ref)
+    record = kms.keys.resolve(args.ref)
     if args.action in DESTRUCTIVE_ACTIONS:
         confirm_destruction(record, args.action, args)
-    result = kms.run_key_action(args.ref, args.action)
+    result = kms.keys.run_action(args.ref, args.action)
     if args.json:
         emit_json(None if result is None else result.to_json())
     elif result is None:
@@ -250,32 +246,32 @@ def _edited(record, args) -> int:
 
 
 def rename(kms, args) -> int:
-    return _edited(kms.rename_key(args.ref, args.new_name), args)
+    return _edited(kms.keys.rename(args.ref, args.new_name), args)
 
 
 def metadata(kms, args) -> int:
-    return _edited(kms.set_metadata(args.ref, _metadata(args.set)), args)
+    return _edited(kms.keys.set_metadata(args.ref, _metadata(args.set)), args)
 
 
 def alias_add(kms, args) -> int:
-    return _edited(kms.add_alias(args.ref, args.value), args)
+    return _edited(kms.keys.add_alias(args.ref, args.value), args)
 
 
 def alias_remove(kms, args) -> int:
-    return _edited(kms.remove_alias(args.ref, args.value), args)
+    return _edited(kms.keys.remove_alias(args.ref, args.value), args)
 
 
 def tag_add(kms, args) -> int:
-    return _edited(kms.add_tag(args.ref, args.value), args)
+    return _edited(kms.keys.add_tag(args.ref, args.value), args)
 
 
 def tag_remove(kms, args) -> int:
-    return _edited(kms.remove_tag(args.ref, args.value), args)
+    return _edited(kms.keys.remove_tag(args.ref, args.value), args)
 
 
 def bind(kms, args) -> int:
-    return _edited(kms.bind(args.ref, args.resource_type, args.resource_id), args)
+    return _edited(kms.keys.bind(args.ref, args.resource_type, args.resource_id), args)
 
 
 def unbind(kms, args) -> int:
-    return _edited(kms.unbind(args.ref, args.resource_type, args.resource_id), args)
+    return _edited(kms.keys.unbind(args.ref, args.resource_type, args.resource_id), args)

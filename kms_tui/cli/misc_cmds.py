@@ -11,7 +11,7 @@ def sync(kms, args) -> int:
     def progress(done: int, total, engine_id: str) -> None:
         if sys.stderr.isatty() and done % 100 == 0:
             sys.stderr.write(f"\r{engine_id}: {done} keys read")
-    reports = kms.sync(args.engine, progress=progress, full=args.full)
+    reports = kms.inventory.sync(args.engine, progress=progress, full=args.full)
     if args.json:
         emit_json([r.to_json() for r in reports])
         return 0
@@ -26,7 +26,7 @@ def sync(kms, args) -> int:
 
 
 def stats(kms, args) -> int:
-    data = kms.stats()
+    data = kms.inventory.stats()
     if args.json:
         emit_json(data)
         return 0
@@ -42,11 +42,11 @@ def stats(kms, args) -> int:
 def audit_list(kms, args) -> int:
     filters = {}
     if args.key:
-        record = kms.resolve(args.key)
+        record = kms.keys.resolve(args.key)
         filters["key_id"] = record.key_id
     if args.action:
         filters["action"] = args.action
-    rows = kms.audit_rows(limit=max(1, args.limit), **filters)
+    rows = kms.audit.rows(limit=max(1, args.limit), **filters)
     if args.json:
         emit_json([r.to_json() for r in rows])
         return 0
@@ -56,7 +56,7 @@ def audit_list(kms, args) -> int:
 
 
 def audit_verify(kms, args) -> int:
-    check = kms.audit_verify()
+    check = kms.audit.verify()
     if args.json:
         emit_json(check.to_json())
     elif check.ok:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,10 +11,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from store import KeyRecord
-
-from ..screens.base import ServiceCalls
+from ..service.types import KeyRecord
 from ..text import safe_text
+from ..workers import ServiceCalls
 
 
 class DeleteKeyDialog(ServiceCalls, ModalScreen["KeyRecord | None"]):
@@ -50,7 +51,7 @@ class DeleteKeyDialog(ServiceCalls, ModalScreen["KeyRecord | None"]):
 
     def on_mount(self) -> None:
         self.query_one("#confirm-name", Input).focus()
-        self.call(self.kms.deletion_notice, self.record, then=self._noticed, group="notice")
+        self.call(self.kms.keys.deletion_notice, self.record, then=self._noticed, group="notice")
 
     def _noticed(self, notice: str) -> None:
         self.notice = notice
@@ -86,7 +87,7 @@ class DeleteKeyDialog(ServiceCalls, ModalScreen["KeyRecord | None"]):
         self.query_one("#delete", Button).disabled = True
         self.query_one("#delete-error", Label).update("Deleting…")
         # Names are unique on this workstation, so the name is an unambiguous reference.
-        self.call(self.kms.delete_key, self.record.name, force=bool(self.record.bindings), then=self.dismiss,
+        self.call(partial(self.kms.keys.delete, self.record.name, force=bool(self.record.bindings)), then=self.dismiss,
                   failed=self._failed)
 
     def _failed(self, error: BaseException) -> bool:

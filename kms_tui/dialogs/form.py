@@ -14,10 +14,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from store.errors import InvalidValue
-from store.validation import parse_json_object
-
+from ..service.errors import InvalidValue
+from ..service.types import parse_json_object
 from ..text import safe_text
+from .form_modal import FormModal, Invalid
 
 
 @dataclass(frozen=True)
@@ -29,59 +29,28 @@ class Field:
     required: bool = True
 
 
-class FormDialog(ModalScreen["dict[str, str] | None"]):
+class FormDialog(FormModal[dict[str, str]]):
     """Text fields; OK returns {id: value} when every required field is filled (and ``check`` passes)."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
-
     def __init__(self, title: str, fields: list[Field], check: Callable[[dict[str, str]], str | None] | None = None):
-        super().__init__()
-        self.form_title, self.fields, self.check = title, fields, check
+        super().__init__(title)
+        self.fields, self.check = fields, check
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield Static(Text(self.form_title, style="bold"), id="dialog-title")
-            for f in self.fields:
-                yield Label(f.label)
-                yield Input(value=f.value, placeholder=f.placeholder, id=f"field-{f.id}")
-            yield Label("", id="form-error", classes="error-text")
-            with Horizontal(classes="buttons"):
-                yield Button("OK", id="ok", variant="primary")
-                yield Button("Cancel", id="cancel")
-
-    def on_mount(self) -> None:
-        self.query(Input).first().focus()
+    def compose_fields(self) -> ComposeResult:
+        for f in self.fields:
+            yield Label(f.label)
+            yield Input(value=f.value, placeholder=f.placeholder, id=f"field-{f.id}")
 
     def values(self) -> dict[str, str]:
         return {f.id: self.query_one(f"#field-{f.id}", Input).value.strip() for f in self.fields}
 
-    def _submit(self) -> None:
+    def read(self) -> dict[str, str]:
         values = self.values()
         missing = [f.label for f in self.fields if f.required and not values[f.id]]
         problem = f"{missing[0]} is required." if missing else (self.check(values) if self.check else None)
         if problem:
-            self.query_one("#form-error", Label).update(Text(problem))
-            return
-        self.dismiss(values)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        inputs = list(self.query(Input))
-        index = inputs.index(event.input)
-        if index + 1 < len(inputs):
-            inputs[index + 1].focus()
-        else:
-            self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.action_cancel()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+            raise Invalid(problem)
+        return values
 
 
 class ChoiceDialog(ModalScreen["str | None"]):
@@ -113,35 +82,21 @@ class ChoiceDialog(ModalScreen["str | None"]):
         self.dismiss(None)
 
 
-class JsonDialog(ModalScreen["dict | None"]):
+class JsonDialog(FormModal[dict]):
     """Edit a JSON object; OK returns it when it parses to an object."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="json.cancel")]
+    OK_LABEL = "Save"
+    WIDE = True
 
     def __init__(self, title: str, value: dict):
-        super().__init__()
-        self.json_title, self.value = title, value
+        super().__init__(title)
+        self.value = value
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="wide"):
-            yield Static(Text(self.json_title, style="bold"), id="dialog-title")
-            yield TextArea(json.dumps(self.value, indent=2, ensure_ascii=False), language=None, id="json")
-            yield Label("", id="form-error", classes="error-text")
-            with Horizontal(classes="buttons"):
-                yield Button("Save", id="ok", variant="primary")
-                yield Button("Cancel", id="cancel")
+    def compose_fields(self) -> ComposeResult:
+        yield TextArea(json.dumps(self.value, indent=2, ensure_ascii=False), language=None, id="json")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id != "ok":
-            self.action_cancel()
-            return
+    def read(self) -> dict:
         try:  # the store's own bounds: finite numbers, 32 levels, 64 KiB
-            value = parse_json_object(self.query_one(TextArea).text or "{}", "metadata")
+            return parse_json_object(self.query_one(TextArea).text or "{}", "metadata")
         except InvalidValue as exc:
-            self.query_one("#form-error", Label).update(Text(exc.message))
-            return
-        self.dismiss(value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+            raise Invalid(exc.message) from exc

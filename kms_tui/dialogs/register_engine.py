@@ -11,6 +11,7 @@ held in memory when there is none) and is cleared from the form at once.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -22,12 +23,12 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..errors import render
-from ..screens.base import ServiceCalls
 from ..service import EngineView
 from ..service.engine_ops import EngineTypeInfo
+from ..service.errors import render
 from ..text import safe_text
 from ..widgets.engine_form import EngineForm
+from ..workers import ServiceCalls
 
 TYPE_TITLE = "Register an engine — 1/2: type"
 
@@ -71,7 +72,10 @@ class RegisterEngineDialog(ServiceCalls, ModalScreen[EngineView | None]):
 
     def on_mount(self) -> None:
         self._show_step("type")
-        self.call(self.kms.engine_types, then=self._types_loaded, group="types")
+        self.when_ready(self._load_types, show=self._message)
+
+    def _load_types(self) -> None:
+        self.call(self.kms.engines.types, then=self._types_loaded, group="types")
 
     def _show_step(self, step: str) -> None:
         form = step == "form"
@@ -102,7 +106,7 @@ class RegisterEngineDialog(ServiceCalls, ModalScreen[EngineView | None]):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self._message("Loading the engine's settings…")
-        self.call(self.kms.engine_type_info, event.option.id, group="types", failed=self._inline,
+        self.call(self.kms.engines.type_info, event.option.id, group="types", failed=self._inline,
                   then=lambda info: self.call_later(self._build_form, info))
 
     # --- step 2: the form ---------------------------------------------------------
@@ -113,7 +117,7 @@ class RegisterEngineDialog(ServiceCalls, ModalScreen[EngineView | None]):
             Text(f"Register an engine — 2/2: {info.display}, SL{info.security_level}", style="bold"))
         step = self.query_one("#step-form")
         await step.remove_children()
-        await step.mount(EngineForm(info, id="register-fields"))
+        await step.mount(EngineForm(info, self.app.paths, id="register-fields"))
         self._show_step("form")
         self.query_one("#engine-id", Input).focus()
 
@@ -132,7 +136,7 @@ class RegisterEngineDialog(ServiceCalls, ModalScreen[EngineView | None]):
         if self.form is None or not self.query_one("#step-form").display:
             return
         self._message("Asking the engine for choices…")
-        self.call(self.kms.engine_option_choices, self.form.info.type, self.form.options(), failed=self._inline,
+        self.call(self.kms.engines.option_choices, self.form.info.type, self.form.options(), failed=self._inline,
                   then=lambda choices: self.call_later(self._discovered, choices), group="discover")
 
     async def _discovered(self, choices: dict[str, list[dict[str, Any]]]) -> None:
@@ -154,10 +158,10 @@ class RegisterEngineDialog(ServiceCalls, ModalScreen[EngineView | None]):
         self._message("Checking the engine and registering it…")
         self.query_one("#register", Button).disabled = True
         # take_secret() clears the field: the worker has the only copy, the widget keeps nothing.
-        self.call(self.kms.register_engine, form.info.type, form.engine_id(), name=form.display_name(),
-                  options=form.options(), secret=form.take_secret(), memory_fallback=True,
-                  make_default=form.make_default(), then=self.dismiss, failed=self._register_failed,
-                  group="register")
+        self.call(partial(self.kms.engines.register, form.info.type, form.engine_id(), name=form.display_name(),
+                          options=form.options(), secret=form.take_secret(), memory_fallback=True,
+                          make_default=form.make_default()),
+                  then=self.dismiss, failed=self._register_failed, group="register")
 
     def _register_failed(self, error: BaseException) -> bool:
         self.query_one("#register", Button).disabled = False
@@ -175,7 +179,7 @@ class RegisterEngineDialog(ServiceCalls, ModalScreen[EngineView | None]):
         line = self.query_one("#register-message", Static)
         line.set_class(error, "-error")
         self._error_focus = self.focused if error else None
-        line.update(Text(safe_text(text)))
+        line.update(Text(safe_text(self.app.paths.text(text))))
 
     # --- navigation -----------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -19,10 +20,10 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from ..errors import Cancelled, render
-from ..screens.base import ServiceCalls
 from ..service import SyncReport
+from ..service.errors import Cancelled, render
 from ..text import safe_text
+from ..workers import ServiceCalls
 
 _EVERY = 0.05  # seconds between progress messages
 
@@ -82,7 +83,7 @@ class SyncDialog(ServiceCalls, ModalScreen["list[SyncReport] | None"]):
                 last[0] = now
                 self.post_message(self.Progress(seen))
 
-        self.call(self.kms.sync, self.engine_id, progress=progress, cancel=self.cancel_event,
+        self.call(partial(self.kms.inventory.sync, self.engine_id, progress=progress, cancel=self.cancel_event),
                   then=self._done, failed=self._failed, group="sync")
 
     def on_unmount(self) -> None:

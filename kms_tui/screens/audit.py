@@ -5,7 +5,7 @@ filter takes an action (``key.create``), an engine id or a key reference
 (name, alias, key id, PKCS#11 URI), tried in that order; a prefix
 (``action:``, ``engine:``, ``key:``) says which. A key reference is resolved
 through the service, in the worker, like every other call. The chain check
-(``audit_verify``) runs in its own worker when the screen opens and on ``c``.
+(``kms.audit.verify``) runs in its own worker when the screen opens and on ``c``.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from store import AuditCheck, AuditRow
-
+from ..service.types import AuditCheck, AuditRow
 from ..widgets.cells import literal
 from ..widgets.tables import cursor_row_key
-from .base import ServiceCalls
+from ..workers import ServiceCalls
 
 PAGE = 500
 PREFIXES = ("action", "engine", "key")
@@ -52,12 +51,12 @@ def chain_text(check: AuditCheck | None) -> Text:
 
 def interpret(kms, text: str, kind: str | None) -> AuditFilter:
     """An action, an engine id or a key reference, in that order unless ``kind`` says which."""
-    if kind == "action" or (kind is None and kms.audit_rows(1, 0, action=text)):
+    if kind == "action" or (kind is None and kms.audit.rows(1, 0, action=text)):
         return AuditFilter("action", text, f"action {text}")
-    if kind == "engine" or (kind is None and any(v.record.id == text for v in kms.list_engines())):
-        kms.get_engine(text)  # an unknown engine is an error, shown inline
+    if kind == "engine" or (kind is None and any(v.record.id == text for v in kms.engines.list())):
+        kms.engines.get(text)  # an unknown engine is an error, shown inline
         return AuditFilter("engine", text, f"engine {text}")
-    record = kms.resolve(text)  # KeyNotFound / AmbiguousReference: shown inline
+    record = kms.keys.resolve(text)  # KeyNotFound / AmbiguousReference: shown inline
     return AuditFilter("key", record.key_id, f"key {record.name} ({record.key_id[:12]}…)")
 
 
@@ -101,6 +100,9 @@ class AuditScreen(ServiceCalls, Screen):
                            ("key", "Key"), ("details", "Details")):
             table.add_column(title, key=key)
         table.focus()
+        self.when_ready(self._first_load, show=lambda note: self.query_one("#audit-status", Static).update(Text(note)))
+
+    def _first_load(self) -> None:
         self.reload()
         self.action_check()
 
@@ -111,6 +113,8 @@ class AuditScreen(ServiceCalls, Screen):
     # --- loading ---------------------------------------------------------------
 
     def reload(self) -> None:
+        if not self.kms_ready:
+            return  # the first load runs once the service is open
         self.call(self._fetch, self.kms, self.text, self.limit, then=self._show, failed=self._filter_failed,
                   group="rows")
 
@@ -122,7 +126,7 @@ class AuditScreen(ServiceCalls, Screen):
             found = interpret(kms, rest.strip(), kind)
         else:
             found = interpret(kms, text, None) if text else AuditFilter()
-        return found, kms.audit_rows(limit, 0, **found.query())
+        return found, kms.audit.rows(limit, 0, **found.query())
 
     def _show(self, result: tuple[AuditFilter, list[AuditRow]]) -> None:
         self.filter, self.rows = result
@@ -142,9 +146,9 @@ class AuditScreen(ServiceCalls, Screen):
         self._mark_broken()
 
     def _filter_failed(self, error: BaseException) -> bool:
-        from ..errors import USER_ERRORS, render
+        from ..service.errors import KmsError, render
 
-        if not isinstance(error, USER_ERRORS):
+        if not isinstance(error, KmsError):
             return False
         title, message = render(error)
         self.query_one("#audit-status", Static).update(
@@ -206,9 +210,11 @@ class AuditScreen(ServiceCalls, Screen):
             self.notify("That is the whole log for this filter.", timeout=2)
 
     def action_check(self) -> None:
+        if not self.kms_ready:
+            return
         self.check = None
         self.query_one("#audit-chain", Static).update(chain_text(None))
-        self.call(self.kms.audit_verify, then=self._checked, group="chain")
+        self.call(self.kms.audit.verify, then=self._checked, group="chain")
 
     def _checked(self, check: AuditCheck) -> None:
         self.check = check

@@ -23,7 +23,7 @@ from ..ceremony.bigtext import big_hash
 from ..ceremony.runner import stamp
 from ..ceremony.transcript import TranscriptWriteError
 from ..text import safe_text
-from .base import ServiceCalls
+from ..workers import ServiceCalls
 
 
 def prepare(kms, path: str) -> Ceremony:
@@ -81,7 +81,7 @@ class CeremonyScreen(ServiceCalls, Screen):
         self.query_one("#ceremony-steps", DataTable).display = False
         if self.script_path:
             self.query_one("#ceremony-path", Input).value = self.script_path
-            self.load(self.script_path)
+            self.when_ready(self._load_script, show=self._status)
         else:
             self.query_one("#ceremony-path", Input).focus()
 
@@ -90,11 +90,16 @@ class CeremonyScreen(ServiceCalls, Screen):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if event.input.id == "ceremony-path" and event.value.strip() and self.state == "empty":
-            self.load(event.value.strip())
+            self.script_path = event.value.strip()
+            self.when_ready(self._load_script, show=self._status)  # typed while opening: loaded once open
+
+    def _load_script(self) -> None:
+        if self.script_path:
+            self.load(self.script_path)
 
     def load(self, path: str) -> None:
         self._status("Checking the script, the engine, the key names, the output files and the profiles…")
-        self.call(prepare, self.kms, path, then=self._loaded, failed=self._load_failed)
+        self.call(prepare, self.kms, self.app.paths.real(path), then=self._loaded, failed=self._load_failed)
 
     def _load_failed(self, error: BaseException) -> bool:
         self._status("The ceremony cannot start: nothing was signed. Fix the script and load it again.")
@@ -257,7 +262,7 @@ class CeremonyScreen(ServiceCalls, Screen):
         table.update_cell(str(number), table.ordered_columns[2].key, status)
 
     def _detail(self, text: str) -> None:
-        self.query_one("#ceremony-detail", Static).update(Text(text))
+        self.query_one("#ceremony-detail", Static).update(Text(self.app.paths.text(text)))
 
     def _status(self, text: str) -> None:
-        self.query_one("#ceremony-status", Static).update(Text(text))
+        self.query_one("#ceremony-status", Static).update(Text(self.app.paths.text(text)))

@@ -1,12 +1,14 @@
 """The doctor screen: the workstation's health checks, their findings and what to do about each.
 
-One ``kms.doctor()`` call runs in a thread worker (engines are tested in
+One ``kms.doctor.run()`` call runs in a thread worker (engines are tested in
 parallel, with a timeout); ``R`` runs it with repair, which fixes what can be
 fixed without deleting key material. The highlighted finding's message and fix
-are shown in full below the table.
+are shown in full below the table, paths in them as the app shows paths.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,7 +19,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from ..text import safe_text
 from ..widgets.tables import cursor_row_key
-from .base import ServiceCalls
+from ..workers import ServiceCalls
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
 STATUS_STYLE = {"ok": "green", "repaired": "green", "findings": "bold red"}
@@ -53,14 +55,14 @@ class DoctorScreen(ServiceCalls, Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.action_run()
+        self.when_ready(self.action_run, show=lambda note: self.query_one("#doctor-checks", Static).update(Text(note)))
 
     def action_run(self, repair: bool = False) -> None:
-        if self.running:
+        if self.running or not self.kms_ready:
             return
         self.running = True
         self.query_one("#doctor-checks", Static).update("Repairing…" if repair else "Checking…")
-        self.call(self.kms.doctor, repair=repair, then=self._show, failed=self._failed, group="doctor")
+        self.call(partial(self.kms.doctor.run, repair=repair), then=self._show, failed=self._failed, group="doctor")
 
     def action_repair(self) -> None:
         self.action_run(repair=True)
@@ -88,13 +90,14 @@ class DoctorScreen(ServiceCalls, Screen):
         self.query_one("#doctor-checks", Static).update(line)
         table = self.query_one("#doctor-findings", DataTable)
         table.clear()
+        shown = self.app.paths.text
         for n, f in enumerate(report.findings):
             mark = " ✔" if f.repaired else " ✚" if f.repairable else ""
             table.add_row(
                 Text(f.severity + mark, style=SEVERITY_STYLE.get(f.severity, "")),
                 Text(f.check),
-                Text(safe_text(f.subject, 40)),
-                Text(safe_text(f.message, 120)),  # in full below the table
+                Text(safe_text(shown(f.subject), 40)),
+                Text(safe_text(shown(f.message), 120)),  # in full below the table
                 key=str(n),
             )
         self._detail()
@@ -109,10 +112,11 @@ class DoctorScreen(ServiceCalls, Screen):
             detail.update("")
             return
         f = self.report.findings[int(key)]
-        text = Text(safe_text(f.message))
+        shown = self.app.paths.text
+        text = Text(safe_text(shown(f.message)))
         if f.repaired:
             text.append("\nRepaired.", style="green")
         elif f.hint:
             text.append("\nFix: ", style="bold")
-            text.append(safe_text(f.hint))
+            text.append(safe_text(shown(f.hint)))
         detail.update(text)

@@ -1,13 +1,15 @@
 """The engines screen: every crypto engine, whether it answers, and what it can do.
 
 The list comes from SQLite at once; each engine's reachability is checked
-afterwards in its own background worker (``test_engine(interactive=False)``,
+afterwards in its own background worker (``kms.engines.test(interactive=False)``,
 which never prompts for a secret), so one slow or dead engine never holds up
 the screen or the others. The detail pane shows the highlighted engine's
 supported key types and non-secret settings; secrets are never shown.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,12 +18,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ..dialogs.form import ChoiceDialog, Field, FormDialog
-from ..errors import USER_ERRORS, Refused, render
 from ..service import EngineCheck, EngineRemoval, EngineView
+from ..service.errors import KmsError, Refused, render
 from ..widgets.cells import literal, security_level
 from ..widgets.engine_detail import EngineDetail, reach_cell
 from ..widgets.tables import cursor_row_key
-from .base import ServiceCalls
+from ..workers import ServiceCalls
 
 
 class EnginesScreen(ServiceCalls, Screen):
@@ -54,7 +56,7 @@ class EnginesScreen(ServiceCalls, Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield DataTable(id="engine-list", cursor_type="row", zebra_stripes=True)
-        yield EngineDetail(id="engine-detail")
+        yield EngineDetail(self.app.paths, id="engine-detail")
         yield Static("", id="engines-status")
         yield Footer()
 
@@ -64,7 +66,7 @@ class EnginesScreen(ServiceCalls, Screen):
                                   ("sl", "SL", 3), ("keys", "Keys", None), ("reach", "Status", 13)):
             table.add_column(title, key=key, width=width)
         table.focus()
-        self.reload()
+        self.when_ready(self.reload, show=lambda note: self.query_one("#engines-status", Static).update(Text(note)))
 
     def on_screen_resume(self) -> None:
         if self.is_mounted:  # key counts change on other screens
@@ -73,9 +75,11 @@ class EnginesScreen(ServiceCalls, Screen):
     # --- loading and reachability ---------------------------------------------
 
     def reload(self, recheck: bool = False) -> None:
+        if not self.kms_ready:
+            return  # the first load runs once the service is open
         if recheck:
             self.checks.clear()
-        self.call(lambda: self.kms.list_engines(secret_locations=True), then=self._show, group="engines")
+        self.call(lambda: self.kms.engines.list(secret_locations=True), then=self._show, group="engines")
 
     def _show(self, views: list[EngineView]) -> None:
         table = self.query_one(DataTable)
@@ -101,7 +105,7 @@ class EnginesScreen(ServiceCalls, Screen):
     def _check(self, engine_id: str, interactive: bool) -> None:
         self.checks[engine_id] = None
         self._set_reach(engine_id)
-        self.call(self.kms.test_engine, engine_id, interactive=interactive, group=f"check:{engine_id}",
+        self.call(partial(self.kms.engines.test, interactive=interactive), engine_id, group=f"check:{engine_id}",
                   then=self._checked, failed=lambda e, i=engine_id: self._check_failed(i, e))
 
     def _checked(self, check: EngineCheck) -> None:
@@ -109,10 +113,10 @@ class EnginesScreen(ServiceCalls, Screen):
         self._set_reach(check.engine_id)
 
     def _check_failed(self, engine_id: str, error: BaseException) -> bool:
-        """test_engine reports engine failures itself; this is e.g. the database, or an engine just removed."""
+        """kms.engines.test reports engine failures itself; this is e.g. the database, or an engine just removed."""
         title, message = render(error)
         self._checked(EngineCheck(engine_id, False, title, message))
-        return isinstance(error, USER_ERRORS)  # shown inline; a bug still reaches the error modal
+        return isinstance(error, KmsError)  # shown inline; a bug still reaches the error modal
 
     def _set_reach(self, engine_id: str) -> None:
         table = self.query_one(DataTable)
@@ -173,7 +177,7 @@ class EnginesScreen(ServiceCalls, Screen):
     def action_set_default(self) -> None:
         view = self.selected()
         if view is not None and not view.record.is_default:
-            self.call(self.kms.set_default_engine, view.record.id, then=lambda _: self.reload(), group="default")
+            self.call(self.kms.engines.set_default, view.record.id, then=lambda _: self.reload(), group="default")
 
     def action_sync(self) -> None:
         view = self.selected()
@@ -195,7 +199,7 @@ class EnginesScreen(ServiceCalls, Screen):
 
         def typed(secret: str | None) -> None:
             if secret:
-                self.call(self.kms.set_engine_secret, engine_id, secret, group="secret",
+                self.call(self.kms.engines.secrets.set, engine_id, secret, group="secret",
                           then=lambda where: self._secret_set(engine_id, where))
 
         self.app.push_screen(SecretDialog(
@@ -217,7 +221,7 @@ class EnginesScreen(ServiceCalls, Screen):
         def typed(secret: str | None) -> None:
             if secret:
                 self.notify(f"Re-keying {engine_id}…", timeout=2)
-                self.call(self.kms.rekey_engine, engine_id, secret, group="rekey",
+                self.call(self.kms.engines.secrets.rekey, engine_id, secret, group="rekey",
                           then=lambda result: self._rekeyed(engine_id, result))
 
         self.app.push_screen(SecretDialog(
@@ -245,7 +249,7 @@ class EnginesScreen(ServiceCalls, Screen):
 
         def chosen(choice: str | None) -> None:
             if choice == "unregister":
-                self.call(self.kms.unregister_engine, engine_id, group="unregister",
+                self.call(self.kms.engines.unregister, engine_id, group="unregister",
                           then=lambda r: self._unregistered(engine_id, r), failed=lambda e: self._refused(engine_id, e))
 
         self.app.push_screen(ChoiceDialog(f"Unregister engine {engine_id}? {orphan}.", [
@@ -259,7 +263,7 @@ class EnginesScreen(ServiceCalls, Screen):
 
         def typed(values: dict[str, str] | None) -> None:
             if values:
-                self.call(self.kms.unregister_engine, engine_id, force=True, group="unregister",
+                self.call(partial(self.kms.engines.unregister, force=True), engine_id, group="unregister",
                           then=lambda r: self._unregistered(engine_id, r))
 
         self.app.push_screen(FormDialog(

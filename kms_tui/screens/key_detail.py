@@ -12,15 +12,17 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from store import KeyRecord
-from store.models import BINDINGS_KEY
-
+from ..dialogs.delete_key import DeleteKeyDialog
 from ..dialogs.form import ChoiceDialog, Field, FormDialog, JsonDialog
 from ..service.deletion import DESTRUCTIVE_ACTIONS
+from ..service.errors import KeyNotFound
+from ..service.types import BINDINGS_KEY, KeyRecord
 from ..text import safe_text
 from ..widgets.cells import literal, strength
 from ..widgets.strength_panel import StrengthPanel
-from .base import ServiceCalls
+from ..wizards.sign import SignWizard
+from ..wizards.verify import VerifyWizard
+from ..workers import ServiceCalls
 
 
 class KeyDetailScreen(ServiceCalls, Screen):
@@ -65,24 +67,24 @@ class KeyDetailScreen(ServiceCalls, Screen):
         self.query_one("#strength").display = False
         self.query_one("#detail-bindings", DataTable).add_columns("Type", "Resource id")
         self.query_one("#detail-audit", DataTable).add_columns("#", "Time (UTC)", "Action", "Details")
-        self.refresh_key()
+        self.when_ready(self.refresh_key, show=lambda note: self.query_one("#detail-fields", Static).update(Text(note)))
 
     def on_screen_resume(self) -> None:
         self.refresh_key()
 
     def refresh_key(self) -> None:
+        if not self.kms_ready:
+            return  # the first load runs once the service is open
         self.call(self._fetch, then=self._show, group="detail")
 
     def _ref(self) -> str:
         return self.record.name if self.record else self.key_id
 
     def _fetch(self):
-        matches = [r for r in self.kms.list_keys_by_id(self.key_id) if r.engine_id == self.engine_id]
+        matches = [r for r in self.kms.keys.by_key_id(self.key_id) if r.engine_id == self.engine_id]
         if not matches:
-            from ..errors import KeyNotFound
-
             raise KeyNotFound(f"Key {self.key_id[:16]}… is no longer recorded on {self.engine_id}.")
-        return matches[0], self.kms.audit_rows(limit=10, key_id=self.key_id)
+        return matches[0], self.kms.audit.rows(limit=10, key_id=self.key_id)
 
     def _show(self, result) -> None:
         record, audit_rows = result
@@ -138,14 +140,10 @@ class KeyDetailScreen(ServiceCalls, Screen):
         self.refresh_key()
 
     def action_sign(self) -> None:
-        from ..actions import open_sign
-
-        open_sign(self.app, self.record)
+        self.app.push_screen(SignWizard(self.record))
 
     def action_verify(self) -> None:
-        from ..actions import open_verify
-
-        open_verify(self.app, self.record)
+        self.app.push_screen(VerifyWizard(self.record))
 
     def action_copy(self) -> None:
         if self.record:
@@ -155,7 +153,7 @@ class KeyDetailScreen(ServiceCalls, Screen):
     def action_bind(self) -> None:
         def done(values):
             if values:
-                self.call(self.kms.bind, self._ref(), values["type"], values["id"], then=self._changed)
+                self.call(self.kms.keys.bind, self._ref(), values["type"], values["id"], then=self._changed)
 
         self.app.push_screen(FormDialog("Bind a resource", [
             Field("type", "Resource type", placeholder="certificate, ca, device…"),
@@ -171,7 +169,7 @@ class KeyDetailScreen(ServiceCalls, Screen):
         def done(value):
             if value:
                 b = json.loads(value)
-                self.call(self.kms.unbind, self._ref(), b["resource_type"], b["resource_id"], then=self._changed)
+                self.call(self.kms.keys.unbind, self._ref(), b["resource_type"], b["resource_id"], then=self._changed)
 
         self.app.push_screen(ChoiceDialog("Unbind which resource?", items), done)
 
@@ -190,18 +188,18 @@ class KeyDetailScreen(ServiceCalls, Screen):
 
     def action_alias(self) -> None:
         if self.record:
-            self._edit_list("alias", self.record.aliases, self.kms.add_alias, self.kms.remove_alias)
+            self._edit_list("alias", self.record.aliases, self.kms.keys.add_alias, self.kms.keys.remove_alias)
 
     def action_tag(self) -> None:
         if self.record:
-            self._edit_list("tag", self.record.tags, self.kms.add_tag, self.kms.remove_tag)
+            self._edit_list("tag", self.record.tags, self.kms.keys.add_tag, self.kms.keys.remove_tag)
 
     def action_metadata(self) -> None:
         if not self.record:
             return
         extra = {k: v for k, v in self.record.metadata.items() if k != BINDINGS_KEY}
         self.app.push_screen(JsonDialog("Metadata (bindings are edited with b/u)", extra),
-                             lambda v: v is not None and self.call(self.kms.set_metadata, self._ref(), v,
+                             lambda v: v is not None and self.call(self.kms.keys.set_metadata, self._ref(), v,
                                                                    then=self._changed))
 
     def action_rename(self) -> None:
@@ -209,7 +207,7 @@ class KeyDetailScreen(ServiceCalls, Screen):
             return
         self.app.push_screen(
             FormDialog("Rename key", [Field("name", "New name", value=self.record.name)]),
-            lambda v: v and self.call(self.kms.rename_key, self._ref(), v["name"], then=self._renamed),
+            lambda v: v and self.call(self.kms.keys.rename, self._ref(), v["name"], then=self._renamed),
         )
 
     def _renamed(self, record) -> None:
@@ -227,14 +225,14 @@ class KeyDetailScreen(ServiceCalls, Screen):
             self.app.push_screen(ChoiceDialog("Engine action", [(k, f"{k}: {v}") for k, v in actions.items()]),
                                  self._run_engine_action)
 
-        self.call(self.kms.key_actions, self._ref(), then=listed)
+        self.call(self.kms.keys.actions, self._ref(), then=listed)
 
     def _run_engine_action(self, action: str | None) -> None:
         if not action:
             return
         ref = self._ref()
         if action not in DESTRUCTIVE_ACTIONS:
-            self.call(self.kms.run_key_action, ref, action, then=self._after_action)
+            self.call(self.kms.keys.run_action, ref, action, then=self._after_action)
             return
         name = self.record.name  # destroying key material: the key's name typed first
 
@@ -244,7 +242,7 @@ class KeyDetailScreen(ServiceCalls, Screen):
         self.app.push_screen(
             FormDialog(f"{action.capitalize()} key {safe_text(name, 50)}: this destroys the key material and "
                        "cannot be undone", [Field("name", "Type the key name to confirm", placeholder=name)], check),
-            lambda values: values and self.call(self.kms.run_key_action, ref, action, then=self._after_action))
+            lambda values: values and self.call(self.kms.keys.run_action, ref, action, then=self._after_action))
 
     def _after_action(self, record) -> None:
         if record is None:
@@ -255,9 +253,8 @@ class KeyDetailScreen(ServiceCalls, Screen):
     def action_delete(self) -> None:
         if not self.record:
             return
-        from ..actions import open_delete
-
-        open_delete(self.app, self.record, done=lambda deleted: deleted is not None and self._deleted(deleted))
+        self.app.push_screen(DeleteKeyDialog(self.record),
+                             callback=lambda deleted: deleted is not None and self._deleted(deleted))
 
     def _deleted(self, record) -> None:
         if record.state:  # recoverable deletion: the key is still there, in that state

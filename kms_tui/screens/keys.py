@@ -21,12 +21,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
-from engines.algorithms import KEY_ALGORITHMS
-from store import KeyQuery, KeyRecord
-
+from ..service.algorithms import KEY_ALGORITHMS
+from ..service.types import KeyQuery, KeyRecord
 from ..widgets.cells import literal, strength
 from ..widgets.tables import cursor_row_key
-from .base import ServiceCalls
+from ..workers import ServiceCalls
 
 PAGE = 100  # rows fetched and drawn at a time: two screens' worth at 40 lines, a small table to redraw
 COUNT_DELAY = 0.15  # seconds after the last page before the count is asked for
@@ -152,8 +151,14 @@ class KeysScreen(ServiceCalls, Screen):
         self.narrow: bool | None = None
         self._set_columns()
         self.query_one(DataTable).focus()
-        self.call(self.kms.list_engines, then=self._engines_loaded, group="engines", exclusive=False)
+        self.when_ready(self._first_load, show=self._note)
+
+    def _first_load(self) -> None:
+        self.call(self.kms.engines.list, then=self._engines_loaded, group="engines", exclusive=False)
         self.reload()
+
+    def _note(self, text: str) -> None:
+        self.query_one("#keys-status", Static).update(Text(text), layout=False)
 
     def on_screen_resume(self) -> None:
         if self.is_mounted:
@@ -189,9 +194,11 @@ class KeysScreen(ServiceCalls, Screen):
 
     def reload(self, cursor_to: str | None = None) -> None:
         """Fetch the page the query names; the count follows in a second call, once the rows are in."""
+        if not self.kms_ready:
+            return  # the first load, once the service is open, fetches the query as it is by then
         self._cursor_to = cursor_to
         query = replace(self.query_state)
-        self.call(self.kms.list_keys, query, then=lambda records: self._show(records, query), group="keys")
+        self.call(self.kms.keys.list, query, then=lambda records: self._show(records, query), group="keys")
 
     @property
     def counting(self) -> bool:
@@ -201,7 +208,7 @@ class KeysScreen(ServiceCalls, Screen):
     def _count(self) -> None:
         self._count_timer = None
         self._count_running = True
-        self.call(self.kms.count_keys, self._count_query, then=self._counted, failed=self._count_failed,
+        self.call(self.kms.keys.count, self._count_query, then=self._counted, failed=self._count_failed,
                   group="count")
 
     def _count_failed(self, error: BaseException) -> None:
@@ -252,6 +259,8 @@ class KeysScreen(ServiceCalls, Screen):
         self._status()
 
     def on_keys_table_edge(self, event: KeysTable.Edge) -> None:
+        if not self.kms_ready:
+            return
         q = self.query_state
         if event.where == "last":  # counted afresh: the status line's count may still be on its way
             self._cursor_to = "last"
@@ -267,9 +276,9 @@ class KeysScreen(ServiceCalls, Screen):
             self.reload(cursor_to)
 
     def _last_page(self, query: KeyQuery):
-        total = self.kms.count_keys(query)
+        total = self.kms.keys.count(query)
         query.offset = max(0, (total - 1) // PAGE) * PAGE
-        return total, query, self.kms.list_keys(query)
+        return total, query, self.kms.keys.list(query)
 
     def _show_last(self, result) -> None:
         total, query, records = result

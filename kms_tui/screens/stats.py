@@ -1,6 +1,6 @@
 """The stats screen: totals, and bar charts by engine, algorithm, size, strength and security level.
 
-The numbers come from one ``kms.stats()`` call (GROUP BY queries in SQLite, a
+The numbers come from one ``kms.inventory.stats()`` call (GROUP BY queries in SQLite, a
 few milliseconds at 100 000 keys) made in a thread worker. On a wide terminal
 the charts sit two to a row.
 """
@@ -18,7 +18,7 @@ from textual.widgets import Footer, Header, Static
 
 from ..widgets.bar_chart import Bar, BarChart
 from ..widgets.cells import STRENGTH_STYLE
-from .base import ServiceCalls
+from ..workers import ServiceCalls
 
 # (chart id, title, stats key); the order is the reading order on screen.
 CHARTS = (
@@ -85,14 +85,16 @@ class StatsScreen(ServiceCalls, Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.reload()
+        self.when_ready(self.reload, show=lambda note: self.query_one("#stats-totals", Static).update(Text(note)))
 
     def on_screen_resume(self) -> None:
         if self.is_mounted:  # keys may have changed on another screen
             self.reload()
 
     def reload(self) -> None:
-        self.call(self.kms.stats, then=self._show, group="stats")
+        if not self.kms_ready:
+            return  # the first load runs once the service is open
+        self.call(self.kms.inventory.stats, then=self._show, group="stats")
 
     def action_refresh(self) -> None:
         self.reload()

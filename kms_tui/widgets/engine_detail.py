@@ -2,8 +2,8 @@
 
 Given an ``EngineView`` and the latest ``EngineCheck`` (attributes down) by
 ``show``; it never calls the service. Values from the database (names,
-settings, error messages) are drawn literally. A secret is never shown: only
-whether one is stored.
+settings, error messages) are drawn literally, paths in them as the app's
+``PathDisplay`` shows them. A secret is never shown: only whether one is stored.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from textual.app import ComposeResult
 from textual.containers import Container, VerticalScroll
 from textual.widgets import Static
 
-from engines.algorithms import KEY_ALGORITHMS
-
+from ..path_display import PathDisplay
 from ..service import SECRET_LOCATIONS as LOCATIONS
 from ..service import EngineCheck, EngineView
+from ..service.algorithms import KEY_ALGORITHMS
 from .cells import literal, security_level
 
 CHECKING = Text("checking…", style="dim")
@@ -47,15 +47,15 @@ def two_columns(rows: list[tuple[str, object]]) -> Table:
     return grid
 
 
-def settings_table(config: dict[str, str]) -> Table | Text:
-    """The non-secret options, one per line (the config never holds a secret)."""
+def settings_table(config: dict[str, str], paths: PathDisplay) -> Table | Text:
+    """The non-secret options, one per line (the config never holds a secret); paths in them as shown."""
     if not config:
         return Text("none", style="dim")
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="italic", no_wrap=True)
     grid.add_column(overflow="fold")
     for name, value in sorted(config.items()):
-        grid.add_row(literal(name), literal(value))
+        grid.add_row(literal(name), literal(paths.text(value)))
     return grid
 
 
@@ -71,6 +71,10 @@ class EngineDetail(VerticalScroll):
     .-wide EngineDetail #engine-info { width: 46; }
     .-wide EngineDetail #engine-settings { margin-left: 2; }
     """
+
+    def __init__(self, paths: PathDisplay | None = None, *, id: str | None = None):
+        super().__init__(id=id)
+        self.paths = paths or PathDisplay()
 
     def compose(self) -> ComposeResult:
         with Container(id="engine-panes"):
@@ -92,7 +96,7 @@ class EngineDetail(VerticalScroll):
         elif check.reachable:
             reach = Text("✓ reachable", style="green")
         else:
-            reach = Text(f"✗ {check.title}: ", style="bold red") + literal(check.message)
+            reach = Text(f"✗ {check.title}: ", style="bold red") + literal(self.paths.text(check.message))
         supported = check.supported_key_types if check and check.reachable else r.supported_key_types
         info.update(two_columns([
             ("Name", literal(r.name)),
@@ -105,4 +109,4 @@ class EngineDetail(VerticalScroll):
         ]))
         secret = "none" if not view.secret_label else f"{view.secret_label}: " + LOCATIONS.get(
             view.secret_location or "", "stored (never shown)" if r.has_secret else "not set")
-        settings.update(two_columns([("Secret", literal(secret)), ("Settings", settings_table(r.config))]))
+        settings.update(two_columns([("Secret", literal(secret)), ("Settings", settings_table(r.config, self.paths))]))

@@ -5,7 +5,8 @@ marked ``*``, defaults prefilled, choices as a Select), the secret (a masked
 Input) when the type has one, and "make default". Each row carries its help
 text (``help_text``) for the dialog's hint line. Discovered choices replace an
 option's Input with a Select. The secret is read once with ``take_secret``,
-which clears the widget.
+which clears the widget. Paths are shown, and typed ones read back, through
+the app's ``PathDisplay``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select
 
+from ..path_display import PathDisplay
 from ..service.engine_ops import EngineTypeInfo
 from ..text import safe_text
 
@@ -61,9 +63,10 @@ class EngineForm(VerticalScroll):
     EngineForm #make-default { border: none; height: 1; padding: 0; margin-left: 22; }
     """
 
-    def __init__(self, info: EngineTypeInfo, id: str | None = None):
+    def __init__(self, info: EngineTypeInfo, paths: PathDisplay | None = None, id: str | None = None):
         super().__init__(id=id)
         self.info = info
+        self.paths = paths or PathDisplay()
 
     def compose(self) -> ComposeResult:
         info = self.info
@@ -74,6 +77,7 @@ class EngineForm(VerticalScroll):
                        "A human-readable name.")
         for spec in info.options:
             hint = info.default_hints.get(spec["name"])
+            hint = self.paths.text(hint) if hint else hint
             yield FieldRow(f"{spec['name']}{' *' if spec['required'] else ''}", self._option_field(spec, hint),
                            safe_text(spec["help"] + (f" (default: {hint})" if hint else "")), name=spec["name"])
         if info.secret_label:
@@ -93,13 +97,14 @@ class EngineForm(VerticalScroll):
     # --- reading the fields ----------------------------------------------------------
 
     def options(self) -> dict[str, str]:
-        """The options filled in so far; empty ones are left out, so the driver's defaults apply."""
+        """The options filled in so far (a path as typed read back as the real one); empty ones are left
+        out, so the driver's defaults apply."""
         values: dict[str, str] = {}
         for spec in self.info.options:
             field = self.query_one(f"#opt-{spec['name']}")
             value = field.value if isinstance(field, Input | Select) else None
             if isinstance(value, str) and value.strip():
-                values[spec["name"]] = value.strip()
+                values[spec["name"]] = self.paths.real(value.strip())
         return values
 
     def engine_id(self) -> str:

@@ -3,8 +3,9 @@
 The dialog starts in the folder of the path already typed (or the working
 directory), found in a thread worker so a slow mount never freezes the UI.
 Highlighting an entry in the tree puts its path in the field; Enter or a click
-on a file picks it; Enter on a typed folder path browses there. The dialog
-returns the chosen path as text, or None.
+on a file picks it; Enter on a typed folder path browses there. Paths are
+shown (and typed ones read back) through the app's ``PathDisplay``. The dialog
+returns the chosen path as shown, or None.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
+from ..path_display import PathDisplay
 from ..text import safe_text
 
 
@@ -84,8 +86,12 @@ class FilePickerDialog(ModalScreen["str | None"]):
         for button in self.query("#picker-buttons Button").results(Button):
             button.compact = self.size.height < 32
 
+    @property
+    def paths(self) -> PathDisplay:
+        return self.app.paths
+
     def on_mount(self) -> None:
-        self.run_worker(partial(nearest_folder, self.start), thread=True, exit_on_error=False,
+        self.run_worker(partial(nearest_folder, self.paths.real(self.start)), thread=True, exit_on_error=False,
                         group="picker-start", name="start")
 
     @property
@@ -100,7 +106,7 @@ class FilePickerDialog(ModalScreen["str | None"]):
             tree.focus()
         else:
             self.tree.path = folder
-        self.query_one("#picker-path", Input).value = str(folder)
+        self.query_one("#picker-path", Input).value = self.paths.path(folder)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
@@ -114,27 +120,27 @@ class FilePickerDialog(ModalScreen["str | None"]):
             if kind == "dir":
                 self._browse(path)
             elif kind == "file":
-                self.dismiss(str(path))
+                self.dismiss(self.paths.path(path))
             else:
-                self._error(f"{safe_text(str(path), 80)} does not exist.")
+                self._error(f"{safe_text(self.paths.path(path), 80)} does not exist.")
 
     def _error(self, text: str) -> None:
         self.query_one("#picker-error", Label).update(Text(text))
 
     def _open(self, text: str) -> None:
         self._error("")
-        self.run_worker(partial(classify, text), thread=True, exit_on_error=False, exclusive=True,
+        self.run_worker(partial(classify, self.paths.real(text)), thread=True, exit_on_error=False, exclusive=True,
                         group="picker-open", name="classify")
 
     def on_tree_node_highlighted(self, event: DirectoryTree.NodeHighlighted) -> None:
         event.stop()
         entry = event.node.data
         if entry is not None:
-            self.query_one("#picker-path", Input).value = str(entry.path)
+            self.query_one("#picker-path", Input).value = self.paths.path(entry.path)
 
     def on_directory_tree_file_selected(self, event: DirectoryTree.FileSelected) -> None:
         event.stop()
-        self.dismiss(str(event.path))
+        self.dismiss(self.paths.path(event.path))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -6,8 +6,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from engines.algorithms import strength, strength_reason
-
+from ..service.algorithms import strength, strength_reason
 from ..strength import role_advice, stronger_choice
 from .cells import STRENGTH_STYLE
 

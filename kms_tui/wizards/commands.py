@@ -9,6 +9,8 @@ Arguments are quoted for a POSIX shell with ``shlex.quote``. An argument holding
 control or bidi-format characters (a hostile key name) is written in bash's
 ANSI-C form ``$'…'`` with those characters escaped: pasting the command runs it
 with the exact name, and showing it cannot move the cursor or reorder the line.
+``CliCommand.shown`` is the text drawn: paths in it as the app's ``PathDisplay``
+shows them (``~/…``), each still one shell word.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import shlex
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+from ..path_display import HOME, PathDisplay
 
 PROGRAM = "kms-tui"
 
@@ -36,6 +40,10 @@ class CliCommand:
     @property
     def text(self) -> str:
         return " ".join(quote(a) for a in self.argv)
+
+    def shown(self, paths: PathDisplay) -> str:
+        """The command as drawn: paths written as ``paths`` shows them, still one shell word each."""
+        return " ".join(shown_word(a, paths) for a in self.argv)
 
 
 def _unsafe(ch: str) -> bool:
@@ -60,6 +68,17 @@ def quote(arg: str) -> str:
         else:
             out.append(f"\\U{ord(ch):08x}")
     return "$'" + "".join(out) + "'"
+
+
+def shown_word(arg: str, paths: PathDisplay) -> str:
+    """One argument quoted, a path under an alias written with it: ``~`` stays outside the
+    quotes, where a shell expands it back (``~/'my keys'/a.pem``)."""
+    parts = paths.split(arg)
+    if parts is None:
+        return quote(arg)
+    root, rest = parts
+    head = root if root == HOME else quote(root)
+    return f"{head}/{quote(rest)}" if rest else head
 
 
 def _base(data_dir: str | None, *words: str) -> list[str]:

@@ -3,23 +3,23 @@
 Only what the chosen engine can create is offered (asked of the engine in a
 worker). The strength panel follows the highlighted size. Names are checked
 by the service before going on. Generation runs in a worker with a Cancel
-that sets the event ``create_key`` watches: the service then discards the
+that sets the event ``kms.keys.create`` watches: the service then discards the
 key it made. The wizard dismisses with the new key, which the caller opens.
 """
 
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Center, Vertical, VerticalScroll
 from textual.widgets import Label, OptionList, ProgressBar, Static
 
-from engines import algorithms as A
-from store import KeyRecord
-
-from ..errors import USER_ERRORS, Cancelled, render
+from ..service import algorithms as A
+from ..service.errors import Cancelled, KmsError, render
+from ..service.types import KeyRecord
 from ..widgets.cells import literal
 from .commands import CliCommand, create_command
 from .key_spec import CREATABLE, KeySpecChooser, supported_text
@@ -74,7 +74,7 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
 
     def started(self) -> None:
         self.say("Loading engines…")
-        self.call(self.kms.list_engines, then=self._engines_loaded, failed=self.failed_inline, group="engines")
+        self.call(self.kms.engines.list, then=self._engines_loaded, failed=self.failed_inline, group="engines")
 
     # --- engine ----------------------------------------------------------------
 
@@ -105,7 +105,7 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
         if event.option_list.id == "engine-list" and event.option.id != self.supported_for:
             self.query_one("#engine-supported", Static).update(Text(f"Asking {event.option.id} what it can create…",
                                                                     style="dim"))
-            self.call(self.kms.supported_key_types, event.option.id, then=self._supported(event.option.id),
+            self.call(self.kms.engines.supported_key_types, event.option.id, then=self._supported(event.option.id),
                       failed=self._supported_failed, group="supported")
 
     def _supported(self, engine_id: str):
@@ -125,7 +125,7 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
         self.supported_for = None
         title, message = render(error)
         self.query_one("#engine-supported", Static).update(Text(f"{title}: {message}", style="red"))
-        return self.failed_inline(error) if self.busy else isinstance(error, USER_ERRORS)
+        return self.failed_inline(error) if self.busy else isinstance(error, KmsError)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
@@ -146,7 +146,7 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
                 return "Choose an engine."
             if self.supported_for == engine_id:
                 return None if self.supported else NO_CREATE
-            return self.wait_for(f"Asking {engine_id} what it can create…", self.kms.supported_key_types, engine_id,
+            return self.wait_for(f"Asking {engine_id} what it can create…", self.kms.engines.supported_key_types, engine_id,
                                  then=self._supported(engine_id))
         if step == "algorithm":
             ok = self.query_one(KeySpecChooser).chosen
@@ -155,7 +155,7 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
             self.key_name, self.key_aliases, self.key_tags = names_from(self)
             if not self.key_name:
                 return "A key needs a name."
-            return self.wait_for("Checking the name and aliases…", self.kms.name_problem, self.key_name, self.key_aliases,
+            return self.wait_for("Checking the name and aliases…", self.kms.keys.name_problem, self.key_name, self.key_aliases,
                                  then=lambda problem: self.refuse(problem) if problem else self.proceed())
         if step == "confirm":
             self._generate()
@@ -184,7 +184,7 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
             ("Tags", literal(", ".join(self.key_tags) or "—")),
         ]
         self.query_one("#confirm-summary", Static).update(summary(rows))
-        self.query_one("#confirm-command", CommandView).show(self.cli_command())
+        self.query_one("#confirm-command", CommandView).show(self.cli_command(), self.app.paths)
 
     # --- generation ----------------------------------------------------------------
 
@@ -200,8 +200,8 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
     def _generate(self) -> None:
         self.cancel_event = threading.Event()
         self.show_generating()
-        self.call(self.kms.create_key, self.algorithm, self.key_size, self.key_name, engine_id=self.engine_id,
-                  aliases=self.key_aliases, tags=self.key_tags, cancel=self.cancel_event,
+        self.call(partial(self.kms.keys.create, self.algorithm, self.key_size, self.key_name, engine_id=self.engine_id,
+                          aliases=self.key_aliases, tags=self.key_tags, cancel=self.cancel_event),
                   then=self._created, failed=self._create_failed, group="create")
 
     def action_cancel(self) -> None:
@@ -215,7 +215,7 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
     def _created(self, record: KeyRecord) -> None:
         if self.cancel_event is not None and self.cancel_event.is_set():
             # Cancel came after the service's last check: honour it by deleting the recorded key.
-            self.call(self.kms.delete_key, record.name, then=lambda _: self._cancelled(), group="create")
+            self.call(self.kms.keys.delete, record.name, then=lambda _: self._cancelled(), group="create")
             return
         self.notify(f"Key {record.name[:60]} created.", timeout=3)
         self.close(record)
@@ -230,7 +230,7 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
             self._cancelled()
             return True
         self.go_to("confirm")
-        if isinstance(error, USER_ERRORS):
+        if isinstance(error, KmsError):
             self.say(inline_text(error), error=True)
             return True
         return False

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
-from ..errors import render
+from ..service.errors import render
 from ..text import safe_text
 
 WAIT = object()

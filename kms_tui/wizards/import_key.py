@@ -10,6 +10,7 @@ runs or the wizard closes, and never shown, logged or put in the command.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from rich.text import Text
@@ -17,8 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, Input, Label, OptionList, RadioButton, RadioSet, Static, TextArea
 
-from store import KeyRecord
-
+from ..service.types import KeyRecord
 from ..widgets.cells import literal
 from .commands import CliCommand, import_command
 from .parts import (
@@ -85,7 +85,7 @@ class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
             yield CommandView(id="confirm-command")
 
     def started(self) -> None:
-        self.call(self.kms.list_engines, then=self._engines_loaded, group="engines")
+        self.call(self.kms.engines.list, then=self._engines_loaded, group="engines")
 
     def _engines_loaded(self, views) -> None:
         engines = self.query_one("#import-engines", OptionList)
@@ -139,7 +139,7 @@ class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
     def check_step(self, step: str) -> str | None | object:
         if step == "source":
             kind = self.source_kind
-            path = self.query_one(PathField).value
+            path = self.app.paths.real(self.query_one(PathField).value)
             text = self.query_one("#src-paste", TextArea).text
             if kind == "file" and not path:
                 return "Give the path of the key file, or choose Browse…"
@@ -153,24 +153,25 @@ class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
             passphrase, field.value = field.value, ""  # cleared from the widget at once
             if not passphrase:
                 return "Type the passphrase of the key."
-            return self.wait_for("Decrypting…", self.kms.inspect_key, self.data, passphrase,
+            return self.wait_for("Decrypting…", self.kms.keys.inspect, self.data, passphrase,
                                  then=lambda parsed: self._decrypted(parsed, passphrase))
         if step == "preview":
             engine_id = self.engine_id
             if engine_id is None:
                 return "Choose the engine to import into."
-            return self.wait_for("Checking the engine…", self.kms.list_keys_by_id, self.recognised.key_id,
+            return self.wait_for("Checking the engine…", self.kms.keys.by_key_id, self.recognised.key_id,
                                  then=lambda records: self._not_recorded(records, engine_id))
         if step == "names":
             self.key_name, self.key_aliases, self.key_tags = names_from(self)
             if not self.key_name:
                 return "A key needs a name."
-            return self.wait_for("Checking the name and aliases…", self.kms.name_problem, self.key_name,
+            return self.wait_for("Checking the name and aliases…", self.kms.keys.name_problem, self.key_name,
                                  self.key_aliases, then=lambda problem: self.refuse(problem) if problem else self.proceed())
         if step == "confirm":
-            return self.wait_for("Importing…", self.kms.import_key, self.data, self.key_name,
-                                 engine_id=self.engine_id, passphrase=self._passphrase, aliases=self.key_aliases,
-                                 tags=self.key_tags, then=self._imported)
+            return self.wait_for("Importing…", partial(self.kms.keys.import_key, self.data, self.key_name,
+                                                       engine_id=self.engine_id, passphrase=self._passphrase,
+                                                       aliases=self.key_aliases, tags=self.key_tags),
+                                 then=self._imported)
         return None
 
     def _read(self, result: tuple[bytes, Recognised | None]) -> None:
@@ -206,7 +207,8 @@ class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
     # --- what is shown ---------------------------------------------------------------
 
     def _rows(self) -> list[tuple[str, Text | str]]:
-        return recognised_rows(self.recognised, self.encrypted, self.source_path)
+        source = self.app.paths.path(self.source_path) if self.source_path else None
+        return recognised_rows(self.recognised, self.encrypted, source)
 
     def _show_preview(self) -> None:
         self.query_one("#preview-summary", Static).update(summary(self._rows()))
@@ -225,4 +227,4 @@ class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
             ("Tags", literal(", ".join(self.key_tags) or "—")),
         ]
         self.query_one("#confirm-summary", Static).update(summary(rows))
-        self.query_one("#confirm-command", CommandView).show(self.cli_command())
+        self.query_one("#confirm-command", CommandView).show(self.cli_command(), self.app.paths)

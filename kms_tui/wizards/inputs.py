@@ -11,9 +11,8 @@ import base64
 import binascii
 import string
 
-from engines.errors import InvalidInput
-
 from ..files import read_file, write_new_file  # noqa: F401  (re-exported for the wizards)
+from ..service.errors import InvalidInput
 
 MAX_MESSAGE_BYTES = 64 << 20  # as the CLI: a message is read whole
 MAX_SIGNATURE_BYTES = 1 << 16

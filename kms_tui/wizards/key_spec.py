@@ -8,8 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from engines import algorithms as A
-
+from ..service import algorithms as A
 from ..widgets.cells import strength
 from ..widgets.strength_panel import StrengthPanel
 

@@ -16,10 +16,10 @@ from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Input, Label, RadioButton, RadioSet, Static, TextArea
 from textual.widgets.option_list import Option
 
-from engines import algorithms as A
-from engines.errors import AlgorithmMismatch
-from store import resolve_data_dir
-
+from ..path_display import PathDisplay
+from ..service import algorithms as A
+from ..service.errors import AlgorithmMismatch
+from ..service.types import resolve_data_dir
 from ..widgets.cells import literal, strength
 from ..widgets.file_picker import FilePickerDialog
 from .commands import CliCommand
@@ -113,8 +113,8 @@ class CommandView(Static):
     def on_mount(self) -> None:
         self.border_title = "Equivalent command (F6 copies)"
 
-    def show(self, command: CliCommand) -> None:
-        text = Text.assemble(("$ ", "dim"), command.text)
+    def show(self, command: CliCommand, paths: PathDisplay) -> None:
+        text = Text.assemble(("$ ", "dim"), command.shown(paths))
         for note in command.notes:
             text.append("\n" + note, style="dim italic")
         self.update(text)
@@ -209,7 +209,7 @@ class MessageSource(Vertical):
             hint.update(f"{name} needs a {alg.digest_size}-byte {alg.hash_name.upper()} digest "
                         f"({alg.digest_size * 2} hex digits).")
 
-    def values(self) -> tuple[str, str, str, str]:
-        """(kind, text, path, digest) as typed: plain values a worker can read."""
-        return (self.kind, self.query_one(TextArea).text, self.query_one(PathField).value,
+    def values(self, paths: PathDisplay) -> tuple[str, str, str, str]:
+        """(kind, text, path, digest) as typed (the path read back by ``paths``): plain values a worker can read."""
+        return (self.kind, self.query_one(TextArea).text, paths.real(self.query_one(PathField).value),
                 self.query_one(f"#{self.id}-digest-input", Input).value)

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from engines import algorithms as A
-from engines.errors import WrongPassphrase
-from engines.keys import MAX_KEY_FILE_BYTES
-
+from ..service import algorithms as A
+from ..service.errors import WrongPassphrase
+from ..service.types import MAX_KEY_FILE_BYTES
 from ..widgets.cells import literal
 from .inputs import read_file
 from .parts import strength_line
@@ -40,7 +39,7 @@ def read_and_recognise(kms, kind: str, path: str, text: str) -> tuple[bytes, Rec
     """(key bytes, what they are) — None when a passphrase is needed. Runs in a worker."""
     data = read_file(path, MAX_KEY_FILE_BYTES, "key") if kind == "file" else text.encode("utf-8")
     try:
-        return data, recognise(kms.inspect_key(data))
+        return data, recognise(kms.keys.inspect(data))
     except WrongPassphrase:
         return data, None
 

@@ -16,9 +16,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, OptionList, Select, Static, TextArea
 
-from store import KeyRecord
-
-from ..errors import USER_ERRORS
+from ..service.errors import KmsError
+from ..service.types import KeyRecord
 from ..widgets.cells import literal
 from .commands import CliCommand, MessageSpec, sign_command
 from .frame import SHORT_COMPACT
@@ -40,7 +39,7 @@ SAVE_ENCODINGS = [("base64 text", "base64"), ("hex text", "hex"), ("raw bytes", 
 def sign_message(kms, ref: str, algorithm: str, kind: str, text: str, path: str, digest: str):
     """Read the message and sign it -> (signature, MessageSpec, message length). Runs in a worker."""
     data, message_type, encoding = load_message(kind, text, path, digest)
-    signature = kms.sign(ref, algorithm, data, message_type)
+    signature = kms.signing.sign(ref, algorithm, data, message_type)
     spec = MessageSpec(digest=message_type == "DIGEST", path=path if kind == "file" else None, encoding=encoding)
     return signature, spec, len(data)
 
@@ -107,7 +106,7 @@ class SignWizard(WizardScreen[None]):
             ref = self.query_one("#key-ref", Input).value.strip()
             if not ref:
                 return "Give the key: a name, an alias, a key id or a pkcs11: URI."
-            return self.wait_for("Looking up the key…", self.kms.resolve, ref, then=self._resolved)
+            return self.wait_for("Looking up the key…", self.kms.keys.resolve, ref, then=self._resolved)
         if step == "algorithm":
             option = self.query_one("#algorithm-list", OptionList).highlighted_option
             if option is None:
@@ -117,7 +116,7 @@ class SignWizard(WizardScreen[None]):
             return None
         if step == "message":
             return self.wait_for("Signing…", sign_message, self.kms, self.record.name, self.algorithm,
-                                 *self.query_one(MessageSource).values(), then=self._signed)
+                                 *self.query_one(MessageSource).values(self.app.paths), then=self._signed)
         return None
 
     def _resolved(self, record: KeyRecord) -> None:
@@ -185,7 +184,7 @@ class SignWizard(WizardScreen[None]):
                             data_dir=cli_data_dir(self.kms))
 
     def _show_command(self) -> None:
-        self.query_one("#sign-command", CommandView).show(self.cli_command())
+        self.query_one("#sign-command", CommandView).show(self.cli_command(), self.app.paths)
 
     def _save(self) -> None:
         path = self.query_one("#save-path", Input).value.strip()
@@ -194,16 +193,16 @@ class SignWizard(WizardScreen[None]):
             self.say("Type the path of the new file.", error=True)
             return
         self.say("Saving…")
-        self.call(write_new_file, path, encode_signature(self.signature, encoding), group="save",
+        self.call(write_new_file, self.app.paths.real(path), encode_signature(self.signature, encoding), group="save",
                   then=lambda written: self._saved(written, encoding), failed=self._save_failed)
 
     def _saved(self, written: str, encoding: str) -> None:
         self.saved = (written, encoding)
-        self.say(f"Saved to {written} ({encoding}).")
+        self.say(f"Saved to {self.app.paths.path(written)} ({encoding}).")
         self._show_command()
 
     def _save_failed(self, error: BaseException) -> bool:
-        if isinstance(error, USER_ERRORS):
+        if isinstance(error, KmsError):
             self.say(inline_text(error), error=True)
             return True
         return False

@@ -13,7 +13,7 @@ passphrase) are skipped and not counted.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, TypeVarTuple
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,12 +21,14 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Footer, Header, Input
 
-from ..errors import USER_ERRORS
-from ..screens.base import ServiceCalls
+from ..service.errors import KmsError
+from ..workers import ServiceCalls
 from .commands import CliCommand
 from .frame import SHORT_COMPACT, WAIT, MessageLine, Step, StepIndicator, WizardButtons, inline_text
 
 ResultT = TypeVar("ResultT")
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 __all__ = ["WAIT", "Step", "WizardScreen", "inline_text"]
 
 
@@ -103,11 +105,20 @@ class WizardScreen(ServiceCalls, Screen[ResultT]):
 
     def on_mount(self) -> None:
         self.sub_title = self.WIZARD_TITLE
+        if not self.kms_ready:
+            self.busy = True  # no step can be checked before the service is open
         self.go_to(self.step_id)
+        self.when_ready(self._service_ready, show=self.say)
+
+    def _service_ready(self) -> None:
+        if self.busy:
+            self.busy = False
+            self._sync_buttons()
+            self.say("")
         self.started()
 
     def started(self) -> None:
-        """Called once the wizard is on screen (load what the first step shows)."""
+        """Called once the wizard is on screen and the service open (load what the first step shows)."""
 
     def visible_steps(self) -> list[Step]:
         return [s for s in self.STEPS if self.step_applies(s.id)]
@@ -224,20 +235,19 @@ class WizardScreen(ServiceCalls, Screen[ResultT]):
 
     def say(self, text: str, *, error: bool = False) -> None:
         """The inline message line: an error in red, or a quiet note ("Checking…")."""
-        self.query_one(MessageLine).show(text, error)
+        self.query_one(MessageLine).show(self.app.paths.text(text), error)
 
-    def wait_for(self, note: str, fn: Callable[..., Any], *args: Any, then: Callable[[Any], None],
-                 **kwargs: Any) -> object:
+    def wait_for(self, note: str, fn: Callable[[*Ts], T], *args: *Ts, then: Callable[[T], object]) -> object:
         """Check a step with a service call in a worker; ``then`` must proceed() or refuse()."""
         self.busy = True
         self._sync_buttons()
         self.say(note)
-        self.call(fn, *args, then=then, failed=self.failed_inline, group="wizard-check", **kwargs)
+        self.call(fn, *args, then=then, failed=self.failed_inline, group="wizard-check")
         return WAIT
 
     def failed_inline(self, error: BaseException) -> bool:
         """A user error stays on the step, shown inline; anything else goes to the error modal."""
-        if isinstance(error, USER_ERRORS):
+        if isinstance(error, KmsError):
             self.refuse(inline_text(error))
             return True
         self.busy = False

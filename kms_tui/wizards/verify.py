@@ -14,9 +14,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, Input, Label, OptionList, RadioButton, RadioSet, Static, TextArea
 
-from engines import algorithms as A
-from store import KeyRecord
-
+from ..service import algorithms as A
+from ..service.types import KeyRecord
 from .commands import CliCommand, MessageSpec, verify_command
 from .inputs import MAX_SIGNATURE_BYTES, decode_signature_file, decode_text, load_message, read_file
 from .parts import (
@@ -56,9 +55,9 @@ def verify_signature(kms, ref: str | None, public_key: bytes | None, algorithm: 
     data, spec = message
     message_type = "DIGEST" if spec.digest else "RAW"
     if public_key is not None:
-        valid = kms.verify_with_public_key(public_key, algorithm, data, signature, message_type)
+        valid = kms.signing.verify_with_public_key(public_key, algorithm, data, signature, message_type)
     else:
-        valid = kms.verify(ref, algorithm, data, signature, message_type)
+        valid = kms.signing.verify(ref, algorithm, data, signature, message_type)
     return valid, len(signature), encoding
 
 
@@ -147,13 +146,13 @@ class VerifyWizard(WizardScreen[None]):
             return None
         if step == "message":
             return self.wait_for("Reading the message…", read_message, self.algorithm,
-                                 *self.query_one(MessageSource).values(), then=self._message_read)
+                                 *self.query_one(MessageSource).values(self.app.paths), then=self._message_read)
         if step == "signature":
             kind = "file" if self._pressed("sig-kind") == 1 else "text"
             ref = self.record.name if self.record else None
             return self.wait_for("Verifying…", verify_signature, self.kms, ref, self.public_key, self.algorithm,
                                  self.message, kind, self.query_one("#sig-text", TextArea).text,
-                                 self.query_one("#sig-path", PathField).value, then=self._verified)
+                                 self.app.paths.real(self.query_one("#sig-path", PathField).value), then=self._verified)
         return None
 
     def _check_key(self) -> str | None | object:
@@ -161,12 +160,12 @@ class VerifyWizard(WizardScreen[None]):
             pem = self.query_one("#key-pem", TextArea).text
             if not pem.strip():
                 return "Paste the public key, or choose a recorded key."
-            return self.wait_for("Reading the public key…", self.kms.inspect_key, pem.encode("utf-8"),
+            return self.wait_for("Reading the public key…", self.kms.keys.inspect, pem.encode("utf-8"),
                                  then=lambda parsed: self._pasted(recognise(parsed), pem.encode("utf-8")))
         ref = self.query_one("#key-ref", Input).value.strip()
         if not ref:
             return "Give the key: a name, an alias, a key id or a pkcs11: URI."
-        return self.wait_for("Looking up the key…", self.kms.resolve, ref, then=self._resolved)
+        return self.wait_for("Looking up the key…", self.kms.keys.resolve, ref, then=self._resolved)
 
     def _use_key(self, kind: tuple[str, int]) -> None:
         if not fitting_algorithms(*kind):
@@ -237,12 +236,12 @@ class VerifyWizard(WizardScreen[None]):
             ("Signature", Text(f"{self.signature_length} bytes, read as {self.signature_encoding}")),
         ]
         self.query_one("#result-summary", Static).update(summary(rows))
-        self.query_one("#verify-command", CommandView).show(self.cli_command())
+        self.query_one("#verify-command", CommandView).show(self.cli_command(), self.app.paths)
 
     def cli_command(self) -> CliCommand | None:
         if self.step_id != "result" or self.message is None:
             return None
-        path = self.query_one("#sig-path", PathField).value if self._pressed("sig-kind") == 1 else None
+        path = self.app.paths.real(self.query_one("#sig-path", PathField).value) if self._pressed("sig-kind") == 1 else None
         return verify_command(self.record.name if self.record else None, self.algorithm, self.message[1],
                               signature_path=path, signature_encoding=self.signature_encoding,
                               data_dir=cli_data_dir(self.kms))

@@ -1,0 +1,15 @@
+"""``kms-tui doctor``: check the workstation, and repair what is safe to repair."""
+
+from __future__ import annotations
+
+from ..doctor_cmds import doctor
+from .options import Verbs, add_json, add_verb
+
+
+def add_doctor(nouns: Verbs) -> None:
+    p = add_verb(nouns, "doctor", doctor,
+                 "check permissions, database, audit chain, keyring, engines (exit 1 on findings)")
+    p.add_argument("--repair", action="store_true", help="fix what can be fixed without deleting key material")
+    p.add_argument("--deep", action="store_true",
+                   help="also have every reachable engine prove that each key's material is the recorded key")
+    add_json(p)

@@ -1,0 +1,163 @@
+"""``kms-tui keys …``: list, make, sign, verify, delete and label keys."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import arg_types as T
+from .. import deletion_cmds as D
+from .. import key_cmds as K
+from .options import Handler, Verbs, add_json, add_message, add_options, add_ref, add_verb
+
+SORTS = ("name", "key_id", "engine_id", "algorithm", "size", "strength", "creation_ts")
+
+
+def add_keys(nouns: Verbs) -> None:
+    verbs = nouns.add_parser("keys", help="keys").add_subparsers(dest="verb", metavar="VERB", required=True)
+    _list(verbs)
+    add_json(_ref_verb(verbs, "show", K.show, "one key"))
+    _create(verbs)
+    _import(verbs)
+    _export_public(verbs)
+    _sign(verbs)
+    _verify(verbs)
+    _delete(verbs)
+    _action(verbs)
+    _purge_expired(verbs)
+    _rename_and_metadata(verbs)
+    _aliases_and_tags(verbs)
+    _bindings(verbs)
+
+
+def _ref_verb(verbs: Verbs, name: str, handler: Handler, help: str | None = None) -> argparse.ArgumentParser:
+    p = add_verb(verbs, name, handler, help)
+    add_ref(p)
+    return p
+
+
+def _either(p: argparse.ArgumentParser, dest: str, yes: str, no: str) -> None:
+    """Two exclusive flags: ``yes`` sets ``dest`` True, ``no`` False; neither leaves it None."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(yes, dest=dest, action="store_const", const=True)
+    g.add_argument(no, dest=dest, action="store_const", const=False)
+
+
+def _list(verbs: Verbs) -> None:
+    p = add_verb(verbs, "list", K.list_keys, "list keys")
+    p.add_argument("--engine")
+    p.add_argument("--algorithm")
+    p.add_argument("--size", type=T.key_size)
+    p.add_argument("--strength", type=str.upper, choices=("HIGH", "MEDIUM", "LOW"))
+    p.add_argument("--filter", metavar="TEXT", help="name, alias or tag text, or key id prefix")
+    _either(p, "has_private", "--private", "--public-only")
+    _either(p, "bound", "--bound", "--unbound")
+    p.add_argument("--missing", action="store_true", help="only keys flagged missing by sync")
+    p.add_argument("--sort", default="name", choices=SORTS)
+    p.add_argument("--desc", action="store_true")
+    p.add_argument("--limit", type=T.count)
+    add_json(p)
+
+
+def _labels(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--alias", action="append", default=[])
+    p.add_argument("--tag", action="append", default=[])
+
+
+def _create(verbs: Verbs) -> None:
+    p = add_verb(verbs, "create", K.create, "generate a key in an engine")
+    p.add_argument("--algorithm", required=True, help="RSA, ECDSA or Ed25519")
+    p.add_argument("--size", required=True, type=T.key_size, help="RSA 2048/3072/4096; ECDSA 224/256/384/521; Ed25519 256")
+    p.add_argument("--name", required=True)
+    p.add_argument("--engine")
+    _labels(p)
+    p.add_argument("--metadata", metavar="JSON", type=T.json_object, help="free metadata as a JSON object")
+    add_json(p)
+
+
+def _import(verbs: Verbs) -> None:
+    p = add_verb(verbs, "import", K.import_key, "import a key (PEM, DER, OpenSSH, JWK)")
+    p.add_argument("file", metavar="FILE|-")
+    p.add_argument("--name", required=True)
+    p.add_argument("--engine")
+    p.add_argument("--passphrase-stdin", action="store_true", help="read the key's passphrase from stdin")
+    _labels(p)
+    p.add_argument("--metadata", metavar="JSON", type=T.json_object)
+    add_json(p)
+
+
+def _export_public(verbs: Verbs) -> None:
+    p = _ref_verb(verbs, "export-public", K.export_public, "export the public key")
+    p.add_argument("--format", default="pem", choices=("pem", "der", "jwk", "ssh"))
+    p.add_argument("--out", metavar="FILE")
+
+
+def _sign(verbs: Verbs) -> None:
+    p = _ref_verb(verbs, "sign", K.sign, "sign a message or digest")
+    add_message(p)
+    p.add_argument("--encoding", default="base64", choices=("base64", "hex", "raw"), help="signature output encoding")
+    p.add_argument("--batch", metavar="FILE|-",
+                   help="sign many: one hex/base64 message or digest per line, or JSON lines "
+                        '{"id": ..., "hex"|"base64": ...}; writes one JSON result per line')
+    p.add_argument("--out", metavar="FILE")
+    add_json(p)
+
+
+def _verify(verbs: Verbs) -> None:
+    p = _ref_verb(verbs, "verify", K.verify, "verify a signature (exit 0 valid, 1 invalid)")
+    add_message(p)
+    p.add_argument("--signature", required=True, metavar="FILE")
+    p.add_argument("--encoding", default="base64", choices=("base64", "hex", "raw"), help="signature file encoding")
+    p.add_argument("--engine-verify", action="store_true", help="verify through the engine instead of offline")
+    add_json(p)
+
+
+def _delete(verbs: Verbs) -> None:
+    p = _ref_verb(verbs, "delete", K.delete, "delete a key from its engine and the metadata")
+    p.add_argument("--force", action="store_true", help="even when bound")
+    p.add_argument("--yes", action="store_true", help="no typed confirmation")
+    add_options(p, "engine delete option, e.g. pending_window_days=7 (software trash, AWS KMS)")
+    add_json(p)
+
+
+def _action(verbs: Verbs) -> None:
+    p = _ref_verb(verbs, "action", K.action, "an engine-specific key action (cancel-deletion, restore, purge, destroy)")
+    p.add_argument("action", nargs="?", help="omit to list the key's actions")
+    p.add_argument("--confirm", metavar="NAME|KEY-ID-PREFIX",
+                   help="purge/destroy: the key's name or key id prefix (8+ characters), instead of a typed prompt")
+    p.add_argument("--yes", action="store_true", help=argparse.SUPPRESS)  # never confirms a destruction
+    add_json(p)
+
+
+def _purge_expired(verbs: Verbs) -> None:
+    p = add_verb(verbs, "purge-expired", D.purge_expired, "destroy the keys whose pending deletion window has ended")
+    p.add_argument("--engine", metavar="ID", help="only this engine (default: every engine with a trash)")
+    p.add_argument("--dry-run", action="store_true", help="list them, change nothing")
+    add_json(p)
+
+
+def _rename_and_metadata(verbs: Verbs) -> None:
+    p = _ref_verb(verbs, "rename", K.rename, "rename a key")
+    p.add_argument("new_name")
+    add_json(p)
+    p = _ref_verb(verbs, "metadata", K.metadata, "replace a key's free metadata (bindings are kept)")
+    p.add_argument("--set", required=True, metavar="JSON", type=T.json_object)
+    add_json(p)
+
+
+def _aliases_and_tags(verbs: Verbs) -> None:
+    """``keys alias add|remove REF ALIAS`` and ``keys tag add|remove REF TAG``."""
+    for noun, (add, remove) in {"alias": (K.alias_add, K.alias_remove), "tag": (K.tag_add, K.tag_remove)}.items():
+        sub = verbs.add_parser(noun, help=f"add or remove a {noun}")
+        actions = sub.add_subparsers(dest="action", metavar="ACTION", required=True)
+        for verb, handler in (("add", add), ("remove", remove)):
+            p = _ref_verb(actions, verb, handler)
+            p.add_argument("value", metavar=noun.upper())
+            add_json(p)
+
+
+def _bindings(verbs: Verbs) -> None:
+    for verb, handler in (("bind", K.bind), ("unbind", K.unbind)):
+        p = _ref_verb(verbs, verb, handler, f"{verb} a resource (e.g. a certificate or CA)")
+        p.add_argument("--type", required=True, dest="resource_type")
+        p.add_argument("--id", required=True, dest="resource_id")
+        add_json(p)

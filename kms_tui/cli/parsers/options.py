@@ -1,0 +1,51 @@
+"""Options and verbs several nouns share: --json, a secret's source, a message to sign or verify."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+SIGNING = (
+    "RSASSA_PKCS1_V1_5_SHA_256|384|512, RSASSA_PSS_SHA_256|384|512, ECDSA_SHA_256|384|512, ED25519"
+)
+
+Verbs = Any  # what add_subparsers returns (argparse._SubParsersAction)
+Handler = Callable[..., int]
+
+
+def add_verb(verbs: Verbs, name: str, handler: Handler, help: str | None = None) -> argparse.ArgumentParser:
+    """A verb's parser, run by ``handler``; listed under its noun only when it has a help text."""
+    parser: argparse.ArgumentParser = verbs.add_parser(name) if help is None else verbs.add_parser(name, help=help)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def add_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def add_secret(p: argparse.ArgumentParser, what: str = "the engine's secret") -> None:
+    """Where a secret comes from: stdin or a file (a prompt without either), never argv."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--secret-stdin", action="store_true", help=f"read {what} from the first line of stdin")
+    g.add_argument("--secret-file", metavar="FILE", help=f"read {what} from a file")
+
+
+def add_message(p: argparse.ArgumentParser) -> None:
+    """The signing algorithm and the message or digest, for sign and verify."""
+    p.add_argument("--algorithm", required=True, metavar="ALG", help=SIGNING)
+    p.add_argument("--message-type", default="raw", choices=("raw", "digest"), type=str.lower,
+                   help="raw: the message is hashed here; digest: it is the hash (length checked)")
+    p.add_argument("--in", dest="infile", metavar="FILE|-", help="message or digest (default: stdin)")
+    p.add_argument("--input-encoding", default="raw", choices=("raw", "hex", "base64"),
+                   help="how the message or digest is written (default raw bytes; hex for --batch)")
+
+
+def add_ref(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ref", metavar="REF")
+
+
+def add_options(p: argparse.ArgumentParser, help: str | None = None) -> None:
+    """Repeatable ``--option KEY=VALUE``."""
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help=help)

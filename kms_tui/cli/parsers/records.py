@@ -1,0 +1,30 @@
+"""``kms-tui sync``, ``stats`` and ``audit …``: reconcile with the engines, count, read the audit log."""
+
+from __future__ import annotations
+
+from .. import arg_types as T
+from .. import misc_cmds as M
+from .options import Verbs, add_json, add_verb
+
+
+def add_sync(nouns: Verbs) -> None:
+    p = add_verb(nouns, "sync", M.sync, "reconcile metadata with what engines hold")
+    p.add_argument("engine", nargs="?")
+    p.add_argument("--full", action="store_true",
+                   help="read every key again, not only new ones (states changed outside kms-tui)")
+    add_json(p)
+
+
+def add_stats(nouns: Verbs) -> None:
+    add_json(add_verb(nouns, "stats", M.stats, "key counts"))
+
+
+def add_audit(nouns: Verbs) -> None:
+    verbs = nouns.add_parser("audit", help="the hash-chained audit log").add_subparsers(
+        dest="verb", metavar="VERB", required=True)
+    p = add_verb(verbs, "list", M.audit_list, "recent audit rows")
+    p.add_argument("--limit", type=T.count, default=50)
+    p.add_argument("--key", metavar="REF")
+    p.add_argument("--action")
+    add_json(p)
+    add_json(add_verb(verbs, "verify", M.audit_verify, "check the hash chain (exit 1 when broken)"))

@@ -1,6 +1,6 @@
 """Figures 7 and 8: what durable audit rows cost — SQLite ``synchronous=FULL`` against ``NORMAL``.
 
-Every ``Kms.sign`` commits one audit row, so a single signature pays one commit; a batch
+Every ``kms.signing.sign`` commits one audit row, so a single signature pays one commit; a batch
 pays one commit for all its signatures. Both are measured on the software engine (ECDSA
 P-256, the cheapest signature, so the commit's share is the largest) with the store opened
 under each setting in turn, alternating, on the same filesystem as a real data directory.
@@ -23,7 +23,7 @@ if __package__ in (None, ""):
 from bench.common import Figure  # noqa: E402
 from bench.sync_scaling import open_kms  # noqa: E402
 
-SINGLE = 300  # Kms.sign calls per run: 300 audit rows
+SINGLE = 300  # kms.signing.sign calls per run: 300 audit rows
 BATCH = 2_000
 MODES = ("NORMAL", "FULL")
 
@@ -33,8 +33,8 @@ def _open(tmp: Path, mode: str):
 
     store.connection.SYNCHRONOUS = mode  # read when the store opens its connection
     kms = open_kms(tmp / mode.lower())
-    assert kms.store._conn.db.execute("PRAGMA synchronous").fetchone()[0] == {"NORMAL": 1, "FULL": 2}[mode]
-    kms.create_key("ECDSA", 256, "bench")
+    assert kms.context.store._conn.db.execute("PRAGMA synchronous").fetchone()[0] == {"NORMAL": 1, "FULL": 2}[mode]
+    kms.keys.create("ECDSA", 256, "bench")
     return kms
 
 
@@ -42,7 +42,7 @@ def _single_rate(kms) -> float:
     digest = os.urandom(32)
     start = time.perf_counter()
     for _ in range(SINGLE):
-        kms.sign("bench", "ECDSA_SHA_256", digest, "DIGEST")
+        kms.signing.sign("bench", "ECDSA_SHA_256", digest, "DIGEST")
     return SINGLE / (time.perf_counter() - start)
 
 
@@ -52,7 +52,7 @@ def _batch_rate(kms) -> float:
     lines = [os.urandom(32).hex().encode() + b"\n" for _ in range(BATCH)]
     out: list[str] = []
     start = time.perf_counter()
-    summary = kms.sign_batch("bench", "ECDSA_SHA_256", read_items(lines), "DIGEST",
+    summary = kms.signing.sign_batch("bench", "ECDSA_SHA_256", read_items(lines), "DIGEST",
                              emit=lambda *r: out.append(result_line(*r)))
     elapsed = time.perf_counter() - start
     assert summary.signed == BATCH, summary

@@ -1,7 +1,7 @@
 """Figures 4 and 6: batch signing throughput, and the memory of a long signing session.
 
 Batch signing (2 000 digests, ECDSA P-256 and RSA-2048):
-- software engine: ``Kms.sign_batch`` — reading the hex lines, signing, writing each
+- software engine: ``kms.signing.sign_batch`` — reading the hex lines, signing, writing each
   JSON result line, one audit row — against a bare ``cryptography`` loop signing the same
   digests with the same key object (nothing read, nothing written);
 - SoftHSM2: the same batch against a bare python-pkcs11 loop on the same session and
@@ -11,7 +11,7 @@ Batch signing (2 000 digests, ECDSA P-256 and RSA-2048):
   start to exit) against what operators script today, a shell loop of ``pkcs11-tool
   --sign`` per digest (timed over ``TOOL_LOOP`` digests).
 
-Memory: 10 000 ``Kms.sign`` calls in a fresh process; the resident set after 10 000
+Memory: 10 000 ``kms.signing.sign`` calls in a fresh process; the resident set after 10 000
 against after the first 1 000.
 """
 
@@ -43,7 +43,7 @@ def _batch_rate(kms, name: str, sig_alg: str, lines: list[bytes]) -> float:
 
     out: list[str] = []
     start = time.perf_counter()
-    summary = kms.sign_batch(name, sig_alg, read_items(lines), "DIGEST",
+    summary = kms.signing.sign_batch(name, sig_alg, read_items(lines), "DIGEST",
                              emit=lambda *r: out.append(result_line(*r)))
     elapsed = time.perf_counter() - start
     assert summary.signed == len(lines), summary
@@ -78,8 +78,8 @@ def software_batch(tmp: Path, runs: int) -> list[Figure]:
     try:
         for algorithm, size, sig_alg, short in KEYS:
             name = f"batch-{short.lower()}"
-            record = kms.create_key(algorithm, size, name)
-            private = kms.driver(record.engine_id)._load(record.native_ref)  # the engine's own key object
+            record = kms.keys.create(algorithm, size, name)
+            private = kms.context.driver(record.engine_id)._load(record.native_ref)  # the engine's own key object
             digests, lines = _digests(BATCH)
             ours, bare = [], []
             for _ in range(runs):
@@ -121,9 +121,9 @@ def _tool_loop_rate(conf: Path, module: Path, token: str, label: str, mechanism:
 
 def _token_object(kms, record):
     """The python-pkcs11 private key object of a recorded key, on the engine's own logged-in session."""
-    from engines import pkcs11_lookup
+    from engines.pkcs11 import lookup as pkcs11_lookup
 
-    link = kms.driver(record.engine_id)._link
+    link = kms.context.driver(record.engine_id)._link
     return link.run("find the key", lambda shared: pkcs11_lookup.find_private(shared, link.where, record.native_ref))
 
 
@@ -153,11 +153,11 @@ def softhsm_batch(tmp: Path, runs: int) -> list[Figure]:
     with patched_env(SOFTHSM2_CONF=str(conf)):
         kms = open_kms(data_dir)
         try:
-            kms.register_engine("PKCS11", "hsm", options={"module": str(module), "token": token}, secret=HSM_PIN,
+            kms.engines.register("PKCS11", "hsm", options={"module": str(module), "token": token}, secret=HSM_PIN,
                                 make_default=True)
             for algorithm, size, sig_alg, short in KEYS:
                 name = f"hsm-{short.lower()}"
-                record = kms.create_key(algorithm, size, name)
+                record = kms.keys.create(algorithm, size, name)
                 _, lines = _digests(BATCH)
                 obj = _token_object(kms, record)
                 digests = [bytes.fromhex(line.decode().strip()) for line in lines]
@@ -202,10 +202,10 @@ def softhsm_batch(tmp: Path, runs: int) -> list[Figure]:
 def memory_probe(data_dir: str, total: int) -> dict:
     """In a fresh process: RSS after 1 000 and after ``total`` signatures through the service."""
     kms = open_kms(Path(data_dir))
-    kms.create_key("ECDSA", 256, "long-session")
+    kms.keys.create("ECDSA", 256, "long-session")
     marks = {}
     for i in range(1, total + 1):
-        kms.sign("long-session", "ECDSA_SHA_256", b"message %d" % i)
+        kms.signing.sign("long-session", "ECDSA_SHA_256", b"message %d" % i)
         if i in (1_000, total):
             marks[i] = rss_mb()
     kms.close()

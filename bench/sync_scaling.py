@@ -1,6 +1,6 @@
 """Figure 5, sync: keys adopted per second at 1x, 2x and 4x the size, and AWS calls counted.
 
-A fresh database adopts every key of an engine (``Kms.sync``):
+A fresh database adopts every key of an engine (``kms.inventory.sync``):
 
 - the software engine, with clear Lamassu key files (one PEM per key, named by its key id)
   written straight into its directory: 10 000, 20 000 and 40 000 EC P-256 keys;
@@ -76,7 +76,7 @@ def open_kms(data_dir: Path):
 
 def timed_sync(kms, engine_id: str):
     start = time.perf_counter()
-    (report,) = kms.sync(engine_id)
+    (report,) = kms.inventory.sync(engine_id)
     elapsed = time.perf_counter() - start
     return elapsed, report
 
@@ -130,8 +130,8 @@ def fill_token(module: Path, label: str, keys: list[tuple[str, bytes]]) -> None:
     """Key pairs on a token as the PKCS#11 engine imports them (label and id = key id), without the engine."""
     from cryptography.hazmat.primitives import serialization
 
-    from engines import pkcs11_objects as O
-    from engines.pkcs11_module import load_module
+    from engines.pkcs11 import objects as O
+    from engines.pkcs11.module import load_module
 
     token = load_module(str(module)).lib.get_token(token_label=label)
     with token.open(rw=True, user_pin=HSM_PIN) as session:
@@ -169,7 +169,7 @@ def software_scaling(tmp: Path, sizes: tuple[int, ...], runs: int) -> list[Figur
         seconds[n] = []
         for run in range(runs):
             with open_kms(tmp / f"software-{n}-db-{run}") as kms:
-                kms.register_engine("GOLANG", "soft", options={"directory": str(directory), "encrypt": "false"})
+                kms.engines.register("GOLANG", "soft", options={"directory": str(directory), "encrypt": "false"})
                 elapsed, report = timed_sync(kms, "soft")
                 assert len(report.adopted) == n, f"adopted {len(report.adopted)} of {n} software keys"
             seconds[n].append(elapsed)
@@ -187,7 +187,7 @@ def softhsm_scaling(tmp: Path, sizes: tuple[int, ...], runs: int) -> list[Figure
             seconds[n] = []
             for run in range(runs):
                 with open_kms(tmp / f"hsm-{n}-db-{run}") as kms:
-                    kms.register_engine("PKCS11", "hsm", options={"module": str(module), "token": f"bench-{n}"},
+                    kms.engines.register("PKCS11", "hsm", options={"module": str(module), "token": f"bench-{n}"},
                                         secret=HSM_PIN)
                     elapsed, report = timed_sync(kms, "hsm")
                     assert len(report.adopted) == n, f"adopted {len(report.adopted)} of {n} SoftHSM2 keys"
@@ -215,7 +215,7 @@ def _shown(calls: Counter[str]) -> str:
 
 
 def aws_calls(tmp: Path, sizes: tuple[int, ...]) -> list[Figure]:
-    from engines.aws_kms import AwsKmsEngine
+    from engines.aws.kms import AwsKmsEngine
     from tests.engines.aws.moto_server import AWS_ENV, SECRET, MotoServer, hermetic_env
 
     hermetic = hermetic_env({}, tmp)
@@ -228,12 +228,12 @@ def aws_calls(tmp: Path, sizes: tuple[int, ...]) -> list[Figure]:
                 for _ in range(n):
                     aws.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")
                 with open_kms(tmp / f"aws-{n}-db") as kms:
-                    kms.register_engine("AWS_KMS", "aws", options=server.options(region=region), secret=SECRET)
-                    counter = CallCounter(kms.driver("aws")._conn.client())
-                    (first,) = kms.sync("aws")
+                    kms.engines.register("AWS_KMS", "aws", options=server.options(region=region), secret=SECRET)
+                    counter = CallCounter(kms.context.driver("aws")._conn.client())
+                    (first,) = kms.inventory.sync("aws")
                     assert len(first.adopted) == n, f"adopted {len(first.adopted)} of {n} KMS keys"
                     first_calls = counter.take()
-                    (second,) = kms.sync("aws")
+                    (second,) = kms.inventory.sync("aws")
                     assert second.unchanged == n and not second.adopted and not second.missing
                     second_calls = counter.take()
                 pages = math.ceil(n / AwsKmsEngine._page_size)

@@ -28,18 +28,18 @@ SIZE = (120, 36)
 
 
 def populate(kms: Kms) -> None:
-    kms.create_key("ECDSA", 384, "root-ca-2026", aliases=["root-ca"], tags=["pki", "ceremony-2026-03"])
-    kms.create_key("RSA", 3072, "intermediate-ca-2026", aliases=["intermediate-ca"], tags=["pki"])
-    issuing = kms.create_key("ECDSA", 384, "issuing-ca-2026", aliases=["issuing-ca"], tags=["pki"],
+    kms.keys.create("ECDSA", 384, "root-ca-2026", aliases=["root-ca"], tags=["pki", "ceremony-2026-03"])
+    kms.keys.create("RSA", 3072, "intermediate-ca-2026", aliases=["intermediate-ca"], tags=["pki"])
+    issuing = kms.keys.create("ECDSA", 384, "issuing-ca-2026", aliases=["issuing-ca"], tags=["pki"],
                              metadata={"owner": "pki-team"})
-    kms.bind(issuing.name, "ca", "issuing-ca-2026")
-    kms.bind(issuing.name, "certificate", "4f:1a:9c:02:7e")
+    kms.keys.bind(issuing.name, "ca", "issuing-ca-2026")
+    kms.keys.bind(issuing.name, "certificate", "4f:1a:9c:02:7e")
     for n in range(1, 6):
-        kms.create_key("ECDSA", 256, f"device-fleet-{n:02d}", tags=["devices"])
-    kms.create_key("Ed25519", 256, "firmware-signing", tags=["firmware"])
-    kms.create_key("RSA", 2048, "legacy-gateway", tags=["legacy"])
-    kms.sign("firmware-signing", "ED25519", b"firmware image 1.4.2")
-    kms.sign("issuing-ca", "ECDSA_SHA_384", b"tbsCertificate")
+        kms.keys.create("ECDSA", 256, f"device-fleet-{n:02d}", tags=["devices"])
+    kms.keys.create("Ed25519", 256, "firmware-signing", tags=["firmware"])
+    kms.keys.create("RSA", 2048, "legacy-gateway", tags=["legacy"])
+    kms.signing.sign("firmware-signing", "ED25519", b"firmware image 1.4.2")
+    kms.signing.sign("issuing-ca", "ECDSA_SHA_384", b"tbsCertificate")
 
 
 async def settle(pilot, predicate, tries: int = 300) -> None:
@@ -66,7 +66,7 @@ async def shoot(kms: Kms) -> list[Path]:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, lambda: app.screen.query_one("#keys-table", DataTable).row_count > 0)
         save("keys")
-        record = kms.resolve("issuing-ca")
+        record = kms.keys.resolve("issuing-ca")
         await app.push_screen(KeyDetailScreen(record.engine_id, record.key_id))
         await settle(pilot, lambda: getattr(app.screen, "record", None) is not None)
         save("key-detail")
@@ -77,7 +77,7 @@ async def shoot(kms: Kms) -> list[Path]:
         save("create-wizard")
         app.pop_screen()
         await pilot.pause(0.1)
-        open_sign(app, kms.resolve("firmware-signing"))
+        open_sign(app, kms.keys.resolve("firmware-signing"))
         await pilot.pause(0.5)
         save("sign-wizard")
         app.pop_screen()

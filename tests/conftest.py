@@ -139,21 +139,6 @@ def secret_service(secret_service_host, record_property):
     return secret_service_host.env
 
 
-def pytest_collection_modifyitems(config, items):
-    """Tests that share a fixed UI data directory run on one xdist worker, one after the other.
-
-    Snapshots show paths (the software engine's directory, files the wizards
-    read and write), so those directories are the same on every run and locked;
-    grouping keeps two workers from waiting on each other's lock while every
-    other test spreads freely.
-    """
-    for item in items:
-        defs = getattr(item, "_fixtureinfo", None)
-        chain = defs.name2fixturedefs.get("ui_kms") if defs is not None else None
-        if chain:
-            item.add_marker(pytest.mark.xdist_group(f"ui-data:{chain[-1].func.__module__}"))
-
-
 def pytest_terminal_summary(terminalreporter):
     """The figures tests recorded (kills survived, inputs tried, sentinels scanned, …), one per line.
 

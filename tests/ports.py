@@ -1,4 +1,4 @@
-"""Loopback ports for the servers the tests start (moto, OpenBao).
+"""Loopback ports for the servers the tests start (tests/servers.py: moto, OpenBao, the test Key Vault).
 
 Each xdist worker draws from its own range, below the kernel's ephemeral ports:
 two workers asking the system for "any free port" at the same moment could be

@@ -15,7 +15,8 @@ made and used with ``cryptography``, and the Entra ID token endpoint a real
 Modules: ``server`` (HTTP, challenge, permissions), ``vault`` (keys and crypto),
 ``identity`` (principals and tokens), ``jwk`` (encodings), ``certs`` (certificates).
 State lives in this object, not in the HTTP server, so ``stop()`` then ``start()`` on
-the same port brings the same vault back, as a restarted service would.
+the same port brings the same vault back, as a restarted service would; ``reset()`` empties
+it (a fresh vault on the same server). Its life cycle is ``tests.servers.LocalServer``'s.
 
 Where it differs from the real service (tests must not rely on these): one host:port is
 both the vault and the Entra ID authority; access tokens are opaque strings, not JWTs;
@@ -32,6 +33,8 @@ import ssl
 import threading
 from pathlib import Path
 
+from tests.servers import LocalServer
+
 from .certs import ClientCertificate, make_client_certificate, make_tls_files
 from .identity import ALL_PERMISSIONS, Directory, Principal
 from .server import KeyVaultHttpServer
@@ -42,23 +45,23 @@ DEFAULT_TENANT = "8a0b7d4e-5f1c-4e2a-9b3d-6c7e8f901234"
 __all__ = ["ALL_PERMISSIONS", "AzureKeyVaultServer", "ClientCertificate", "DEFAULT_TENANT", "Principal"]
 
 
-class AzureKeyVaultServer:
+class AzureKeyVaultServer(LocalServer):
+    """The vault and its authority, served from a thread of the test process."""
+
+    name = "azure-key-vault"
+    scheme = "https"
+
     def __init__(self, directory: Path, *, tenant_id: str = DEFAULT_TENANT, page_size: int = 25):
-        self.directory = Path(directory)
+        super().__init__(directory)
         self.tls = make_tls_files(self.directory / "tls")
         self.vault = Vault(page_size=page_size)
         self.identity = Directory(tenant_id)
-        self.port = 0
         self._httpd: KeyVaultHttpServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
     def tenant_id(self) -> str:
         return self.identity.tenant_id
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
 
     @property
     def ca_bundle(self) -> Path:
@@ -78,21 +81,33 @@ class AzureKeyVaultServer:
     def client_certificate(self, client_id: str) -> ClientCertificate:
         return make_client_certificate(self.directory / "principals", client_id)
 
+    def reset(self, *, page_size: int = 25) -> None:
+        """An empty vault with no principal and no token, as if just made (on the same port)."""
+        self.vault.reset(page_size)
+        self.identity.reset()
+        if self._httpd is not None:
+            self._httpd.calls.clear()
+
     # --- life cycle ----------------------------------------------------------
 
-    def start(self) -> AzureKeyVaultServer:
+    @property
+    def running(self) -> bool:
+        return self._httpd is not None
+
+    def _launch(self) -> None:
         """Listen on 127.0.0.1 (the same port again after a stop)."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.tls.cert_path, self.tls.key_path)
         self._httpd = KeyVaultHttpServer(("127.0.0.1", self.port), context, self.vault, self.identity)
-        self.port = self._httpd.server_address[1]
         self.vault.base_url = self.url
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="azure-kv-test-server",
                                         daemon=True)
         self._thread.start()
-        return self
 
-    def stop(self) -> None:
+    def ready(self) -> bool:
+        return self._httpd is not None  # listening since it was made; the thread serves the backlog
+
+    def _halt(self) -> None:
         """Stop listening and cut every open connection, as a crashed service would."""
         if self._httpd is None:
             return
@@ -101,9 +116,3 @@ class AzureKeyVaultServer:
         self._httpd.server_close()
         self._thread.join(10)
         self._httpd = self._thread = None
-
-    def __enter__(self) -> AzureKeyVaultServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

@@ -78,6 +78,13 @@ class Directory:
         with self._lock:
             self.tokens.clear()
 
+    def reset(self) -> None:
+        """No principal, no token, no request counted."""
+        with self._lock:
+            self.principals.clear()
+            self.tokens.clear()
+            self.token_requests = 0
+
     # --- the authority's endpoints ----------------------------------------
 
     def openid_configuration(self, base_url: str, tenant: str) -> tuple[int, dict]:

@@ -60,6 +60,13 @@ class Vault:
         self._keys: dict[str, KeyEntry] = {}
         self._deleted: dict[str, KeyEntry] = {}
 
+    def reset(self, page_size: int = 25) -> None:
+        """No key, live or deleted: a new vault at the same address."""
+        with self._lock:
+            self.page_size = page_size
+            self._keys.clear()
+            self._deleted.clear()
+
     # --- bundles -----------------------------------------------------------
 
     def _kid(self, entry: KeyEntry, version: KeyVersion | None = None) -> str:

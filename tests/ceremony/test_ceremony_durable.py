@@ -23,7 +23,7 @@ import kms_tui.ceremony.transcript as transcript_module
 from kms_tui.ceremony import Ceremony, CeremonyRefused, load_script, verify
 from kms_tui.ceremony.transcript import FORMAT_V1, TranscriptWriteError, entry_hash, load
 from tests.ceremony.conftest import software_text
-from tests.cli.conftest import KMS_TUI, Cli
+from tests.cli.runner import KMS_TUI, InProcessCli, ProcessCli
 
 WITNESS_PROMPT = b"Witness Bob Witness, your initials to acknowledge step 1:"
 
@@ -55,7 +55,7 @@ def run_until(argv: list[str], env: dict[str, str], answers: list[tuple[bytes, b
 @pytest.fixture
 def killed(secret_service, tmp_path):
     """A ceremony run on the software engine, killed once its key-generation step has run."""
-    cli = Cli(secret_service, tmp_path / "data")
+    cli = ProcessCli(secret_service, tmp_path / "data")
     assert cli.json("keys", "list") == []
     script = tmp_path / "ceremony.yaml"
     script.write_text(software_text())
@@ -126,8 +126,8 @@ def test_tampering_with_an_interrupted_transcript_is_caught(killed, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["transcript.json", "root.pem"])
-def test_dangling_symlink_refused_before_any_key(secret_service, tmp_path, name):
-    cli = Cli(secret_service, tmp_path / "data")
+def test_dangling_symlink_refused_before_any_key(tmp_path, name):
+    cli = InProcessCli(tmp_path / "data")
     before = cli.json("keys", "list")
     script = tmp_path / "ceremony.yaml"
     script.write_text(software_text())
@@ -160,7 +160,7 @@ def test_symlink_planted_after_the_check_is_refused_when_the_transcript_is_creat
     ceremony.transcript_path.symlink_to(tmp_path / "planted")
     with pytest.raises(CeremonyRefused, match="transcript.json is a symbolic link"):
         ceremony.start()
-    assert not (tmp_path / "planted").exists() and not kms.list_keys()
+    assert not (tmp_path / "planted").exists() and not kms.keys.list()
 
 
 def test_symlink_planted_after_the_check_is_refused_when_an_output_is_written(kms, tmp_path):
@@ -176,7 +176,7 @@ def test_symlink_planted_after_the_check_is_refused_when_an_output_is_written(km
     ceremony.abort("refused", ceremony.current)
     entries = load(ceremony.transcript_path.read_bytes()).entries
     assert [e["kind"] for e in entries][-3:] == ["step.confirm", "exception", "ceremony.end"]
-    assert entries[2]["key_id"] == generated.details["key_id"] == kms.resolve("example-root-2026").key_id
+    assert entries[2]["key_id"] == generated.details["key_id"] == kms.keys.resolve("example-root-2026").key_id
     (ceremony.output_dir / "root.pub.pem").unlink()
     report = verify(ceremony.transcript_path, ceremony.output_dir)
     assert report.ok and report.complete, report.problems
@@ -190,7 +190,7 @@ def test_symlinked_output_directory_refused(kms, tmp_path):
         ceremony.preflight()
     with pytest.raises(CeremonyRefused, match="output directory .* is a symbolic link"):
         ceremony.start()
-    assert not list((tmp_path / "real").iterdir()) and not kms.list_keys()
+    assert not list((tmp_path / "real").iterdir()) and not kms.keys.list()
 
 
 def test_each_entry_is_on_disk_when_recorded(kms, tmp_path):
@@ -217,7 +217,7 @@ def test_a_transcript_that_cannot_be_written_stops_the_ceremony(kms, tmp_path, m
     monkeypatch.undo()
     with pytest.raises(TranscriptWriteError):
         ceremony.run_step()  # no key is made that the transcript could not name
-    assert not kms.list_keys()
+    assert not kms.keys.list()
     assert ceremony.abort("disk full") is None
     assert verify(ceremony.transcript_path, ceremony.output_dir).stopped_at["kind"] == "ceremony.start"
 

@@ -22,8 +22,8 @@ def start(kms, path) -> Ceremony:
 
 
 def assert_nothing_signed(kms, path) -> None:
-    assert not kms.audit_rows(action="key.sign")
-    assert not [k for k in kms.list_keys() if k.name.startswith("example-")]
+    assert not kms.audit.rows(action="key.sign")
+    assert not [k for k in kms.keys.list() if k.name.startswith("example-")]
     out = path.parent / "ceremony-2026"
     assert not out.exists() or not any(out.iterdir())
 
@@ -65,11 +65,11 @@ def test_lint_collects_every_finding(kms, write_script):
 
 
 def test_existing_label(kms, write_script):
-    kms.create_key("Ed25519", 256, "example-issuing-2026")
+    kms.keys.create("Ed25519", 256, "example-issuing-2026")
     path = write_script(software_text())
     with pytest.raises(CeremonyRefused, match=r"Step 4 \(line \d+\): The name 'example-issuing-2026' is already used"):
         start(kms, path)
-    assert not kms.audit_rows(action="key.sign")
+    assert not kms.audit.rows(action="key.sign")
     assert not (path.parent / "ceremony-2026").exists()
 
 
@@ -81,11 +81,11 @@ def test_existing_output_file(kms, write_script):
         start(kms, path)
     assert (path.parent / "ceremony-2026" / "intermediate.pem").read_text() == "evidence from last year"
     assert [p.name for p in (path.parent / "ceremony-2026").iterdir()] == ["intermediate.pem"]
-    assert not kms.audit_rows(action="key.sign") and not kms.list_keys()
+    assert not kms.audit.rows(action="key.sign") and not kms.keys.list()
 
 
 def test_network_engine_offline(kms, write_script):
-    kms.register_engine("AWS_KMS", "aws-root", options={"region": "eu-west-1", "profile": "pki"}, check=False)
+    kms.engines.register("AWS_KMS", "aws-root", options={"region": "eu-west-1", "profile": "pki"}, check=False)
     path = write_script(software_text(("id: golang-default", "id: aws-root")))
     with pytest.raises(CeremonyRefused, match="Engine 'aws-root' is of type AWS_KMS, which needs a network; "
                                               "an offline ceremony refuses it"):

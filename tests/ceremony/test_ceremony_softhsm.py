@@ -16,7 +16,7 @@ import pytest
 from kms_tui.ceremony import verify
 from kms_tui.ceremony.transcript import load
 from tests.ceremony.conftest import EXAMPLE
-from tests.cli.conftest import Cli
+from tests.cli.runner import ProcessCli
 from tests.engines.pkcs11.softhsm import MODULE, USER_PIN, SoftHsm, make_softhsm
 
 ANSWERS = """# step 1: a deviation and a break before the administrator confirms
@@ -35,8 +35,9 @@ def hsm(tmp_path_factory) -> SoftHsm:
 
 
 @pytest.fixture
-def p11(secret_service, hsm, tmp_path) -> Cli:
-    return Cli(hsm.env(base=secret_service), tmp_path / "data")
+def p11(secret_service, hsm, tmp_path) -> ProcessCli:
+    """The installed command: SoftHSM reads its configuration once per process."""
+    return ProcessCli(hsm.env(base=secret_service), tmp_path / "data")
 
 
 def openssl(*args: str) -> subprocess.CompletedProcess:

@@ -9,7 +9,7 @@ import subprocess
 import termios
 import time
 
-from tests.cli.conftest import KMS_TUI
+from tests.cli.runner import KMS_TUI
 
 
 def _controlling_terminal() -> None:  # pragma: no cover - runs in the child

@@ -1,4 +1,4 @@
-"""The installed command with the AWS engines, against a real moto server and Secret Service.
+"""The command line with the AWS engines against a real moto server (the KMS life cycle as a process).
 
 Keys made through the service on AWS KMS are P-256 or RSA: see the docstring of
 tests/engines/aws/test_aws_service.py for the moto deviation that rules out P-384/P-521.
@@ -13,30 +13,39 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.cli.conftest import Cli
-from tests.engines.aws.moto_server import SECRET, MotoServer, hermetic_env
+from tests.cli.runner import CliRunner, InProcessCli, ProcessCli, home_env
+from tests.engines.aws.moto_server import AWS_ENV, SECRET, MotoServer, hermetic_env
 
 
 @pytest.fixture(scope="module")
 def moto_cli(tmp_path_factory):
-    server = MotoServer(tmp_path_factory.mktemp("moto-cli") / "moto.log").start()
+    server = MotoServer(tmp_path_factory.mktemp("moto-cli")).start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def aws_cli(secret_service, tmp_path) -> Cli:
-    return Cli(hermetic_env(secret_service, tmp_path), tmp_path / "data")
+def aws_cli(tmp_path) -> InProcessCli:
+    """Commands in process, with none of the machine's AWS settings."""
+    env = {**home_env(tmp_path / "home"), **dict.fromkeys(AWS_ENV), **hermetic_env({}, tmp_path)}
+    return InProcessCli(tmp_path / "data", env=env)
 
 
-def add_engine(cli: Cli, server: MotoServer, engine_type: str, engine_id: str, **options: str) -> dict:
+@pytest.fixture
+def aws_process_cli(secret_service, tmp_path) -> ProcessCli:
+    """The installed command, with none of the machine's AWS settings."""
+    return ProcessCli(hermetic_env(secret_service, tmp_path), tmp_path / "data")
+
+
+def add_engine(cli: CliRunner, server: MotoServer, engine_type: str, engine_id: str, **options: str) -> dict:
     args = ["engines", "add", engine_type, "--id", engine_id, "--secret-stdin"]
     for key, value in server.options(**options).items():
         args += ["--option", f"{key}={value}"]
     return cli.json(*args, input=SECRET + "\n")
 
 
-def test_kms_engine_key_life_cycle(aws_cli, moto_cli, tmp_path):
+def test_kms_engine_key_life_cycle(aws_process_cli, moto_cli, tmp_path):
+    aws_cli = aws_process_cli  # the main path through the real entry point
     engine = add_engine(aws_cli, moto_cli, "AWS_KMS", "aws-kms", region="eu-west-1")
     assert engine["has_secret"] and SECRET not in str(engine)
     created = aws_cli.json("keys", "create", "--engine", "aws-kms", "--algorithm", "ECDSA", "--size", "256",
@@ -76,7 +85,7 @@ def test_secrets_manager_engine_with_a_prefix(aws_cli, moto_cli):
 
 
 def test_an_outage_is_one_clear_line_and_passes(aws_cli, tmp_path):
-    server = MotoServer(tmp_path / "moto.log").start()
+    server = MotoServer(tmp_path / "moto").start()
     try:
         add_engine(aws_cli, server, "AWS_KMS", "aws-out", connect_timeout="1", read_timeout="2", max_attempts="2")
         aws_cli("keys", "create", "--engine", "aws-out", "--algorithm", "RSA", "--size", "2048", "--name", "out")

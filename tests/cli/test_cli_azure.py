@@ -1,4 +1,4 @@
-"""The installed command against the test Azure Key Vault: life cycle, and one clear line per failure.
+"""The command line against the test Azure Key Vault: life cycle, and one clear line per failure.
 
 The client secret goes in on stdin only, never in argv; the tests check it never comes
 out (stdout, stderr, files of the data directory).
@@ -43,7 +43,8 @@ def no_secret_on_disk(cli) -> None:
             assert SENTINEL.encode() not in path.read_bytes(), path
 
 
-def test_key_life_cycle(cli, vault, tmp_path):
+def test_key_life_cycle(process_cli, vault, tmp_path):
+    cli = process_cli  # the main path through the real entry point and keyring
     assert b"registered" in add(cli, vault).stdout
     shown = cli.json("engines", "show", "az")
     assert shown["type"] == "AZURE_KEY_VAULT" and shown["config"]["vault_url"] == vault.url

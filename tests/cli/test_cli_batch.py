@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from tests.cli.conftest import KMS_TUI
+from tests.cli.runner import KMS_TUI
 
 
 def _public(cli, ref):
@@ -74,7 +74,8 @@ def test_batch_refuses_in_together_with_batch_and_raw_encoding(cli):
     assert proc.stdout == b""
 
 
-def test_an_interrupted_batch_keeps_its_results_and_audit_row(cli):
+def test_an_interrupted_batch_keeps_its_results_and_audit_row(process_cli):
+    cli = process_cli  # SIGINT to a real process that needs the keyring's secret
     cli("keys", "create", "--algorithm", "RSA", "--size", "2048", "--name", "rsa")
     proc = subprocess.Popen([KMS_TUI, "--data-dir", str(cli.data_dir), "keys", "sign", "rsa", "--algorithm",
                              "RSASSA_PKCS1_V1_5_SHA_256", "--batch", "-"],

@@ -1,20 +1,20 @@
-"""The at-rest passphrase through the CLI and a real Secret Service: never lost, shown only when asked."""
+"""The at-rest passphrase through the CLI (and a real Secret Service on a terminal): never lost, shown only when asked."""
 
 from __future__ import annotations
 
 import shutil
 
-from tests.cli.conftest import Cli
+from tests.cli.runner import CliRunner, ProcessCli
 from tests.cli.terminal import run_on_terminal
 
 ENGINE = "golang-default"
 
 
-def _sign_ok(cli: Cli, name: str = "root") -> None:
+def _sign_ok(cli: CliRunner, name: str = "root") -> None:
     assert cli("keys", "sign", name, "--algorithm", "ECDSA_SHA_256", input=b"hello").stdout
 
 
-def _create(cli: Cli, name: str = "root") -> None:
+def _create(cli: CliRunner, name: str = "root") -> None:
     cli("keys", "create", "--algorithm", "ECDSA", "--size", "256", "--name", name)
 
 
@@ -27,7 +27,7 @@ def test_remove_keeps_the_passphrase_and_the_engine_back_on_its_directory_finds_
     _sign_ok(cli, cli.json("keys", "list")[0]["key_id"])
     cli("engines", "remove", ENGINE, "--force")
     # Another data directory keeps nothing for these files: it asks, and never makes one up.
-    other = Cli(cli.env, cli.data_dir.parent / "other-data")
+    other = cli.at(cli.data_dir.parent / "other-data")
     refused = other("engines", "add", "GOLANG", "--id", "soft-2", "--option", f"directory={cli.key_dir()}", code=3)
     assert b"never made up" in refused.stderr
 
@@ -53,7 +53,7 @@ def test_rekey_then_sign(cli):
 
 def test_a_copy_of_the_data_directory_cannot_break_the_original(cli, tmp_path):
     _create(cli)
-    copy = Cli(cli.env, tmp_path / "copy")
+    copy = cli.at(tmp_path / "copy")
     shutil.copytree(cli.data_dir, copy.data_dir, symlinks=True)
     _sign_ok(copy)
     copy("engines", "rekey", ENGINE, "--secret-stdin", input="the copy's passphrase\n")
@@ -61,7 +61,8 @@ def test_a_copy_of_the_data_directory_cannot_break_the_original(cli, tmp_path):
     _sign_ok(cli)
 
 
-def test_reveal_only_to_a_terminal_after_typing_the_engine_id(cli):
+def test_reveal_only_to_a_terminal_after_typing_the_engine_id(process_cli):
+    cli = process_cli  # a real terminal and the real keyring
     _create(cli)
     refused = cli("engines", "secret", ENGINE, "--reveal", code=3)
     assert b"terminal" in refused.stderr
@@ -78,12 +79,13 @@ def test_reveal_only_to_a_terminal_after_typing_the_engine_id(cli):
     cli("engines", "secret", ENGINE, "--secret-stdin", input=secret + "\n")
 
 
-def test_without_a_keyring_a_mistyped_passphrase_encrypts_nothing(cli):
+def test_without_a_keyring_a_mistyped_passphrase_encrypts_nothing(process_cli):
+    cli = process_cli  # a real terminal, with and without the real keyring
     _create(cli)
     code, shown = run_on_terminal(cli.env, cli.data_dir, "engines", "secret", ENGINE, "--reveal", answers=[ENGINE])
     secret = shown.strip().splitlines()[-1].strip()
     no_keyring = {**cli.env, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
-    assert "not known: no keyring" in Cli(no_keyring, cli.data_dir)("engines", "show", ENGINE).stdout.decode()
+    assert "not known: no keyring" in ProcessCli(no_keyring, cli.data_dir)("engines", "show", ENGINE).stdout.decode()
     args = ("keys", "create", "--algorithm", "ECDSA", "--size", "256", "--name", "second")
     code, shown = run_on_terminal(no_keyring, cli.data_dir, *args, answers=["mistyped passphrase"])
     assert code != 0 and "does not decrypt" in shown

@@ -1,8 +1,8 @@
 """``kms-tui keys sign`` and ``doctor`` when a key record or key file was changed behind kms-tui's back.
 
-Through the installed command and a real Secret Service: a refused signature is exit
-code 3 with one line on stderr and nothing on stdout, an audit row says why, and
-doctor exits 1 without ever printing "Healthy" or claiming a repair it did not make.
+Through the command line: a refused signature is exit code 3 with one line on stderr and
+nothing on stdout, an audit row says why, and doctor exits 1 without ever printing
+"Healthy" or claiming a repair it did not make.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def unhealthy(cli, *args: str) -> str:
     return out
 
 
-def test_a_record_pointed_at_another_key_signs_nothing(cli):
+def test_a_record_pointed_at_another_key_signs_nothing(process_cli):
+    cli = process_cli  # the main path through the real entry point
     a = cli.json("keys", "create", "--algorithm", "ECDSA", "--size", "256", "--name", "a")
     b = cli.json("keys", "create", "--algorithm", "ECDSA", "--size", "256", "--name", "b")
     cli("keys", "sign", "a", "--algorithm", "ECDSA_SHA_256", input=b"payload")

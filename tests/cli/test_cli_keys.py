@@ -1,14 +1,17 @@
-"""The installed command: key life cycle, JSON output, errors that change nothing."""
+"""The command line: key life cycle, JSON output, errors that change nothing."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import subprocess
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from tests.cli.runner import KMS_TUI
 
 KEY_FIELDS = {
     "key_id", "name", "aliases", "engine_id", "algorithm", "size", "has_private_key", "public_key",
@@ -36,7 +39,8 @@ def test_create_show_list_json_fields(cli):
     assert "issuing" in human and created["key_id"][:12] in human
 
 
-def test_sign_verify_round_trip_and_invalid_signature_exit_1(cli, tmp_path):
+def test_sign_verify_round_trip_and_invalid_signature_exit_1(process_cli, tmp_path):
+    cli = process_cli  # the main path through the real entry point: exit 0, 1 and 3
     cli("keys", "create", "--algorithm", "Ed25519", "--size", "256", "--name", "ed")
     sig = tmp_path / "m.sig"
     cli("keys", "sign", "ed", "--algorithm", "ED25519", "--out", str(sig), input=b"payload")
@@ -107,7 +111,8 @@ def test_bad_input_gives_one_clear_line_and_changes_nothing(cli, tmp_path):
     assert snapshot(cli) == before
 
 
-def test_secrets_are_not_accepted_on_the_command_line(cli):
+def test_secrets_are_not_accepted_on_the_command_line(process_cli):
+    cli = process_cli  # a usage error's exit 2 from the real entry point
     proc = cli("engines", "add", "GOLANG", "--id", "x", "--secret", "hunter2", code=2)
     assert b"unrecognized arguments" in proc.stderr
 
@@ -125,12 +130,13 @@ def test_export_public_formats(cli, tmp_path):
     assert cli("keys", "export-public", "ec", "--format", "ssh").stdout.startswith(b"ecdsa-sha2-nistp256 ")
 
 
-def test_two_cli_processes_share_one_database(cli):
+def test_two_cli_processes_share_one_database(process_cli):
+    cli = process_cli  # processes racing, sharing the keyring's secret
     cli("engines", "list")  # first run done before the race
     procs = [
         subprocess.Popen(
             ["bash", "-c", f'for i in 1 2 3 4; do "$0" --data-dir "$1" keys create --algorithm ECDSA --size 256 '
-             f'--name p{n}-$i --json >/dev/null || exit 1; done', cli_path(), str(cli.data_dir)],
+             f'--name p{n}-$i --json >/dev/null || exit 1; done', KMS_TUI, str(cli.data_dir)],
             env=cli.env, stderr=subprocess.PIPE,
         )
         for n in (1, 2)
@@ -139,12 +145,6 @@ def test_two_cli_processes_share_one_database(cli):
         assert proc.wait(120) == 0, proc.stderr.read()
     assert len(cli.json("keys", "list")) == 8
     assert cli.json("audit", "verify")["ok"]
-
-
-def cli_path():
-    from tests.cli.conftest import KMS_TUI
-
-    return KMS_TUI
 
 
 @pytest.mark.parametrize("encoding", ["hex", "base64"])
@@ -162,8 +162,14 @@ def test_digest_input_encodings(cli, encoding):
 
 def test_messages_can_come_from_a_pipe_but_not_a_directory(cli, tmp_path):
     cli("keys", "create", "--algorithm", "Ed25519", "--size", "256", "--name", "ed")
-    proc = subprocess.run(["bash", "-c", 'exec "$0" --data-dir "$1" keys sign ed --algorithm ED25519 --in <(printf hello) --json',
-                           cli_path(), str(cli.data_dir)], env=cli.env, capture_output=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
+    read_end, write_end = os.pipe()  # what a shell's <(printf hello) hands over
+    os.write(write_end, b"hello")
+    os.close(write_end)
+    try:
+        signed = cli.json("keys", "sign", "ed", "--algorithm", "ED25519", "--in", f"/dev/fd/{read_end}")
+    finally:
+        os.close(read_end)
+    public = serialization.load_pem_public_key(cli("keys", "export-public", "ed").stdout)
+    public.verify(base64.b64decode(signed["signature"]), b"hello")
     err = cli("keys", "sign", "ed", "--algorithm", "ED25519", "--in", str(tmp_path), code=3)
     assert b"is a directory" in err.stderr

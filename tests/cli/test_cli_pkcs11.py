@@ -1,5 +1,9 @@
 """The PKCS#11 engine through the installed command, on SoftHSM2 and a real Secret Service.
 
+Every test here runs ``kms-tui`` as a process: SoftHSM reads its configuration and its token
+list when a process first loads it, and these tests have tokens and a restricted configuration
+of their own.
+
 Each error an operator can hit (wrong PIN, missing module, a file that is no PKCS#11
 module, a missing token, a mechanism the token lacks) ends with exit code 3 and one
 specific line on stderr.
@@ -14,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
-from tests.cli.conftest import Cli
+from tests.cli.runner import ProcessCli
 from tests.engines.pkcs11.softhsm import MODULE, RESTRICTED_TOKEN, USER_PIN, SoftHsm, make_softhsm
 
 MESSAGE = b"a certificate signing request's body"
@@ -26,11 +30,11 @@ def hsm(tmp_path_factory) -> SoftHsm:
 
 
 @pytest.fixture
-def p11(secret_service, hsm, tmp_path) -> Cli:
-    return Cli(hsm.env(base=secret_service), tmp_path / "data")
+def p11(secret_service, hsm, tmp_path) -> ProcessCli:
+    return ProcessCli(hsm.env(base=secret_service), tmp_path / "data")
 
 
-def add(cli: Cli, token: str = "cli", pin: str = USER_PIN, module: str = MODULE, code: int = 0):
+def add(cli: ProcessCli, token: str = "cli", pin: str = USER_PIN, module: str = MODULE, code: int = 0):
     return cli("engines", "add", "PKCS11", "--id", "hsm", "--option", f"module={module}", "--option",
                f"token={token}", "--secret-stdin", input=pin + "\n", code=code)
 
@@ -114,7 +118,7 @@ def test_missing_token(p11):
 
 
 def test_mechanism_the_token_lacks(secret_service, hsm, tmp_path):
-    limited = Cli(hsm.env(restricted=True, base=secret_service), tmp_path / "data")
+    limited = ProcessCli(hsm.env(restricted=True, base=secret_service), tmp_path / "data")
     add(limited, token=RESTRICTED_TOKEN)
     line = failure(limited("keys", "create", "--engine", "hsm", "--algorithm", "Ed25519", "--size", "256",
                            "--name", "ed", code=3))

@@ -44,7 +44,8 @@ def test_delete_restore_and_a_purge_that_needs_the_key_named(cli, tmp_path):
         "key.action.purge", "key.action.purge.intent"]
 
 
-def test_purge_expired_purges_only_keys_past_their_window(cli):
+def test_purge_expired_purges_only_keys_past_their_window(process_cli):
+    cli = process_cli  # the main path through the real entry point
     old, young = _make(cli, "old"), _make(cli, "young")
     cli("keys", "delete", "old", "--yes")
     cli("keys", "delete", "young", "--yes", "--option", "pending_window_days=30")

@@ -1,4 +1,4 @@
-"""The installed command with a Vault KV v2 engine on a real OpenBao server and a real keyring."""
+"""The command line with a Vault KV v2 engine on a real OpenBao server."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.engines.vault.openbao import Lab, OpenBao, free_port
+from tests.engines.vault.openbao import Lab, OpenBao
+from tests.ports import free_port
 
 TYPE = "HASHICORP_VAULT_KV_V2"
 
@@ -39,7 +40,8 @@ def no_secret_anywhere(cli, procs, *secrets: str) -> None:
             assert not any(secret.encode() in data for secret in secrets), path
 
 
-def test_vault_engine_end_to_end(cli, bao, tmp_path):
+def test_vault_engine_end_to_end(process_cli, bao, tmp_path):
+    cli = process_cli  # the main path through the real entry point and keyring
     server, lab = bao
     mount = server.new_mount()
     procs = [cli("engines", "add", TYPE, "--id", "vault", "--option", f"address={server.address}",

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from tests.cli.conftest import KMS_TUI
+from tests.cli.runner import KMS_TUI
 
 
 def _keyring_get(env, service, username):
@@ -19,7 +19,8 @@ def _keyring_get(env, service, username):
     return out.stdout.strip()
 
 
-def test_secret_service_round_trip(cli):
+def test_secret_service_round_trip(process_cli):
+    cli = process_cli  # the real keyring daemon
     created = cli.json("keys", "create", "--algorithm", "ECDSA", "--size", "256", "--name", "k")
     import sqlite3
 
@@ -88,9 +89,10 @@ def test_no_keyring_first_run_asks_twice_and_keeps_the_passphrase_in_memory(tmp_
     assert proc.returncode == 3 and b"No keyring available" in proc.stderr
 
 
-def test_the_test_secret_service_restarts_with_its_secrets(secret_service_host, cli):
+def test_the_test_secret_service_restarts_with_its_secrets(secret_service_host, process_cli):
     """The suite's own Secret Service: a daemon that died is started again on the same
     keyring files (unlocked), so secrets stored before are still there."""
+    cli = process_cli  # the real keyring daemon
     created = cli.json("keys", "create", "--algorithm", "ECDSA", "--size", "256", "--name", "k")
     secret_service_host.daemon.kill()
     secret_service_host.daemon.wait(10)

@@ -52,7 +52,8 @@ def test_signatures_verify_with_openssl_dgst(cli, tmp_path, algorithm, size, sig
     assert bad.returncode != 0
 
 
-def test_ed25519_signature_verifies_with_cryptography(cli, tmp_path):
+def test_ed25519_signature_verifies_with_cryptography(process_cli, tmp_path):
+    cli = process_cli  # raw signature bytes from the real entry point's stdout
     cli("keys", "create", "--algorithm", "Ed25519", "--size", "256", "--name", "ed")
     sig = cli("keys", "sign", "ed", "--algorithm", "ED25519", "--encoding", "raw", input=b"hello").stdout
     public = serialization.load_pem_public_key(cli("keys", "export-public", "ed").stdout)

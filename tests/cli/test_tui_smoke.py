@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.cli.conftest import KMS_TUI
+from tests.cli.runner import KMS_TUI
 
 TMUX = shutil.which("tmux")
 
@@ -29,7 +29,8 @@ def wait_for(socket: str, text: str, timeout: float = 20.0) -> str:
     raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
 
 
-def test_installed_tui_in_tmux_shows_a_keys_detail(cli, tmp_path):
+def test_installed_tui_in_tmux_shows_a_keys_detail(process_cli, tmp_path):
+    cli = process_cli  # the TUI process reads the keys and their secrets
     if TMUX is None:
         pytest.fail("tmux is not installed: run the suite with `bash tests/run.sh`, which installs it.")
     created = cli.json("keys", "create", "--algorithm", "ECDSA", "--size", "384", "--name", "smoke-root",

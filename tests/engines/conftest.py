@@ -1,5 +1,5 @@
-"""Make the project root importable (``engines``, ``tests.contract``) without installing it,
-and let pytest rewrite the asserts of the shared contract suite."""
+"""Make the project root importable (``engines``, ``tests``) without installing it,
+and let pytest rewrite the asserts of the shared contract suite (``engines.testing``)."""
 
 import sys
 from pathlib import Path
@@ -10,4 +10,4 @@ ROOT = str(Path(__file__).resolve().parents[2])
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-pytest.register_assert_rewrite("tests.contract.suite")
+pytest.register_assert_rewrite("engines.testing")

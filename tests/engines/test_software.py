@@ -28,8 +28,8 @@ from engines.errors import (
     PassphraseChanged,
     WrongPassphrase,
 )
-from engines.software import SoftwareEngine
-from tests.contract.suite import (
+from engines.software.engine import SoftwareEngine
+from engines.testing import (
     EngineContract,
     check_kms_error,
     raises_kms,
@@ -496,7 +496,7 @@ def test_missing_directory_is_an_empty_engine(tmp_path):
 
 def test_engines_never_import_the_ui_or_the_store():
     code = (
-        "import sys, engines, engines.software, engines.keys, engines.algorithms\n"
+        "import sys, engines, engines.software.engine, engines.keys, engines.algorithms\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'kms_tui', 'store'))\n"
         "assert not bad, bad\n"
     )

@@ -9,9 +9,9 @@ import pytest
 
 from engines import algorithms as A
 from engines.errors import EngineConfigError, InsecurePermissions, KeyExists, KeyPendingDeletion
-from engines.software import SoftwareEngine
-from engines.software_trash import TRASH_DIR
-from tests.contract.suite import raises_kms
+from engines.software.engine import SoftwareEngine
+from engines.software.trash import TRASH_DIR
+from engines.testing import raises_kms
 
 PASSPHRASE = "correct horse battery staple"
 DAY = 86_400
@@ -67,7 +67,7 @@ def test_restore_brings_back_the_same_key(engine):
     restored = engine.key_action(key.ref, "restore")
     assert restored.key_id == key.key_id and restored.state is None
     assert trashed(engine) == []
-    from tests.contract.suite import verify_independently
+    from engines.testing import verify_independently
 
     verify_independently(key.public_key, "ECDSA_SHA_256", b"message", sign(engine, key.ref))
 

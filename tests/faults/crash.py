@@ -155,20 +155,20 @@ def _worker(target: Target, seed: int, out: int) -> None:  # pragma: no cover - 
     while True:
         n += 1
         engine_id = rng.choice(target.engines)
-        records = kms.list_keys(KeyQuery(engine_id=engine_id))
+        records = kms.keys.list(KeyQuery(engine_id=engine_id))
         pending = [r for r in records if r.state == "PendingDeletion"]  # the software engine's trash
         records = [r for r in records if r.state != "PendingDeletion"]
         roll = rng.random()
         try:
             if pending and (roll < 0.15 or len(pending) >= MAX_KEYS):
-                kms.run_key_action(rng.choice(pending).name, "purge")
+                kms.keys.run_action(rng.choice(pending).name, "purge")
             elif records and (roll < 0.35 or len(records) >= MAX_KEYS):
-                kms.delete_key(rng.choice(records).name, force=True)
+                kms.keys.delete(rng.choice(records).name, force=True)
             elif roll < 0.7:
                 algorithm, size = rng.choice((("ECDSA", 256), ("Ed25519", 256)))
-                kms.create_key(algorithm, size, f"c-{seed:x}-{n}", engine_id=engine_id)
+                kms.keys.create(algorithm, size, f"c-{seed:x}-{n}", engine_id=engine_id)
             else:
-                kms.import_key(rng.choice(target.import_pool), f"i-{seed:x}-{n}", engine_id=engine_id)
+                kms.keys.import_key(rng.choice(target.import_pool), f"i-{seed:x}-{n}", engine_id=engine_id)
             os.write(out, b".")
         except (KmsError, StoreError) as exc:
             os.write(out, b"R" + type(exc).__name__.encode() + b"\n")
@@ -176,7 +176,7 @@ def _worker(target: Target, seed: int, out: int) -> None:  # pragma: no cover - 
 
 def _checker(target: Target, out: int) -> None:  # pragma: no cover - runs in the child
     """The restart: open, sync, and check every invariant; one JSON line back."""
-    from engines.pkcs11_errors import TokenNotFound
+    from engines.pkcs11.errors import TokenNotFound
 
     result: dict[str, Any] = {"keys": 0, "adopted": 0, "flagged": 0, "restored": 0, "half_made": 0, "damaged": 0,
                               "problems": []}
@@ -184,19 +184,19 @@ def _checker(target: Target, out: int) -> None:  # pragma: no cover - runs in th
     with target.open() as kms:
         for engine_id in target.engines:
             try:
-                report = kms.sync(engine_id)[0]
+                report = kms.inventory.sync(engine_id)[0]
             except TokenNotFound:
                 result["token_lost"] = True  # SoftHSM2's token file was being rewritten when killed
                 continue
             result["adopted"] += len(report.adopted)
             result["flagged"] += len(report.missing)
             result["restored"] += len(report.restored)
-            held = {native.key_id for native in kms.driver(engine_id).inventory()}
-            records = list(kms.store.iter_keys(engine_id))
+            held = {native.key_id for native in kms.context.driver(engine_id).inventory()}
+            records = list(kms.context.store.iter_keys(engine_id))
             recorded = {r.key_id for r in records if r.status != "missing"}
             result["keys"] += len(held)
             if engine_id == HSM_ENGINE:
-                driver = kms.driver(engine_id)
+                driver = kms.context.driver(engine_id)
                 result["half_made"], result["damaged"], said = _unreadable(driver)
                 reported = [what for what, _, _ in driver.unusable()]  # what doctor shows the operator
                 result["half_made_listed"] = said
@@ -208,7 +208,7 @@ def _checker(target: Target, out: int) -> None:  # pragma: no cover - runs in th
             for r in records:
                 if r.native_ref is not None and r.key_id not in held and r.status != "missing":
                     problems.append(f"{engine_id}: record {r.name!r} points at a gone key and is not flagged")
-        check = kms.audit_verify()
+        check = kms.audit.verify()
         if not check.ok:
             problems.append(f"audit chain broken at row {check.first_broken}: {check.reason}")
     conn = sqlite3.connect(str(target.data_dir / "kms.db"))
@@ -236,7 +236,7 @@ def _unreadable(driver) -> tuple[int, int, list[str]]:  # pragma: no cover - run
     """
     from pkcs11 import Attribute, ObjectClass
 
-    from engines import pkcs11_lookup as L
+    from engines.pkcs11 import lookup as L
 
     def count(shared) -> tuple[int, int, list[str]]:
         half_made = damaged = 0
@@ -257,7 +257,7 @@ def _unreadable(driver) -> tuple[int, int, list[str]]:  # pragma: no cover - run
 
 def _setup_hsm_engine(target: Target, module: str, out: int) -> None:  # pragma: no cover - in the child
     with target.open() as kms:
-        kms.register_engine("PKCS11", HSM_ENGINE, options={"module": module, "token": HSM_TOKEN}, secret=target.pin)
+        kms.engines.register("PKCS11", HSM_ENGINE, options={"module": module, "token": HSM_TOKEN}, secret=target.pin)
     os.write(out, b"ok\n")
 
 
@@ -338,7 +338,7 @@ def prepare(base: Path, *, softhsm: bool, pool_size: int = 6) -> Target:
     pool += [K.private_pkcs8_pem(ec.generate_private_key(ec.SECP256R1())) for _ in range(pool_size - len(pool))]
     target = Target(base / "data", keyring, [DEFAULT_ENGINE_ID], import_pool=pool)
     with target.open() as kms:
-        kms.driver(DEFAULT_ENGINE_ID).check()  # makes and keeps its at-rest passphrase (in the parent's keyring)
+        kms.context.driver(DEFAULT_ENGINE_ID).check()  # makes and keeps its at-rest passphrase (in the parent's keyring)
     if softhsm:
         from tests.engines.pkcs11.softhsm import MODULE, USER_PIN, make_softhsm
 

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,8 @@ from kms_tui.app import KmsApp
 from kms_tui.service import Kms
 from store import CredentialStore
 from tests.memory_keyring import MemoryKeyring
+from tests.pilot import until
 from tests.reliability.fixtures_hostile import report
-from tests.tui.register_form import until
 
 KMS_TUI = str(Path(sys.executable).with_name("kms-tui"))
 SECONDS = float(os.environ.get("KMS_TUI_CONCURRENCY_SECONDS", "60"))
@@ -75,8 +76,8 @@ class CliStream(threading.Thread):
 def shared_dir(tmp_path):
     data = tmp_path / "data"
     with Kms(data, credentials=CredentialStore(backend=MemoryKeyring())) as kms:
-        kms.register_engine("GOLANG", ENGINE, options={"encrypt": "false", "directory": str(tmp_path / "keys")})
-        kms.create_key("ECDSA", 256, "shared", engine_id=ENGINE)
+        kms.engines.register("GOLANG", ENGINE, options={"encrypt": "false", "directory": str(tmp_path / "keys")})
+        kms.keys.create("ECDSA", 256, "shared", engine_id=ENGINE)
     return data
 
 
@@ -99,24 +100,24 @@ async def test_tui_and_cli_processes_share_one_database(shared_dir, tmp_path, re
                 stream.start()
 
             async def through_worker(op: str, fn, *args, **kwargs):
-                worker = pilot.app.screen.call(fn, *args, **kwargs)
-                await until(pilot, lambda: worker.is_finished, tries=6000)
+                worker = pilot.app.screen.call(partial(fn, *args, **kwargs))
+                await until(pilot, lambda: worker.is_finished, f"the {op} worker", timeout=120)
                 tui_ops[op] += 1
                 return worker.result
 
             i = 0
             while time.monotonic() < deadline:
                 name = f"tui-{i}"
-                await through_worker("create", kms.create_key, "ECDSA", 256, name, engine_id=ENGINE)
-                await through_worker("sign", kms.sign, name, "ECDSA_SHA_256", b"message")
+                await through_worker("create", kms.keys.create, "ECDSA", 256, name, engine_id=ENGINE)
+                await through_worker("sign", kms.signing.sign, name, "ECDSA_SHA_256", b"message")
                 for j in range(3):  # the TUI is fast: it edits the shared key more often
-                    await through_worker("tag", kms.add_tag, "shared", f"tui-{i}-{j}")
+                    await through_worker("tag", kms.keys.add_tag, "shared", f"tui-{i}-{j}")
                     tui_tags.append(f"tui-{i}-{j}")
                 if i % 2:
-                    await through_worker("rename", kms.rename_key, name, f"{name}-renamed")
+                    await through_worker("rename", kms.keys.rename, name, f"{name}-renamed")
                     name = f"{name}-renamed"
                 if i % 4 == 3:
-                    await through_worker("sync", kms.sync, ENGINE)
+                    await through_worker("sync", kms.inventory.sync, ENGINE)
                     await pilot.press("f4")  # and the screens keep answering
                     await pilot.press("f2")
                 tui_names.append(name)
@@ -130,16 +131,16 @@ async def test_tui_and_cli_processes_share_one_database(shared_dir, tmp_path, re
     assert not shown, [f"{type(e).__name__}: {e}" for e in shown[:5]]
 
     with Kms(shared_dir, credentials=CredentialStore(backend=MemoryKeyring())) as check:
-        names = {r.name for r in check.list_keys()}
+        names = {r.name for r in check.keys.list()}
         cli_names = [n for s in streams for n in s.names]
         missing = set(cli_names + tui_names) - names
         assert not missing, sorted(missing)[:10]
         assert not {n for n in names if n.startswith(("cli-", "tui-")) and n not in set(cli_names + tui_names)}
-        shared = check.resolve("shared")
+        shared = check.keys.resolve("shared")
         lost = set(tui_tags + [t for s in streams for t in s.tags]) - set(shared.tags)
         assert not lost, f"{len(lost)} tag(s) lost: {sorted(lost)[:10]}"
-        assert check.audit_verify().ok
-        created = sum(1 for r in check.audit_rows(limit=100_000, action="key.create"))
+        assert check.audit.verify().ok
+        created = sum(1 for r in check.audit.rows(limit=100_000, action="key.create"))
         assert created == len(cli_names) + len(tui_names) + 1
     verify = subprocess.run([KMS_TUI, "--data-dir", str(shared_dir), "audit", "verify"], capture_output=True, env=env)
     assert verify.returncode == 0, verify.stderr
@@ -157,8 +158,8 @@ def test_concurrent_edits_of_one_key_from_separate_connections_are_all_kept(shar
         try:
             with Kms(shared_dir, credentials=CredentialStore(backend=MemoryKeyring())) as kms:
                 for i in range(40):
-                    kms.add_tag("shared", f"t{n}-{i}")
-                    kms.bind("shared", "certificate", f"c{n}-{i}")
+                    kms.keys.add_tag("shared", f"t{n}-{i}")
+                    kms.keys.bind("shared", "certificate", f"c{n}-{i}")
         except BaseException as exc:  # handed to the test
             errors.append(exc)
 
@@ -169,7 +170,7 @@ def test_concurrent_edits_of_one_key_from_separate_connections_are_all_kept(shar
         thread.join(120)
     assert not errors, errors
     with Kms(shared_dir, credentials=CredentialStore(backend=MemoryKeyring())) as kms:
-        record = kms.resolve("shared")
+        record = kms.keys.resolve("shared")
         assert len(record.tags) == 120 and len(record.bindings) == 120
-        assert kms.audit_verify().ok
+        assert kms.audit.verify().ok
     report(request, "concurrent edits of one key: 240 from 3 connections, 240 kept")

@@ -39,10 +39,10 @@ def test_an_import_cut_short_by_a_crash_can_be_retried(tmp_path):
     pem = target.import_pool[0]
     parsed = K.parse_key(pem)
     with Kms(target.data_dir, credentials=CredentialStore(backend=target.keyring)) as kms:
-        kms.driver("golang-default").import_key(parsed)  # what a killed import leaves behind
-        record = kms.import_key(pem, "retried", engine_id="golang-default")
+        kms.context.driver("golang-default").import_key(parsed)  # what a killed import leaves behind
+        record = kms.keys.import_key(pem, "retried", engine_id="golang-default")
         assert record.key_id == parsed.key_id
-        assert kms.audit_rows(limit=1)[0].details["already_in_engine"] is True
+        assert kms.audit.rows(limit=1)[0].details["already_in_engine"] is True
         # Nothing was discarded: the key signs, and a later sync has nothing to adopt.
-        assert kms.sync("golang-default")[0].adopted == []
-        assert kms.driver("golang-default").get(parsed.key_id).key_id == parsed.key_id
+        assert kms.inventory.sync("golang-default")[0].adopted == []
+        assert kms.context.driver("golang-default").get(parsed.key_id).key_id == parsed.key_id

@@ -11,17 +11,16 @@ from textual.widgets import DataTable
 from engines import keys as K
 from kms_tui.app import KmsApp
 from kms_tui.screens.doctor import DoctorScreen
-from tests.tui.conftest import SIZES, demo_kms, frozen_clock, ui_kms  # noqa: F401 - fixtures
-from tests.tui.screen_text import screen_text
-
-
-async def settle(pilot, predicate, tries: int = 300) -> None:
-    for _ in range(tries):
-        await pilot.pause(0.02)
-        if predicate():
-            await pilot.pause(0.05)
-            return
-    raise AssertionError(f"the screen did not settle:\n{screen_text(pilot.app)}")
+from tests.pilot import screen_text, until
+from tests.tui.conftest import (  # noqa: F401 - fixtures
+    SIZES,
+    demo_kms,
+    frozen_clock,
+    ui_kms,
+    ui_paths,
+    ui_root,
+    ui_shown,
+)
 
 
 def checked(pilot, repaired: bool | None = None):
@@ -36,20 +35,20 @@ def checked(pilot, repaired: bool | None = None):
 
 
 @pytest.fixture
-def sick_app(demo_kms):  # noqa: F811 - the imported fixture, requested
+def sick_app(demo_kms, ui_paths):  # noqa: F811 - the imported fixtures, requested
     """The demo inventory with a key file gone, a key nobody recorded and a key directory open to its group."""
     directory = demo_kms.data_dir / "keys" / "golang-default"
-    gone = demo_kms.resolve("device-fleet-01")
+    gone = demo_kms.keys.resolve("device-fleet-01")
     os.unlink(directory / gone.native_ref)
     stray = ec.derive_private_key(0x5EED, ec.SECP256R1())  # the same key every run
-    demo_kms.driver("golang-default").import_key(K.parse_key(K.private_pkcs8_pem(stray)))
+    demo_kms.context.driver("golang-default").import_key(K.parse_key(K.private_pkcs8_pem(stray)))
     os.chmod(directory, 0o750)
-    return KmsApp(demo_kms)
+    return KmsApp(demo_kms, paths=ui_paths)
 
 
 async def open_doctor(pilot, repaired: bool | None = False) -> DoctorScreen:
     await pilot.press("f7")
-    await settle(pilot, checked(pilot, repaired))
+    await until(pilot, checked(pilot, repaired), "the checks")
     return pilot.app.screen
 
 
@@ -66,7 +65,7 @@ def test_doctor_screen_after_repair(snap_compare, sick_app, size):
     async def run_before(pilot):
         await open_doctor(pilot)
         await pilot.press("R")
-        await settle(pilot, checked(pilot, repaired=True))
+        await until(pilot, checked(pilot, repaired=True), "the repair")
 
     assert snap_compare(sick_app, terminal_size=SIZES[size], run_before=run_before)
 
@@ -80,13 +79,13 @@ async def test_repair_from_the_keyboard_then_a_clean_check(sick_app):
         text = screen_text(pilot.app)
         assert "3 finding(s) to act on" in text and "Fix:" in text
         await pilot.press("R")
-        await settle(pilot, checked(pilot, repaired=True))
+        await until(pilot, checked(pilot, repaired=True), "the repair")
         assert screen.report.clean and all(f.repaired for f in screen.report.findings if f.severity != "info")
         await pilot.press("r")
-        await settle(pilot, checked(pilot, repaired=False))
+        await until(pilot, checked(pilot, repaired=False), "the checks")
         assert screen.report.clean
         assert "Healthy: nothing to do." in screen_text(pilot.app)
-        assert pilot.app.kms.resolve("device-fleet-01").status == "missing"
+        assert pilot.app.kms.keys.resolve("device-fleet-01").status == "missing"
 
 
 async def test_the_doctor_is_in_the_command_palette(sick_app):

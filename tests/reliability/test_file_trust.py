@@ -38,7 +38,7 @@ def reopen(kms: Kms, memory_keyring) -> Kms:
 @pytest.fixture
 def signed(kms, memory_keyring):
     """A key on the default engine and its file; yields (kms in a fresh state, key file)."""
-    record = kms.create_key("ECDSA", 256, "k")
+    record = kms.keys.create("ECDSA", 256, "k")
     key_file = kms.data_dir / "keys" / "golang-default" / record.native_ref
     fresh = reopen(kms, memory_keyring)
     yield fresh, key_file
@@ -47,7 +47,7 @@ def signed(kms, memory_keyring):
 
 def refused_to_sign(kms: Kms, *needles: str) -> InsecurePermissions:
     with pytest.raises(InsecurePermissions) as info:
-        kms.sign("k", "ECDSA_SHA_256", b"message")
+        kms.signing.sign("k", "ECDSA_SHA_256", b"message")
     text = f"{info.value.message} {info.value.hint}"
     for needle in needles:
         assert needle in text, (needle, text)
@@ -65,8 +65,8 @@ def test_a_symlinked_key_file_is_refused_for_signing_and_sync(signed, tmp_path):
     error = refused_to_sign(kms, "symbolic link", "cp --remove-destination", str(key_file))
     assert error.title == "Untrusted key file"
     with pytest.raises(InsecurePermissions):
-        kms.sync("golang-default")  # said, not taken for a key gone
-    assert kms.resolve("k").status == "ok"
+        kms.inventory.sync("golang-default")  # said, not taken for a key gone
+    assert kms.keys.resolve("k").status == "ok"
     assert os.path.islink(key_file)
 
 
@@ -86,9 +86,9 @@ def test_a_key_file_others_can_write_is_refused_and_left_as_found(signed, loose)
 
 
 def test_a_key_file_made_untrusted_after_use_is_refused_at_once(kms):
-    kms.create_key("ECDSA", 256, "k")
-    assert kms.sign("k", "ECDSA_SHA_256", b"x")  # decrypted and cached
-    key_file = kms.data_dir / "keys" / "golang-default" / kms.resolve("k").native_ref
+    kms.keys.create("ECDSA", 256, "k")
+    assert kms.signing.sign("k", "ECDSA_SHA_256", b"x")  # decrypted and cached
+    key_file = kms.data_dir / "keys" / "golang-default" / kms.keys.resolve("k").native_ref
     os.chmod(key_file, 0o666)
     refused_to_sign(kms, "0666")
 
@@ -148,9 +148,9 @@ def test_a_database_only_readable_by_others_opens_and_doctor_repairs_it(made, me
     os.chmod(db, 0o644)
     with open_kms(made, memory_keyring) as kms:
         assert mode(db) == 0o644  # opened as it is
-        (finding,) = [f for f in kms.doctor().findings if f.subject == str(db)]
+        (finding,) = [f for f in kms.doctor.run().findings if f.subject == str(db)]
         assert finding.severity == "warning" and finding.repairable and not finding.repaired
-        (fixed,) = [f for f in kms.doctor(repair=True).findings if f.subject == str(db)]
+        (fixed,) = [f for f in kms.doctor.run(repair=True).findings if f.subject == str(db)]
         assert fixed.repaired and fixed.changed == f"mode 0644 changed to 0600 (chmod 600 {db})"
     assert mode(db) == 0o600
 
@@ -174,28 +174,28 @@ def lamassu(kms, tmp_path):
     directory = tmp_path / "lamassu" / "keys"
     directory.mkdir(parents=True)
     os.chmod(directory, 0o750)
-    kms.register_engine("GOLANG", "lamassu", options={"directory": str(directory), "encrypt": "false"})
-    kms.create_key("ECDSA", 256, "shared", engine_id="lamassu")
+    kms.engines.register("GOLANG", "lamassu", options={"directory": str(directory), "encrypt": "false"})
+    kms.keys.create("ECDSA", 256, "shared", engine_id="lamassu")
     return directory
 
 
 def test_a_group_shared_key_directory_keeps_its_mode_and_is_no_finding(kms, lamassu):
-    assert kms.sign("shared", "ECDSA_SHA_256", b"x")
-    check = kms.test_engine("lamassu")
+    assert kms.signing.sign("shared", "ECDSA_SHA_256", b"x")
+    check = kms.engines.test("lamassu")
     assert check.reachable and check.warnings == []
     for repair in (False, True):
-        report = kms.doctor(repair=repair)
+        report = kms.doctor.run(repair=repair)
         assert [f for f in report.findings if f.check == "permissions"] == []
     assert mode(lamassu) == 0o750
 
 
 def test_a_world_readable_key_directory_is_a_warning_never_changed(kms, lamassu):
     os.chmod(lamassu, 0o755)
-    assert kms.sign("shared", "ECDSA_SHA_256", b"x")
-    check = kms.test_engine("lamassu")
+    assert kms.signing.sign("shared", "ECDSA_SHA_256", b"x")
+    check = kms.engines.test("lamassu")
     assert check.reachable and "0755" in check.warnings[0]
     for repair in (False, True):
-        (finding,) = [f for f in kms.doctor(repair=repair).findings if f.subject == str(lamassu)]
+        (finding,) = [f for f in kms.doctor.run(repair=repair).findings if f.subject == str(lamassu)]
         assert finding.severity == "warning" and not finding.repairable and not finding.repaired
         assert f"chmod o-rwx {lamassu}" in finding.hint
     assert mode(lamassu) == 0o755
@@ -204,8 +204,8 @@ def test_a_world_readable_key_directory_is_a_warning_never_changed(kms, lamassu)
 def test_a_group_writable_key_directory_stays_refused_and_unchanged(kms, lamassu):
     os.chmod(lamassu, 0o770)
     with pytest.raises(InsecurePermissions, match="0770"):
-        kms.sign("shared", "ECDSA_SHA_256", b"x")
-    (finding,) = [f for f in kms.doctor(repair=True).findings if f.subject == str(lamassu)]
+        kms.signing.sign("shared", "ECDSA_SHA_256", b"x")
+    (finding,) = [f for f in kms.doctor.run(repair=True).findings if f.subject == str(lamassu)]
     assert finding.severity == "error" and not finding.repaired and f"chmod go-w {lamassu}" in finding.hint
     assert mode(lamassu) == 0o770
 
@@ -214,7 +214,7 @@ def test_doctor_names_a_symlinked_key_file(signed, tmp_path):
     kms, key_file = signed
     os.rename(key_file, tmp_path / "real")
     os.symlink(tmp_path / "real", key_file)
-    (finding,) = [f for f in kms.doctor(repair=True).findings if f.subject == str(key_file)]
+    (finding,) = [f for f in kms.doctor.run(repair=True).findings if f.subject == str(key_file)]
     assert finding.severity == "error" and "symbolic link" in finding.message and not finding.repaired
     assert os.path.islink(key_file)
 
@@ -224,7 +224,7 @@ def test_doctor_names_a_symlinked_key_file(signed, tmp_path):
 
 def test_two_engines_never_share_a_directory(kms, tmp_path):
     default = kms.data_dir / "keys" / "golang-default"
-    kms.driver("golang-default").check()  # its directory exists
+    kms.context.driver("golang-default").check()  # its directory exists
     (tmp_path / "alias").symlink_to(default)
     clashes = {
         "same": default,
@@ -236,13 +236,13 @@ def test_two_engines_never_share_a_directory(kms, tmp_path):
     }
     for engine_id, directory in clashes.items():
         with pytest.raises(EngineConfigError) as info:
-            kms.register_engine("GOLANG", engine_id, options={"directory": str(directory), "encrypt": "false"})
+            kms.engines.register("GOLANG", engine_id, options={"directory": str(directory), "encrypt": "false"})
         assert "golang-default" in info.value.message or "data directory" in info.value.message, engine_id
-    assert [e.record.id for e in kms.list_engines()] == ["golang-default"]
+    assert [e.record.id for e in kms.engines.list()] == ["golang-default"]
     assert not (default / "inner").exists()
-    kms.register_engine("GOLANG", "apart", options={"directory": str(tmp_path / "apart"), "encrypt": "false"})
+    kms.engines.register("GOLANG", "apart", options={"directory": str(tmp_path / "apart"), "encrypt": "false"})
     with pytest.raises(EngineConfigError, match="'apart'"):
-        kms.register_engine("GOLANG", "inside-apart", check=False,
+        kms.engines.register("GOLANG", "inside-apart", check=False,
                             options={"directory": str(tmp_path / "apart" / "x"), "encrypt": "false"})
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,16 +21,16 @@ from hypothesis import strategies as st
 from textual.widgets import DataTable, Input
 
 from kms_tui.app import KmsApp
-from kms_tui.errors import USER_ERRORS
 from kms_tui.screens.key_detail import KeyDetailScreen
 from kms_tui.service import Kms
+from kms_tui.service.errors import KmsError
 from kms_tui.text import safe_text
 from store import CredentialStore, KeyQuery
+from tests.cli.runner import InProcessCli, ProcessCli
 from tests.memory_keyring import MemoryKeyring
+from tests.pilot import screen_text, until
 from tests.reliability.fixtures_hostile import HOSTILE_NAMES, count
-from tests.tui.screen_text import screen_text
 
-KMS_TUI = str(Path(sys.executable).with_name("kms-tui"))
 # Characters an SQL string, a LIKE pattern or a shell would treat specially.
 META = "'\"%_-;\\*?[]()=/ aAbB1\u202e\x1b"
 PLAIN_NAMES = ("alpha", "al%pha", "al_pha", "o'brien", 'say "hi"', "back\\slash", "drop--table", "semi;colon")
@@ -48,11 +47,11 @@ def populate(kms: Kms) -> dict[str, list[str]]:
     made: dict[str, list[str]] = {}
     for i, name in enumerate(HOSTILE_NAMES):
         tags = [HOSTILE_NAMES[(i + 1) % len(HOSTILE_NAMES)][:200], f"t{i}[/]"]
-        kms.import_key(public_pem(), name, tags=tags, aliases=[f"alias-{i}\x1b[0m"],
+        kms.keys.import_key(public_pem(), name, tags=tags, aliases=[f"alias-{i}\x1b[0m"],
                        metadata={"note": name[:100], "[b]k[/b]": "\x1b]8;;http://x\x07"})
         made[name] = tags
     for name in PLAIN_NAMES:
-        kms.import_key(public_pem(), name, tags=["%", "_"] if "%" in name else [])
+        kms.keys.import_key(public_pem(), name, tags=["%", "_"] if "%" in name else [])
         made[name] = ["%", "_"] if "%" in name else []
     return made
 
@@ -71,31 +70,31 @@ def expected(kms: Kms, text: str) -> set[str]:
     """What a plain, case-insensitive substring search over name, aliases and tags finds."""
     needle = text.strip().lower()
     if not needle:
-        return {r.name for r in kms.list_keys()}
-    return {r.name for r in kms.list_keys()
+        return {r.name for r in kms.keys.list()}
+    return {r.name for r in kms.keys.list()
             if any(needle in part.lower() for part in (r.name, *r.aliases, *r.tags)) or r.key_id.startswith(needle)}
 
 
 def test_names_tags_and_metadata_come_back_exactly(hostile):
     kms, made = hostile
     for name, tags in made.items():
-        record = kms.resolve(name)
+        record = kms.keys.resolve(name)
         assert record.name == name and record.tags == tags
-    record = kms.resolve(HOSTILE_NAMES[0])
+    record = kms.keys.resolve(HOSTILE_NAMES[0])
     assert record.metadata["[b]k[/b]"] == "\x1b]8;;http://x\x07"
-    assert len(kms.resolve(HOSTILE_NAMES[-1]).name) == 10_006
+    assert len(kms.keys.resolve(HOSTILE_NAMES[-1]).name) == 10_006
 
 
 @pytest.mark.parametrize("bad", ["nul\x00name", "", "   ", "x" * 20_000])
 def test_unstorable_names_are_refused_with_a_typed_error_and_nothing_is_lost(kms, bad):
-    kms.import_key(public_pem(), "kept")
-    with pytest.raises(USER_ERRORS):
-        kms.import_key(public_pem(), bad)
-    with pytest.raises(USER_ERRORS):
-        kms.rename_key("kept", bad)
-    with pytest.raises(USER_ERRORS):
-        kms.add_tag("kept", bad)
-    assert [r.name for r in kms.list_keys()] == ["kept"] and kms.resolve("kept").tags == []
+    kms.keys.import_key(public_pem(), "kept")
+    with pytest.raises(KmsError):
+        kms.keys.import_key(public_pem(), bad)
+    with pytest.raises(KmsError):
+        kms.keys.rename("kept", bad)
+    with pytest.raises(KmsError):
+        kms.keys.add_tag("kept", bad)
+    assert [r.name for r in kms.keys.list()] == ["kept"] and kms.keys.resolve("kept").tags == []
 
 
 @settings(max_examples=250, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -103,8 +102,8 @@ def test_unstorable_names_are_refused_with_a_typed_error_and_nothing_is_lost(kms
 def test_filter_text_with_sql_metacharacters_finds_the_right_rows(hostile, text):
     kms, _ = hostile
     test_filter_text_with_sql_metacharacters_finds_the_right_rows.tried += 1
-    assert {r.name for r in kms.list_keys(KeyQuery(text=text))} == expected(kms, text)
-    assert kms.count_keys(KeyQuery(text=text)) == len(expected(kms, text))
+    assert {r.name for r in kms.keys.list(KeyQuery(text=text))} == expected(kms, text)
+    assert kms.keys.count(KeyQuery(text=text)) == len(expected(kms, text))
 
 
 test_filter_text_with_sql_metacharacters_finds_the_right_rows.tried = 0
@@ -114,7 +113,7 @@ test_filter_text_with_sql_metacharacters_finds_the_right_rows.tried = 0
 def test_filter_text_with_nul_matches_nothing_and_raises_nothing(hostile, text):
     """No stored name holds NUL, so a filter with one finds nothing (not a truncated pattern's rows)."""
     kms, _ = hostile
-    assert kms.list_keys(KeyQuery(text=text)) == []
+    assert kms.keys.list(KeyQuery(text=text)) == []
 
 
 @pytest.fixture(autouse=True)
@@ -129,28 +128,31 @@ def _filter_figures(request):
 # ---------------------------------------------------------------- CLI
 
 
-def run_cli(data: Path, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([KMS_TUI, "--data-dir", str(data), *args], capture_output=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
-    return proc
+def run_cli(data: Path, *args: str, process: bool = False) -> subprocess.CompletedProcess:
+    """A command run in this process, or with ``process`` as the installed command (real argv and stdout)."""
+    return (ProcessCli(None, data) if process else InProcessCli(data))(*args)
 
 
-def test_cli_json_round_trips_and_tables_escape(hostile):
+def test_cli_json_round_trips_and_filters_find_the_right_rows(hostile):
     kms, made = hostile
     listed = json.loads(run_cli(kms.data_dir, "keys", "list", "--json").stdout)
     assert {k["name"]: k["tags"] for k in listed} == made
-    shown = json.loads(run_cli(kms.data_dir, "keys", "show", HOSTILE_NAMES[1], "--json").stdout)
-    assert shown["name"] == HOSTILE_NAMES[1]
-    for args in (("keys", "list"), ("keys", "show", HOSTILE_NAMES[1]), ("keys", "show", HOSTILE_NAMES[3])):
-        out = run_cli(kms.data_dir, *args).stdout.decode()
-        for raw in RAW_CONTROLS:
-            assert raw not in out, (args, raw)
-    table = run_cli(kms.data_dir, "keys", "list").stdout.decode()
-    assert safe_text(HOSTILE_NAMES[0], 40) in table and safe_text(HOSTILE_NAMES[1], 40) in table
     for text in ("'; DROP TABLE keys; --", "%", "_", "al\\", '"', "al%pha"):
         found = json.loads(run_cli(kms.data_dir, "keys", "list", "--filter", text, "--json").stdout)
         assert {k["name"] for k in found} == expected(kms, text), text
     assert len(json.loads(run_cli(kms.data_dir, "keys", "list", "--json").stdout)) == len(made)  # no table dropped
+
+
+def test_cli_takes_hostile_names_in_argv_and_tables_escape(hostile):
+    kms, _ = hostile
+    shown = json.loads(run_cli(kms.data_dir, "keys", "show", HOSTILE_NAMES[1], "--json", process=True).stdout)
+    assert shown["name"] == HOSTILE_NAMES[1]
+    for args in (("keys", "list"), ("keys", "show", HOSTILE_NAMES[1]), ("keys", "show", HOSTILE_NAMES[3])):
+        out = run_cli(kms.data_dir, *args, process=True).stdout.decode()
+        for raw in RAW_CONTROLS:
+            assert raw not in out, (args, raw)
+    table = run_cli(kms.data_dir, "keys", "list", process=True).stdout.decode()
+    assert safe_text(HOSTILE_NAMES[0], 40) in table and safe_text(HOSTILE_NAMES[1], 40) in table
 
 
 # ---------------------------------------------------------------- TUI
@@ -158,11 +160,7 @@ def test_cli_json_round_trips_and_tables_escape(hostile):
 
 async def wait_rows(pilot, count: int) -> DataTable:
     table = pilot.app.screen.query_one("#keys-table", DataTable)
-    for _ in range(150):
-        await pilot.pause(0.02)
-        if table.row_count == count:
-            break
-    assert table.row_count == count
+    await until(pilot, lambda: table.row_count == count, f"{count} rows")
     return table
 
 
@@ -187,20 +185,15 @@ async def test_tui_keys_screen_and_detail_show_hostile_names_literally(hostile):
         for name in HOSTILE_NAMES:
             pilot.app.screen.query_one("#filter", Input).value = name[:30]
             await wait_rows(pilot, len(expected(kms, name[:30])))
-            record = kms.resolve(name)
+            record = kms.keys.resolve(name)
             await pilot.app.push_screen(KeyDetailScreen(record.engine_id, record.key_id))
-            screen = pilot.app.screen
-            for _ in range(100):
-                if screen.record is not None:
-                    break
-                await pilot.pause(0.02)
-            assert screen.record.name == name
-            await pilot.pause(0.05)
+            await until(pilot, lambda: pilot.app.screen.record is not None, "the key detail")
+            assert pilot.app.screen.record.name == name
             text = assert_literal_screen(pilot.app)
             assert safe_text(name)[:30] in text
             assert safe_text(name)[:20] in text.splitlines()[0]  # the header: escaped, markup not applied
             if name.startswith("[red]"):
                 assert "[red]alarm[/red]" in text and "[link=http://evil]" in text
             await pilot.press("escape")
-            await pilot.pause(0.05)
+            await pilot.pause()
         assert not isinstance(pilot.app.screen, KeyDetailScreen)

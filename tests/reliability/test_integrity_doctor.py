@@ -22,52 +22,52 @@ def open_findings(report, check: str | None = None):
 
 
 def test_a_record_pointed_at_another_key_is_found_and_proven_wrong(kms):
-    kms.create_key("ECDSA", 256, "a")
-    b = kms.create_key("ECDSA", 256, "b")
+    kms.keys.create("ECDSA", 256, "a")
+    b = kms.keys.create("ECDSA", 256, "b")
     tamper(kms, "UPDATE keys SET native_ref = ? WHERE name = 'a'", b.native_ref)
-    report = kms.doctor()
+    report = kms.doctor.run()
     assert not report.clean
     (finding,) = open_findings(report)
     assert (finding.check, finding.severity, finding.subject, finding.repairable) == ("consistency", "error", "a",
                                                                                      False)
-    assert kms.doctor(repair=True).open_findings  # nothing a sync could fix
-    deep = kms.doctor(deep=True)
+    assert kms.doctor.run(repair=True).open_findings  # nothing a sync could fix
+    deep = kms.doctor.run(deep=True)
     assert [f.subject for f in open_findings(deep)] == ["a"]  # named once, not again by the proof
 
 
 def test_deep_proves_every_key_and_records_what_failed(kms):
-    kms.create_key("ECDSA", 256, "a")
-    kms.create_key("Ed25519", 256, "b")
-    assert open_findings(kms.doctor(deep=True)) == []
+    kms.keys.create("ECDSA", 256, "a")
+    kms.keys.create("Ed25519", 256, "b")
+    assert open_findings(kms.doctor.run(deep=True)) == []
     assert refused_rows(kms) == []
     ski, key_id = legacy_file(kms, ec.generate_private_key(ec.SECP256R1()))
     overwrite(kms.data_dir / "keys" / "golang-default" / ski, ec.generate_private_key(ec.SECP256R1()))
-    name = kms.resolve(key_id).name
-    report = kms.doctor(deep=True)
+    name = kms.keys.resolve(key_id).name
+    report = kms.doctor.run(deep=True)
     (finding,) = open_findings(report)
     assert (finding.check, finding.subject) == ("consistency", name) and "replaced" in finding.message
     assert [(r.key_id, r.details["operation"]) for r in refused_rows(kms)] == [(key_id, "doctor")]
 
 
 def test_a_changed_public_key_or_key_id_is_a_database_finding(kms):
-    a = kms.create_key("ECDSA", 256, "a")
-    b = kms.create_key("ECDSA", 256, "b")
-    c = kms.create_key("ECDSA", 256, "c")
+    a = kms.keys.create("ECDSA", 256, "a")
+    b = kms.keys.create("ECDSA", 256, "b")
+    c = kms.keys.create("ECDSA", 256, "c")
     tamper(kms, "UPDATE keys SET public_key = ? WHERE name = 'a'", b.public_key)
     tamper(kms, "UPDATE keys SET key_id = ? WHERE name = 'c'", "e" * 64)
-    report = kms.doctor()
+    report = kms.doctor.run()
     found = {f.subject: f for f in open_findings(report, "database")}
     assert set(found) == {"a", "c"} and all(f.severity == "error" for f in found.values())
     assert a.key_id[:16] in found["a"].message and c.key_id[:16] in found["c"].message
     assert report.checked["database"] == "findings"
-    assert not kms.doctor(repair=True).clean
+    assert not kms.doctor.run(repair=True).clean
 
 
 def test_a_record_whose_metadata_does_not_parse_is_named_not_passed_over(kms, capsys):
-    kms.create_key("ECDSA", 256, "a")
-    kms.create_key("ECDSA", 256, "b")
+    kms.keys.create("ECDSA", 256, "a")
+    kms.keys.create("ECDSA", 256, "b")
     tamper(kms, "UPDATE keys SET metadata = '{not json' WHERE name = 'a'")
-    report = kms.doctor()
+    report = kms.doctor.run()
     assert not report.clean
     assert [(f.check, f.subject) for f in open_findings(report, "database")] == [("database", "a")]
     assert open_findings(report, "consistency")  # the engine's records could not be compared: said so
@@ -80,11 +80,11 @@ def test_repair_claims_only_what_it_changed_for_an_overwritten_legacy_file(kms, 
     ski, key_id = legacy_file(kms, ec.generate_private_key(ec.SECP256R1()))
     overwrite(kms.data_dir / "keys" / "golang-default" / ski, ec.generate_private_key(ec.SECP256R1()))
     for repair in (False, True, False):
-        report = kms.doctor(repair=repair)
+        report = kms.doctor.run(repair=repair)
         assert not report.clean
         assert not any(f.repaired for f in report.findings if f.check == "consistency")
         (finding,) = open_findings(report)
-        assert finding.subject == kms.resolve(key_id).name and not finding.repairable
+        assert finding.subject == kms.keys.resolve(key_id).name and not finding.repairable
     assert doctor_cmd(kms, Namespace(json=False, repair=True, deep=True)) == 1
     out = capsys.readouterr().out
     assert "[repaired]" not in out and "Healthy" not in out
@@ -92,9 +92,9 @@ def test_repair_claims_only_what_it_changed_for_an_overwritten_legacy_file(kms, 
 
 def test_a_repair_the_sync_made_is_still_claimed_after_the_check_again(kms):
     """The re-check after --repair keeps an honest "repaired": an unrecorded key the sync adopted."""
-    stray = kms.driver("golang-default").create("ECDSA", 256)
-    report = kms.doctor(repair=True)
+    stray = kms.context.driver("golang-default").create("ECDSA", 256)
+    report = kms.doctor.run(repair=True)
     assert open_findings(report) == [] and report.checked["consistency"] == "repaired"
     assert [(f.repaired, f.changed) for f in report.findings if f.check == "consistency"] == [
         (True, "adopted by a sync of golang-default")]
-    assert kms.resolve(stray.key_id).status == "ok"
+    assert kms.keys.resolve(stray.key_id).status == "ok"

@@ -9,11 +9,8 @@ same port. A Pilot test proves the TUI answers keys while a worker waits.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import time
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -25,8 +22,8 @@ from kms_tui.dialogs.error import ErrorDialog
 from kms_tui.screens.keys import KeysScreen
 from tests.engines.aws.moto_server import SECRET, MotoServer, hermetic_env
 from tests.engines.vault.openbao import OpenBao
+from tests.pilot import until
 from tests.reliability.fixtures_hostile import report
-from tests.tui.register_form import until
 
 CONNECT, READ, ATTEMPTS = 1.0, 1.0, 1  # AWS engines: seconds, seconds, attempts per call
 VAULT_TIMEOUT = 2.0
@@ -41,14 +38,10 @@ def servers(tmp_path_factory):
     os.environ.update(hermetic_env({}, base))  # no machine AWS settings reach the drivers
     for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
         os.environ.pop(name, None)
-    moto = MotoServer(base / "moto.log").start()
-    bao = OpenBao(base / "bao")
-    bao.start()
     try:
-        yield moto, bao
+        with MotoServer(base / "moto") as moto, OpenBao(base / "bao") as bao:  # private: these get stopped
+            yield moto, bao
     finally:
-        moto.stop()
-        bao.stop()
         os.environ.clear()
         os.environ.update(saved)
 
@@ -59,36 +52,15 @@ def session(kms, servers):
     moto, bao = servers
     aws = {**moto.options("eu-north-1"), "connect_timeout": str(CONNECT), "read_timeout": str(READ),
            "max_attempts": str(ATTEMPTS)}
-    kms.register_engine("AWS_KMS", "aws-kms", options=aws, secret=SECRET)
-    kms.register_engine("AWS_SECRETS_MANAGER", "aws-sm", options=aws, secret=SECRET)
-    kms.register_engine("HASHICORP_VAULT_KV_V2", "vault",
+    kms.engines.register("AWS_KMS", "aws-kms", options=aws, secret=SECRET)
+    kms.engines.register("AWS_SECRETS_MANAGER", "aws-sm", options=aws, secret=SECRET)
+    kms.engines.register("HASHICORP_VAULT_KV_V2", "vault",
                         options={"address": bao.address, "timeout": str(VAULT_TIMEOUT)}, secret=bao.root_token)
     for engine in ("aws-kms", "aws-sm", "vault"):
-        kms.create_key("ECDSA", 256, f"{engine}-key", engine_id=engine)
-        kms.create_key("ECDSA", 256, f"{engine}-doomed", engine_id=engine)  # the one a delete is tried on
-    kms.create_key("ECDSA", 256, "local-key")
+        kms.keys.create("ECDSA", 256, f"{engine}-key", engine_id=engine)
+        kms.keys.create("ECDSA", 256, f"{engine}-doomed", engine_id=engine)  # the one a delete is tried on
+    kms.keys.create("ECDSA", 256, "local-key")
     return kms
-
-
-def freeze(proc) -> None:
-    """SIGSTOP, and wait until every thread of the server has stopped: the signal is delivered
-    asynchronously, and a Go server's threads can answer one more request meanwhile."""
-    os.kill(proc.pid, signal.SIGSTOP)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        states = []
-        for task in Path(f"/proc/{proc.pid}/task").iterdir():
-            with contextlib.suppress(OSError):
-                states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
-        if states and all(state in ("T", "t") for state in states):
-            time.sleep(0.05)  # and let anything the kernel had in flight settle
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"process {proc.pid} did not stop")
-
-
-def thaw(proc) -> None:
-    os.kill(proc.pid, signal.SIGCONT)
 
 
 def bounded(label: str, mode: str, call, bound: float):
@@ -103,37 +75,37 @@ def bounded(label: str, mode: str, call, bound: float):
 
 
 def every_operation_fails(kms, engine_id: str, where: str, mode: str, bound: float) -> None:
-    before = sorted(r.name for r in kms.list_keys())
+    before = sorted(r.name for r in kms.keys.list())
     label = f"{engine_id}:"
     start = time.monotonic()
-    check = kms.test_engine(engine_id, interactive=False)
+    check = kms.engines.test(engine_id, interactive=False)
     FIGURES.append((label + "test", mode, time.monotonic() - start))
     assert not check.reachable and check.title == EngineUnavailable.title and where in check.message
     assert time.monotonic() - start < bound
     errors = [
-        bounded(label + "sync", mode, lambda: kms.sync(engine_id), bound),
-        bounded(label + "sign", mode, lambda: kms.sign(f"{engine_id}-key", "ECDSA_SHA_256", b"m"), bound),
-        bounded(label + "create", mode, lambda: kms.create_key("ECDSA", 256, "during", engine_id=engine_id), bound),
-        bounded(label + "delete", mode, lambda: kms.delete_key(f"{engine_id}-doomed", force=True), bound),
+        bounded(label + "sync", mode, lambda: kms.inventory.sync(engine_id), bound),
+        bounded(label + "sign", mode, lambda: kms.signing.sign(f"{engine_id}-key", "ECDSA_SHA_256", b"m"), bound),
+        bounded(label + "create", mode, lambda: kms.keys.create("ECDSA", 256, "during", engine_id=engine_id), bound),
+        bounded(label + "delete", mode, lambda: kms.keys.delete(f"{engine_id}-doomed", force=True), bound),
     ]
     if engine_id != "aws-kms":  # AWS KMS import is wrapped key material, not available on moto
         pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(*_pkcs8())  # a new one each time
-        errors.append(bounded(label + "import", mode, lambda: kms.import_key(pem, "imported", engine_id=engine_id),
+        errors.append(bounded(label + "import", mode, lambda: kms.keys.import_key(pem, "imported", engine_id=engine_id),
                               bound))
     for error in errors:
         assert where in error.message, error.message
         assert SECRET not in str(error)
-    assert sorted(r.name for r in kms.list_keys()) == before  # nothing recorded, nothing lost
-    assert kms.resolve(f"{engine_id}-key").status == "ok"  # a failed sync flags nothing
+    assert sorted(r.name for r in kms.keys.list()) == before  # nothing recorded, nothing lost
+    assert kms.keys.resolve(f"{engine_id}-key").status == "ok"  # a failed sync flags nothing
 
 
 def reconciled_after_thaw(kms, engine_id: str) -> None:
     """A hung server still holds the requests it accepted: it runs them once it is resumed, after the
     client gave up. The create may land and the delete may happen; sync reconciles both."""
-    (sync,) = kms.sync(engine_id)
-    assert kms.resolve(f"{engine_id}-doomed").status in ("ok", "missing")
-    assert kms.resolve(f"{engine_id}-key").status == "ok" and sync.seen >= 1
-    assert kms.sign(f"{engine_id}-key", "ECDSA_SHA_256", b"m")  # the same key, back again
+    (sync,) = kms.inventory.sync(engine_id)
+    assert kms.keys.resolve(f"{engine_id}-doomed").status in ("ok", "missing")
+    assert kms.keys.resolve(f"{engine_id}-key").status == "ok" and sync.seen >= 1
+    assert kms.signing.sign(f"{engine_id}-key", "ECDSA_SHA_256", b"m")  # the same key, back again
 
 
 def _pkcs8():
@@ -144,19 +116,19 @@ def _pkcs8():
 
 def others_keep_working(kms, dead: set[str]) -> None:
     for name in ("local-key", "aws-kms-key", "aws-sm-key", "vault-key"):
-        engine = kms.resolve(name).engine_id
-        signature = kms.sign(name, "ECDSA_SHA_256", b"m") if engine not in dead else None
+        engine = kms.keys.resolve(name).engine_id
+        signature = kms.signing.sign(name, "ECDSA_SHA_256", b"m") if engine not in dead else None
         if signature is not None:
-            assert kms.verify(name, "ECDSA_SHA_256", b"m", signature)
-    signature = kms.sign("local-key", "ECDSA_SHA_256", b"offline")
-    assert kms.verify("local-key", "ECDSA_SHA_256", b"offline", signature)
+            assert kms.signing.verify(name, "ECDSA_SHA_256", b"m", signature)
+    signature = kms.signing.sign("local-key", "ECDSA_SHA_256", b"offline")
+    assert kms.signing.verify("local-key", "ECDSA_SHA_256", b"offline", signature)
 
 
 def works_again(kms, engine_id: str, n: int) -> None:
-    assert kms.test_engine(engine_id, interactive=False).reachable
-    record = kms.create_key("ECDSA", 256, f"{engine_id}-after-{n}", engine_id=engine_id)
-    assert kms.verify(record.name, "ECDSA_SHA_256", b"m", kms.sign(record.name, "ECDSA_SHA_256", b"m"))
-    (report_,) = kms.sync(engine_id)
+    assert kms.engines.test(engine_id, interactive=False).reachable
+    record = kms.keys.create("ECDSA", 256, f"{engine_id}-after-{n}", engine_id=engine_id)
+    assert kms.signing.verify(record.name, "ECDSA_SHA_256", b"m", kms.signing.sign(record.name, "ECDSA_SHA_256", b"m"))
+    (report_,) = kms.inventory.sync(engine_id)
     assert report_.seen >= 1
 
 
@@ -180,19 +152,19 @@ def test_aws_outage_hung_then_stopped(session, servers, request):
         moto.start()  # the same port; moto kept its keys in memory, so it comes back empty
     for n, engine in enumerate(("aws-kms", "aws-sm")):
         works_again(kms, engine, n)
-        assert kms.resolve(f"{engine}-key").status == "missing"  # flagged by the sync, not deleted
+        assert kms.keys.resolve(f"{engine}-key").status == "missing"  # flagged by the sync, not deleted
     _figures(request)
 
 
 def test_vault_outage_hung_then_stopped(session, servers, request):
     kms, (_, bao) = session, servers
     bound = VAULT_TIMEOUT + SLACK
-    freeze(bao.proc)
+    bao.freeze()
     try:
         every_operation_fails(kms, "vault", bao.address, "hung", bound)
         others_keep_working(kms, {"vault"})
     finally:
-        thaw(bao.proc)
+        bao.resume()
     reconciled_after_thaw(kms, "vault")
     bao.stop()
     try:
@@ -201,7 +173,7 @@ def test_vault_outage_hung_then_stopped(session, servers, request):
     finally:
         bao.start()  # same port and root token; dev mode starts empty
     works_again(kms, "vault", 0)
-    assert kms.resolve("vault-key").status == "missing"
+    assert kms.keys.resolve("vault-key").status == "missing"
     _figures(request)
 
 
@@ -218,9 +190,9 @@ async def test_tui_answers_keys_while_a_worker_waits_on_a_hung_engine(session, s
         assert isinstance(pilot.app.screen, KeysScreen)
         table = pilot.app.screen.query_one("#keys-table", DataTable)
         await until(pilot, lambda: table.row_count == 7)
-        freeze(bao.proc)
+        bao.freeze()
         try:
-            worker = pilot.app.screen.call(kms.sign, "vault-key", "ECDSA_SHA_256", b"m")
+            worker = pilot.app.screen.call(kms.signing.sign, "vault-key", "ECDSA_SHA_256", b"m")
             await pilot.press("slash", *"local")  # the filter answers while the worker waits
             await until(pilot, lambda: table.row_count == 1)
             assert worker.is_running
@@ -235,9 +207,9 @@ async def test_tui_answers_keys_while_a_worker_waits_on_a_hung_engine(session, s
             await pilot.press("escape")
             await until(pilot, lambda: isinstance(pilot.app.screen, KeysScreen))
         finally:
-            thaw(bao.proc)
-        worker = pilot.app.screen.call(kms.sign, "vault-key", "ECDSA_SHA_256", b"m")
+            bao.resume()
+        worker = pilot.app.screen.call(kms.signing.sign, "vault-key", "ECDSA_SHA_256", b"m")
         await until(pilot, lambda: worker.is_finished)
         assert not isinstance(pilot.app.screen, ErrorDialog)
         assert pilot.app.screen.query_one("#filter", Input).value == "local"
-    assert [r.action for r in kms.audit_rows(limit=1)] == ["key.sign"]
+    assert [r.action for r in kms.audit.rows(limit=1)] == ["key.sign"]

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import engines.keys as K
 from engines import algorithms as A
 from engines.errors import InvalidInput, KmsError, WrongPassphrase
-from engines.pkcs11_uri import build_uri, parse_uri
+from engines.pkcs11.uri import build_uri, parse_uri
 from kms_tui.cli.key_cmds import _decode
 from tests.reliability.fixtures_hostile import PASSPHRASE, count, key_material
 
@@ -357,23 +357,23 @@ def huge_sparse_file(path, size: int):
 
 def test_oversized_key_input_is_refused_before_parsing(kms, parser_spy, tmp_path):
     from kms_tui.cli.parser import build_parser
-    from kms_tui.errors import USER_ERRORS
+    from kms_tui.service.errors import KmsError
 
     big = b"-----BEGIN PRIVATE KEY-----\n" + b"A" * K.MAX_KEY_FILE_BYTES
-    for call in (lambda: K.parse_key(big), lambda: kms.import_key(big, "big"), lambda: kms.inspect_key(big)):
+    for call in (lambda: K.parse_key(big), lambda: kms.keys.import_key(big, "big"), lambda: kms.keys.inspect(big)):
         with pytest.raises(KmsError, match="limit"):
             call()
     for size in (K.MAX_KEY_FILE_BYTES + 1, 4 << 30):
         path = huge_sparse_file(tmp_path / f"key-{size}", size)
         args = build_parser().parse_args(["keys", "import", path, "--name", "big"])
-        with pytest.raises(USER_ERRORS, match="limit"):
+        with pytest.raises(KmsError, match="limit"):
             args.handler(kms, args)
     message = tmp_path / "message"
     message.write_bytes(b"m")
     signature = huge_sparse_file(tmp_path / "signature", 1 << 30)
     args = build_parser().parse_args(["keys", "verify", "any", "--algorithm", "ED25519", "--in", str(message),
                                       "--signature", signature])
-    with pytest.raises(USER_ERRORS, match="limit"):
+    with pytest.raises(KmsError, match="limit"):
         args.handler(kms, args)
-    assert parser_spy == [] and kms.list_keys() == []
+    assert parser_spy == [] and kms.keys.list() == []
     TRIED["oversized inputs"] += 6

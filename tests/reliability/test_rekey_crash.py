@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from engines import keys as K
-from engines import software_rekey as R
+from engines.software import rekey as R
 from kms_tui.service import DEFAULT_ENGINE_ID, Kms
 from store import CredentialStore
 from tests.file_keyring import FileKeyring
@@ -40,7 +40,7 @@ def _rekey_in_child(data_dir: Path, keyring: FileKeyring, passphrase: str) -> in
         code = 1
         try:
             with _kms(data_dir, keyring) as kms:
-                kms.rekey_engine(DEFAULT_ENGINE_ID, passphrase)
+                kms.engines.secrets.rekey(DEFAULT_ENGINE_ID, passphrase)
             code = 0
         finally:
             os._exit(code)
@@ -81,9 +81,9 @@ def test_rekey_survives_sigkill_at_any_point(tmp_path, record_property):
     data_dir = tmp_path / "data"
     with _kms(data_dir, keyring) as kms:
         for i in range(KEYS - 1):
-            kms.create_key("ECDSA", 256, f"k{i}")
-        trashed_ref = kms.create_key("ECDSA", 256, "trashed").native_ref
-        directory = Path(kms.get_engine(DEFAULT_ENGINE_ID).record.config["directory"])
+            kms.keys.create("ECDSA", 256, f"k{i}")
+        trashed_ref = kms.keys.create("ECDSA", 256, "trashed").native_ref
+        directory = Path(kms.engines.get(DEFAULT_ENGINE_ID).record.config["directory"])
     trashed = directory / trashed_ref  # a key pending deletion is guarded by the passphrase too
     (directory / R.TRASH_DIR).mkdir(mode=0o700, exist_ok=True)
     shutil.move(trashed, directory / R.TRASH_DIR / f"{trashed.name}.1700000000")
@@ -119,9 +119,9 @@ def test_rekey_survives_sigkill_at_any_point(tmp_path, record_property):
 
     with _kms(data_dir, keyring) as kms:  # the next command finishes what a kill left
         for i in range(KEYS - 1):
-            kms.sign(f"k{i}", "ECDSA_SHA_256", b"after the kills")
-        assert kms.pending_rekeys() == []
-        rekeys = kms.store._conn.scalar("SELECT count(*) FROM audit WHERE action = 'engine.rekey'")
+            kms.signing.sign(f"k{i}", "ECDSA_SHA_256", b"after the kills")
+        assert kms.engines.secrets.pending() == []
+        rekeys = kms.context.store._conn.scalar("SELECT count(*) FROM audit WHERE action = 'engine.rekey'")
     final = _passphrases(keyring)
     assert len(set(final)) == 1
     lost = _lost(directory, expected, keyring)

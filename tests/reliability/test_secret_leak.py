@@ -109,7 +109,7 @@ def backends(tmp_path):
     subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "leak", "--so-pin", "so-0000",
                     "--pin", SECRETS["pin"]], env={**os.environ, "SOFTHSM2_CONF": str(conf)}, check=True,
                    capture_output=True)
-    moto = MotoServer(tmp_path / "moto.log").start()
+    moto = MotoServer(tmp_path / "moto").start()
     bao = OpenBao(tmp_path / "bao")
     bao.start()
     bao.client().auth.token.create(id=SECRETS["vault"], policies=["root"])
@@ -203,11 +203,11 @@ def test_no_sentinel_reaches_any_trace(secret_service, backends, tmp_path, reque
     service_text = []
     with Kms(tmp_path / "svc", credentials=CredentialStore(backend=MemoryKeyring())) as kms:
         attempts = [
-            lambda: kms.register_engine("PKCS11", "hsm2", options={"module": MODULE, "token": "leak"},
+            lambda: kms.engines.register("PKCS11", "hsm2", options={"module": MODULE, "token": "leak"},
                                         secret=WRONG["pin"]),
-            lambda: kms.register_engine("HASHICORP_VAULT_KV_V2", "v2", options={"address": bao.address},
+            lambda: kms.engines.register("HASHICORP_VAULT_KV_V2", "v2", options={"address": bao.address},
                                         secret=WRONG["vault"]),
-            lambda: kms.import_key(encrypted, "x", passphrase=WRONG["import"]),
+            lambda: kms.keys.import_key(encrypted, "x", passphrase=WRONG["import"]),
         ]
         os.environ["SOFTHSM2_CONF"] = str(conf)
         for attempt in attempts:

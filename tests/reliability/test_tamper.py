@@ -17,15 +17,15 @@ COLUMNS = "ts, action, engine_id, key_id, details, prev_hash, hash"
 def chain(kms):
     """A Kms whose audit log holds ROWS rows, and a raw connection to tamper with it."""
     for n in range(2, ROWS + 1):
-        kms.store.audit.append("test.event", details={"n": n})
-    assert kms.audit_verify().ok
-    conn = sqlite3.connect(str(kms.store.path), isolation_level=None)
+        kms.context.store.audit.append("test.event", details={"n": n})
+    assert kms.audit.verify().ok
+    conn = sqlite3.connect(str(kms.context.store.path), isolation_level=None)
     yield kms, conn
     conn.close()
 
 
 def _broken(kms):
-    check = kms.audit_verify()
+    check = kms.audit.verify()
     assert not check.ok
     return check
 
@@ -102,38 +102,38 @@ def _key_file(kms, record):
 
 
 def test_a_key_file_replaced_by_another_key_is_refused_for_signing(kms):
-    victim = kms.create_key("ECDSA", 256, "victim")
-    other = kms.create_key("Ed25519", 256, "other")
-    assert kms.sign("victim", "ECDSA_SHA_256", b"before")
-    kms.driver(victim.engine_id)._cache.clear()  # a fresh process: nothing decrypted yet
+    victim = kms.keys.create("ECDSA", 256, "victim")
+    other = kms.keys.create("Ed25519", 256, "other")
+    assert kms.signing.sign("victim", "ECDSA_SHA_256", b"before")
+    kms.context.driver(victim.engine_id)._cache.clear()  # a fresh process: nothing decrypted yet
     shutil.copyfile(_key_file(kms, other), _key_file(kms, victim))
     with pytest.raises(KeyIntegrityError) as info:
-        kms.sign("victim", "ECDSA_SHA_256", b"after")
+        kms.signing.sign("victim", "ECDSA_SHA_256", b"after")
     assert victim.key_id[:16] in info.value.message and other.key_id[:16] in info.value.message
     assert info.value.title == "Key does not match its id"
     # The other key still signs; doctor names the replaced one.
-    assert kms.sign("other", "ED25519", b"x")
-    report = kms.doctor()
+    assert kms.signing.sign("other", "ED25519", b"x")
+    report = kms.doctor.run()
     (finding,) = [f for f in report.findings if f.subject == "victim"]
     assert finding.severity == "error" and "replaced" in finding.message
 
 
 def test_a_replaced_key_file_is_noticed_even_after_it_was_cached(kms):
-    victim = kms.create_key("ECDSA", 256, "victim")
-    kms.sign("victim", "ECDSA_SHA_256", b"warm the cache")
-    outsider = kms.driver("golang-default")  # a key made elsewhere, copied in over the victim
+    victim = kms.keys.create("ECDSA", 256, "victim")
+    kms.signing.sign("victim", "ECDSA_SHA_256", b"warm the cache")
+    outsider = kms.context.driver("golang-default")  # a key made elsewhere, copied in over the victim
     foreign = outsider.create("ECDSA", 256)
     path = _key_file(kms, victim)
     shutil.copyfile(path.with_name(foreign.ref), path)
     with pytest.raises(KeyIntegrityError):
-        kms.sign("victim", "ECDSA_SHA_256", b"after")
+        kms.signing.sign("victim", "ECDSA_SHA_256", b"after")
 
 
 def test_a_replaced_key_file_is_not_adopted_by_sync(kms):
-    victim = kms.create_key("ECDSA", 256, "victim")
-    foreign = kms.driver("golang-default").create("Ed25519", 256)
+    victim = kms.keys.create("ECDSA", 256, "victim")
+    foreign = kms.context.driver("golang-default").create("Ed25519", 256)
     path = _key_file(kms, victim)
     shutil.move(path.with_name(foreign.ref), path)
-    report = kms.sync("golang-default")[0]
+    report = kms.inventory.sync("golang-default")[0]
     assert report.adopted == []  # the foreign key is not taken in under the victim's name
     assert report.missing == [victim.key_id]

@@ -11,9 +11,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from engines.errors import InvalidInput
+from engines.testing import verify_independently
 from kms_tui.batch import MAX_LINE_BYTES, BatchItem, read_items, read_lines, result_line
-from kms_tui.errors import Refused
-from tests.contract.suite import verify_independently
+from kms_tui.service.errors import Refused
 
 
 def _items(*lines: bytes, encoding: str = "hex"):
@@ -21,7 +21,7 @@ def _items(*lines: bytes, encoding: str = "hex"):
 
 
 def _public(kms, ref):
-    return serialization.load_pem_public_key(kms.export_public(ref, "pem"))
+    return serialization.load_pem_public_key(kms.keys.export_public(ref, "pem"))
 
 
 class Collect:
@@ -89,13 +89,13 @@ def test_result_lines_are_json_with_the_id_as_given():
 
 
 def test_a_mixed_batch_signs_the_good_lines_and_audits_once(kms):
-    kms.create_key("ECDSA", 256, "batch-key")
+    kms.keys.create("ECDSA", 256, "batch-key")
     digest = hashlib.sha256(b"first").digest()
     lines = [digest.hex().encode(), b"zz", b'{"id": "short", "hex": "0011"}',
              b'{"id": "b64", "base64": "' + base64.b64encode(hashlib.sha256(b"second").digest()) + b'"}', b"{oops"]
-    before = len(kms.audit_rows(limit=1000))
+    before = len(kms.audit.rows(limit=1000))
     out = Collect()
-    summary = kms.sign_batch("batch-key", "ECDSA_SHA_256", read_items(lines), "DIGEST", emit=out)
+    summary = kms.signing.sign_batch("batch-key", "ECDSA_SHA_256", read_items(lines), "DIGEST", emit=out)
     assert (summary.count, summary.signed, summary.failed, summary.interrupted) == (5, 2, 3, False)
     by_id = {r[0]: r for r in out.results}
     assert [r[0] for r in out.results] == [1, 2, "short", "b64", 5]
@@ -108,22 +108,22 @@ def test_a_mixed_batch_signs_the_good_lines_and_audits_once(kms):
 
     public.verify(by_id[1][2], digest, ec.ECDSA(Prehashed(hashes.SHA256())))
     public.verify(by_id["b64"][2], hashlib.sha256(b"second").digest(), ec.ECDSA(Prehashed(hashes.SHA256())))
-    rows = kms.audit_rows(limit=1000)
+    rows = kms.audit.rows(limit=1000)
     assert len(rows) == before + 1  # one row for the batch, none per signature
     row = rows[0]
     assert row.action == "key.sign_batch"
     assert row.details["count"] == 5 and row.details["signed"] == 2 and row.details["failed"] == 3
     assert row.details["inputs_sha256"] == summary.inputs_sha256
     assert row.details["outputs_sha256"] == summary.outputs_sha256
-    assert kms.audit_verify().ok
+    assert kms.audit.verify().ok
 
 
 def test_the_audit_hashes_cover_every_input_and_output(kms):
-    kms.create_key("ED25519", 256, "ed")
+    kms.keys.create("ED25519", 256, "ed")
     lines = [b"00", b"0102"]
-    a = kms.sign_batch("ed", "ED25519", read_items(lines), emit=Collect())
-    b = kms.sign_batch("ed", "ED25519", read_items([b"00", b"0103"]), emit=Collect())
-    c = kms.sign_batch("ed", "ED25519", read_items(lines), emit=Collect())
+    a = kms.signing.sign_batch("ed", "ED25519", read_items(lines), emit=Collect())
+    b = kms.signing.sign_batch("ed", "ED25519", read_items([b"00", b"0103"]), emit=Collect())
+    c = kms.signing.sign_batch("ed", "ED25519", read_items(lines), emit=Collect())
     assert a.inputs_sha256 != b.inputs_sha256
     assert a.inputs_sha256 == c.inputs_sha256 and a.outputs_sha256 == c.outputs_sha256  # Ed25519 is deterministic
     expected = hashlib.sha256()
@@ -137,37 +137,37 @@ def test_the_audit_hashes_cover_every_input_and_output(kms):
     ("ED25519", 256, "ED25519"),
 ])
 def test_raw_messages_sign_like_single_signatures(kms, algorithm, size, sig_alg):
-    kms.create_key(algorithm, size, "k")
+    kms.keys.create(algorithm, size, "k")
     messages = [b"message %d" % i for i in range(5)]
     out = Collect()
-    kms.sign_batch("k", sig_alg, read_items([m.hex().encode() for m in messages]), "RAW", emit=out)
+    kms.signing.sign_batch("k", sig_alg, read_items([m.hex().encode() for m in messages]), "RAW", emit=out)
     public = _public(kms, "k")
     for message, (_, _, signature, error) in zip(messages, out.results, strict=True):
         assert error is None
         verify_independently(public, sig_alg, message, signature)
-        assert kms.verify("k", sig_alg, message, signature)
+        assert kms.signing.verify("k", sig_alg, message, signature)
 
 
 def test_the_key_and_algorithm_are_checked_before_anything_is_signed(kms):
-    kms.create_key("ECDSA", 256, "ec")
+    kms.keys.create("ECDSA", 256, "ec")
     from cryptography.hazmat.primitives.asymmetric import ec
 
     other = ec.generate_private_key(ec.SECP256R1()).public_key()
-    kms.import_key(other.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
+    kms.keys.import_key(other.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
                    "pub-only")
     out = Collect()
     with pytest.raises(InvalidInput):
-        kms.sign_batch("ec", "RSASSA_PSS_SHA_256", read_items([b"00"]), emit=out)
+        kms.signing.sign_batch("ec", "RSASSA_PSS_SHA_256", read_items([b"00"]), emit=out)
     with pytest.raises(InvalidInput):
-        kms.sign_batch("ec", "NO_SUCH_ALG", read_items([b"00"]), emit=out)
+        kms.signing.sign_batch("ec", "NO_SUCH_ALG", read_items([b"00"]), emit=out)
     with pytest.raises(Refused):
-        kms.sign_batch("pub-only", "ECDSA_SHA_256", read_items([b"00"]), emit=out)
+        kms.signing.sign_batch("pub-only", "ECDSA_SHA_256", read_items([b"00"]), emit=out)
     assert out.results == []
-    assert not [r for r in kms.audit_rows(limit=100) if r.action == "key.sign_batch"]
+    assert not [r for r in kms.audit.rows(limit=100) if r.action == "key.sign_batch"]
 
 
 def test_a_cancelled_batch_stops_and_its_audit_row_says_so(kms):
-    kms.create_key("ECDSA", 256, "ec")
+    kms.keys.create("ECDSA", 256, "ec")
     cancel = threading.Event()
     out = Collect()
 
@@ -177,24 +177,24 @@ def test_a_cancelled_batch_stops_and_its_audit_row_says_so(kms):
                 cancel.set()
             yield BatchItem(i, i + 1, b"%d" % i)
 
-    summary = kms.sign_batch("ec", "ECDSA_SHA_256", items(), emit=out, cancel=cancel)
+    summary = kms.signing.sign_batch("ec", "ECDSA_SHA_256", items(), emit=out, cancel=cancel)
     assert summary.interrupted and summary.count == 10 == len(out.results)
-    row = kms.audit_rows(limit=1)[0]
+    row = kms.audit.rows(limit=1)[0]
     assert row.action == "key.sign_batch" and row.details["interrupted"] is True and row.details["count"] == 10
 
 
 def test_an_interruption_mid_batch_still_writes_the_audit_row(kms):
-    kms.create_key("ECDSA", 256, "ec")
+    kms.keys.create("ECDSA", 256, "ec")
 
     def emit(item_id, line, signature, error):
         if line == 4:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        kms.sign_batch("ec", "ECDSA_SHA_256", read_items([b"00"] * 50), emit=emit)
-    row = kms.audit_rows(limit=1)[0]
+        kms.signing.sign_batch("ec", "ECDSA_SHA_256", read_items([b"00"] * 50), emit=emit)
+    row = kms.audit.rows(limit=1)[0]
     assert row.details["interrupted"] is True and row.details["count"] == 4 and row.details["signed"] == 4
-    assert kms.audit_verify().ok
+    assert kms.audit.verify().ok
 
 
 def test_progress_is_reported_with_running_counts(kms, monkeypatch):
@@ -202,9 +202,9 @@ def test_progress_is_reported_with_running_counts(kms, monkeypatch):
 
     clock = iter(range(0, 10_000))
     monkeypatch.setattr(signing.time, "monotonic", lambda: next(clock) * 0.05)
-    kms.create_key("ED25519", 256, "ed")
+    kms.keys.create("ED25519", 256, "ed")
     seen = []
-    kms.sign_batch("ed", "ED25519", read_items([b"00", b"zz"] * 20), emit=Collect(),
+    kms.signing.sign_batch("ed", "ED25519", read_items([b"00", b"zz"] * 20), emit=Collect(),
                    progress=lambda s: seen.append((s.count, s.signed, s.failed)))
     assert seen and seen == sorted(seen)
     assert all(count == signed + failed for count, signed, failed in seen)

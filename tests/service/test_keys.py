@@ -19,14 +19,14 @@ from engines.errors import (
     UnsupportedKeyType,
     WrongPassphrase,
 )
-from kms_tui.errors import KeyNotFound, Refused
+from kms_tui.service.errors import KeyNotFound, Refused
 from store import KeyQuery
 from store.errors import Conflict, NotFound
 from store.models import BINDINGS_KEY
 
 
 def key_dir(kms, engine_id="golang-default"):
-    return kms.store.get_engine(engine_id).config["directory"]
+    return kms.context.store.get_engine(engine_id).config["directory"]
 
 
 def files(kms, engine_id="golang-default"):
@@ -35,13 +35,13 @@ def files(kms, engine_id="golang-default"):
 
 
 def audit_actions(kms):
-    return [r.action for r in kms.audit_rows(limit=1000, newest_first=False)]
+    return [r.action for r in kms.audit.rows(limit=1000, newest_first=False)]
 
 
 def test_first_run_creates_private_data_dir_and_default_engine(kms, data_dir):
     assert stat.S_IMODE(os.stat(data_dir).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(data_dir / "kms.db").st_mode) == 0o600
-    [engine] = kms.list_engines()
+    [engine] = kms.engines.list()
     assert engine.record.id == "golang-default"
     assert engine.record.is_default
     assert engine.record.type == "GOLANG"
@@ -51,14 +51,14 @@ def test_first_run_creates_private_data_dir_and_default_engine(kms, data_dir):
 
 @pytest.mark.parametrize(("algorithm", "size", "strength"), [("ECDSA", 256, "MEDIUM"), ("Ed25519", 256, "HIGH"), ("RSA", 2048, "MEDIUM"), ("ECDSA", 384, "HIGH")])
 def test_create_records_the_key_with_lamassu_id(kms, algorithm, size, strength, memory_keyring):
-    record = kms.create_key(algorithm, size, f"k-{algorithm}-{size}", aliases=["a1"], tags=["ca"])
+    record = kms.keys.create(algorithm, size, f"k-{algorithm}-{size}", aliases=["a1"], tags=["ca"])
     public = serialization.load_pem_public_key(record.public_key.encode())
     spki = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     assert record.key_id == hashlib.sha256(spki).hexdigest()
     assert (record.algorithm, record.size, record.strength) == (algorithm, size, strength)
     assert record.has_private_key and record.native_ref == record.key_id
     assert files(kms) == [record.key_id]
-    assert kms.resolve("a1").key_id == record.key_id
+    assert kms.keys.resolve("a1").key_id == record.key_id
     assert audit_actions(kms)[-1] == "key.create"
     # The generated at-rest passphrase lives in the keyring, never in SQLite.
     [(service, _user)] = memory_keyring.entries
@@ -72,36 +72,36 @@ def test_create_records_the_key_with_lamassu_id(kms, algorithm, size, strength, 
 
 
 def test_create_refuses_bad_requests_and_changes_nothing(kms):
-    kms.create_key("ECDSA", 256, "taken")
+    kms.keys.create("ECDSA", 256, "taken")
     before_files, before_audit = files(kms), audit_actions(kms)
     with pytest.raises(UnsupportedKeyType):
-        kms.create_key("RSA", 1024, "small")
+        kms.keys.create("RSA", 1024, "small")
     with pytest.raises(UnsupportedKeyType):
-        kms.create_key("ECDSA", 200, "odd")
+        kms.keys.create("ECDSA", 200, "odd")
     with pytest.raises(UnsupportedKeyType):
-        kms.create_key("DSA", 2048, "legacy")
+        kms.keys.create("DSA", 2048, "legacy")
     with pytest.raises(Conflict):
-        kms.create_key("ECDSA", 256, "taken")
+        kms.keys.create("ECDSA", 256, "taken")
     with pytest.raises(Conflict):
-        kms.create_key("ECDSA", 256, "other", aliases=["taken"])
+        kms.keys.create("ECDSA", 256, "other", aliases=["taken"])
     with pytest.raises(NotFound):
-        kms.create_key("ECDSA", 256, "x", engine_id="no-such-engine")
+        kms.keys.create("ECDSA", 256, "x", engine_id="no-such-engine")
     with pytest.raises(InvalidInput):
-        kms.create_key("ECDSA", 256, "   ")
+        kms.keys.create("ECDSA", 256, "   ")
     assert files(kms) == before_files
     assert audit_actions(kms) == before_audit
 
 
 def test_resolve_by_id_alias_name_and_unknown(kms):
-    record = kms.create_key("Ed25519", 256, "root-2026", aliases=["ca-root"])
-    assert kms.resolve(record.key_id).name == "root-2026"
-    assert kms.resolve(record.key_id.upper()).name == "root-2026"
-    assert kms.resolve("ca-root").key_id == record.key_id
-    assert kms.resolve("root-2026").key_id == record.key_id
+    record = kms.keys.create("Ed25519", 256, "root-2026", aliases=["ca-root"])
+    assert kms.keys.resolve(record.key_id).name == "root-2026"
+    assert kms.keys.resolve(record.key_id.upper()).name == "root-2026"
+    assert kms.keys.resolve("ca-root").key_id == record.key_id
+    assert kms.keys.resolve("root-2026").key_id == record.key_id
     with pytest.raises(KeyNotFound):
-        kms.resolve("nope")
+        kms.keys.resolve("nope")
     with pytest.raises(KeyNotFound) as err:
-        kms.resolve("x" * 10_000)
+        kms.keys.resolve("x" * 10_000)
     assert len(str(err.value)) < 300
 
 
@@ -114,15 +114,15 @@ def test_import_encrypted_pkcs8_and_wrong_passphrase(kms):
     key = ec.generate_private_key(ec.SECP384R1())
     data = _pem(key, b"correct horse")
     with pytest.raises(WrongPassphrase):
-        kms.import_key(data, "imported", passphrase=b"wrong")
+        kms.keys.import_key(data, "imported", passphrase=b"wrong")
     with pytest.raises(WrongPassphrase):
-        kms.import_key(data, "imported")
-    assert files(kms) == [] and kms.count_keys() == 0
-    record = kms.import_key(data, "imported", passphrase="correct horse")
+        kms.keys.import_key(data, "imported")
+    assert files(kms) == [] and kms.keys.count() == 0
+    record = kms.keys.import_key(data, "imported", passphrase="correct horse")
     assert (record.algorithm, record.size, record.strength) == ("ECDSA", 384, "HIGH")
     assert audit_actions(kms)[-1] == "key.import"
     with pytest.raises(Conflict):
-        kms.import_key(_pem(key), "again")
+        kms.keys.import_key(_pem(key), "again")
 
 
 def test_import_rejects_malformed_input_and_changes_nothing(kms):
@@ -130,51 +130,51 @@ def test_import_rejects_malformed_input_and_changes_nothing(kms):
     before = audit_actions(kms)
     for bad in (good[: len(good) // 2], b"\x30\x82\x01", os.urandom(300), b"", b"-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----\n"):
         with pytest.raises((KeyParseError, WrongPassphrase)):
-            kms.import_key(bad, "bad")
-    assert files(kms) == [] and kms.count_keys() == 0 and audit_actions(kms) == before
+            kms.keys.import_key(bad, "bad")
+    assert files(kms) == [] and kms.keys.count() == 0 and audit_actions(kms) == before
 
 
 def test_public_key_import_verifies_but_cannot_sign(kms):
     key = ed25519.Ed25519PrivateKey.generate()
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    record = kms.import_key(public, "peer")
+    record = kms.keys.import_key(public, "peer")
     assert not record.has_private_key and record.native_ref is None
     assert files(kms) == []
     signature = key.sign(b"hello")
-    assert kms.verify("peer", "ED25519", b"hello", signature)
-    assert not kms.verify("peer", "ED25519", b"hellO", signature)
+    assert kms.signing.verify("peer", "ED25519", b"hello", signature)
+    assert not kms.signing.verify("peer", "ED25519", b"hellO", signature)
     with pytest.raises(Refused):
-        kms.sign("peer", "ED25519", b"hello")
+        kms.signing.sign("peer", "ED25519", b"hello")
 
 
 @pytest.mark.parametrize("algorithm", ["RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PSS_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512"])
 def test_sign_and_verify_rsa_raw_and_digest(kms, algorithm):
-    kms.create_key("RSA", 2048, "rsa")
-    sig = kms.sign("rsa", algorithm, b"message")
-    assert kms.verify("rsa", algorithm, b"message", sig)
+    kms.keys.create("RSA", 2048, "rsa")
+    sig = kms.signing.sign("rsa", algorithm, b"message")
+    assert kms.signing.verify("rsa", algorithm, b"message", sig)
     hash_name = "sha" + algorithm.rsplit("_", 1)[1]
     digest = hashlib.new(hash_name, b"message").digest()
-    sig2 = kms.sign("rsa", algorithm, digest, "DIGEST")
-    assert kms.verify("rsa", algorithm, b"message", sig2)
-    assert not kms.verify("rsa", algorithm, b"other", sig2)
+    sig2 = kms.signing.sign("rsa", algorithm, digest, "DIGEST")
+    assert kms.signing.verify("rsa", algorithm, b"message", sig2)
+    assert not kms.signing.verify("rsa", algorithm, b"other", sig2)
 
 
 def test_sign_refuses_mismatch_and_bad_digest(kms):
-    kms.create_key("ECDSA", 256, "ec")
+    kms.keys.create("ECDSA", 256, "ec")
     before = audit_actions(kms)
     with pytest.raises(AlgorithmMismatch):
-        kms.sign("ec", "RSASSA_PSS_SHA_256", b"m")
+        kms.signing.sign("ec", "RSASSA_PSS_SHA_256", b"m")
     with pytest.raises(DigestLengthError):
-        kms.sign("ec", "ECDSA_SHA_256", b"short", "DIGEST")
+        kms.signing.sign("ec", "ECDSA_SHA_256", b"short", "DIGEST")
     with pytest.raises(InvalidInput):
-        kms.sign("ec", "NOT_AN_ALG", b"m")
+        kms.signing.sign("ec", "NOT_AN_ALG", b"m")
     assert audit_actions(kms) == before
 
 
 def test_signature_audit_rows_hold_hashes_not_data(kms):
-    kms.create_key("ECDSA", 256, "ec")
-    sig = kms.sign("ec", "ECDSA_SHA_256", b"the secret message")
-    row = kms.audit_rows(limit=1)[0]
+    kms.keys.create("ECDSA", 256, "ec")
+    sig = kms.signing.sign("ec", "ECDSA_SHA_256", b"the secret message")
+    row = kms.audit.rows(limit=1)[0]
     assert row.action == "key.sign"
     assert row.details["input_sha256"] == hashlib.sha256(b"the secret message").hexdigest()
     assert row.details["signature_sha256"] == hashlib.sha256(sig).hexdigest()
@@ -182,55 +182,55 @@ def test_signature_audit_rows_hold_hashes_not_data(kms):
 
 
 def test_bindings_block_delete_until_forced(kms):
-    record = kms.create_key("ECDSA", 256, "device")
-    kms.bind("device", "certificate", "serial-01")
-    bound = kms.resolve("device")
+    record = kms.keys.create("ECDSA", 256, "device")
+    kms.keys.bind("device", "certificate", "serial-01")
+    bound = kms.keys.resolve("device")
     assert bound.metadata[BINDINGS_KEY] == [{"resource_type": "certificate", "resource_id": "serial-01"}]
     with pytest.raises(Conflict):
-        kms.bind("device", "certificate", "serial-01")
+        kms.keys.bind("device", "certificate", "serial-01")
     with pytest.raises(Refused):
-        kms.delete_key("device")
+        kms.keys.delete("device")
     assert files(kms) == [record.key_id]
-    kms.unbind("device", "certificate", "serial-01")
+    kms.keys.unbind("device", "certificate", "serial-01")
     with pytest.raises(NotFound):
-        kms.unbind("device", "certificate", "serial-01")
-    kms.bind("device", "ca", "root")
-    kms.delete_key("device", force=True)
+        kms.keys.unbind("device", "certificate", "serial-01")
+    kms.keys.bind("device", "ca", "root")
+    kms.keys.delete("device", force=True)
     # The key file went to the engine's trash; the record stays, pending deletion.
-    assert files(kms) == [".trash"] and kms.resolve("device").state == "PendingDeletion"
+    assert files(kms) == [".trash"] and kms.keys.resolve("device").state == "PendingDeletion"
     assert audit_actions(kms)[-2:] == ["key.delete.intent", "key.delete"]
 
 
 def test_aliases_tags_rename_metadata(kms):
-    kms.create_key("ECDSA", 256, "one")
-    kms.create_key("ECDSA", 256, "two")
-    kms.add_alias("one", "ca-root")
+    kms.keys.create("ECDSA", 256, "one")
+    kms.keys.create("ECDSA", 256, "two")
+    kms.keys.add_alias("one", "ca-root")
     with pytest.raises(Conflict):
-        kms.add_alias("two", "ca-root")
+        kms.keys.add_alias("two", "ca-root")
     with pytest.raises(Conflict):
-        kms.add_alias("two", "one")
-    kms.remove_alias("one", "ca-root")
-    kms.add_alias("two", "ca-root")
-    assert kms.resolve("ca-root").name == "two"
-    kms.add_tag("one", "[bold]tier-1[/]")
-    assert kms.resolve("one").tags == ["[bold]tier-1[/]"]
-    kms.remove_tag("one", "[bold]tier-1[/]")
+        kms.keys.add_alias("two", "one")
+    kms.keys.remove_alias("one", "ca-root")
+    kms.keys.add_alias("two", "ca-root")
+    assert kms.keys.resolve("ca-root").name == "two"
+    kms.keys.add_tag("one", "[bold]tier-1[/]")
+    assert kms.keys.resolve("one").tags == ["[bold]tier-1[/]"]
+    kms.keys.remove_tag("one", "[bold]tier-1[/]")
     with pytest.raises(NotFound):
-        kms.remove_tag("one", "absent")
-    kms.rename_key("one", "uno")
-    assert kms.resolve("uno").name == "uno"
+        kms.keys.remove_tag("one", "absent")
+    kms.keys.rename("one", "uno")
+    assert kms.keys.resolve("uno").name == "uno"
     with pytest.raises(Conflict):
-        kms.rename_key("uno", "two")
-    kms.bind("uno", "ca", "x")
-    updated = kms.set_metadata("uno", {"owner": "pki-team"})
+        kms.keys.rename("uno", "two")
+    kms.keys.bind("uno", "ca", "x")
+    updated = kms.keys.set_metadata("uno", {"owner": "pki-team"})
     assert updated.metadata["owner"] == "pki-team" and updated.bound
 
 
 def test_list_filters_and_sorts(kms):
-    kms.create_key("ECDSA", 256, "beta", tags=["edge"])
-    kms.create_key("Ed25519", 256, "alpha")
-    kms.create_key("ECDSA", 384, "gamma", aliases=["issuing-ca"])
-    names = lambda q: [r.name for r in kms.list_keys(q)]  # noqa: E731
+    kms.keys.create("ECDSA", 256, "beta", tags=["edge"])
+    kms.keys.create("Ed25519", 256, "alpha")
+    kms.keys.create("ECDSA", 384, "gamma", aliases=["issuing-ca"])
+    names = lambda q: [r.name for r in kms.keys.list(q)]  # noqa: E731
     assert names(KeyQuery()) == ["alpha", "beta", "gamma"]
     assert names(KeyQuery(algorithm="ECDSA")) == ["beta", "gamma"]
     assert names(KeyQuery(strength="HIGH")) == ["alpha", "gamma"]
@@ -238,31 +238,31 @@ def test_list_filters_and_sorts(kms):
     assert names(KeyQuery(text="edge")) == ["beta"]
     assert names(KeyQuery(text="%")) == []
     assert names(KeyQuery(sort="strength", descending=True))[-1] == "beta"
-    stats = kms.stats()
+    stats = kms.inventory.stats()
     assert stats["total"] == 3
     assert stats["by_strength"] == {"HIGH": 2, "MEDIUM": 1, "LOW": 0}
     assert stats["by_security_level"].get("SL0") == 3
 
 
 def test_audit_chain_verifies_and_detects_tampering(kms, data_dir):
-    kms.create_key("ECDSA", 256, "a")
-    kms.sign("a", "ECDSA_SHA_256", b"x")
-    assert kms.audit_verify().ok
+    kms.keys.create("ECDSA", 256, "a")
+    kms.signing.sign("a", "ECDSA_SHA_256", b"x")
+    assert kms.audit.verify().ok
     with sqlite3.connect(data_dir / "kms.db") as con:
         seq = con.execute("SELECT seq FROM audit WHERE action = 'key.create'").fetchone()[0]
         con.execute("UPDATE audit SET details = '{}' WHERE seq = ?", (seq,))
-    check = kms.audit_verify()
+    check = kms.audit.verify()
     assert not check.ok and check.first_broken == seq
 
 
 def test_delete_options_and_key_actions_are_checked_against_the_engine(kms):
     from engines.errors import EngineConfigError, OperationNotSupported
 
-    record = kms.create_key("ECDSA", 256, "k")
+    record = kms.keys.create("ECDSA", 256, "k")
     for options in ({"recovery_window_days": "7"}, {"pending_window_days": "3"}, {"pending_window_days": "x"}):
         with pytest.raises(EngineConfigError):
-            kms.delete_key("k", options=options)
-    assert set(kms.key_actions("k")) == {"restore", "purge"}
+            kms.keys.delete("k", options=options)
+    assert set(kms.keys.actions("k")) == {"restore", "purge"}
     with pytest.raises(OperationNotSupported):
-        kms.run_key_action("k", "cancel-deletion")
+        kms.keys.run_action("k", "cancel-deletion")
     assert files(kms) == [record.key_id]

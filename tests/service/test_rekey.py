@@ -23,7 +23,7 @@ def _open(data_dir, keyring, **kwargs) -> Kms:
 
 
 def _key_dir(kms: Kms) -> Path:
-    return Path(kms.get_engine(DEFAULT_ENGINE_ID).record.config["directory"])
+    return Path(kms.engines.get(DEFAULT_ENGINE_ID).record.config["directory"])
 
 
 def _opens_under(path: Path, passphrase: str) -> bool:
@@ -37,8 +37,8 @@ def _opens_under(path: Path, passphrase: str) -> bool:
 def engine_with_keys(data_dir, memory_keyring):
     with _open(data_dir, memory_keyring) as kms:
         for i in range(6):
-            kms.create_key("ECDSA", 256, f"k{i}")
-        old = kms.reveal_engine_secret(DEFAULT_ENGINE_ID)
+            kms.keys.create("ECDSA", 256, f"k{i}")
+        old = kms.engines.secrets.reveal(DEFAULT_ENGINE_ID)
         directory = _key_dir(kms)
     return directory, old
 
@@ -51,15 +51,15 @@ def test_rekey_re_encrypts_every_file_and_keeps_the_new_passphrase(data_dir, mem
     shutil.copy2(first, trash / f"{first.name}.1700000000")  # a key in the trash is guarded too
     done = []
     with _open(data_dir, memory_keyring) as kms:
-        result = kms.rekey_engine(DEFAULT_ENGINE_ID, NEW, progress=lambda d, t: done.append((d, t)))
+        result = kms.engines.secrets.rekey(DEFAULT_ENGINE_ID, NEW, progress=lambda d, t: done.append((d, t)))
         assert result["reencrypted"] == 7 and done[-1] == (7, 7)
-        assert kms.reveal_engine_secret(DEFAULT_ENGINE_ID) == NEW
+        assert kms.engines.secrets.reveal(DEFAULT_ENGINE_ID) == NEW
         for i in range(6):
-            signature = kms.sign(f"k{i}", "ECDSA_SHA_256", b"m")
-            assert kms.verify(f"k{i}", "ECDSA_SHA_256", b"m", signature)
-        row = kms.store._conn.row("SELECT details FROM audit WHERE action = 'engine.rekey'")
+            signature = kms.signing.sign(f"k{i}", "ECDSA_SHA_256", b"m")
+            assert kms.signing.verify(f"k{i}", "ECDSA_SHA_256", b"m", signature)
+        row = kms.context.store._conn.row("SELECT details FROM audit WHERE action = 'engine.rekey'")
         assert json.loads(row["details"])["reencrypted"] == 7
-        assert kms.store._conn.scalar("SELECT count(*) FROM audit WHERE action = 'engine.rekey.start'") == 1
+        assert kms.context.store._conn.scalar("SELECT count(*) FROM audit WHERE action = 'engine.rekey.start'") == 1
     files = [p for p in directory.iterdir() if p.is_file()] + list(trash.iterdir())
     assert len(files) == 7 and all(_opens_under(p, NEW) and not _opens_under(p, old) for p in files)
     assert all(oct(p.stat().st_mode & 0o777) == oct(0o600) for p in files)
@@ -74,26 +74,26 @@ def test_an_interrupted_rekey_is_finished_by_the_next_command(data_dir, memory_k
             raise KeyboardInterrupt
 
     with _open(data_dir, memory_keyring) as kms, pytest.raises(KeyboardInterrupt):
-        kms.rekey_engine(DEFAULT_ENGINE_ID, NEW, progress=stop_after_two)
+        kms.engines.secrets.rekey(DEFAULT_ENGINE_ID, NEW, progress=stop_after_two)
     files = sorted(p for p in directory.iterdir() if p.is_file())
     assert sum(_opens_under(p, NEW) for p in files) == 2
     assert all(_opens_under(p, NEW) or _opens_under(p, old) for p in files)
     with _open(data_dir, memory_keyring) as kms:
-        assert kms.pending_rekeys() == [DEFAULT_ENGINE_ID]
-        kms.sign("k5", "ECDSA_SHA_256", b"m")  # opening the engine finishes the re-key
-        assert kms.pending_rekeys() == []
-        assert kms.reveal_engine_secret(DEFAULT_ENGINE_ID) == NEW
-        details = json.loads(kms.store._conn.scalar("SELECT details FROM audit WHERE action = 'engine.rekey'"))
+        assert kms.engines.secrets.pending() == [DEFAULT_ENGINE_ID]
+        kms.signing.sign("k5", "ECDSA_SHA_256", b"m")  # opening the engine finishes the re-key
+        assert kms.engines.secrets.pending() == []
+        assert kms.engines.secrets.reveal(DEFAULT_ENGINE_ID) == NEW
+        details = json.loads(kms.context.store._conn.scalar("SELECT details FROM audit WHERE action = 'engine.rekey'"))
         assert details == {"reencrypted": 4, "already": 2, "clear_files": 0, "resumed": True}
     assert all(_opens_under(p, NEW) for p in files)
 
 
 def test_rekey_run_twice_is_refused_the_second_time(data_dir, memory_keyring, engine_with_keys):
     with _open(data_dir, memory_keyring) as kms:
-        kms.rekey_engine(DEFAULT_ENGINE_ID, NEW)
+        kms.engines.secrets.rekey(DEFAULT_ENGINE_ID, NEW)
         with pytest.raises(InvalidInput, match="current one"):
-            kms.rekey_engine(DEFAULT_ENGINE_ID, NEW)
-        assert kms.sign("k0", "ECDSA_SHA_256", b"m")
+            kms.engines.secrets.rekey(DEFAULT_ENGINE_ID, NEW)
+        assert kms.signing.sign("k0", "ECDSA_SHA_256", b"m")
 
 
 def test_a_file_under_another_passphrase_stops_the_rekey_before_any_change(data_dir, memory_keyring, engine_with_keys):
@@ -105,19 +105,19 @@ def test_a_file_under_another_passphrase_stops_the_rekey_before_any_change(data_
     before = {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
     with _open(data_dir, memory_keyring) as kms:
         with pytest.raises(WrongPassphrase, match="neither"):
-            kms.rekey_engine(DEFAULT_ENGINE_ID, NEW)
-        assert kms.reveal_engine_secret(DEFAULT_ENGINE_ID) == old
-        assert kms.pending_rekeys() == []
+            kms.engines.secrets.rekey(DEFAULT_ENGINE_ID, NEW)
+        assert kms.engines.secrets.reveal(DEFAULT_ENGINE_ID) == old
+        assert kms.engines.secrets.pending() == []
     assert {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()} == before
 
 
 def test_rekey_refuses_a_short_passphrase_and_a_memory_only_one(data_dir, memory_keyring, engine_with_keys):
     directory, old = engine_with_keys
     with _open(data_dir, memory_keyring) as kms, pytest.raises(InvalidInput, match="at least 12"):
-        kms.rekey_engine(DEFAULT_ENGINE_ID, "short")
+        kms.engines.secrets.rekey(DEFAULT_ENGINE_ID, "short")
     with _open(data_dir, fail.Keyring(), prompt=lambda request: old) as kms, \
             pytest.raises(OperationNotSupported, match="keyring"):
-        kms.rekey_engine(DEFAULT_ENGINE_ID, NEW)
+        kms.engines.secrets.rekey(DEFAULT_ENGINE_ID, NEW)
     assert all(_opens_under(p, old) for p in directory.iterdir() if p.is_file())
 
 
@@ -130,7 +130,7 @@ def test_rekey_leaves_clear_files_and_symlinks_alone(data_dir, memory_keyring, e
     outside.write_bytes(sorted(p for p in directory.iterdir() if p.is_file())[0].read_bytes())
     (directory / ("ab" * 32)).symlink_to(outside)
     with _open(data_dir, memory_keyring) as kms:
-        result = kms.rekey_engine(DEFAULT_ENGINE_ID, NEW)
+        result = kms.engines.secrets.rekey(DEFAULT_ENGINE_ID, NEW)
     assert result["clear_files"] == 1 and result["reencrypted"] == 6
     assert _opens_under(outside, old)  # never written through the link
     assert b"ENCRYPTED" not in (directory / clear.key_id).read_bytes()
@@ -143,9 +143,9 @@ def test_rekey_refuses_a_file_others_may_write_and_changes_nothing(data_dir, mem
     before = {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
     with _open(data_dir, memory_keyring) as kms:
         with pytest.raises(InsecurePermissions, match="writable by its group"):
-            kms.rekey_engine(DEFAULT_ENGINE_ID, NEW)
-        assert kms.pending_rekeys() == []
-        assert kms.reveal_engine_secret(DEFAULT_ENGINE_ID) == old
+            kms.engines.secrets.rekey(DEFAULT_ENGINE_ID, NEW)
+        assert kms.engines.secrets.pending() == []
+        assert kms.engines.secrets.reveal(DEFAULT_ENGINE_ID) == old
     assert {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()} == before
 
 
@@ -154,20 +154,20 @@ def test_doctor_finishes_an_interrupted_rekey_and_says_so(data_dir, memory_keyri
         raise KeyboardInterrupt
 
     with _open(data_dir, memory_keyring) as kms, pytest.raises(KeyboardInterrupt):
-        kms.rekey_engine(DEFAULT_ENGINE_ID, NEW, progress=stop_after_one)
+        kms.engines.secrets.rekey(DEFAULT_ENGINE_ID, NEW, progress=stop_after_one)
     with _open(data_dir, memory_keyring) as kms:
-        report = kms.doctor()
+        report = kms.doctor.run()
         found = [f for f in report.findings if "passphrase change" in f.message]
         assert len(found) == 1 and found[0].repaired and "5 key file(s) re-encrypted" in found[0].message
-        assert kms.pending_rekeys() == []
-        assert kms.reveal_engine_secret(DEFAULT_ENGINE_ID) == NEW
+        assert kms.engines.secrets.pending() == []
+        assert kms.engines.secrets.reveal(DEFAULT_ENGINE_ID) == NEW
 
 
 def test_a_forged_rekey_row_neither_blocks_nor_changes_anything(data_dir, memory_keyring, engine_with_keys):
     directory, old = engine_with_keys
     with _open(data_dir, memory_keyring) as kms:
-        kms.store.set_meta(f"rekey:{DEFAULT_ENGINE_ID}", "{}")  # an edited database: no new passphrase kept
-        assert kms.sign("k0", "ECDSA_SHA_256", b"m")
-        assert kms.pending_rekeys() == []
-        assert kms.store._conn.scalar("SELECT count(*) FROM audit WHERE action = 'engine.rekey.abandoned'") == 1
+        kms.context.store.set_meta(f"rekey:{DEFAULT_ENGINE_ID}", "{}")  # an edited database: no new passphrase kept
+        assert kms.signing.sign("k0", "ECDSA_SHA_256", b"m")
+        assert kms.engines.secrets.pending() == []
+        assert kms.context.store._conn.scalar("SELECT count(*) FROM audit WHERE action = 'engine.rekey.abandoned'") == 1
     assert all(_opens_under(p, old) for p in directory.iterdir() if p.is_file())

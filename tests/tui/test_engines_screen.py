@@ -1,6 +1,6 @@
 """The engines screen, the register form and the sync dialog, driven with Pilot against software engines.
 
-Results are checked through the service (``kms.list_engines()``, the keyring,
+Results are checked through the service (``kms.engines.list()``, the keyring,
 the database file), not only on screen. Snapshots cover every step at 80x24
 and 120x40.
 """
@@ -25,29 +25,9 @@ from kms_tui.dialogs.register_engine import RegisterEngineDialog
 from kms_tui.dialogs.sync_progress import SyncDialog
 from kms_tui.screens.engines import EnginesScreen
 from kms_tui.screens.keys import KeysScreen
-from kms_tui.service import Kms
-from tests.tui.conftest import SIZES, UI_DATA
-from tests.tui.screen_text import screen_text
-
-
-async def until(pilot, predicate, tries: int = 500) -> None:
-    """Poll until the UI reaches a state (workers finished); never sleep-and-hope."""
-    for _ in range(tries):
-        await pilot.pause(0.02)
-        if predicate():
-            await pilot.pause(0.02)
-            return
-    raise AssertionError("the UI did not reach the expected state")
-
-
-async def until_text(pilot, *needles: str) -> str:
-    """Poll until the screen shows every needle; returns the text."""
-    for _ in range(500):
-        await pilot.pause(0.02)
-        text = screen_text(pilot.app)
-        if all(n in text for n in needles):
-            return text
-    raise AssertionError(f"the screen never showed {needles}:\n{text}")
+from kms_tui.service.engine_ops import EngineService
+from tests.pilot import screen_text, type_text, until, until_text
+from tests.tui.conftest import SIZES, UI_SHOWN
 
 
 def engines_settled(app, count: int):
@@ -66,7 +46,7 @@ async def open_engines(pilot, count: int = 1, select: str | None = None) -> Engi
     if select is not None:
         table = screen.query_one(DataTable)
         table.move_cursor(row=table.get_row_index(select))
-        await pilot.pause(0.02)
+        await pilot.pause()
     return screen
 
 
@@ -93,7 +73,7 @@ async def open_register_form(pilot, type_index: int = 0) -> RegisterEngineDialog
 
 
 async def fill_software_form(pilot, dialog, engine_id: str, directory: str) -> None:
-    await pilot.press(*engine_id)
+    await type_text(pilot, engine_id)
     dialog.query_one("#engine-name", Input).value = "Second engine"
     dialog.query_one("#opt-directory", Input).value = directory
 
@@ -109,7 +89,7 @@ async def test_engines_list_shows_level_default_count_and_reachability(demo_app,
         assert row == ["★", "golang-default", "Software", "SL0", "7", "✓ reachable"]
         text = screen_text(pilot.app)
         assert "RSA 2048/3072/4096" in text and "ECDSA 224/256/384/521" in text
-        assert f"{UI_DATA}/keys/golang-default" in text
+        assert f"{UI_SHOWN}/data/keys/golang-default" in text  # the data directory, as the app shows it
         assert "at-rest passphrase: kept in the OS keyring" in text
         for secret in memory_keyring.entries.values():
             assert secret not in text
@@ -118,7 +98,7 @@ async def test_engines_list_shows_level_default_count_and_reachability(demo_app,
 async def test_unreachable_engine_shows_why_and_the_app_keeps_working(ui_kms, demo_app, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    ui_kms.register_engine("GOLANG", "broken", options={"directory": str(blocker / "keys"), "encrypt": "false"},
+    ui_kms.engines.register("GOLANG", "broken", options={"directory": str(blocker / "keys"), "encrypt": "false"},
                            check=False)
     async with demo_app.run_test(size=(120, 40)) as pilot:
         screen = await open_engines(pilot, 2, select="broken")
@@ -134,9 +114,9 @@ async def test_unreachable_engine_shows_why_and_the_app_keeps_working(ui_kms, de
 
 
 async def test_background_checks_never_prompt_for_a_secret(ui_kms, demo_app, memory_keyring, tmp_path):
-    ui_kms.register_engine("GOLANG", "locked", options={"directory": str(tmp_path / "locked")}, secret="s3cret passphrase")
-    memory_keyring.entries.pop(("kms-tui", ui_kms.credentials.username("locked")))
-    ui_kms.forget_driver("locked")
+    ui_kms.engines.register("GOLANG", "locked", options={"directory": str(tmp_path / "locked")}, secret="s3cret passphrase")
+    memory_keyring.entries.pop(("kms-tui", ui_kms.context.credentials.username("locked")))
+    ui_kms.context.forget_driver("locked")
     async with demo_app.run_test(size=(120, 40)) as pilot:
         screen = await open_engines(pilot, 2, select="locked")
         assert isinstance(pilot.app.screen, EnginesScreen)  # no SecretDialog popped up
@@ -145,8 +125,8 @@ async def test_background_checks_never_prompt_for_a_secret(ui_kms, demo_app, mem
 
 
 async def test_enter_lists_the_keys_of_the_engine(ui_kms, demo_app, tmp_path):
-    ui_kms.register_engine("GOLANG", "soft-2", options={"directory": str(tmp_path / "k2"), "encrypt": "false"})
-    ui_kms.create_key("Ed25519", 256, "on-soft-2", engine_id="soft-2")
+    ui_kms.engines.register("GOLANG", "soft-2", options={"directory": str(tmp_path / "k2"), "encrypt": "false"})
+    ui_kms.keys.create("Ed25519", 256, "on-soft-2", engine_id="soft-2")
     async with demo_app.run_test(size=(120, 40)) as pilot:
         await open_engines(pilot, 2, select="soft-2")
         await pilot.press("enter")
@@ -169,22 +149,22 @@ async def test_register_a_second_software_engine_through_the_form(ui_kms, demo_a
         secret_input = dialog.query_one("#engine-secret", Input)
         assert secret_input.password  # masked
         secret_input.focus()
-        await pilot.press(*"form-passphrase-1")
+        await type_text(pilot, "form-passphrase-1")
         await pilot.press("enter")  # Enter in the last field registers
         assert secret_input.value == ""  # cleared as soon as the worker started
         await until(pilot, engines_settled(pilot.app, 2))
-        view = ui_kms.get_engine("soft-2")
+        view = ui_kms.engines.get("soft-2")
         assert view.record.name == "Second engine" and view.record.is_default
         assert view.record.config == {"directory": str(tmp_path / "k2"), "encrypt": "true"}
-        assert memory_keyring.entries[("kms-tui", ui_kms.credentials.username("soft-2"))] == "form-passphrase-1"
-        for name in os.listdir(UI_DATA):
+        assert memory_keyring.entries[("kms-tui", ui_kms.context.credentials.username("soft-2"))] == "form-passphrase-1"
+        for name in os.listdir(ui_kms.data_dir):
             if name.startswith("kms.db"):
-                assert b"form-passphrase-1" not in (UI_DATA / name).read_bytes()
+                assert b"form-passphrase-1" not in (ui_kms.data_dir / name).read_bytes()
         screen = pilot.app.screen
         assert str(screen.query_one(DataTable).get_row("soft-2")[0]) == "★"
         assert screen.checks["soft-2"].reachable
         # The app closes the service when it exits: check through it while it runs.
-        assert ui_kms.create_key("ECDSA", 256, "made-on-soft-2").engine_id == "soft-2"
+        assert ui_kms.keys.create("ECDSA", 256, "made-on-soft-2").engine_id == "soft-2"
 
 
 async def test_registration_with_a_bad_option_shows_the_error_and_records_nothing(ui_kms, demo_app, tmp_path):
@@ -201,8 +181,8 @@ async def test_registration_with_a_bad_option_shows_the_error_and_records_nothin
         await until(pilot, lambda: pilot.app.screen is dialog)
         assert "cannot be created" in str(dialog.query_one("#register-message").render())  # also inline
         assert not dialog.query_one("#register").disabled  # the user can fix it and retry
-        assert [v.record.id for v in ui_kms.list_engines()] == ["golang-default"]
-        assert not [r for r in ui_kms.audit_rows(50) if r.engine_id == "soft-bad"]
+        assert [v.record.id for v in ui_kms.engines.list()] == ["golang-default"]
+        assert not [r for r in ui_kms.audit.rows(50) if r.engine_id == "soft-bad"]
 
 
 async def test_unavailable_engine_types_are_offered_disabled(demo_app, monkeypatch):
@@ -213,7 +193,7 @@ async def test_unavailable_engine_types_are_offered_disabled(demo_app, monkeypat
         await open_engines(pilot)
         await pilot.press("a")
         await until(pilot, lambda: isinstance(pilot.app.screen, RegisterEngineDialog)
-                    and pilot.app.screen.query_one(OptionList).option_count == 6)
+                    and pilot.app.screen.query_one(OptionList).option_count == len(engine_registry.ENGINE_TYPES))
         options = pilot.app.screen.query_one(OptionList)
         aws = options.get_option("AWS_KMS")
         assert aws.disabled and "not available" in str(aws.prompt)
@@ -235,7 +215,7 @@ async def test_discover_turns_offered_choices_into_a_select(ui_kms, demo_app, mo
                                   {"value": str(tmp_path / "b"), "label": "Token B", "initialized": True}],
                     "not-an-option": [{"value": "x"}]}
 
-        monkeypatch.setattr(Kms, "engine_option_choices", fake_choices)
+        monkeypatch.setattr(EngineService, "option_choices", fake_choices)
         dialog.query_one("#opt-encrypt", Select).value = "false"
         await pilot.click("#discover")
         await until(pilot, lambda: isinstance(dialog.query_one("#opt-directory"), Select))
@@ -246,19 +226,19 @@ async def test_discover_turns_offered_choices_into_a_select(ui_kms, demo_app, mo
         dialog.query_one("#engine-id", Input).value = "discovered"
         await pilot.click("#register")
         await until(pilot, lambda: not isinstance(pilot.app.screen, RegisterEngineDialog))
-        assert ui_kms.get_engine("discovered").record.config["directory"] == str(tmp_path / "b")
+        assert ui_kms.engines.get("discovered").record.config["directory"] == str(tmp_path / "b")
 
 
 # --- default, test, sync, unregister -----------------------------------------------------
 
 
 async def test_set_default_and_test_connection(ui_kms, demo_app, tmp_path):
-    ui_kms.register_engine("GOLANG", "soft-2", options={"directory": str(tmp_path / "k2"), "encrypt": "false"})
+    ui_kms.engines.register("GOLANG", "soft-2", options={"directory": str(tmp_path / "k2"), "encrypt": "false"})
     async with demo_app.run_test(size=(100, 30)) as pilot:
         screen = await open_engines(pilot, 2, select="soft-2")
         await pilot.press("D")
         await until(pilot, lambda: str(screen.query_one(DataTable).get_row("soft-2")[0]) == "★")
-        assert [v.record.id for v in ui_kms.list_engines() if v.record.is_default] == ["soft-2"]
+        assert [v.record.id for v in ui_kms.engines.list() if v.record.is_default] == ["soft-2"]
         assert str(screen.query_one(DataTable).get_row("golang-default")[0]) == ""
         os.rename(tmp_path / "k2", tmp_path / "moved")
         (tmp_path / "k2").write_text("now a file")  # the directory is gone: the test must say so
@@ -272,7 +252,7 @@ async def test_set_default_and_test_connection(ui_kms, demo_app, tmp_path):
 
 
 async def test_sync_adopts_a_clear_pem_file_and_reports_it(ui_kms, demo_app):
-    foreign = foreign_pem(ui_kms.get_engine("golang-default").record.config["directory"])
+    foreign = foreign_pem(ui_kms.engines.get("golang-default").record.config["directory"])
     async with demo_app.run_test(size=(100, 30)) as pilot:
         screen = await open_engines(pilot)
         await pilot.press("y")
@@ -282,11 +262,11 @@ async def test_sync_adopts_a_clear_pem_file_and_reports_it(ui_kms, demo_app):
         await pilot.press("escape")
         await until(pilot, lambda: pilot.app.screen is screen
                     and str(screen.query_one(DataTable).get_row("golang-default")[4]) == "8")
-        assert ui_kms.resolve(foreign).has_private_key
+        assert ui_kms.keys.resolve(foreign).has_private_key
 
 
 async def test_cancelling_a_sync_stops_it(ui_kms, empty_app, monkeypatch):
-    directory = ui_kms.get_engine("golang-default").record.config["directory"]
+    directory = ui_kms.engines.get("golang-default").record.config["directory"]
     os.makedirs(directory, exist_ok=True)
     for _ in range(3):
         foreign_pem(directory)
@@ -312,13 +292,13 @@ async def test_cancelling_a_sync_stops_it(ui_kms, empty_app, monkeypatch):
         assert dialog.reports is None
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(pilot.app.screen, EnginesScreen))
-        assert ui_kms.count_keys() == 1  # the one read before the cancel
-        assert not [r for r in ui_kms.audit_rows(50) if r.action == "engine.sync"]
+        assert ui_kms.keys.count() == 1  # the one read before the cancel
+        assert not [r for r in ui_kms.audit.rows(50) if r.action == "engine.sync"]
 
 
 async def test_unregister_is_refused_while_keys_exist_and_forcing_works(ui_kms, demo_app, tmp_path):
-    ui_kms.register_engine("GOLANG", "soft-2", options={"directory": str(tmp_path / "k2"), "encrypt": "false"})
-    ui_kms.create_key("Ed25519", 256, "on-soft-2", engine_id="soft-2")
+    ui_kms.engines.register("GOLANG", "soft-2", options={"directory": str(tmp_path / "k2"), "encrypt": "false"})
+    ui_kms.keys.create("Ed25519", 256, "on-soft-2", engine_id="soft-2")
     async with demo_app.run_test(size=(100, 30)) as pilot:
         screen = await open_engines(pilot, 2, select="soft-2")
         await pilot.press("x")
@@ -327,27 +307,31 @@ async def test_unregister_is_refused_while_keys_exist_and_forcing_works(ui_kms, 
         await pilot.press("enter")  # the first choice: unregister
         await until(pilot, lambda: isinstance(pilot.app.screen, FormDialog))
         await until_text(pilot, "still has 1 key record")
-        await pilot.press(*"soft-3", "enter")
+        await type_text(pilot, "soft-3")
+        await pilot.press("enter")
         await until_text(pilot, "not the engine id")
-        assert "soft-2" in [v.record.id for v in ui_kms.list_engines()]
+        assert "soft-2" in [v.record.id for v in ui_kms.engines.list()]
         pilot.app.screen.query_one(Input).value = ""
-        await pilot.press(*"soft-2", "enter")
+        await type_text(pilot, "soft-2")
+        await pilot.press("enter")
         await until(pilot, lambda: pilot.app.screen is screen and "soft-2" not in screen.views)
-        assert [v.record.id for v in ui_kms.list_engines()] == ["golang-default"]
+        assert [v.record.id for v in ui_kms.engines.list()] == ["golang-default"]
     assert len(os.listdir(tmp_path / "k2")) == 1  # the key stays in the backend
 
 
 async def test_set_secret_replaces_the_stored_one(ui_kms, demo_app, memory_keyring, tmp_path):
     from kms_tui.dialogs.secret import SecretDialog
 
-    ui_kms.register_engine("GOLANG", "soft-2", options={"directory": str(tmp_path / "k2")}, secret="old secret phrase")
+    ui_kms.engines.register("GOLANG", "soft-2", options={"directory": str(tmp_path / "k2")}, secret="old secret phrase")
     async with demo_app.run_test(size=(100, 30)) as pilot:
         screen = await open_engines(pilot, 2, select="soft-2")
         await pilot.press("p")
         await until(pilot, lambda: isinstance(pilot.app.screen, SecretDialog))
-        await pilot.press(*"new secret phrase", "enter", *"new secret phrase", "enter")
+        for _ in range(2):  # the secret, then again to confirm it
+            await type_text(pilot, "new secret phrase")
+            await pilot.press("enter")
         await until(pilot, lambda: pilot.app.screen is screen and screen.checks.get("soft-2") is not None)
-        assert memory_keyring.entries[("kms-tui", ui_kms.credentials.username("soft-2"))] == "new secret phrase"
+        assert memory_keyring.entries[("kms-tui", ui_kms.context.credentials.username("soft-2"))] == "new secret phrase"
         assert screen.checks["soft-2"].reachable
         assert "new secret phrase" not in screen_text(pilot.app)
 
@@ -376,9 +360,9 @@ async def test_help_and_command_palette_list_the_engine_actions(demo_app):
 @pytest.fixture
 def broken_app(ui_kms, demo_app):
     """The demo inventory plus an engine whose key directory cannot exist."""
-    blocker = UI_DATA / "not-a-directory"
+    blocker = ui_kms.data_dir / "not-a-directory"
     blocker.write_text("a file")
-    ui_kms.register_engine("GOLANG", "broken-disk", name="Disk that went away",
+    ui_kms.engines.register("GOLANG", "broken-disk", name="Disk that went away",
                            options={"directory": str(blocker / "keys"), "encrypt": "false"}, check=False)
     return demo_app
 
@@ -405,21 +389,21 @@ def _register_step(step: str, type_index: int = 0):
         if step == "types":
             await pilot.press("a")
             await until(pilot, lambda: isinstance(pilot.app.screen, RegisterEngineDialog)
-                        and pilot.app.screen.query_one(OptionList).option_count == 6)
+                        and pilot.app.screen.query_one(OptionList).option_count == len(engines.ENGINE_TYPES))
             return
         dialog = await open_register_form(pilot, type_index)
         if step == "filled":
-            await fill_software_form(pilot, dialog, "soft-2", str(UI_DATA / "keys" / "soft-2"))
+            await fill_software_form(pilot, dialog, "soft-2", f"{UI_SHOWN}/data/keys/soft-2")  # read back by the app
             dialog.query_one("#make-default").value = True
             dialog.query_one("#engine-secret", Input).focus()
-            await pilot.press(*"typed-secret")  # masked: the snapshot shows only bullets
+            await type_text(pilot, "typed-secret")  # masked: the snapshot shows only bullets
         elif step == "failed":
-            await fill_software_form(pilot, dialog, "soft-bad", str(UI_DATA / "kms.db" / "keys"))
+            await fill_software_form(pilot, dialog, "soft-bad", f"{UI_SHOWN}/data/kms.db/keys")
             await pilot.click("#register")
             await until(pilot, lambda: isinstance(pilot.app.screen, ErrorDialog))
             await pilot.press("escape")
             await until(pilot, lambda: pilot.app.screen is dialog)
-        await pilot.pause(0.05)
+        await pilot.pause()
 
     return run_before
 

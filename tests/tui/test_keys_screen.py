@@ -8,18 +8,14 @@ from kms_tui.app import KmsApp
 from kms_tui.screens.key_detail import KeyDetailScreen
 from kms_tui.screens.keys import PAGE, KeysScreen
 from kms_tui.text import safe_text
-from tests.tui.conftest import HOSTILE, workers_idle
-from tests.tui.screen_text import screen_text
+from tests.pilot import screen_text, type_text, until, workers_idle
+from tests.tui.conftest import HOSTILE
 
 
 async def wait_for_rows(pilot, count: int) -> DataTable:
     table = pilot.app.screen.query_one("#keys-table", DataTable)
-    for _ in range(100):
-        await pilot.pause(0.02)
-        if table.row_count == count and workers_idle(pilot.app) \
-                and not getattr(pilot.app.screen, "counting", False):
-            break
-    assert table.row_count == count
+    await until(pilot, lambda: table.row_count == count and workers_idle(pilot.app)
+                and not getattr(pilot.app.screen, "counting", False), f"{count} rows")
     return table
 
 
@@ -33,7 +29,7 @@ async def test_keys_table_lists_filters_and_sorts(demo_app):
         table = await wait_for_rows(pilot, 7)
         assert row_names(table)[0] == safe_text(HOSTILE, 40) and row_names(table)[1] == "device-fleet-01"
         await pilot.press("slash")
-        await pilot.press(*"issuing")
+        await type_text(pilot, "issuing")
         table = await wait_for_rows(pilot, 1)
         assert row_names(table) == ["issuing-ca-2026"]
         pilot.app.screen.query_one("#filter", Input).value = "ca"
@@ -55,13 +51,9 @@ async def test_enter_opens_the_key_detail_with_strength_and_bindings(demo_app):
         await wait_for_rows(pilot, 1)
         pilot.app.screen.query_one("#keys-table", DataTable).focus()
         await pilot.press("enter")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: isinstance(pilot.app.screen, KeyDetailScreen) and pilot.app.screen.record is not None,
+                    "the key detail")
         screen = pilot.app.screen
-        assert isinstance(screen, KeyDetailScreen)
-        for _ in range(50):
-            if screen.record is not None:
-                break
-            await pilot.pause(0.02)
         assert screen.record.name == "issuing-ca-2026"
         bindings = screen.query_one("#detail-bindings", DataTable)
         assert bindings.row_count == 2
@@ -78,30 +70,22 @@ async def test_bound_key_cannot_be_deleted_without_force(demo_app, demo_kms):
         await wait_for_rows(pilot, 1)
         pilot.app.screen.query_one("#keys-table", DataTable).focus()
         await pilot.press("d")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(pilot.app.screen, DeleteKeyDialog), "the delete dialog")
         dialog = pilot.app.screen
-        assert isinstance(dialog, DeleteKeyDialog)
-        await pilot.press(*"issuing-ca-2026")
+        await type_text(pilot, "issuing-ca-2026")
         assert dialog.query_one("#delete").disabled  # bound: force not ticked
         await pilot.press("enter")
-        await pilot.pause(0.1)
-        assert demo_kms.resolve("issuing-ca").name == "issuing-ca-2026"
+        await pilot.pause()
+        assert demo_kms.keys.resolve("issuing-ca").name == "issuing-ca-2026"
         dialog.query_one("#force").value = True
-        await pilot.pause(0.05)
-        assert not dialog.query_one("#delete").disabled
-        for _ in range(100):  # what this engine does with a deleted key, from the service
-            if dialog.notice:
-                break
-            await pilot.pause(0.02)
+        await until(pilot, lambda: not dialog.query_one("#delete").disabled, "Delete to be enabled")
+        await until(pilot, lambda: dialog.notice, "what this engine does with a deleted key, from the service")
         assert "trash" in str(dialog.query_one("#dialog-body").render())
         await pilot.click("#delete")
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if not isinstance(pilot.app.screen, DeleteKeyDialog):
-                break
+        await until(pilot, lambda: not isinstance(pilot.app.screen, DeleteKeyDialog), "the dialog to close")
         # The software engine keeps it in its trash: the record stays, pending deletion.
-        assert demo_kms.count_keys() == 7 and demo_kms.resolve("issuing-ca").state == "PendingDeletion"
-        assert [r.action for r in demo_kms.audit_rows(limit=2)] == ["key.delete", "key.delete.intent"]
+        assert demo_kms.keys.count() == 7 and demo_kms.keys.resolve("issuing-ca").state == "PendingDeletion"
+        assert [r.action for r in demo_kms.audit.rows(limit=2)] == ["key.delete", "key.delete.intent"]
 
 
 async def test_hostile_name_is_shown_literally(demo_app):
@@ -120,13 +104,13 @@ async def test_the_cursor_moves_across_pages_as_if_every_row_were_loaded(kms):
 
     from store import KeyRecord
 
-    with kms.store.transaction():
+    with kms.context.store.transaction():
         for i in range(450):
             public = ec.generate_private_key(ec.SECP256R1()).public_key()
             der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
             pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
             key_id = hashlib.sha256(der).hexdigest()
-            kms.store.add_key(KeyRecord(key_id=key_id, engine_id="golang-default", name=f"device-{i:04d}",
+            kms.context.store.add_key(KeyRecord(key_id=key_id, engine_id="golang-default", name=f"device-{i:04d}",
                                         algorithm="ECDSA", size=256, strength="MEDIUM", has_private_key=False,
                                         public_key=pem.decode()))
     app = KmsApp(kms)
@@ -138,29 +122,22 @@ async def test_the_cursor_moves_across_pages_as_if_every_row_were_loaded(kms):
             return lambda: (screen.query_state.offset == offset and table.cursor_row == row
                             and str(table.get_row_at(row)[0]) == name and screen.total == 450)
 
-        async def until(predicate):
-            for _ in range(200):
-                await pilot.pause(0.02)
-                if predicate():
-                    return
-            raise AssertionError(f"offset {screen.query_state.offset}, cursor {table.cursor_row}")
-
         table.focus()
         await pilot.press("ctrl+end")  # the last key of all, not of the page
         last = 449 // PAGE * PAGE
-        await until(at(last, 449 - last, "device-0449"))
+        await until(pilot, at(last, 449 - last, "device-0449"), "the last key")
         assert f"page {last // PAGE + 1}/{last // PAGE + 1}" in str(screen.query_one("#keys-status").render())
         await pilot.press("ctrl+home")
-        await until(at(0, 0, "device-0000"))
+        await until(pilot, at(0, 0, "device-0000"), "the first key")
         for _ in range(20):  # page down within the loaded page until its last row
             await pilot.press("pagedown")
-            await pilot.pause(0.02)
+            await pilot.pause()
             if table.cursor_row == PAGE - 1:
                 break
         assert (screen.query_state.offset, table.cursor_row) == (0, PAGE - 1)
         await pilot.press("down")  # past the page's last row: the next page, at its first row
-        await until(at(PAGE, 0, f"device-{PAGE:04d}"))
+        await until(pilot, at(PAGE, 0, f"device-{PAGE:04d}"), "the next page")
         await pilot.press("up")  # and back
-        await until(at(0, PAGE - 1, f"device-{PAGE - 1:04d}"))
+        await until(pilot, at(0, PAGE - 1, f"device-{PAGE - 1:04d}"), "the first page's last row")
         await pilot.press("ctrl+end", "down")  # nothing after the last key
-        await until(at(last, 449 - last, "device-0449"))
+        await until(pilot, at(last, 449 - last, "device-0449"), "still the last key")

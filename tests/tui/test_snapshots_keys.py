@@ -8,18 +8,14 @@ from textual.widgets import DataTable
 from kms_tui.dialogs.error import ErrorDialog
 from kms_tui.dialogs.secret import SecretDialog
 from kms_tui.screens.key_detail import KeyDetailScreen
-from tests.tui.conftest import SIZES, workers_idle
+from tests.pilot import type_text, until, workers_idle
+from tests.tui.conftest import SIZES
 
 
-async def settle(pilot, predicate, tries: int = 200) -> None:
+async def settle(pilot, predicate) -> None:
     """Wait for ``predicate`` and for every service call to be over (rows, then the count)."""
-    for _ in range(tries):
-        await pilot.pause(0.02)
-        if predicate() and workers_idle(pilot.app) \
-                and not getattr(pilot.app.screen, "counting", False):
-            await pilot.pause(0.05)
-            return
-    raise AssertionError("the screen did not settle")
+    await until(pilot, lambda: predicate() and workers_idle(pilot.app)
+                and not getattr(pilot.app.screen, "counting", False), "the screen to settle")
 
 
 def keys_loaded(pilot, count=7):
@@ -40,7 +36,7 @@ def test_keys_screen_filtered(snap_compare, demo_app, size):
         await settle(pilot, keys_loaded(pilot))
         await pilot.press("slash")
         await settle(pilot, lambda: getattr(pilot.app.focused, "id", None) == "filter")
-        await pilot.press(*"ca")
+        await type_text(pilot, "ca")
         await settle(pilot, keys_loaded(pilot, 2))
 
     assert snap_compare(demo_app, terminal_size=SIZES[size], run_before=run_before)
@@ -57,7 +53,7 @@ def test_empty_keys_screen(snap_compare, empty_app, size):
 def _open_detail(name):
     async def run_before(pilot):
         await settle(pilot, keys_loaded(pilot))
-        record = pilot.app.kms.resolve(name)
+        record = pilot.app.kms.keys.resolve(name)
         await pilot.app.push_screen(KeyDetailScreen(record.engine_id, record.key_id))
         await settle(pilot, lambda: getattr(pilot.app.screen, "record", None) is not None)
 
@@ -76,7 +72,7 @@ def test_delete_dialog_for_a_bound_key(snap_compare, demo_app, size):
         await _open_detail("issuing-ca-2026")(pilot)
         await pilot.press("d")
         await settle(pilot, lambda: getattr(pilot.app.focused, "id", None) == "confirm-name")
-        await pilot.press(*"issuing")
+        await type_text(pilot, "issuing")
         await settle(pilot, lambda: pilot.app.screen.query_one("#confirm-name").value == "issuing")
         await settle(pilot, lambda: pilot.app.screen.notice is not None)  # what a delete does on this engine
 
@@ -98,7 +94,7 @@ def test_error_dialog(snap_compare, demo_app, size):
     async def run_before(pilot):
         await settle(pilot, keys_loaded(pilot))
         await pilot.app.push_screen(ErrorDialog("Engine unreachable", "The engine at https://vault.example:8200 did not answer within 10 s."))
-        await pilot.pause(0.05)
+        await pilot.pause()
 
     assert snap_compare(demo_app, terminal_size=SIZES[size], run_before=run_before)
 
@@ -109,7 +105,7 @@ def test_secret_dialog_masks_what_is_typed(snap_compare, demo_app, size):
         await settle(pilot, keys_loaded(pilot))
         await pilot.app.push_screen(SecretDialog("pkcs11-prod-hsm", "user PIN", "No OS keyring is available.", True))
         await settle(pilot, lambda: getattr(pilot.app.focused, "id", None) == "secret")
-        await pilot.press(*"123456")
+        await type_text(pilot, "123456")
         await settle(pilot, lambda: len(pilot.app.screen.query_one("#secret").value) == 6)
 
     assert snap_compare(demo_app, terminal_size=SIZES[size], run_before=run_before)

@@ -10,18 +10,8 @@ from textual.widgets import DataTable, Input
 from kms_tui.screens.audit import AuditScreen
 from kms_tui.screens.stats import CHARTS, StatsScreen, chart_bars
 from kms_tui.widgets.bar_chart import Bar, BarChart, bar_cells
-from tests.tui.conftest import HOSTILE, SIZES, UI_DATA
-from tests.tui.screen_text import screen_text
-
-
-async def until(pilot, predicate, tries: int = 500) -> None:
-    """Poll until the UI reaches a state (workers finished); never sleep-and-hope."""
-    for _ in range(tries):
-        await pilot.pause(0.02)
-        if predicate():
-            await pilot.pause(0.02)
-            return
-    raise AssertionError(f"the UI did not reach the expected state:\n{screen_text(pilot.app)}")
+from tests.pilot import screen_text, type_text, until
+from tests.tui.conftest import HOSTILE, SIZES
 
 
 async def open_stats(pilot) -> StatsScreen:
@@ -41,15 +31,16 @@ def audit_settled(app, rows: int | None = None, checked: bool = True):
 
 async def open_audit(pilot, rows: int | None = None) -> AuditScreen:
     await pilot.app.switch_mode("audit")
-    await until(pilot, audit_settled(pilot.app, rows))
-    await pilot.pause(0.1)  # the table sizes its columns when idle, after the rows arrive
+    await until(pilot, audit_settled(pilot.app, rows))  # then idle: the table sizes its columns after the rows
     return pilot.app.screen
 
 
 async def filter_audit(pilot, text: str) -> None:
     screen = pilot.app.screen
     screen.query_one("#audit-filter", Input).value = ""
-    await pilot.press("slash", *text, "enter")
+    await pilot.press("slash")
+    await type_text(pilot, text)
+    await pilot.press("enter")
     await until(pilot, lambda: screen.text == text and screen.query_one(DataTable).row_count == len(screen.rows))
 
 
@@ -79,7 +70,7 @@ async def test_bar_chart_fits_80_columns(demo_app):
 async def test_stats_match_the_service_and_refresh(demo_app, demo_kms):
     async with demo_app.run_test(size=(120, 40)) as pilot:
         screen = await open_stats(pilot)
-        stats = demo_kms.stats()
+        stats = demo_kms.inventory.stats()
         assert screen.stats == stats
         for chart_id, _, key in CHARTS:
             bars = screen.query_one(f"#{chart_id}", BarChart).bars
@@ -92,7 +83,7 @@ async def test_stats_match_the_service_and_refresh(demo_app, demo_kms):
         assert by["chart-bound"] == {"bound": 1, "unbound": 6}
         assert by["chart-size"]["ECDSA 256"] == 2 and sum(by["chart-algorithm"].values()) == 7
         assert "7 keys on 1 engine" in screen_text(pilot.app)
-        demo_kms.create_key("ECDSA", 384, "made-meanwhile")
+        demo_kms.keys.create("ECDSA", 384, "made-meanwhile")
         await pilot.press("r")
         await until(pilot, lambda: screen.stats["total"] == 8)
         assert "8 keys on 1 engine" in screen_text(pilot.app)
@@ -105,7 +96,7 @@ async def test_stats_match_the_service_and_refresh(demo_app, demo_kms):
 async def test_audit_lists_newest_first_with_the_chain_intact(demo_app, demo_kms):
     async with demo_app.run_test(size=(120, 40)) as pilot:
         screen = await open_audit(pilot)
-        expected = demo_kms.audit_rows(500)
+        expected = demo_kms.audit.rows(500)
         assert [r.seq for r in screen.rows] == [r.seq for r in expected]
         assert screen.rows[0].action == "key.sign"
         table = screen.query_one(DataTable)
@@ -119,15 +110,15 @@ async def test_audit_filter_by_action_key_and_engine(demo_app, demo_kms):
         await filter_audit(pilot, "key.bind")
         assert [r.action for r in screen.rows] == ["key.bind", "key.bind"]
         await filter_audit(pilot, "issuing-ca")  # an alias: resolved through the service
-        issuing = demo_kms.resolve("issuing-ca").key_id
+        issuing = demo_kms.keys.resolve("issuing-ca").key_id
         assert {r.key_id for r in screen.rows} == {issuing} and len(screen.rows) == 3
         assert "filter: key issuing-ca-2026" in screen_text(pilot.app)
         await filter_audit(pilot, "engine:golang-default")
-        assert len(screen.rows) == len(demo_kms.audit_rows(500, engine_id="golang-default"))
+        assert len(screen.rows) == len(demo_kms.audit.rows(500, engine_id="golang-default"))
         await filter_audit(pilot, "action:engine.register")
         assert [r.action for r in screen.rows] == ["engine.register"]
         screen.query_one("#audit-filter", Input).value = ""  # clearing shows everything again
-        await until(pilot, lambda: screen.text == "" and len(screen.rows) == len(demo_kms.audit_rows(500)))
+        await until(pilot, lambda: screen.text == "" and len(screen.rows) == len(demo_kms.audit.rows(500)))
 
 
 async def test_audit_filter_that_matches_nothing_is_shown_inline(demo_app):
@@ -149,11 +140,11 @@ async def test_audit_reads_more_rows_on_demand(demo_app, demo_kms, monkeypatch):
         assert "newest 4 shown (m: more)" in screen_text(pilot.app)
         await pilot.press("m")
         await until(pilot, audit_settled(pilot.app, rows=8))
-        assert [r.seq for r in screen.rows] == [r.seq for r in demo_kms.audit_rows(8)]
+        assert [r.seq for r in screen.rows] == [r.seq for r in demo_kms.audit.rows(8)]
 
 
 async def test_audit_shows_hostile_names_literally(demo_app, demo_kms):
-    hostile_id = demo_kms.resolve(HOSTILE).key_id
+    hostile_id = demo_kms.keys.resolve(HOSTILE).key_id
     async with demo_app.run_test(size=(120, 40)) as pilot:
         screen = await open_audit(pilot)
         table = screen.query_one(DataTable)
@@ -165,9 +156,9 @@ async def test_audit_shows_hostile_names_literally(demo_app, demo_kms):
         assert "\\u001b]0;pwned" in text and "\x1b" not in text  # the escape is shown, not obeyed
 
 
-def tamper(seq_action: str = "key.bind") -> int:
+def tamper(data_dir, seq_action: str = "key.bind") -> int:
     """Edit one audit row behind the log's back, as an attacker with file access would."""
-    with sqlite3.connect(UI_DATA / "kms.db") as con:
+    with sqlite3.connect(data_dir / "kms.db") as con:
         seq = con.execute("SELECT MIN(seq) FROM audit WHERE action = ?", (seq_action,)).fetchone()[0]
         con.execute("UPDATE audit SET details = '{}' WHERE seq = ?", (seq,))
     con.close()
@@ -178,7 +169,7 @@ async def test_audit_chain_broken_after_tampering_and_recheck(demo_app, demo_kms
     async with demo_app.run_test(size=(120, 40)) as pilot:
         screen = await open_audit(pilot)
         assert screen.check.ok
-        seq = tamper()
+        seq = tamper(demo_kms.data_dir)
         await pilot.press("c")
         await until(pilot, lambda: screen.check is not None and not screen.check.ok)
         assert screen.check.first_broken == seq
@@ -209,7 +200,7 @@ def test_snapshot_stats_empty(snap_compare, empty_app, size):
 def test_snapshot_audit(snap_compare, demo_app, size, step):
     async def run_before(pilot):
         if step == "broken":
-            tamper()
+            tamper(pilot.app.kms.data_dir)
         await open_audit(pilot)
         if step == "filtered":
             await filter_audit(pilot, "issuing-ca")

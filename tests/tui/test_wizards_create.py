@@ -11,11 +11,12 @@ from engines.errors import KmsError
 from kms_tui.actions import open_create
 from kms_tui.screens.key_detail import KeyDetailScreen
 from kms_tui.wizards.create import CreateKeyWizard
+from tests.pilot import screen_text, until
 from tests.tui import test_wizards_support as support
-from tests.tui.screen_text import screen_text
-from tests.tui.test_wizards_support import DATA, message, next_step, refused, until
+from tests.tui.test_wizards_support import message, next_step, refused
 
-ui_kms = support.ui_kms  # the wizard tests use their own data directory
+ui_kms = support.ui_kms  # the wizard tests' data directory is the CLI's default one
+ui_shown = support.ui_shown
 
 
 def option_ids(screen, selector: str) -> list[str]:
@@ -55,7 +56,7 @@ async def fill_names(pilot, wizard, name: str, aliases: str = "", tags: str = ""
 
 
 async def test_create_end_to_end_on_the_chosen_engine(demo_app, demo_kms):
-    demo_kms.register_engine("GOLANG", "soft-two", name="Second software engine")
+    demo_kms.engines.register("GOLANG", "soft-two", name="Second software engine")
     async with demo_app.run_test(size=(100, 32)) as pilot:
         wizard = await start(pilot)
         assert wizard.engine_id == "golang-default"  # the default engine is preselected
@@ -75,10 +76,10 @@ async def test_create_end_to_end_on_the_chosen_engine(demo_app, demo_kms):
         assert "$ kms-tui keys create --algorithm ECDSA" in text
         await pilot.press("ctrl+n")
         await until(pilot, lambda: isinstance(pilot.app.screen, KeyDetailScreen), "the new key's detail")
-        record = demo_kms.resolve("ca-[b]new[/b]-2026")
+        record = demo_kms.keys.resolve("ca-[b]new[/b]-2026")
         assert (record.engine_id, record.algorithm, record.size) == ("soft-two", "ECDSA", 384)
         assert record.aliases == ["ca-new", "ca-next"] and record.tags == ["pki", "ca"]
-        assert record.has_private_key and demo_kms.resolve("ca-next").key_id == record.key_id
+        assert record.has_private_key and demo_kms.keys.resolve("ca-next").key_id == record.key_id
         assert pilot.app.screen.key_id == record.key_id  # the new key is what opened
 
 
@@ -86,7 +87,7 @@ async def test_only_what_the_engine_supports_is_offered(demo_app, demo_kms, monk
     async with demo_app.run_test(size=(100, 32)) as pilot:
         wizard = await start(pilot)
         await next_step(pilot, "algorithm")
-        supported = demo_kms.supported_key_types("golang-default")
+        supported = demo_kms.engines.supported_key_types("golang-default")
         assert option_ids(wizard, "#algorithm-list") == [a for a in ("RSA", "ECDSA", "Ed25519") if a in supported]
         await choose(pilot, wizard, "RSA", 3072)
         assert option_ids(wizard, "#size-list") == [str(s) for s in sorted(supported["RSA"])]
@@ -95,7 +96,7 @@ async def test_only_what_the_engine_supports_is_offered(demo_app, demo_kms, monk
         await until(pilot, lambda: not isinstance(pilot.app.screen, CreateKeyWizard), "the wizard to close")
 
         # An engine that cannot make Ed25519 keys or small curves (as AWS KMS): they are not offered.
-        monkeypatch.setattr(demo_kms, "supported_key_types", lambda engine_id: {"RSA": [4096, 2048], "ECDSA": [384]})
+        monkeypatch.setattr(demo_kms.engines, "supported_key_types", lambda engine_id: {"RSA": [4096, 2048], "ECDSA": [384]})
         wizard = await start(pilot)
         await next_step(pilot, "algorithm")
         assert option_ids(wizard, "#algorithm-list") == ["RSA", "ECDSA"]
@@ -105,7 +106,7 @@ async def test_only_what_the_engine_supports_is_offered(demo_app, demo_kms, monk
 
 
 async def test_a_taken_name_or_alias_is_refused_inline(demo_app, demo_kms):
-    before = demo_kms.count_keys()
+    before = demo_kms.keys.count()
     async with demo_app.run_test(size=(100, 32)) as pilot:
         wizard = await start(pilot)
         await next_step(pilot, "algorithm")
@@ -126,9 +127,9 @@ async def test_a_taken_name_or_alias_is_refused_inline(demo_app, demo_kms):
         assert wizard.query_one("#name", Input).value == "fresh-name"
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(pilot.app.screen, CreateKeyWizard), "the wizard to close")
-        assert demo_kms.count_keys() == before
+        assert demo_kms.keys.count() == before
         with pytest.raises(KmsError):
-            demo_kms.resolve("fresh-name")
+            demo_kms.keys.resolve("fresh-name")
 
 
 async def test_cancel_during_generation_leaves_no_key(demo_app, demo_kms):
@@ -136,13 +137,13 @@ async def test_cancel_during_generation_leaves_no_key(demo_app, demo_kms):
 
     Generation takes 0.05-1 s here, too short to press Escape into reliably. The test
     holds the service's engine lock (nothing is patched), which parks the worker
-    inside ``create_key`` until Escape has been pressed.
+    inside ``kms.keys.create`` until Escape has been pressed.
     """
-    key_dir = DATA / "keys" / "golang-default"
+    key_dir = demo_kms.data_dir / "keys" / "golang-default"
     files_before = sorted(os.listdir(key_dir))
 
     def actions(action):
-        return len(demo_kms.audit_rows(limit=1000, action=action))
+        return len(demo_kms.audit.rows(limit=1000, action=action))
 
     created_before = actions("key.create")
     async with demo_app.run_test(size=(100, 32)) as pilot:
@@ -152,16 +153,16 @@ async def test_cancel_during_generation_leaves_no_key(demo_app, demo_kms):
         await next_step(pilot, "names")
         await fill_names(pilot, wizard, "rsa-4096-cancelled")
         await next_step(pilot, "confirm")
-        with demo_kms._drivers_lock:
+        with demo_kms.context._drivers_lock:
             await pilot.press("ctrl+n")
             await until(pilot, lambda: wizard.step_id == "generate", "the generation step")
             assert "Generating RSA 4096" in screen_text(pilot.app)
-            await pilot.press("escape")  # Cancel: sets the event create_key watches
+            await pilot.press("escape")  # Cancel: sets the event kms.keys.create watches
             assert wizard.cancel_event.is_set()
             assert "Cancelling" in screen_text(pilot.app)
-        await until(pilot, lambda: not isinstance(pilot.app.screen, CreateKeyWizard), "the wizard to close", 1500)
+        await until(pilot, lambda: not isinstance(pilot.app.screen, CreateKeyWizard), "the wizard to close", timeout=30)
         assert not isinstance(pilot.app.screen, KeyDetailScreen)  # nothing to open
         with pytest.raises(KmsError):
-            demo_kms.resolve("rsa-4096-cancelled")
+            demo_kms.keys.resolve("rsa-4096-cancelled")
         assert sorted(os.listdir(key_dir)) == files_before  # the engine's key file was discarded too
         assert actions("key.create") == created_before

@@ -11,13 +11,14 @@ from kms_tui.actions import open_import
 from kms_tui.screens.key_detail import KeyDetailScreen
 from kms_tui.widgets.file_picker import FilePickerDialog
 from kms_tui.wizards.import_key import ImportKeyWizard
+from tests.pilot import screen_text, type_text, until
 from tests.tui import test_wizards_support as support
 from tests.tui.conftest import fixture_key
-from tests.tui.screen_text import screen_text
-from tests.tui.test_wizards_support import PASSPHRASE, message, next_step, refused, until
+from tests.tui.test_wizards_support import PASSPHRASE, message, next_step, refused
 
 files = support.files  # fixed key files to import
-ui_kms = support.ui_kms  # the wizard tests use their own data directory
+ui_kms = support.ui_kms  # the wizard tests' data directory is the CLI's default one
+ui_shown = support.ui_shown
 
 
 def key_id_of(pem: bytes) -> str:
@@ -48,16 +49,16 @@ async def finish(pilot, wizard, name: str) -> None:
 
 
 async def test_import_from_a_file_with_a_preview_before_storing(empty_app, ui_kms, files):
-    count = ui_kms.count_keys()
+    count = ui_kms.keys.count()
     async with empty_app.run_test(size=(100, 32)) as pilot:
         wizard = await start(pilot)
-        await pilot.press(*str(files / "device-p256.pem"))
+        await type_text(pilot, str(files / "device-p256.pem"))
         await next_step(pilot, "preview")
         expected = key_id_of(fixture_key("p256.pem"))
         text = screen_text(pilot.app)
         assert "ECDSA P-256 (256)" in text and expected in text and "private key: it can sign" in text
         assert "PEM private key" in text and "Step 2 of 4" in text  # no passphrase step for a clear key
-        assert ui_kms.count_keys() == count  # nothing stored by the preview
+        assert ui_kms.keys.count() == count  # nothing stored by the preview
         await next_step(pilot, "names")
         assert wizard.query_one("#name", Input).value == "device-p256"  # suggested from the file name
         wizard.query_one("#aliases", Input).value = "dev-imported"
@@ -69,7 +70,7 @@ async def test_import_from_a_file_with_a_preview_before_storing(empty_app, ui_km
             "--alias dev-imported --tag devices --tag imported")
         await pilot.press("ctrl+n")
         await until(pilot, lambda: isinstance(pilot.app.screen, KeyDetailScreen), "the imported key's detail")
-        record = ui_kms.resolve("device-imported")
+        record = ui_kms.keys.resolve("device-imported")
         assert record.key_id == expected and record.has_private_key
         assert (record.algorithm, record.size, record.engine_id) == ("ECDSA", 256, "golang-default")
         assert record.aliases == ["dev-imported"] and record.tags == ["devices", "imported"]
@@ -83,19 +84,20 @@ async def test_the_file_picker_browses_and_picks_a_public_key(empty_app, ui_kms,
         await until(pilot, lambda: isinstance(pilot.app.screen, FilePickerDialog), "the file picker")
         picker = pilot.app.screen
         await until(pilot, lambda: picker.tree is not None and len(picker.tree.root.children) == 5, "the folder")
-        assert picker.query_one("#picker-path", Input).value == str(files)
+        shown = pilot.app.paths.path  # the picker shows paths as the app does, and fills the field so
+        assert picker.query_one("#picker-path", Input).value == shown(files) == f"{support.SHOWN}/files"
         tree = picker.query_one(DirectoryTree)
         assert [str(n.label) for n in tree.root.children] == [
             "keys", "device-p256.pem", "encrypted-rsa2048.pem", "notes.txt", "partner-public.pem"]
         await pilot.press("end", "enter")  # the last entry: partner-public.pem
         await until(pilot, lambda: pilot.app.screen is wizard, "the picker to close")
-        assert wizard.query_one("#key-file-path", Input).value == str(files / "partner-public.pem")
+        assert wizard.query_one("#key-file-path", Input).value == shown(files / "partner-public.pem")
         await next_step(pilot, "preview")
         assert "public key only: it can verify, not sign" in screen_text(pilot.app)
         assert "PEM public key (SPKI)" in screen_text(pilot.app)
         await next_step(pilot, "names")
         await finish(pilot, wizard, "partner-2026")
-        record = ui_kms.resolve("partner-2026")
+        record = ui_kms.keys.resolve("partner-2026")
         assert not record.has_private_key
         assert record.key_id == key_id_of((files / "partner-public.pem").read_bytes())
 
@@ -119,7 +121,7 @@ async def test_import_pasted_key(empty_app, ui_kms, files):
         assert "read from standard input" in screen_text(pilot.app)
         await pilot.press("ctrl+n")
         await until(pilot, lambda: isinstance(pilot.app.screen, KeyDetailScreen), "the imported key's detail")
-        assert ui_kms.resolve("pasted-rsa").key_id == key_id_of(pem)
+        assert ui_kms.keys.resolve("pasted-rsa").key_id == key_id_of(pem)
 
 
 async def test_encrypted_key_asks_for_its_passphrase(empty_app, ui_kms, files):
@@ -129,7 +131,7 @@ async def test_encrypted_key_asks_for_its_passphrase(empty_app, ui_kms, files):
         await next_step(pilot, "passphrase")
         field = wizard.query_one("#key-passphrase", Input)
         assert field.password and "Step 2 of 5 · Passphrase" in screen_text(pilot.app)
-        await pilot.press(*"wrong passphrase")
+        await type_text(pilot, "wrong passphrase")
         assert "wrong passphrase" not in screen_text(pilot.app)  # masked
         await refused(pilot, "passphrase")
         assert message(pilot).startswith("Wrong passphrase: The passphrase does not decrypt this key.")
@@ -146,12 +148,12 @@ async def test_encrypted_key_asks_for_its_passphrase(empty_app, ui_kms, files):
         assert PASSPHRASE not in wizard.cli_command().text and PASSPHRASE not in screen_text(pilot.app)
         await pilot.press("ctrl+n")
         await until(pilot, lambda: isinstance(pilot.app.screen, KeyDetailScreen), "the imported key's detail")
-        assert ui_kms.resolve("decrypted-rsa").key_id == key_id_of(fixture_key("rsa2048.pem"))
+        assert ui_kms.keys.resolve("decrypted-rsa").key_id == key_id_of(fixture_key("rsa2048.pem"))
         assert wizard._passphrase is None and wizard.data is None  # nothing kept after the import
 
 
 async def test_garbage_is_refused_inline_and_nothing_is_stored(demo_app, demo_kms, files):
-    count, audit = demo_kms.count_keys(), len(demo_kms.audit_rows(limit=1000))
+    count, audit = demo_kms.keys.count(), len(demo_kms.audit.rows(limit=1000))
     async with demo_app.run_test(size=(100, 32)) as pilot:
         wizard = await start(pilot)
         await refused(pilot, "source")
@@ -169,13 +171,13 @@ async def test_garbage_is_refused_inline_and_nothing_is_stored(demo_app, demo_km
         assert message(pilot).startswith("Unreadable key:")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(pilot.app.screen, ImportKeyWizard), "the wizard to close")
-        assert demo_kms.count_keys() == count and len(demo_kms.audit_rows(limit=1000)) == audit
+        assert demo_kms.keys.count() == count and len(demo_kms.audit.rows(limit=1000)) == audit
 
 
 async def test_a_key_already_recorded_on_the_engine_is_refused_at_the_preview(demo_app, demo_kms, files):
     async with demo_app.run_test(size=(100, 32)) as pilot:
         await start(pilot)
-        await pilot.press(*str(files / "device-p256.pem"))
+        await type_text(pilot, str(files / "device-p256.pem"))
         await next_step(pilot, "preview")
         await refused(pilot, "preview")
         assert message(pilot) == "This key is already recorded on golang-default as 'device-fleet-01'."

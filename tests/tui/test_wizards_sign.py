@@ -13,11 +13,12 @@ from textual.widgets import Input, OptionList, Select, TextArea
 
 from kms_tui.actions import open_sign
 from kms_tui.wizards.sign import SignWizard
+from tests.pilot import screen_text, type_text, until
 from tests.tui import test_wizards_support as support
-from tests.tui.screen_text import screen_text
-from tests.tui.test_wizards_support import ROOT, message, next_step, refused, until
+from tests.tui.test_wizards_support import message, next_step, refused
 
-ui_kms = support.ui_kms  # the wizard tests use their own data directory
+ui_kms = support.ui_kms  # the wizard tests' data directory is the CLI's default one
+ui_shown = support.ui_shown
 
 
 async def start(pilot, record=None) -> SignWizard:
@@ -37,24 +38,24 @@ def shown_signature(wizard) -> bytes:
 
 
 def public_key(kms, ref: str):
-    return serialization.load_pem_public_key(kms.resolve(ref).public_key.encode())
+    return serialization.load_pem_public_key(kms.keys.resolve(ref).public_key.encode())
 
 
 async def test_a_signature_from_the_wizard_verifies_with_cryptography(demo_app, demo_kms, tmp_path):
     async with demo_app.run_test(size=(100, 32)) as pilot:
-        wizard = await start(pilot, demo_kms.resolve("issuing-ca-2026"))
+        wizard = await start(pilot, demo_kms.keys.resolve("issuing-ca-2026"))
         assert wizard.query_one("#key-ref", Input).value == "issuing-ca-2026"  # prefilled
         await next_step(pilot, "algorithm")
         algorithms = wizard.query_one("#algorithm-list", OptionList)
         assert [o.id for o in algorithms.options] == ["ECDSA_SHA_256", "ECDSA_SHA_384", "ECDSA_SHA_512"]
         assert algorithms.highlighted_option.id == "ECDSA_SHA_384"  # matched to the P-384 curve
         await next_step(pilot, "message")
-        await pilot.press(*"release 2026.03 manifest")
+        await type_text(pilot, "release 2026.03 manifest")
         await next_step(pilot, "signature")
         signature = shown_signature(wizard)
         public_key(demo_kms, "issuing-ca-2026").verify(
             signature, b"release 2026.03 manifest", ec.ECDSA(hashes.SHA384()))
-        rows = demo_kms.audit_rows(limit=1, action="key.sign")
+        rows = demo_kms.audit.rows(limit=1, action="key.sign")
         assert rows[0].details["signature_sha256"] == hashlib.sha256(signature).hexdigest()
         await pilot.press("ctrl+n")  # Done
         await until(pilot, lambda: not isinstance(pilot.app.screen, SignWizard), "the wizard to close")
@@ -62,7 +63,7 @@ async def test_a_signature_from_the_wizard_verifies_with_cryptography(demo_app, 
         # Without a record: an alias, an RSA key, PSS, a message file.
         (tmp_path / "firmware.bin").write_bytes(bytes(range(256)) * 40)
         wizard = await start(pilot)
-        await pilot.press(*"intermediate-ca")
+        await type_text(pilot, "intermediate-ca")
         await next_step(pilot, "algorithm")
         algorithms = wizard.query_one("#algorithm-list", OptionList)
         assert {o.id for o in algorithms.options} == {
@@ -84,31 +85,31 @@ async def test_key_references_are_resolved_with_clear_inline_errors(demo_app, de
         wizard = await start(pilot)
         await refused(pilot, "key")
         assert message(pilot) == "Give the key: a name, an alias, a key id or a pkcs11: URI."
-        await pilot.press(*"no-such-key")
+        await type_text(pilot, "no-such-key")
         await refused(pilot, "key")
         assert message(pilot).startswith("Key not found: No key is known as 'no-such-key'.")
         wizard.query_one("#key-ref", Input).value = "partner-root-public"
         await refused(pilot, "key")
         assert "public key only: it can verify but not sign" in message(pilot)
-        wizard.query_one("#key-ref", Input).value = demo_kms.resolve("firmware-signing").key_id
+        wizard.query_one("#key-ref", Input).value = demo_kms.keys.resolve("firmware-signing").key_id
         await next_step(pilot, "algorithm")
         assert [o.id for o in wizard.query_one("#algorithm-list", OptionList).options] == ["ED25519"]
 
 
 async def test_a_digest_of_the_wrong_length_is_refused_inline(demo_app, demo_kms):
     async with demo_app.run_test(size=(100, 32)) as pilot:
-        await start(pilot, demo_kms.resolve("issuing-ca-2026"))
+        await start(pilot, demo_kms.keys.resolve("issuing-ca-2026"))
         await next_step(pilot, "algorithm")
         await next_step(pilot, "message")
         await pilot.click("#msg-digest-choice")
         assert "ECDSA_SHA_384 needs a 48-byte SHA384 digest" in screen_text(pilot.app)
         wizard = pilot.app.screen
         wizard.query_one("#msg-digest-input", Input).value = hashlib.sha256(b"x").hexdigest()
-        before = len(demo_kms.audit_rows(limit=1000, action="key.sign"))
+        before = len(demo_kms.audit.rows(limit=1000, action="key.sign"))
         await refused(pilot, "message")
         assert message(pilot) == (
             "Wrong digest length: ECDSA_SHA_384 needs a 48-byte SHA384 digest; got 32 bytes.")
-        assert len(demo_kms.audit_rows(limit=1000, action="key.sign")) == before  # nothing was signed
+        assert len(demo_kms.audit.rows(limit=1000, action="key.sign")) == before  # nothing was signed
         digest = hashlib.sha384(b"the real message").digest()
         wizard.query_one("#msg-digest-input", Input).value = base64.b64encode(digest).decode()
         await next_step(pilot, "signature")
@@ -117,18 +118,19 @@ async def test_a_digest_of_the_wrong_length_is_refused_inline(demo_app, demo_kms
         assert "--message-type digest --in - --input-encoding base64" in wizard.cli_command().text
 
 
-async def test_saving_writes_the_file_and_never_overwrites(demo_app, demo_kms):
-    target = ROOT / "out" / "manifest.sig"
+async def test_saving_writes_the_file_and_never_overwrites(demo_app, demo_kms, ui_root):
+    target = ui_root / "out" / "manifest.sig"
     target.parent.mkdir(parents=True)
     async with demo_app.run_test(size=(100, 32)) as pilot:
-        wizard = await start(pilot, demo_kms.resolve("firmware-signing"))
+        wizard = await start(pilot, demo_kms.keys.resolve("firmware-signing"))
         await next_step(pilot, "algorithm")
         await next_step(pilot, "message")
-        await pilot.press(*"manifest")
+        await type_text(pilot, "manifest")
         await next_step(pilot, "signature")
         signature = shown_signature(wizard)
         wizard.query_one("#save-path", Input).focus()
-        await pilot.press(*str(target), "enter")
+        await type_text(pilot, str(target))
+        await pilot.press("enter")
         await until(pilot, lambda: target.exists(), "the signature file")
         await until(pilot, lambda: message(pilot).startswith("Saved to"), "the saved note")
         assert target.read_bytes() == base64.b64encode(signature) + b"\n"
@@ -139,7 +141,7 @@ async def test_saving_writes_the_file_and_never_overwrites(demo_app, demo_kms):
         wizard.query_one("#save-encoding", Select).value = "raw"
         await pilot.click("#save")
         await until(pilot, lambda: "not overwritten" in message(pilot), "the refusal")
-        assert message(pilot) == f"'{target}' exists; it is not overwritten."
+        assert message(pilot) == f"'{pilot.app.paths.path(target)}' exists; it is not overwritten."
         assert target.read_bytes() == base64.b64encode(signature) + b"\n"  # unchanged
         with pytest.raises(InvalidSignature):
             public_key(demo_kms, "firmware-signing").verify(signature, b"another manifest")

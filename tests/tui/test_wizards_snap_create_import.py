@@ -8,12 +8,15 @@ from textual.widgets import Input, RadioSet, TextArea
 from kms_tui.widgets.file_picker import FilePickerDialog
 from kms_tui.wizards.create import CreateKeyWizard
 from kms_tui.wizards.import_key import ImportKeyWizard
+from tests.pilot import settle_view, type_text, until
 from tests.tui import test_wizards_support as support
 from tests.tui.conftest import SIZES, fixture_key
-from tests.tui.test_wizards_support import FILES, PASSPHRASE, next_step, refused, settle_view, until
+from tests.tui.test_wizards_support import PASSPHRASE, SHOWN, next_step, refused
 
-ui_kms = support.ui_kms  # the wizard tests use their own data directory
+ui_kms = support.ui_kms  # the wizard tests' data directory is the CLI's default one
+ui_shown = support.ui_shown
 files = support.files  # fixed key files to import
+FILES = f"{SHOWN}/files"  # as the app shows (and reads back) the files' folder
 
 CREATE_STEPS = ["engine", "algorithm", "names", "name-taken", "confirm", "generate"]
 IMPORT_STEPS = ["source", "picker", "paste", "passphrase", "wrong-passphrase", "preview", "names", "confirm"]
@@ -30,8 +33,11 @@ async def create_up_to(pilot, step: str) -> None:
     if step in ("names", "name-taken", "confirm", "generate"):
         await next_step(pilot, "names")
         taken = step == "name-taken"
-        await pilot.press(*("issuing-ca-2026" if taken else "issuing-ca-2027"), "tab", *"issuing-ca-next",
-                          "tab", *"pki, ca")
+        await type_text(pilot, "issuing-ca-2026" if taken else "issuing-ca-2027")
+        await pilot.press("tab")
+        await type_text(pilot, "issuing-ca-next")
+        await pilot.press("tab")
+        await type_text(pilot, "pki, ca")
         if taken:
             await refused(pilot, "names")
     if step in ("confirm", "generate"):
@@ -58,7 +64,7 @@ async def import_up_to(pilot, step: str) -> None:
     pilot.app.push_screen(wizard)
     await until(pilot, lambda: wizard.engine_id is not None and getattr(wizard.focused, "id", "") == "key-file-path")
     encrypted = step in ("passphrase", "wrong-passphrase")
-    path = FILES / ("encrypted-rsa2048.pem" if encrypted else "device-p256.pem")
+    path = f"{FILES}/{'encrypted-rsa2048.pem' if encrypted else 'device-p256.pem'}"
     if step == "picker":
         wizard.query_one("#key-file-path", Input).value = f"{FILES}/"
         await pilot.press("ctrl+o")  # Browse from the keyboard: no button press effect to catch mid-way
@@ -72,18 +78,21 @@ async def import_up_to(pilot, step: str) -> None:
         wizard.query_one("#src-paste", TextArea).text = fixture_key("p256.pem").decode()
         wizard.query_one("#src-paste", TextArea).focus()
     else:
-        await pilot.press(*str(path))
+        await type_text(pilot, path)
     if step in ("passphrase", "wrong-passphrase"):
         await next_step(pilot, "passphrase")
         if step == "wrong-passphrase":
-            await pilot.press(*"not the passphrase")
+            await type_text(pilot, "not the passphrase")
             await refused(pilot, "passphrase")
-        await pilot.press(*PASSPHRASE[:9])  # typed, masked
+        await type_text(pilot, PASSPHRASE[:9])  # typed, masked
     if step in ("preview", "names", "confirm"):
         await next_step(pilot, "preview")
     if step in ("names", "confirm"):
         await next_step(pilot, "names")
-        await pilot.press("tab", *"dev-p256", "tab", *"devices")
+        await pilot.press("tab")
+        await type_text(pilot, "dev-p256")
+        await pilot.press("tab")
+        await type_text(pilot, "devices")
     if step == "confirm":
         await next_step(pilot, "confirm")
     await settle_view(pilot)

@@ -9,12 +9,13 @@ from textual.widgets import Input, OptionList, TextArea
 
 from kms_tui.actions import open_verify
 from kms_tui.wizards.verify import VerifyWizard
+from tests.pilot import screen_text, type_text, until
 from tests.tui import test_wizards_support as support
 from tests.tui.conftest import fixture_key
-from tests.tui.screen_text import screen_text
-from tests.tui.test_wizards_support import ROOT, message, next_step, refused, until
+from tests.tui.test_wizards_support import message, next_step, refused
 
-ui_kms = support.ui_kms  # the wizard tests use their own data directory
+ui_kms = support.ui_kms  # the wizard tests' data directory is the CLI's default one
+ui_shown = support.ui_shown
 
 
 async def start(pilot, record=None) -> VerifyWizard:
@@ -26,15 +27,15 @@ async def start(pilot, record=None) -> VerifyWizard:
 
 
 async def test_valid_then_invalid_for_a_tampered_message(demo_app, demo_kms):
-    signature = demo_kms.sign("issuing-ca-2026", "ECDSA_SHA_384", b"CSR for gateway-17")
+    signature = demo_kms.signing.sign("issuing-ca-2026", "ECDSA_SHA_384", b"CSR for gateway-17")
     async with demo_app.run_test(size=(100, 32)) as pilot:
-        wizard = await start(pilot, demo_kms.resolve("issuing-ca-2026"))
+        wizard = await start(pilot, demo_kms.keys.resolve("issuing-ca-2026"))
         await next_step(pilot, "algorithm")
         assert wizard.query_one("#algorithm-list", OptionList).highlighted_option.id == "ECDSA_SHA_384"
         await next_step(pilot, "message")
-        await pilot.press(*"CSR for gateway-17")
+        await type_text(pilot, "CSR for gateway-17")
         await next_step(pilot, "signature")
-        await pilot.press(*base64.b64encode(signature).decode())
+        await type_text(pilot, base64.b64encode(signature).decode())
         await next_step(pilot, "result")
         assert wizard.valid is True and "valid" in wizard.query_one("#verdict").classes
         text = screen_text(pilot.app)
@@ -57,18 +58,18 @@ async def test_valid_then_invalid_for_a_tampered_message(demo_app, demo_kms):
             "--signature SIGNATURE_FILE --encoding base64")
 
 
-async def test_signature_files_in_hex_and_raw(demo_app, demo_kms):
-    folder = ROOT / "sigs"
+async def test_signature_files_in_hex_and_raw(demo_app, demo_kms, ui_root):
+    folder = ui_root / "sigs"
     folder.mkdir(parents=True)
     data = fixture_key("ed25519.pem")  # any file will do as the message
     (folder / "message.bin").write_bytes(data)
-    signature = demo_kms.sign("intermediate-ca", "RSASSA_PKCS1_V1_5_SHA_512", data)
+    signature = demo_kms.signing.sign("intermediate-ca", "RSASSA_PKCS1_V1_5_SHA_512", data)
     (folder / "sig.hex").write_text(signature.hex() + "\n")
     (folder / "sig.raw").write_bytes(signature)
     async with demo_app.run_test(size=(100, 32)) as pilot:
         for name, encoding in (("sig.hex", "hex"), ("sig.raw", "raw")):
             wizard = await start(pilot)
-            await pilot.press(*"intermediate-ca")
+            await type_text(pilot, "intermediate-ca")
             await next_step(pilot, "algorithm")
             algorithms = wizard.query_one("#algorithm-list", OptionList)
             algorithms.highlighted = [o.id for o in algorithms.options].index("RSASSA_PKCS1_V1_5_SHA_512")
@@ -87,8 +88,8 @@ async def test_signature_files_in_hex_and_raw(demo_app, demo_kms):
 
 
 async def test_with_a_pasted_public_key(demo_app, demo_kms):
-    record = demo_kms.resolve("firmware-signing")
-    signature = demo_kms.sign("firmware-signing", "ED25519", b"firmware image 1.4.3")
+    record = demo_kms.keys.resolve("firmware-signing")
+    signature = demo_kms.signing.sign("firmware-signing", "ED25519", b"firmware image 1.4.3")
     async with demo_app.run_test(size=(100, 32)) as pilot:
         wizard = await start(pilot)
         await pilot.click("#key-pem-choice")
@@ -100,7 +101,7 @@ async def test_with_a_pasted_public_key(demo_app, demo_kms):
         assert [o.id for o in wizard.query_one("#algorithm-list", OptionList).options] == ["ED25519"]
         assert "pasted public key  Ed25519 256" in screen_text(pilot.app)
         await next_step(pilot, "message")
-        await pilot.press(*"firmware image 1.4.3")
+        await type_text(pilot, "firmware image 1.4.3")
         await next_step(pilot, "signature")
         wizard.query_one("#sig-text", TextArea).text = signature.hex()
         await next_step(pilot, "result")
@@ -119,7 +120,7 @@ async def test_with_a_pasted_public_key(demo_app, demo_kms):
 
 async def test_message_and_signature_problems_are_refused_inline(demo_app, demo_kms):
     async with demo_app.run_test(size=(100, 32)) as pilot:
-        wizard = await start(pilot, demo_kms.resolve("device-fleet-01"))
+        wizard = await start(pilot, demo_kms.keys.resolve("device-fleet-01"))
         await next_step(pilot, "algorithm")
         await next_step(pilot, "message")
         await refused(pilot, "message")

@@ -10,9 +10,8 @@ from tests.engines.aws.moto_server import AWS_ENV, MotoServer, hermetic_env
 @pytest.fixture(scope="session")
 def moto(tmp_path_factory):
     """``moto_server`` on 127.0.0.1 for the whole session; tests isolate themselves by region or reset."""
-    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log").start()
-    yield server
-    server.stop()
+    with MotoServer(tmp_path_factory.mktemp("moto")) as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)

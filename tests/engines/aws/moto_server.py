@@ -1,4 +1,4 @@
-"""A real ``moto_server`` on 127.0.0.1 that tests start, stop, freeze and bring back on the same port.
+"""A real ``moto_server`` on 127.0.0.1 (a ``ProcessServer``: started, stopped, frozen, back on the same port).
 
 Also what every AWS test needs around it: engines pointed at it, an IAM user it checks,
 an environment free of the machine's own AWS configuration, a recorder of what a boto3
@@ -8,19 +8,15 @@ client sends (botocore's public event hooks, not a mock), and endpoints that are
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import socket
-import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
-from engines.aws_kms import AwsKmsEngine
-from engines.aws_secrets import AwsSecretsEngine
-from tests import ports
+from engines.aws.kms import AwsKmsEngine
+from engines.aws.secrets_manager import AwsSecretsEngine
+from tests.servers import ProcessServer
 
 MOTO_SERVER = str(Path(sys.executable).with_name("moto_server"))
 ACCESS_KEY_ID = "testing"
@@ -32,10 +28,6 @@ AWS_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRE
            "AWS_MAX_ATTEMPTS", "AWS_CA_BUNDLE")
 
 
-def free_port() -> int:
-    return ports.free_port()
-
-
 def hermetic_env(base: dict[str, str], tmp: Path) -> dict[str, str]:
     """``base`` without the machine's AWS settings: no config files, no instance metadata."""
     env = {k: v for k, v in base.items() if k not in AWS_ENV}
@@ -44,48 +36,18 @@ def hermetic_env(base: dict[str, str], tmp: Path) -> dict[str, str]:
     return env
 
 
-class MotoServer:
+class MotoServer(ProcessServer):
     """One ``moto_server`` subprocess; its state lives in its memory and is lost when it stops."""
 
-    def __init__(self, log_path: Path, port: int | None = None):
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
+    name = "moto_server"
 
-    def start(self, timeout: float = 60) -> MotoServer:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([MOTO_SERVER, "-H", "127.0.0.1", "-p", str(self.port)],
-                                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"moto_server exited with {self.proc.returncode}; see {self.log_path}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/moto-api/", timeout=2):
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"moto_server did not answer on {self.url}; see {self.log_path}")
+    def argv(self) -> list[str]:
+        return [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(self.port)]
 
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.resume()
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.proc = None
-
-    def freeze(self) -> None:
-        """SIGSTOP: connections are still accepted by the kernel, but nothing answers (a hung endpoint)."""
-        os.kill(self.proc.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGCONT)
+    def ready(self) -> bool:
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/moto-api/", timeout=2):
+            return True
+        return False
 
     def post(self, path: str, body: bytes = b"") -> None:
         request = urllib.request.Request(f"{self.url}{path}", data=body, method="POST",

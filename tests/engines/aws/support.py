@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap_with_padding
 
-from engines.aws_kms import AwsKmsEngine
+from engines.aws.kms import AwsKmsEngine
 from tests.engines.aws.moto_server import SECRET, Sent
 
 

@@ -11,9 +11,9 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 import engines
-from engines.aws_errors import AwsAccessDenied, AwsThrottled, error_parts
-from engines.aws_kms import AwsKmsEngine
-from engines.aws_secrets import AwsSecretsEngine
+from engines.aws.errors import AwsAccessDenied, AwsThrottled, error_parts
+from engines.aws.kms import AwsKmsEngine
+from engines.aws.secrets_manager import AwsSecretsEngine
 from engines.errors import (
     EngineAuthError,
     EngineConfigError,
@@ -21,12 +21,12 @@ from engines.errors import (
     EngineUnavailable,
     InvalidInput,
 )
-from tests.contract.suite import raises_kms
+from engines.testing import raises_kms
+from tests import ports
 from tests.engines.aws.moto_server import (
     SECRET,
     Blackhole,
     Sent,
-    free_port,
     iam_user,
     kms_engine,
     run_bounded,
@@ -43,7 +43,7 @@ def test_registry_points_at_the_drivers():
 
 
 def test_importing_the_drivers_loads_no_sdk():
-    code = ("import sys, engines.aws_kms, engines.aws_secrets, engines.aws_import\n"
+    code = ("import sys, engines.aws.kms, engines.aws.secrets_manager, engines.aws.kms_import\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))")
     root = Path(__file__).resolve().parents[3]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
@@ -155,7 +155,7 @@ def test_credentials_and_permissions_moto_checks(fresh):
 
 
 def test_a_refused_connection_is_reported_within_the_timeouts(moto):
-    port = free_port()  # nothing listens there
+    port = ports.free_port()  # nothing listens there
     driver = AwsKmsEngine("aws-down", {**moto.options(), "endpoint_url": f"http://127.0.0.1:{port}",
                                        "connect_timeout": "1", "max_attempts": "2"}, SECRET)
     _, error = run_bounded(driver.check, 2 * 1 + 10)

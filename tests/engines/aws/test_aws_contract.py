@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from engines import algorithms as A
 from engines import keys as K
-from tests.contract.suite import MESSAGE, EngineContract, verify_independently
+from engines.testing import MESSAGE, EngineContract, verify_independently
 from tests.engines.aws.moto_server import Sent, kms_engine, secrets_engine
 from tests.engines.aws.support import stubbed_import
 

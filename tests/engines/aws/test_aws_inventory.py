@@ -33,26 +33,26 @@ def test_kms_known_keys_cost_no_call_of_their_own(fresh):
 def test_kms_re_sync_lists_only_and_a_full_sync_sees_states_changed_outside(kms, fresh):
     aws = fresh.client("kms", "us-east-2")
     kids = [aws.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["KeyId"] for _ in range(4)]
-    kms.register_engine("AWS_KMS", "aws", options=fresh.options(region="us-east-2"), secret=SECRET)
-    (first,) = kms.sync("aws")
+    kms.engines.register("AWS_KMS", "aws", options=fresh.options(region="us-east-2"), secret=SECRET)
+    (first,) = kms.inventory.sync("aws")
     assert len(first.adopted) == 4
-    sent = Sent(kms.driver("aws")._conn.client())
+    sent = Sent(kms.context.driver("aws")._conn.client())
     aws.disable_key(KeyId=kids[0])
     aws.schedule_key_deletion(KeyId=kids[1], PendingWindowInDays=7)
-    (second,) = kms.sync("aws")
+    (second,) = kms.inventory.sync("aws")
     assert sent.names() == ["ListAliases", "ListKeys"]  # one page each; nothing per key
     assert (second.seen, second.unchanged, second.adopted, second.missing) == (4, 4, [], [])
-    assert {r.state for r in kms.list_keys()} == {"Enabled"}  # not seen without a full sync
+    assert {r.state for r in kms.keys.list()} == {"Enabled"}  # not seen without a full sync
     sent.clear()
-    (third,) = kms.sync("aws", full=True)
+    (third,) = kms.inventory.sync("aws", full=True)
     assert sent.count("DescribeKey") == 4 and (third.unchanged, third.missing) == (4, [])
-    records = {r.native_ref: r for r in kms.list_keys()}
+    records = {r.native_ref: r for r in kms.keys.list()}
     assert [records[kid].state for kid in kids] == ["Disabled", "PendingDeletion", "Enabled", "Enabled"]
     assert {r.status for r in records.values()} == {"ok"}  # a key pending deletion is still held, not missing
     aws.cancel_key_deletion(KeyId=kids[1])
     aws.enable_key(KeyId=kids[0])
-    kms.sync("aws", full=True)
-    assert [kms.resolve(r.key_id).state for r in records.values()].count("Enabled") == 3  # AWS leaves [1] Disabled
+    kms.inventory.sync("aws", full=True)
+    assert [kms.keys.resolve(r.key_id).state for r in records.values()].count("Enabled") == 3  # AWS leaves [1] Disabled
 
 
 def test_secrets_known_and_deleted_outside_is_flagged_missing_from_the_listing_alone(kms, fresh):
@@ -60,17 +60,17 @@ def test_secrets_known_and_deleted_outside_is_flagged_missing_from_the_listing_a
     key_id = K.key_id_of(private.public_key())
     aws = fresh.client("secretsmanager", "sa-east-1")
     aws.create_secret(Name=key_id, SecretString=lamassu_secret(private))
-    kms.register_engine("AWS_SECRETS_MANAGER", "aws-sm", options=fresh.options(region="sa-east-1"), secret=SECRET)
-    kept = kms.create_key("ECDSA", 256, "kept", engine_id="aws-sm")
-    (first,) = kms.sync("aws-sm")
+    kms.engines.register("AWS_SECRETS_MANAGER", "aws-sm", options=fresh.options(region="sa-east-1"), secret=SECRET)
+    kept = kms.keys.create("ECDSA", 256, "kept", engine_id="aws-sm")
+    (first,) = kms.inventory.sync("aws-sm")
     assert first.adopted == [key_id] and first.unchanged == 1
-    sent = Sent(kms.driver("aws-sm")._conn.client())
+    sent = Sent(kms.context.driver("aws-sm")._conn.client())
     aws.delete_secret(SecretId=key_id, ForceDeleteWithoutRecovery=True)
-    (second,) = kms.sync("aws-sm")
+    (second,) = kms.inventory.sync("aws-sm")
     assert (second.missing, second.unchanged) == ([key_id], 1)
-    assert kms.resolve(key_id).status == "missing" and kms.resolve("kept").status == "ok"
+    assert kms.keys.resolve(key_id).status == "missing" and kms.keys.resolve("kept").status == "ok"
     aws.create_secret(Name=key_id, SecretString=lamassu_secret(private))  # put back as it was
-    (third,) = kms.sync("aws-sm")
+    (third,) = kms.inventory.sync("aws-sm")
     assert (third.restored, third.unchanged, third.adopted) == ([key_id], 1, [])
     assert set(sent.names()) == {"ListSecrets"} and not PER_KEY & set(sent.names())
-    assert kms.resolve(key_id).status == "ok" and kms.resolve(kept.key_id).public_key == kept.public_key
+    assert kms.keys.resolve(key_id).status == "ok" and kms.keys.resolve(kept.key_id).public_key == kept.public_key

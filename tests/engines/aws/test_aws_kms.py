@@ -12,10 +12,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from engines import algorithms as A
 from engines import keys as K
-from engines.aws_errors import KeyNotEnabled, KeyPendingDeletion, KeyStateConflict
-from engines.aws_kms_keys import kms_request
+from engines.aws.errors import KeyNotEnabled, KeyPendingDeletion, KeyStateConflict
+from engines.aws.kms_keys import kms_request
 from engines.errors import EngineConfigError, KeyNotFoundInEngine, OperationNotSupported
-from tests.contract.suite import raises_kms
+from engines.testing import raises_kms
 from tests.engines.aws.moto_server import Sent, kms_engine
 
 HASH = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from engines import keys as K
-from engines.aws_import import wrap_key_material
+from engines.aws.kms_import import wrap_key_material
 from engines.errors import (
     EngineError,
     EngineUnavailable,
@@ -25,7 +25,7 @@ from engines.errors import (
     OperationNotSupported,
     UnsupportedKeyType,
 )
-from tests.contract.suite import raises_kms
+from engines.testing import raises_kms
 from tests.engines.aws.moto_server import kms_engine
 from tests.engines.aws.support import (
     expect_import_until_material,

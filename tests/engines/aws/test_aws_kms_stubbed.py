@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from engines import algorithms as A
-from engines.aws_errors import AwsThrottled, KeyNotEnabled, KeyPendingDeletion
+from engines.aws.errors import AwsThrottled, KeyNotEnabled, KeyPendingDeletion
 from engines.errors import EngineUnavailable, KeyNotFoundInEngine
-from tests.contract.suite import raises_kms, spki_sha256
+from engines.testing import raises_kms, spki_sha256
 from tests.engines.aws.support import stub_driver
 
 ALG = A.signing_algorithm
@@ -55,7 +55,7 @@ def test_inventory_follows_every_page(caplog):
                               expected_params={"KeyId": k3})
         stub.add_response("describe_key", describe(k4, "ECC_NIST_P256"), {"KeyId": k4})
         stub.add_response("get_public_key", {"KeyId": k4, "PublicKey": ders[1]}, {"KeyId": k4})
-        with caplog.at_level(logging.WARNING, logger="engines.aws_kms"):
+        with caplog.at_level(logging.WARNING, logger="engines.aws.kms"):
             listed = list(driver.inventory())
         stub.assert_no_pending_responses()
     assert [(k.ref, k.key_id) for k in listed] == [(k1, key_id_1), (k4, spki_sha256(privates[1].public_key()))]

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from engines import algorithms as A
 from engines import keys as K
-from engines.aws_errors import KeyPendingDeletion, KeyStateConflict
+from engines.aws.errors import KeyPendingDeletion, KeyStateConflict
 from engines.errors import (
     EngineConfigError,
     KeyExists,
@@ -20,7 +20,7 @@ from engines.errors import (
     KeyParseError,
     OperationNotSupported,
 )
-from tests.contract.suite import raises_kms, spki_sha256, verify_independently
+from engines.testing import raises_kms, spki_sha256, verify_independently
 from tests.engines.aws.moto_server import Sent, iam_user, secrets_engine
 from tests.engines.aws.support import lamassu_secret
 
@@ -70,7 +70,7 @@ def test_prefix_keeps_engines_apart_and_other_secrets_are_left_alone(fresh, capl
     aws.create_secret(Name="pki/" + spki_sha256(good.public_key()), SecretString=lamassu_secret(good))
     with secrets_engine(fresh, prefix="pki/") as pki, secrets_engine(fresh) as plain:
         mine = plain.create("Ed25519", 256)
-        with caplog.at_level(logging.WARNING, logger="engines.aws_secrets"):
+        with caplog.at_level(logging.WARNING, logger="engines.aws.secrets_manager"):
             assert [k.key_id for k in pki.inventory()] == [spki_sha256(good.public_key())]
             assert [k.key_id for k in plain.inventory()] == [mine.key_id]
         assert "pki/readme" in caplog.text and "pki/" + "ab" * 32 in caplog.text

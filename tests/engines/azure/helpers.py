@@ -14,12 +14,26 @@ READER, READER_SECRET = "reader-app", "reader-secret-SENTINEL-77aa"
 SENTINEL = "SENTINEL"
 
 
-def start_server(directory: Path, **kwargs) -> AzureKeyVaultServer:
-    """A started test vault with a full-rights principal and a read-only one."""
-    server = AzureKeyVaultServer(directory, **kwargs)
+def add_principals(server: AzureKeyVaultServer) -> None:
+    """A full-rights principal and a read-only one."""
     server.add_principal(APP, secret=SECRET)
     server.add_principal(READER, secret=READER_SECRET, permissions={"get", "list"})
+
+
+def start_server(directory: Path, **kwargs) -> AzureKeyVaultServer:
+    """A started test vault with the two principals."""
+    server = AzureKeyVaultServer(directory, **kwargs)
+    add_principals(server)
     return server.start()
+
+
+def fresh_vault(server: AzureKeyVaultServer, *, page_size: int = 25) -> AzureKeyVaultServer:
+    """``server`` emptied (keys, principals, tokens, calls) with the two principals again, listening."""
+    server.reset(page_size=page_size)
+    add_principals(server)
+    if not server.running:  # a test that stopped it ended early
+        server.start()
+    return server
 
 
 def engine_options(server: AzureKeyVaultServer, **extra: str) -> dict[str, str]:

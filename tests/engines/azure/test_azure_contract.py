@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engines.azure_kv import AzureKeyVaultEngine
-from tests.contract.suite import EngineContract
-from tests.engines.azure.helpers import SECRET, engine_options, start_server
+from engines.azure.engine import AzureKeyVaultEngine
+from engines.testing import EngineContract
+from tests.engines.azure.helpers import SECRET, engine_options, fresh_vault
 
 
 class TestAzureKeyVaultContract(EngineContract):
@@ -14,10 +14,10 @@ class TestAzureKeyVaultContract(EngineContract):
     SLOW_SIZES = frozenset({("RSA", 4096)})
 
     @pytest.fixture(scope="class")
-    def driver(self, tmp_path_factory):
+    def driver(self, azure_vault):
         # Small pages, so every inventory of the contract also follows nextLink.
-        server = start_server(tmp_path_factory.mktemp("azure-contract"), page_size=3)
+        server = fresh_vault(azure_vault, page_size=3)
         driver = AzureKeyVaultEngine("azure-contract", engine_options(server), SECRET)
         yield driver
         driver.close()
-        server.stop()
+        fresh_vault(azure_vault)

@@ -15,11 +15,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from engines import algorithms as A
 from engines import keys as K
-from engines.azure_kv_errors import AzureAccessDenied, KeyNotDeleted
-from engines.azure_kv_support import sign_parameters
+from engines.azure.errors import AzureAccessDenied, KeyNotDeleted
+from engines.azure.support import sign_parameters
 from engines.errors import KeyNotFoundInEngine, OperationNotSupported, UnsupportedKeyType
-from tests.contract.suite import raises_kms, spki_der, spki_sha256, verify_independently
-from tests.engines.azure.helpers import start_server
+from engines.testing import raises_kms, spki_der, spki_sha256, verify_independently
+from tests.engines.azure.helpers import fresh_vault
 
 MESSAGE = b"a message signed in Azure Key Vault"
 
@@ -63,7 +63,7 @@ def test_keys_made_elsewhere_are_adopted_by_their_public_key(server, make_driver
     server.vault.create("payments-signing", {"kty": "EC", "crv": "P-256"})
     server.vault.create("mislabelled", {"kty": "RSA", "key_size": 2048, "tags": {"x-lamassu-id": "ab" * 32}})
     driver = make_driver()
-    with caplog.at_level(logging.WARNING, logger="engines.azure_kv"):
+    with caplog.at_level(logging.WARNING, logger="engines.azure"):
         listed = {k.ref: k for k in driver.inventory()}
     assert set(listed) == {"payments-signing", "mislabelled"}
     adopted = listed["payments-signing"]
@@ -75,16 +75,13 @@ def test_keys_made_elsewhere_are_adopted_by_their_public_key(server, make_driver
     assert "mislabelled" in caplog.text
 
 
-def test_inventory_follows_next_link_across_pages(tmp_path, make_driver):
-    paged = start_server(tmp_path / "paged", page_size=2)
-    try:
-        driver = make_driver(target=paged)
-        made = {driver.create("ECDSA", 256).ref for _ in range(5)}
-        before = len(paged.calls)
-        assert {k.ref for k in driver.inventory()} == made
-        assert paged.calls[before:].count(("GET", "/keys")) == 3  # pages of 2, 2 and 1
-    finally:
-        paged.stop()
+def test_inventory_follows_next_link_across_pages(server, make_driver):
+    fresh_vault(server, page_size=2)
+    driver = make_driver()
+    made = {driver.create("ECDSA", 256).ref for _ in range(5)}
+    before = len(server.calls)
+    assert {k.ref for k in driver.inventory()} == made
+    assert server.calls[before:].count(("GET", "/keys")) == 3  # pages of 2, 2 and 1
 
 
 def test_ecdsa_digests_are_fitted_to_the_curve():

@@ -12,10 +12,10 @@ import pytest
 
 import engines
 from engines import algorithms as A
-from engines.azure_kv import AzureKeyVaultEngine
-from engines.azure_kv_errors import AzureAccessDenied
+from engines.azure.engine import AzureKeyVaultEngine
+from engines.azure.errors import AzureAccessDenied
 from engines.errors import EngineAuthError, EngineConfigError, EngineUnavailable, KeyNotFoundInEngine
-from tests.contract.suite import raises_kms
+from engines.testing import raises_kms
 from tests.engines.azure.helpers import APP, READER, READER_SECRET, SECRET, SENTINEL, engine_options
 
 ECDSA_256 = A.signing_algorithm("ECDSA_SHA_256")
@@ -186,7 +186,7 @@ def test_registry_and_lazy_sdk_import():
     caps = AzureKeyVaultEngine.CAPABILITIES
     assert caps.can_create and caps.can_import and caps.can_delete and caps.native_verify
     assert not caps.can_import_public
-    code = "import sys, engines.azure_kv; assert not [m for m in sys.modules if m.startswith('azure')]"
+    code = "import sys, engines.azure.engine; assert not [m for m in sys.modules if m.startswith('azure')]"
     root = Path(__file__).resolve().parents[3]
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

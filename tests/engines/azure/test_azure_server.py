@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 
-from tests.engines.azure.helpers import APP, READER, READER_SECRET, SECRET, start_server
+from tests.engines.azure.helpers import APP, READER, READER_SECRET, SECRET, fresh_vault
 
 API = "api-version=2025-07-01"
 
@@ -95,26 +95,21 @@ def test_authority_endpoints(server, rest):
     assert status == 401 and body["error"] == "invalid_client" and body["error_codes"] == [7000215]
 
 
-def test_listing_is_paged_with_next_link(tmp_path):
-    server = start_server(tmp_path / "paged", page_size=2)
-    rest = Rest(server)
-    try:
-        rest.sign_in()
-        names = {f"key-{i}" for i in range(5)}
-        for name in names:
-            assert rest("POST", f"/keys/{name}/create", {"kty": "EC", "crv": "P-256"})[0] == 200
-        seen, query, pages = [], f"{API}&maxresults=2", 0
-        while query is not None:
-            status, _, body = rest("GET", "/keys", query=query)
-            assert status == 200 and len(body["value"]) <= 2
-            seen += [item["kid"].rsplit("/", 1)[1] for item in body["value"]]
-            pages += 1
-            query = urlsplit(body["nextLink"]).query if body["nextLink"] else None
-        assert (sorted(seen), pages) == (sorted(names), 3)
-        assert rest("GET", "/keys", query=f"{API}&maxresults=26")[0] == 400
-    finally:
-        rest.conn.close()
-        server.stop()
+def test_listing_is_paged_with_next_link(server, rest):
+    fresh_vault(server, page_size=2)
+    rest.sign_in()
+    names = {f"key-{i}" for i in range(5)}
+    for name in names:
+        assert rest("POST", f"/keys/{name}/create", {"kty": "EC", "crv": "P-256"})[0] == 200
+    seen, query, pages = [], f"{API}&maxresults=2", 0
+    while query is not None:
+        status, _, body = rest("GET", "/keys", query=query)
+        assert status == 200 and len(body["value"]) <= 2
+        seen += [item["kid"].rsplit("/", 1)[1] for item in body["value"]]
+        pages += 1
+        query = urlsplit(body["nextLink"]).query if body["nextLink"] else None
+    assert (sorted(seen), pages) == (sorted(names), 3)
+    assert rest("GET", "/keys", query=f"{API}&maxresults=26")[0] == 400
 
 
 def test_sign_verify_with_real_crypto(server, rest):

@@ -26,7 +26,7 @@ def softhsm(tmp_path_factory) -> SoftHsm:
 @pytest.fixture(scope="session")
 def restricted(softhsm) -> dict[str, str]:
     """Options of an engine on a token without EdDSA and RSA-PSS (its own copy of the module)."""
-    from engines.pkcs11_module import load_module
+    from engines.pkcs11.module import load_module
 
     os.environ["SOFTHSM2_CONF"] = str(softhsm.restricted_conf)
     try:

@@ -6,9 +6,9 @@ import hashlib
 
 import pytest
 
-import engines.pkcs11_lookup as lookup
+import engines.pkcs11.lookup as lookup
+from engines.testing import verify_independently
 from kms_tui.batch import BatchItem, read_items
-from tests.contract.suite import verify_independently
 from tests.engines.pkcs11.test_pkcs11_service import exported, register
 
 
@@ -17,13 +17,13 @@ from tests.engines.pkcs11.test_pkcs11_service import exported, register
 ])
 def test_a_batch_finds_the_key_once_and_every_signature_verifies(kms, softhsm, monkeypatch, algorithm, size, sig_alg):
     register(kms)
-    kms.create_key(algorithm, size, f"batch-{algorithm}-{sig_alg}")
+    kms.keys.create(algorithm, size, f"batch-{algorithm}-{sig_alg}")
     lookups = []
     real = lookup.find_private
     monkeypatch.setattr(lookup, "find_private", lambda *a, **k: lookups.append(a) or real(*a, **k))
     messages = [b"tbs %d" % i for i in range(40)]
     results = []
-    summary = kms.sign_batch(f"batch-{algorithm}-{sig_alg}", sig_alg, read_items([m.hex().encode() for m in messages]),
+    summary = kms.signing.sign_batch(f"batch-{algorithm}-{sig_alg}", sig_alg, read_items([m.hex().encode() for m in messages]),
                              emit=lambda *r: results.append(r))
     assert (summary.signed, summary.failed) == (40, 0)
     assert len(lookups) == 1
@@ -35,10 +35,10 @@ def test_a_batch_finds_the_key_once_and_every_signature_verifies(kms, softhsm, m
 
 def test_digest_length_errors_do_not_stop_a_pkcs11_batch(kms, softhsm):
     register(kms)
-    kms.create_key("ECDSA", 384, "batch-384")
+    kms.keys.create("ECDSA", 384, "batch-384")
     good = hashlib.sha384(b"x").digest()
     results = []
-    summary = kms.sign_batch("batch-384", "ECDSA_SHA_384",
+    summary = kms.signing.sign_batch("batch-384", "ECDSA_SHA_384",
                              read_items([good.hex().encode(), hashlib.sha256(b"x").hexdigest().encode(), good.hex().encode()]),
                              "DIGEST", emit=lambda *r: results.append(r))
     assert (summary.signed, summary.failed) == (2, 1)
@@ -47,8 +47,8 @@ def test_digest_length_errors_do_not_stop_a_pkcs11_batch(kms, softhsm):
 
 def test_a_key_destroyed_mid_batch_stops_it_after_ten_failures(kms, softhsm):
     register(kms)
-    kms.create_key("ECDSA", 256, "doomed")
-    record = kms.resolve("doomed")
+    kms.keys.create("ECDSA", 256, "doomed")
+    record = kms.keys.resolve("doomed")
     results = []
 
     def items():
@@ -57,9 +57,9 @@ def test_a_key_destroyed_mid_batch_stops_it_after_ten_failures(kms, softhsm):
                 softhsm.tool("service", "--delete-object", "--type", "privkey", "--label", record.native_ref)
             yield BatchItem(i, i + 1, hashlib.sha256(b"%d" % i).digest())
 
-    summary = kms.sign_batch("doomed", "ECDSA_SHA_256", items(), "DIGEST", emit=lambda *r: results.append(r))
+    summary = kms.signing.sign_batch("doomed", "ECDSA_SHA_256", items(), "DIGEST", emit=lambda *r: results.append(r))
     assert summary.signed == 5 and summary.failed == 10 and summary.count == 15
     assert summary.stopped and "failed 10 times in a row" in summary.stopped
     assert all(r[3] for r in results[5:])
-    row = kms.audit_rows(limit=1)[0]
+    row = kms.audit.rows(limit=1)[0]
     assert row.action == "key.sign_batch" and row.details["stopped"] and row.details["signed"] == 5

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engines.pkcs11 import Pkcs11Engine
-from tests.contract.suite import EngineContract
+from engines.pkcs11.engine import Pkcs11Engine
+from engines.testing import EngineContract
 from tests.engines.pkcs11.softhsm import MODULE, USER_PIN
 
 

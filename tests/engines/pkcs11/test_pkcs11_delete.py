@@ -10,11 +10,12 @@ from kms_tui.app import KmsApp
 from kms_tui.cli import key_cmds
 from kms_tui.dialogs.delete_key import DeleteKeyDialog
 from tests.engines.pkcs11.softhsm import MODULE, USER_PIN
+from tests.pilot import until
 
 
 def _hsm_key(kms, name: str):
-    kms.register_engine("PKCS11", "hsm", options={"module": MODULE, "token": "spare"}, secret=USER_PIN)
-    return kms.create_key("ECDSA", 256, name, engine_id="hsm")
+    kms.engines.register("PKCS11", "hsm", options={"module": MODULE, "token": "spare"}, secret=USER_PIN)
+    return kms.keys.create("ECDSA", 256, name, engine_id="hsm")
 
 
 class _Terminal(io.StringIO):
@@ -24,14 +25,14 @@ class _Terminal(io.StringIO):
 
 def test_delete_is_immediate_recorded_first_and_the_cli_says_so(softhsm, kms, monkeypatch, capsys):
     record = _hsm_key(kms, "hsm-gone")
-    assert "immediate" in kms.deletion_notice(record)
+    assert "immediate" in kms.keys.deletion_notice(record)
     monkeypatch.setattr("sys.stdin", _Terminal("hsm-gone\n"))
     args = types.SimpleNamespace(ref="hsm-gone", yes=False, force=False, option=[], json=False)
     assert key_cmds.delete(kms, args) == 0
     prompt = capsys.readouterr().err
     assert "immediate" in prompt and "cannot be undone" in prompt
-    assert kms.list_keys() == [] and record.key_id not in {k.key_id for k in kms.driver("hsm").inventory()}
-    intent, done = kms.audit_rows(limit=2)[::-1]
+    assert kms.keys.list() == [] and record.key_id not in {k.key_id for k in kms.context.driver("hsm").inventory()}
+    intent, done = kms.audit.rows(limit=2)[::-1]
     assert (intent.action, done.action, done.details["engine"]) == ("key.delete.intent", "key.delete", "deleted")
     assert done.details["intent"] == intent.seq
 
@@ -42,11 +43,8 @@ async def test_the_delete_dialog_says_the_token_destroys_at_once(softhsm, kms):
         async with KmsApp(kms).run_test(size=(120, 40)) as pilot:
             dialog = DeleteKeyDialog(record)
             await pilot.app.push_screen(dialog)
-            for _ in range(200):
-                if dialog.notice:
-                    break
-                await pilot.pause(0.02)
+            await until(pilot, lambda: dialog.notice, "what a delete does on this token")
             body = str(dialog.query_one("#dialog-body").render())
             assert "immediate" in body and "cannot be undone" in body
     finally:
-        kms.delete_key("hsm-dialog")
+        kms.keys.delete("hsm-dialog")

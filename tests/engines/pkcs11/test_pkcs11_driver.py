@@ -11,12 +11,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 import engines
 from engines import algorithms as A
 from engines import keys as K
-from engines import pkcs11_objects as O
 from engines.errors import EngineConfigError, EngineError, InvalidInput, KeyExists, KeyNotFoundInEngine
-from engines.pkcs11 import Pkcs11Engine
-from engines.pkcs11_errors import PinMismatch
-from engines.pkcs11_uri import parse_uri
-from tests.contract.suite import raises_kms, spki_sha256, verify_independently
+from engines.pkcs11 import objects as O
+from engines.pkcs11.engine import Pkcs11Engine
+from engines.pkcs11.errors import PinMismatch
+from engines.pkcs11.uri import parse_uri
+from engines.testing import raises_kms, spki_sha256, verify_independently
 from tests.engines.pkcs11.softhsm import MODULE, USER_PIN
 
 MESSAGE = b"a CA certificate's to-be-signed bytes"
@@ -308,7 +308,7 @@ def test_keys_that_want_the_pin_for_each_signature(spare):
     """CKA_ALWAYS_AUTHENTICATE (smart cards, YubiHSM): the PIN is given again for each signature."""
     from pkcs11 import Attribute, Mechanism
 
-    from engines import pkcs11_objects as O
+    from engines.pkcs11 import objects as O
 
     private = ec.generate_private_key(ec.SECP256R1())
     private_template, public_template = O.import_templates(private, "always-auth", b"\xaa\x01")

@@ -7,11 +7,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines import pkcs11_errors as PE
-from engines import pkcs11_objects as O
 from engines.errors import EngineUnavailable, InvalidInput, KeyNotFoundInEngine, KeyParseError, KmsError
-from engines.pkcs11_uri import build_uri, parse_uri
-from tests.contract.suite import check_kms_error, spki_der
+from engines.pkcs11 import errors as PE
+from engines.pkcs11 import objects as O
+from engines.pkcs11.uri import build_uri, parse_uri
+from engines.testing import check_kms_error, spki_der
 
 # ---------------------------------------------------------------- URIs
 

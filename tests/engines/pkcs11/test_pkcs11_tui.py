@@ -5,8 +5,7 @@ from __future__ import annotations
 from kms_tui.app import KmsApp
 from kms_tui.dialogs.error import ErrorDialog
 from tests.engines.pkcs11.softhsm import MODULE, USER_PIN
-from tests.tui.register_form import discover, fill, open_form, shown_error, submit
-from tests.tui.screen_text import screen_text
+from tests.pilot import discover, fill, open_form, screen_text, shown_error, submit, until
 
 
 async def test_register_form_lists_tokens_and_registers(softhsm, kms, memory_keyring):
@@ -19,12 +18,12 @@ async def test_register_form_lists_tokens_and_registers(softhsm, kms, memory_key
         tokens.value = "spare"
         await submit(pilot, dialog)
         assert not isinstance(pilot.app.screen, ErrorDialog), screen_text(pilot.app)
-    view = kms.get_engine("pkcs11-prod-hsm")
+    view = kms.engines.get("pkcs11-prod-hsm")
     assert view.record.config == {"module": MODULE, "token": "spare"}
     assert "Ed25519" in view.record.supported_key_types and view.record.security_level == 2
     assert USER_PIN in memory_keyring.entries.values()
     assert USER_PIN.encode() not in (kms.data_dir / "kms.db").read_bytes()
-    record = kms.create_key("ECDSA", 384, "hsm-root", engine_id="pkcs11-prod-hsm")
+    record = kms.keys.create("ECDSA", 384, "hsm-root", engine_id="pkcs11-prod-hsm")
     assert record.pkcs11_uri.startswith("pkcs11:") and "token=spare" in record.pkcs11_uri
 
 
@@ -44,17 +43,15 @@ async def test_wrong_pin_and_missing_token_show_their_errors_and_record_nothing(
         text = await shown_error(pilot)
         assert "/nonexistent/libpkcs11.so" in text, text
         assert isinstance(pilot.app.screen, type(dialog))  # the form is still there to correct
-    assert [e.record.id for e in kms.list_engines()] == ["golang-default"]
+    assert [e.record.id for e in kms.engines.list()] == ["golang-default"]
 
 
 async def test_an_unsupported_mechanism_shows_its_error(softhsm, restricted, kms):
-    from tests.tui.register_form import until
-
-    kms.register_engine("PKCS11", "restricted-hsm", options=restricted, secret=USER_PIN)
-    kms.create_key("RSA", 2048, "no-pss", engine_id="restricted-hsm")
+    kms.engines.register("PKCS11", "restricted-hsm", options=restricted, secret=USER_PIN)
+    kms.keys.create("RSA", 2048, "no-pss", engine_id="restricted-hsm")
     async with KmsApp(kms).run_test(size=(120, 40)) as pilot:
-        pilot.app.screen.call(kms.sign, "no-pss", "RSASSA_PSS_SHA_256", b"m")
+        pilot.app.screen.call(kms.signing.sign, "no-pss", "RSASSA_PSS_SHA_256", b"m")
         await until(pilot, lambda: isinstance(pilot.app.screen, ErrorDialog))
         text = await shown_error(pilot)
         assert "PSS" in text, text
-    assert [r.action for r in kms.audit_rows(limit=1)] == ["key.create"]
+    assert [r.action for r in kms.audit.rows(limit=1)] == ["key.create"]

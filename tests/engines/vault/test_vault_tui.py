@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from kms_tui.app import KmsApp
 from kms_tui.screens.engines import EnginesScreen
-from tests.tui.register_form import fill, open_form, register, shown_error, submit
-from tests.tui.screen_text import screen_text
+from tests.pilot import fill, open_form, register, screen_text, shown_error, submit
 
 
 async def test_registration_form_end_to_end(openbao, lab, mount, kms, memory_keyring):
@@ -13,12 +12,12 @@ async def test_registration_form_end_to_end(openbao, lab, mount, kms, memory_key
         await register(pilot, "HASHICORP_VAULT_KV_V2", "vault",
                        {"address": openbao.address, "mount": mount, "timeout": "5"}, lab.full_token)
         assert isinstance(pilot.app.screen, EnginesScreen), screen_text(pilot.app)
-    view = kms.get_engine("vault")
+    view = kms.engines.get("vault")
     assert view.record.config["mount"] == mount and view.record.security_level == 0
     assert lab.full_token in memory_keyring.entries.values()
     assert lab.full_token.encode() not in (kms.data_dir / "kms.db").read_bytes()
-    record = kms.create_key("Ed25519", 256, "vault-key", engine_id="vault")
-    assert kms.verify("vault-key", "ED25519", b"m", kms.sign("vault-key", "ED25519", b"m"))
+    record = kms.keys.create("Ed25519", 256, "vault-key", engine_id="vault")
+    assert kms.signing.verify("vault-key", "ED25519", b"m", kms.signing.sign("vault-key", "ED25519", b"m"))
     data = openbao.client().secrets.kv.v2.read_secret_version(record.key_id, mount_point=mount, raise_on_deleted_version=True)["data"]["data"]
     assert set(data) == {"key"}
 
@@ -37,7 +36,7 @@ async def test_wrong_token_missing_mount_and_unreachable_address_each_say_so(ope
             text = await shown_error(pilot)
             assert needle in text.lower(), text
             assert secret not in text
-    assert [e.record.id for e in kms.list_engines()] == ["golang-default"]
+    assert [e.record.id for e in kms.engines.list()] == ["golang-default"]
 
 
 async def test_a_forbidden_path_says_so(openbao, lab, mount, kms):
@@ -48,4 +47,4 @@ async def test_a_forbidden_path_says_so(openbao, lab, mount, kms):
         text = await shown_error(pilot)
         assert "forbidden" in text.lower() and mount in text, text
         assert lab.narrow_token not in text
-    assert [e.record.id for e in kms.list_engines()] == ["golang-default"]
+    assert [e.record.id for e in kms.engines.list()] == ["golang-default"]

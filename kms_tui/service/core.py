@@ -184,10 +184,9 @@ class ServiceContext:
             if secret:
                 return secret
         if unavailable is None and not record.has_secret and cls.SECRET and cls.SECRET.generated and not material:
-            secret = secrets.token_urlsafe(32)
-            self.credentials.set(record.id, secret)
-            self.store.update_engine(record.id, has_secret=True)
-            return secret
+            secret = self._first_secret(record, cls)
+            if secret:
+                return secret
         reason = (
             unavailable.message
             if unavailable
@@ -208,6 +207,26 @@ class ServiceContext:
             reason,
             hint=f"Set it with: kms-tui engines secret {record.id} --secret-stdin",
         )
+
+    def _first_secret(self, record: EngineRecord, cls: type[EngineDriver]) -> str | None:
+        """A new engine's generated secret, made under the database's write lock.
+
+        Two processes opening the engine at once would otherwise both find no secret,
+        both make one, and the second written to the keyring would replace the first
+        while files are already encrypted under it. Under the lock the second reads back
+        the first one's; None when the engine meanwhile got a secret the keyring does not
+        hold, or files to guard (the caller then asks for it).
+        """
+        with self.store.transaction():
+            secret = self.credentials.get(record.id)
+            if secret:
+                return secret
+            if self.store.get_engine(record.id).has_secret or cls.guarded_material(record.config):
+                return None
+            secret = secrets.token_urlsafe(32)
+            self.credentials.set(record.id, secret)
+            self.store.update_engine(record.id, has_secret=True)
+            return secret
 
     def _check_typed(self, record: EngineRecord, cls: type[EngineDriver], secret: str, material: int | None) -> None:
         """A typed secret opens the files it will guard, or is long enough to be their first."""

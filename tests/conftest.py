@@ -139,6 +139,12 @@ def secret_service(secret_service_host, record_property):
     return secret_service_host.env
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked slow (tens of seconds each) are handed out first, so that the workers
+    end on short tests together instead of one finishing a long test alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_terminal_summary(terminalreporter):
     """The figures tests recorded (kills survived, inputs tried, sentinels scanned, …), one per line.
 

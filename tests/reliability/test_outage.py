@@ -132,6 +132,7 @@ def works_again(kms, engine_id: str, n: int) -> None:
     assert report_.seen >= 1
 
 
+@pytest.mark.slow
 def test_aws_outage_hung_then_stopped(session, servers, request):
     kms, (moto, _) = session, servers
     bound = ATTEMPTS * (CONNECT + READ) + SLACK
@@ -156,6 +157,7 @@ def test_aws_outage_hung_then_stopped(session, servers, request):
     _figures(request)
 
 
+@pytest.mark.slow
 def test_vault_outage_hung_then_stopped(session, servers, request):
     kms, (_, bao) = session, servers
     bound = VAULT_TIMEOUT + SLACK

@@ -19,6 +19,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from engines import keys as K
 from engines.software import rekey as R
 from kms_tui.service import DEFAULT_ENGINE_ID, Kms
@@ -74,6 +76,7 @@ def _lost(directory: Path, expected: dict[str, str], keyring: FileKeyring) -> li
     return lost + [name for name in expected if name not in seen]
 
 
+@pytest.mark.slow
 def test_rekey_survives_sigkill_at_any_point(tmp_path, record_property):
     seed = int(os.environ.get("KMS_TUI_REKEY_SEED") or random.randrange(2**31))
     rng = random.Random(seed)

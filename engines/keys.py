@@ -91,7 +91,12 @@ def describe(public_key: PublicKeyTypes | PrivateKeyTypes) -> tuple[str, int]:
 
 
 def _unsupported(key: object) -> UnsupportedKeyType:
-    return UnsupportedKeyType(f"Keys of type {type(key).__name__} are not supported.")
+    """Named as people name the kind ("Ed448 keys"), not as the library's class ("Ed448PublicKey")."""
+    kind = type(key).__name__
+    for suffix in ("PrivateKeyWithSerialization", "PublicKeyWithSerialization", "PrivateKey", "PublicKey"):
+        kind = kind.removesuffix(suffix)
+    what = f"{kind} keys are" if kind and kind != type(key).__name__ else "This kind of key is"
+    return UnsupportedKeyType(f"{what} not supported; use RSA, ECDSA (P-224 to P-521) or Ed25519.")
 
 
 def supported_public(key: PublicKeyTypes) -> PublicKey:
@@ -464,6 +469,20 @@ def _hash_signer(private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, si
     return lambda data: ec_sign(data, ecdsa)
 
 
+def check_signature_length(algorithm: str, size: int, signature: bytes) -> None:
+    """A signature of a length this key can never make is a wrong input, not a mismatch."""
+    if algorithm == A.RSA:
+        expected, what = -(-size // 8), f"An RSA-{size} signature"
+    elif algorithm == A.ED25519:
+        expected, what = 64, "An Ed25519 signature"
+    else:
+        return  # ECDSA: DER lengths vary (ecdsa_der_to_raw checks a raw one against the curve)
+    if len(signature) != expected:
+        raise InvalidInput(f"{what} is {expected} bytes; this one is {len(signature)}.",
+                           title="Wrong signature length",
+                           hint="Check that this is the signature file, and its --encoding (base64, hex or raw).")
+
+
 def verify_with(public_key: PublicKey, sig_alg: A.SigningAlgorithm, data: bytes,
                 message_type: A.MessageType | str, signature: bytes) -> bool:
     """True when ``signature`` is valid; typed errors for misuse, never another exception."""
@@ -514,5 +533,5 @@ def self_test(sign: Callable[[A.SigningAlgorithm, bytes, A.MessageType], bytes],
 __all__ = [
     "ParsedKey", "parse_key", "key_id_of", "is_key_id", "describe", "generate", "public_pem",
     "load_public_pem", "export_public", "private_pkcs8_pem", "to_jwk", "ecdsa_der_to_raw",
-    "ecdsa_raw_to_der", "sign_with", "verify_with", "self_test", "natural_algorithm",
+    "ecdsa_raw_to_der", "sign_with", "verify_with", "check_signature_length", "self_test", "natural_algorithm",
 ]

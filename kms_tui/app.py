@@ -23,11 +23,14 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from .changes import WATCH_INTERVAL, DatabaseChanged, DatabaseWatch
 from .opening import KmsOpener, KmsState
 from .path_display import PathDisplay
 from .service.errors import KmsError, render
 
 if TYPE_CHECKING:
+    from textual.command import Provider
+
     from .service import Kms, SecretRequest
 
 log = logging.getLogger("kms_tui.app")
@@ -66,6 +69,13 @@ SCREENS = (
 )
 
 
+def _target_commands() -> type[Provider]:
+    """The palette's entries that name an engine or a key (loaded when the palette first opens)."""
+    from .actions import target_commands
+
+    return target_commands()
+
+
 class KmsApp(App[None]):
     """kms-tui: engines, keys, wizards, stats and audit."""
 
@@ -73,6 +83,7 @@ class KmsApp(App[None]):
     TITLE = "kms-tui"
     MODES = {entry.name: entry.factory() for entry in SCREENS}
     DEFAULT_MODE = SCREENS[0].name
+    COMMANDS = App.COMMANDS | {_target_commands}
     BINDINGS = [
         Binding("f1", "help", "Help", id="app.help"),
         *(entry.binding() for entry in SCREENS),
@@ -90,10 +101,12 @@ class KmsApp(App[None]):
         self._kms = kms  # a Kms handed in belongs to the caller, who closes it
         self._opener: KmsOpener | None = None  # otherwise it is opened here, after the first frame
         self._opening: Worker[Kms] | None = None
+        self._watch = DatabaseWatch(lambda: self._kms)
         if kms is None:
             self._opener = KmsOpener(data_dir, self.secret_prompt)
         else:
             self.set_reactive(KmsApp.kms_state, KmsState.OPEN)
+            self._watch.changed()  # the first look, before any screen loads
             if kms.prompt is None:
                 kms.prompt = self.secret_prompt
 
@@ -113,6 +126,7 @@ class KmsApp(App[None]):
         if self._opener is not None:
             self._opening = self.run_worker(self._opener.open, thread=True, name="open the service",
                                             exit_on_error=False)
+        self.set_interval(WATCH_INTERVAL, self._follow_database, name="follow the database")
         # Everything made so far (modules, styles, the first screen) lives as long as the
         # app: out of the collector's sight, a full collection no longer stalls a keystroke.
         # Only in a process that runs one app (not in tests, which make many).
@@ -124,10 +138,16 @@ class KmsApp(App[None]):
             return
         if event.state == WorkerState.SUCCESS:
             self._kms = event.worker.result
+            self._watch.changed()  # the first look, before the screens' first loads
             self.kms_state = KmsState.OPEN
         elif event.state == WorkerState.ERROR and event.worker.error is not None:
             self.kms_state = KmsState.FAILED
             self.show_error(event.worker.error)
+
+    def _follow_database(self) -> None:
+        """The app's one look at the database: a change made anywhere reaches the screen on view."""
+        if self._watch.changed():
+            self.screen.post_message(DatabaseChanged())
 
     def on_unmount(self) -> None:
         if self._opener is not None:
@@ -165,7 +185,7 @@ class KmsApp(App[None]):
     def action_help(self) -> None:
         from .dialogs.help import HelpDialog
 
-        self.push_screen(HelpDialog(self.screen))
+        self.push_screen(HelpDialog(self.screen, SCREENS))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

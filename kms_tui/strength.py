@@ -20,28 +20,45 @@ class RoleAdvice:
     advice: str
 
 
-# role -> (minimum RSA bits, minimum ECDSA curve size, Ed25519 acceptable, recommendation)
+# What keeps a key, by the engine's security level: the level a role needs says where its key must live.
+LEVEL_NAMES = {0: "software (SL0)", 1: "a managed KMS (SL1)", 2: "an HSM (SL2)"}
+
+# role -> (minimum RSA bits, minimum ECDSA curve size, Ed25519 acceptable, minimum security level, recommendation)
 ROLES = (
-    ("Root CA", 4096, 384, True, "RSA 4096 or ECDSA P-384/P-521, on an HSM (SL2)"),
-    ("Intermediate CA", 3072, 384, True, "RSA 3072/4096 or ECDSA P-384"),
-    ("Issuing CA", 3072, 256, True, "RSA 3072 or ECDSA P-384 (P-256 for short-lived hierarchies)"),
-    ("Device", 2048, 256, True, "ECDSA P-256 or Ed25519 (RSA 2048 where devices need it)"),
+    ("Root CA", 4096, 384, True, 2, "RSA 4096 or ECDSA P-384/P-521, on an HSM (SL2)"),
+    ("Intermediate CA", 3072, 384, True, 1, "RSA 3072/4096 or ECDSA P-384"),
+    ("Issuing CA", 3072, 256, True, 1, "RSA 3072 or ECDSA P-384 (P-256 for short-lived hierarchies)"),
+    ("Device", 2048, 256, True, 0, "ECDSA P-256 or Ed25519 (RSA 2048 where devices need it)"),
 )
 
 
-def role_advice(algorithm: str, size: int) -> list[RoleAdvice]:
-    """For each PKI role: whether this key is strong enough, and what to use instead."""
+def _strong_enough(algorithm: str, size: int, min_rsa: int, min_ec: int, ed_ok: bool) -> bool:
+    if algorithm == RSA:
+        return size >= min_rsa
+    if algorithm == ECDSA:
+        return size >= min_ec
+    return ed_ok if algorithm == ED25519 else False
+
+
+def level_name(security_level: int) -> str:
+    return LEVEL_NAMES.get(security_level, f"SL{security_level}")
+
+
+def role_advice(algorithm: str, size: int, security_level: int | None = None) -> list[RoleAdvice]:
+    """For each PKI role: whether this key is fit for it, and what to use instead.
+
+    Fitness is the key's size and, when ``security_level`` (the engine's) is given, where
+    the key lives: a root CA key held in software is not fit, however long it is.
+    """
     out = []
-    for role, min_rsa, min_ec, ed_ok, recommendation in ROLES:
-        if algorithm == RSA:
-            fits = size >= min_rsa
-        elif algorithm == ECDSA:
-            fits = size >= min_ec
-        elif algorithm == ED25519:
-            fits = ed_ok
+    for role, min_rsa, min_ec, ed_ok, min_level, recommendation in ROLES:
+        if not _strong_enough(algorithm, size, min_rsa, min_ec, ed_ok):
+            out.append(RoleAdvice(role, False, f"use {recommendation}"))
+        elif security_level is not None and security_level < min_level:
+            out.append(RoleAdvice(role, False, f"strong enough, but held in {level_name(security_level)}: "
+                                               f"needs {level_name(min_level)} or better"))
         else:
-            fits = False
-        out.append(RoleAdvice(role, fits, "suitable" if fits else f"use {recommendation}"))
+            out.append(RoleAdvice(role, True, "suitable"))
     return out
 
 

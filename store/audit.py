@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,12 @@ from .validation import check_count, check_text
 
 GENESIS = "0" * 64
 _COLUMNS = "seq, ts, action, engine_id, key_id, details, prev_hash, hash"
+# The details fields by which a key row names its key, each with a partial index (schema v4):
+# "name" (create, import, delete, engine actions), "from"/"to" (rename), "alias" (alias add/remove);
+# and "aliases", the list a key had when it was created or deleted.
+NAMING_FIELDS = ("name", "from", "to", "alias")
+_NAMED = "key_id IS NOT NULL AND json_valid(details)"
+Keys = Iterable[tuple[str, str]]  # (engine id, key id) records
 
 
 def canonical_json(value: Any) -> str:
@@ -161,21 +168,88 @@ class AuditLog:
                 )
             return AuditCheck(ok=True, rows=total)
 
+    # --- what the log says about keys ------------------------------------------------
+
+    def known_as(self, text: str) -> builtins.list[tuple[str, str]]:
+        """(engine id, key id) of every key a row names ``text``: its name, old or new, or an alias.
+
+        Deleted keys too: the log keeps what each key was called when it was created,
+        renamed, given an alias or deleted. Each field is looked up in its own index.
+        """
+        query = " UNION ".join([
+            *(f"SELECT engine_id, key_id FROM audit WHERE {_NAMED} AND json_extract(details, '$.{field}') = ?"
+              for field in NAMING_FIELDS),
+            # Named: the planner would rather walk every key row by key id than this small index.
+            "SELECT engine_id, key_id FROM audit INDEXED BY audit_named_aliases "
+            f"WHERE {_NAMED} AND json_type(details, '$.aliases') = 'array' "
+            "AND EXISTS (SELECT 1 FROM json_each(details, '$.aliases') WHERE value = ?)",
+        ])
+        rows = self._conn.rows(query, [text] * (len(NAMING_FIELDS) + 1))
+        return sorted((r["engine_id"], r["key_id"]) for r in rows if r["engine_id"] is not None)
+
+    def engines_of(self, key_id: str) -> builtins.list[str]:
+        """The engines the log records this key id on, one index step each."""
+        found: builtins.list[str] = []
+        while True:
+            engine_id = self._conn.scalar(
+                "SELECT engine_id FROM audit WHERE key_id = ? AND engine_id > ? ORDER BY engine_id LIMIT 1",
+                [key_id, found[-1] if found else ""],
+            )
+            if engine_id is None:
+                return found
+            found.append(str(engine_id))
+
+    def name_of(self, engine_id: str, key_id: str) -> str | None:
+        """The key's name: its record's, else the last one the log gave it (a deleted key)."""
+        live = self._conn.scalar("SELECT name FROM keys WHERE engine_id = ? AND key_id = ?", [engine_id, key_id])
+        if live is not None:
+            return str(live)
+        last = self._conn.scalar(
+            "SELECT coalesce(json_extract(details, '$.to'), json_extract(details, '$.name')) FROM audit "
+            "WHERE key_id = ? AND engine_id = ? AND json_valid(details) "
+            "AND coalesce(json_extract(details, '$.to'), json_extract(details, '$.name')) IS NOT NULL "
+            "ORDER BY seq DESC LIMIT 1",
+            [key_id, engine_id],
+        )
+        return None if last is None else str(last)
+
+    def _with_names(self, rows: builtins.list[AuditRow]) -> builtins.list[AuditRow]:
+        names: dict[tuple[str, str], str | None] = {}
+        for row in rows:
+            if row.engine_id is None or row.key_id is None:
+                continue
+            pair = (row.engine_id, row.key_id)
+            if pair not in names:
+                names[pair] = self.name_of(*pair)
+            row.key_name = names[pair]
+        return rows
+
+    # --- reading -----------------------------------------------------------------------
+
     @staticmethod
     def _where(
-        key_id: str | None, engine_id: str | None, action: str | None
+        key_id: str | None, engine_id: str | None, action: str | None, keys: Keys | None = None
     ) -> tuple[str, builtins.list[Any]]:
         terms, params = [], []
         for column, value in (("key_id", key_id), ("engine_id", engine_id), ("action", action)):
             if value is not None:
                 terms.append(f"{column} = ?")
                 params.append(value)
+        if keys is not None:
+            pairs = builtins.list(keys)
+            terms.append(f"(key_id, engine_id) IN (VALUES {', '.join(['(?, ?)'] * len(pairs))})" if pairs else "0")
+            params.extend(value for engine, key in pairs for value in (key, engine))
         return " AND ".join(terms) or "1", params
 
     def count(
-        self, *, key_id: str | None = None, engine_id: str | None = None, action: str | None = None
+        self,
+        *,
+        key_id: str | None = None,
+        engine_id: str | None = None,
+        action: str | None = None,
+        keys: Keys | None = None,
     ) -> int:
-        where, params = self._where(key_id, engine_id, action)
+        where, params = self._where(key_id, engine_id, action, keys)
         return int(self._conn.scalar(f"SELECT COUNT(*) FROM audit WHERE {where}", params))
 
     def list(
@@ -186,17 +260,22 @@ class AuditLog:
         key_id: str | None = None,
         engine_id: str | None = None,
         action: str | None = None,
+        keys: Keys | None = None,
         newest_first: bool = True,
     ) -> builtins.list[AuditRow]:
+        """Rows in seq order; ``keys`` keeps those of these (engine id, key id) records.
+
+        Each row carries its key's name (``key_name``) beside the key id.
+        """
         for label, value in (("limit", limit), ("offset", offset)):
             check_count(value, label)
-        where, params = self._where(key_id, engine_id, action)
+        where, params = self._where(key_id, engine_id, action, keys)
         order = "DESC" if newest_first else "ASC"
         rows = self._conn.rows(
             f"SELECT {_COLUMNS} FROM audit WHERE {where} ORDER BY seq {order} LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
-        return [
+        return self._with_names([
             AuditRow(
                 seq=r["seq"],
                 ts=r["ts"],
@@ -208,4 +287,4 @@ class AuditLog:
                 hash=r["hash"],
             )
             for r in rows
-        ]
+        ])

@@ -20,6 +20,7 @@ from .errors import DatabaseError
 from .trust import check_trusted_file
 
 BUSY_TIMEOUT_MS = 10_000
+WATCH_TIMEOUT_MS = 20  # data_version() is polled; a busy database is looked at again next time
 SYNCHRONOUS = "FULL"  # the bench compares it with NORMAL (bench/durability.py)
 Params = Sequence[Any] | dict[str, Any] | None
 
@@ -109,6 +110,8 @@ class Connection:
         self._closed = False
         self._side: sqlite3.Connection | None = None  # see side_scalar()
         self._side_lock = threading.Lock()
+        self._watch: sqlite3.Connection | None = None  # see data_version()
+        self._watch_lock = threading.Lock()
         create_private_file(path)
         raw = sqlite3.connect(
             str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
@@ -280,7 +283,32 @@ class Connection:
                 raise translate_error(exc, self.path) from exc
             return found[0] if found else None
 
+    def data_version(self) -> int | None:
+        """A number that changes whenever any connection commits to the database; None if it cannot tell now.
+
+        ``PRAGMA data_version`` changes only for commits by *other* connections,
+        so it is read on a connection of its own, which sees the main
+        connection's commits as well as other processes'. It waits neither for
+        the main connection's lock nor (a short timeout) for a busy database: a
+        caller polls it, and a missed look is taken again at the next one.
+        """
+        if self._closed:
+            return None
+        with self._watch_lock:
+            try:
+                if self._watch is None:
+                    self._watch = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False,
+                                                  timeout=WATCH_TIMEOUT_MS / 1000)
+                found = self._watch.execute("PRAGMA data_version").fetchone()
+            except sqlite3.Error:
+                return None
+            return int(found[0]) if found else None
+
     def close(self) -> None:
+        with self._watch_lock:
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
         with self._side_lock:
             if self._side is not None:
                 self._side.close()

@@ -77,7 +77,7 @@ def _refusal(backend: Any) -> CredentialsUnavailable | None:
 
     if isinstance(backend, fail.Keyring):
         return CredentialsUnavailable(
-            "No OS keyring is available: keyring found no usable backend.", hint=NO_KEYRING_HINT
+            "The keyring library found no usable backend on this system.", hint=NO_KEYRING_HINT
         )
     if isinstance(backend, null.Keyring):
         return CredentialsUnavailable(
@@ -101,7 +101,7 @@ def _translate(exc: Exception, secret: str | None = None) -> CredentialsUnavaila
         detail = detail.replace(secret, "***")
     kind = type(exc).__name__
     if isinstance(exc, errors.NoKeyringError):
-        return CredentialsUnavailable("No OS keyring is available.", hint=NO_KEYRING_HINT)
+        return CredentialsUnavailable("The keyring library found no usable backend.", hint=NO_KEYRING_HINT)
     if isinstance(exc, errors.KeyringLocked):
         return CredentialsUnavailable("The keyring is locked, or unlocking it was refused.", hint=LOCKED_HINT)
     if isinstance(exc, errors.InitError):
@@ -159,7 +159,7 @@ class CredentialStore:
                 if not good:
                     refused = _refusal(behind[0]) if behind else None
                     raise CredentialsUnavailable(
-                        "No OS keyring is available: the keyring chainer has no usable backend"
+                        "The keyring chainer has no usable backend"
                         + (f" ({refused.message})" if refused else "")
                         + ".",
                         hint=NO_KEYRING_HINT,

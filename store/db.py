@@ -79,6 +79,10 @@ class Store(EngineRepository, KeyRepository, KeyListing):
         st = os.stat(self.data_dir)
         return f"{os.path.realpath(self.data_dir)}|{st.st_dev}|{st.st_ino}"
 
+    def data_version(self) -> int | None:
+        """Changes whenever anyone (this process or another) commits to the database; None when unreadable now."""
+        return self._conn.data_version()
+
     @classmethod
     def open(cls, data_dir: str | os.PathLike[str]) -> Store:
         return cls(Path(data_dir))

@@ -98,6 +98,7 @@ class AuditRow:
     details: dict[str, Any]
     prev_hash: str
     hash: str
+    key_name: str | None = None  # the key's name now, or its last name in the log; not hashed
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -152,7 +152,32 @@ def _v3(db: sqlite_utils.Database) -> None:
     _run_script(db, V3_SEARCH_INDEX)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+# Version 4: the audit log answers "which key was known as X" and "on which engines"
+# without reading every row. A key row names its key in its details: ``name``
+# (create, import, delete, engine actions), ``from`` and ``to`` (rename), ``alias``
+# (alias add and remove), ``aliases`` (the list a key had when created or deleted).
+# Each field gets a partial index holding only the rows that carry it; a row whose
+# details are not JSON (edited by hand) is left out, not refused.
+V4_AUDIT_NAMES = """
+CREATE INDEX audit_by_key_engine ON audit(key_id, engine_id, seq);
+CREATE INDEX audit_named_name ON audit(json_extract(details, '$.name'))
+    WHERE key_id IS NOT NULL AND json_valid(details) AND json_extract(details, '$.name') IS NOT NULL;
+CREATE INDEX audit_named_from ON audit(json_extract(details, '$.from'))
+    WHERE key_id IS NOT NULL AND json_valid(details) AND json_extract(details, '$.from') IS NOT NULL;
+CREATE INDEX audit_named_to ON audit(json_extract(details, '$.to'))
+    WHERE key_id IS NOT NULL AND json_valid(details) AND json_extract(details, '$.to') IS NOT NULL;
+CREATE INDEX audit_named_alias ON audit(json_extract(details, '$.alias'))
+    WHERE key_id IS NOT NULL AND json_valid(details) AND json_extract(details, '$.alias') IS NOT NULL;
+CREATE INDEX audit_named_aliases ON audit(seq)
+    WHERE key_id IS NOT NULL AND json_valid(details) AND json_type(details, '$.aliases') = 'array';
+"""
+
+
+def _v4(db: sqlite_utils.Database) -> None:
+    _run_script(db, V4_AUDIT_NAMES)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 LATEST = len(MIGRATIONS)
 OUR_TABLES = {"meta", "engines", "keys", "aliases", "audit"}
 

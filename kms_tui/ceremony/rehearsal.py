@@ -6,22 +6,36 @@ configuration when a library is initialised, so a copy loads the scratch
 configuration even in a process that already uses SoftHSM). Software scripts
 rehearse on a temporary software engine. Secrets of the scratch engine are random
 and held in memory only; the keyring is never touched.
+
+What a rehearsal writes goes under the data directory (``rehearsals/``), never next
+to the script: a script shipped in a package or kept in a repository would otherwise
+gain a directory of outputs inside the package or the checkout.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import subprocess
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from ..service.errors import EngineConfigError
 from .script import Script
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+REHEARSALS = "rehearsals"  # under the data directory
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def default_output_dir(data_dir: Path, script: Script, now: datetime) -> Path:
+    """``<data dir>/rehearsals/<ceremony id>-<UTC time>``: a new directory for each rehearsal."""
+    name = _UNSAFE.sub("-", script.id).strip("-.")[:64] or "ceremony"
+    return Path(data_dir) / REHEARSALS / f"{name}-{now:%Y%m%dT%H%M%SZ}"
 
 
 def softhsm_module(script: Script) -> str:

@@ -30,7 +30,7 @@ def _print_plan(ceremony: Ceremony) -> None:
     s = ceremony.script
     print(f"Ceremony {safe_text(s.id)}: {safe_text(s.name)}")
     print(f"Engine {safe_text(s.engine.id)} ({s.engine.type}{', offline' if s.offline else ''}); "
-          f"outputs in {safe_text(s.output_dir)}")
+          f"outputs in {safe_text(ceremony.output_dir)}")
     print(f"Administrator {safe_text(s.administrator)}; witnesses "
           + ", ".join(f"{safe_text(w.name)} ({safe_text(w.initials)})" for w in s.witnesses))
     for line in ceremony.plan():
@@ -69,10 +69,10 @@ def validate(kms, args) -> int:
 
 
 def rehearse(kms, args) -> int:
-    from ..ceremony.rehearsal import scratch_kms
+    from ..ceremony.rehearsal import default_output_dir, scratch_kms
 
     script = load_script(args.script)
-    output_dir = args.output_dir or str(script.output_dir) + "-rehearsal-" + utc_now().strftime("%Y%m%dT%H%M%SZ")
+    output_dir = args.output_dir or default_output_dir(kms.data_dir, script, utc_now())
     with scratch_kms(script) as (scratch, engine_id, note):
         ceremony = Ceremony(scratch, script, mode="rehearsal", engine_id=engine_id, output_dir=output_dir,
                             module_note=note)

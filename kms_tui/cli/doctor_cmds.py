@@ -1,7 +1,9 @@
 """``kms-tui doctor [--json] [--repair] [--deep]``: the workstation's health, and what to do about it.
 
-Exit 0 when nothing is left to act on, 1 when findings remain (after ``--repair``,
-the ones it could not fix).
+Every finding is printed, each with its fix; a check that could not run in full says
+"incomplete" and its findings say what was not checked. Exit 0 when nothing is left
+to act on, 1 when findings remain (after ``--repair``, the ones it could not fix) or
+when something could not be checked.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ def doctor(kms, args) -> int:
     if report.findings:
         print()
     for f in report.findings:
-        done = " [repaired]" if f.repaired else " [--repair fixes this]" if f.repairable else ""
+        done = (" [not checked]" if f.unchecked else " [repaired]" if f.repaired
+                else " [--repair fixes this]" if f.repairable else "")
         print(f"{MARK.get(f.severity, f.severity)} {f.check}: {safe_text(f.subject, 100)}{done}")
         print(f"      {safe_text(f.message)}")
         if f.changed:
@@ -30,4 +33,6 @@ def doctor(kms, args) -> int:
             print(f"      fix: {safe_text(f.hint)}")
     left = len(report.open_findings)
     print(f"\n{'Healthy: nothing to do.' if not left else f'{left} finding(s) to act on.'}")
+    if report.incomplete:
+        print(f"Not everything was checked: {', '.join(report.incomplete)} (see the findings marked [not checked]).")
     return 0 if report.clean else 1

@@ -115,11 +115,23 @@ def show(kms, args) -> int:
     return 0
 
 
+def _size_for(algorithm: str, size: int | None) -> int:
+    """``--size`` as given; Ed25519 has one size, so it may be left out there."""
+    from ..service.algorithms import ED25519
+
+    if size is not None:
+        return size
+    if _canon_alg(algorithm) == ED25519:
+        return 256
+    raise InvalidInput(f"Say the key size for {algorithm} with --size (RSA 2048/3072/4096; ECDSA 224/256/384/521).")
+
+
 def create(kms, args) -> int:
+    size = _size_for(args.algorithm, args.size)
     if sys.stderr.isatty() and not args.json:
-        sys.stderr.write(f"Generating {args.algorithm} {args.size} key…\n")
+        sys.stderr.write(f"Generating {args.algorithm} {size} key…\n")
     record = kms.keys.create(
-        args.algorithm, args.size, args.name, engine_id=args.engine, aliases=args.alias, tags=args.tag,
+        args.algorithm, size, args.name, engine_id=args.engine, aliases=args.alias, tags=args.tag,
         metadata=_metadata(args.metadata),
     )
     _print_key(record, args.json)

@@ -40,19 +40,34 @@ def stats(kms, args) -> int:
 
 
 def audit_list(kms, args) -> int:
+    """Recent rows; ``--key`` takes what a key is or was known as, deleted keys too, grouped by engine."""
     filters = {}
-    if args.key:
-        record = kms.keys.resolve(args.key)
-        filters["key_id"] = record.key_id
+    known = kms.audit.keys_known_as(args.key) if args.key else []
+    if known:
+        filters["keys"] = [(k.engine_id, k.key_id) for k in known]
     if args.action:
         filters["action"] = args.action
     rows = kms.audit.rows(limit=max(1, args.limit), **filters)
+    groups = [(k, [r for r in rows if (r.engine_id, r.key_id) == (k.engine_id, k.key_id)]) for k in known]
     if args.json:
-        emit_json([r.to_json() for r in rows])
+        emit_json([r.to_json() for r in ([r for _, group in groups for r in group] if known else rows)])
         return 0
-    print(table(("SEQ", "TIME", "ACTION", "ENGINE", "KEY"),
-                [(r.seq, r.ts[:19], r.action, r.engine_id or "", (r.key_id or "")[:16]) for r in rows]))
+    if len(known) < 2:
+        print(_audit_table(rows))
+        return 0
+    print("\n\n".join(f"{_record_line(k)}\n{_audit_table(group)}" for k, group in groups))
     return 0
+
+
+def _audit_table(rows) -> str:
+    return table(("SEQ", "TIME", "ACTION", "ENGINE", "KEY", "NAME"),
+                 [(r.seq, r.ts[:19], r.action, r.engine_id or "", (r.key_id or "")[:16], r.key_name or "")
+                  for r in rows], widths={5: 40})
+
+
+def _record_line(known) -> str:
+    state = "recorded" if known.recorded else "no longer recorded"
+    return safe_text(f"Engine {known.engine_id}: key {known.key_id[:16]}… {known.name or ''} ({state})", 120)
 
 
 def audit_verify(kms, args) -> int:

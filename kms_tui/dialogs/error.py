@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -25,8 +25,10 @@ class ErrorDialog(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="error"):
             yield Static(Text(safe_text(self.error_title), style="bold"), id="dialog-title")
-            yield Static(Text(safe_text(self.error_message)), id="dialog-body")
-            yield Button("Close", id="close", variant="error")
+            with VerticalScroll(id="dialog-scroll"):
+                yield Static(Text(safe_text(self.error_message)), id="dialog-body")
+            with Vertical(id="dialog-foot"):
+                yield Button("Close", id="close", variant="error")
 
     def on_mount(self) -> None:
         self.query_one("#close", Button).focus()

@@ -67,7 +67,7 @@ class ChoiceDialog(ModalScreen["str | None"]):
             yield Static(Text(self.choice_title, style="bold"), id="dialog-title")
             yield OptionList(*[Option(Text(safe_text(text, 70)), id=str(i)) for i, (_, text) in enumerate(self.items)],
                              id="choices")
-            with Horizontal(classes="buttons"):
+            with Vertical(id="dialog-foot"), Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

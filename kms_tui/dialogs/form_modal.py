@@ -2,9 +2,11 @@
 
 A form composes only its fields (``compose_fields``) and says what OK makes of
 them (``read``: the result, or ``Invalid`` with what is wrong, shown on the
-error line while the form stays open). Enter moves to the next field and submits
-from the last one; Escape or Cancel closes the form with None. ``forget`` runs
-whenever the form closes, either way: a form holding a secret clears it there.
+error line while the form stays open). On a short terminal the fields scroll;
+the error line and the buttons stay in view. Enter moves to the next field and
+submits from the last one; Escape or Cancel closes the form with None.
+``forget`` runs whenever the form closes, either way: a form holding a secret
+clears it there.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import ClassVar, TypeVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -54,16 +56,20 @@ class FormModal(ModalScreen[ResultT | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="wide" if self.WIDE else ""):
             yield Static(Text(self.form_title, style="bold"), id="dialog-title")
-            yield from self.compose_fields()
-            yield Label("", id="form-error", classes="error-text")
-            with Horizontal(classes="buttons"):
-                yield Button(self.OK_LABEL, id="ok", variant="primary")
-                yield Button("Cancel", id="cancel")
+            with VerticalScroll(id="dialog-scroll"):
+                yield from self.compose_fields()
+            with Vertical(id="dialog-foot"):
+                yield Label("", id="form-error", classes="error-text")
+                with Horizontal(classes="buttons"):
+                    yield Button(self.OK_LABEL, id="ok", variant="primary")
+                    yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
-        fields = self.query(Input)
+        # The first field, never the scrolling frame around the fields.
+        inputs = self.query(Input)
+        fields = list(inputs) or [w for w in self.query_one("#dialog-scroll").query("*") if w.focusable]
         if fields:
-            fields.first().focus()
+            fields[0].focus()
 
     def submit(self) -> None:
         try:

@@ -17,7 +17,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, OptionList, Static
@@ -59,16 +59,18 @@ class RegisterEngineDialog(ServiceCalls, ModalScreen[EngineView | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="wide"):
             yield Static(Text(TYPE_TITLE, style="bold"), id="dialog-title")
-            with Vertical(id="step-type"):
-                yield OptionList(id="register-types")
-            yield Vertical(id="step-form")
-            # One line for the focused field's help, or for progress and errors (rows are few at 80x24).
-            yield Static("", id="register-message")
-            with Horizontal(classes="buttons"):
-                yield Button("Discover", id="discover")
-                yield Button("Register", id="register", variant="primary")
-                yield Button("Back", id="back")
-                yield Button("Cancel", id="cancel")
+            with VerticalScroll(id="dialog-scroll"):
+                with Vertical(id="step-type"):
+                    yield OptionList(id="register-types")
+                yield Vertical(id="step-form")
+            with Vertical(id="dialog-foot"):
+                # One line for the focused field's help, or for progress and errors (rows are few at 80x24).
+                yield Static("", id="register-message")
+                with Horizontal(classes="buttons"):
+                    yield Button("Discover", id="discover")
+                    yield Button("Register", id="register", variant="primary")
+                    yield Button("Back", id="back")
+                    yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
         self._show_step("type")

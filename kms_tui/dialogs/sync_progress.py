@@ -15,7 +15,7 @@ from functools import partial
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
@@ -65,15 +65,17 @@ class SyncDialog(ServiceCalls, ModalScreen["list[SyncReport] | None"]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(Text(f"Sync engine {safe_text(self.engine_id, 50)}", style="bold"), id="dialog-title")
-            yield Static("Reading what the engine holds: unknown keys are adopted, keys that are gone are "
-                         "flagged. Nothing is deleted.", id="dialog-body")
-            yield Static(Text("Starting…"), id="sync-progress")
-            with Horizontal(classes="buttons"):
+            with VerticalScroll(id="dialog-scroll"):
+                yield Static("Reading what the engine holds: unknown keys are adopted, keys that are gone are "
+                             "flagged. Nothing is deleted.", id="dialog-body")
+                yield Static(Text("Starting…"), id="sync-progress")
+            with Vertical(id="dialog-foot"), Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", variant="warning")
                 yield Button("Close", id="close", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#close").display = False
+        self.query_one("#cancel", Button).focus()  # not the scrolling text above it
         self.running = True
         last = [0.0]
 

@@ -2,9 +2,12 @@
 
 Rows are read ``PAGE`` at a time (``m`` reads more), never the whole log. The
 filter takes an action (``key.create``), an engine id or a key reference
-(name, alias, key id, PKCS#11 URI), tried in that order; a prefix
-(``action:``, ``engine:``, ``key:``) says which. A key reference is resolved
-through the service, in the worker, like every other call. The chain check
+(key id, a name or alias the key has or had, PKCS#11 URI), tried in that order;
+a prefix (``action:``, ``engine:``, ``key:``) says which. It applies as you type,
+``FILTER_DELAY`` after the last key. A key reference is looked up in the log
+through the service (``kms.audit.keys_known_as``), in the worker, so deleted keys
+are found too; a key id recorded on several engines shows each, grouped by
+engine. Each row shows its key's name beside its id. The chain check
 (``kms.audit.verify``) runs in its own worker when the screen opens and on ``c``.
 """
 
@@ -19,6 +22,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from ..changes import DatabaseChanged
 from ..service.types import AuditCheck, AuditRow
 from ..widgets.cells import literal
 from ..widgets.tables import cursor_row_key
@@ -26,6 +30,9 @@ from ..workers import ServiceCalls
 
 PAGE = 500
 PREFIXES = ("action", "engine", "key")
+FILTER_DELAY = 0.3  # seconds after the last key typed before the filter applies
+NARROW = 100  # below this many columns the Key column holds less of the name and of the id
+KEY_CELL = {False: (16, 8), True: (9, 6)}  # narrow? -> characters of a key's name, then of its id
 
 
 @dataclass(frozen=True)
@@ -33,11 +40,21 @@ class AuditFilter:
     """What the filter text turned out to mean."""
 
     kind: str | None = None  # "action", "engine", "key" or None (everything)
-    value: str | None = None  # the action, the engine id or the key id
+    value: str | None = None  # the action or the engine id
     shown: str = ""  # how the status line names it
+    keys: tuple[tuple[str, str], ...] = ()  # a key filter's (engine id, key id) records, by engine
 
-    def query(self) -> dict[str, str]:
-        return {f"{self.kind}_id" if self.kind in ("engine", "key") else "action": self.value} if self.kind else {}
+    def query(self) -> dict[str, object]:
+        if self.kind == "key":
+            return {"keys": list(self.keys)}
+        return {"engine_id" if self.kind == "engine" else "action": self.value} if self.kind else {}
+
+    def grouped(self, rows: list[AuditRow]) -> list[AuditRow]:
+        """Rows of a key on several engines, engine by engine (newest first within each)."""
+        if len(self.keys) < 2:
+            return rows
+        order = {pair: i for i, pair in enumerate(self.keys)}
+        return sorted(rows, key=lambda r: order.get((r.engine_id or "", r.key_id or ""), len(order)))
 
 
 def chain_text(check: AuditCheck | None) -> Text:
@@ -56,8 +73,27 @@ def interpret(kms, text: str, kind: str | None) -> AuditFilter:
     if kind == "engine" or (kind is None and any(v.record.id == text for v in kms.engines.list())):
         kms.engines.get(text)  # an unknown engine is an error, shown inline
         return AuditFilter("engine", text, f"engine {text}")
-    record = kms.keys.resolve(text)  # KeyNotFound / AmbiguousReference: shown inline
-    return AuditFilter("key", record.key_id, f"key {record.name} ({record.key_id[:12]}…)")
+    known = kms.audit.keys_known_as(text)  # KeyNotFound: shown inline
+    return AuditFilter("key", None, key_shown(text, known), tuple((k.engine_id, k.key_id) for k in known))
+
+
+def key_shown(text: str, known) -> str:
+    """How the status line names a key filter: the key, or how many records the reference found."""
+    if len(known) > 1:
+        ref = text if len(text) <= 20 else text[:19] + "…"
+        return f"key {ref}: {len(known)} records, on {', '.join(sorted({k.engine_id for k in known}))}"
+    [key] = known
+    return f"key {key.name or text} ({key.key_id[:12]}…{'' if key.recorded else ', deleted'})"
+
+
+def key_cell(row: AuditRow, narrow: bool = False) -> Text:
+    """The Key column: the key's name beside the start of its id (both fit at 80 columns)."""
+    if not row.key_id:
+        return Text("")
+    if not row.key_name:
+        return Text(row.key_id[:12])
+    name, shown_id = KEY_CELL[narrow]
+    return literal(row.key_name, name) + Text(f" {row.key_id[:shown_id]}", style="dim")
 
 
 class AuditScreen(ServiceCalls, Screen):
@@ -83,6 +119,7 @@ class AuditScreen(ServiceCalls, Screen):
         self.limit = PAGE
         self.rows: list[AuditRow] = []
         self.check: AuditCheck | None = None
+        self._filter_timer = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -110,6 +147,9 @@ class AuditScreen(ServiceCalls, Screen):
         if self.is_mounted:  # other screens append rows
             self.reload()
 
+    def on_database_changed(self, event: DatabaseChanged) -> None:
+        self.reload()  # the same filter and as many rows; the cursor stays on the same row
+
     # --- loading ---------------------------------------------------------------
 
     def reload(self) -> None:
@@ -126,18 +166,18 @@ class AuditScreen(ServiceCalls, Screen):
             found = interpret(kms, rest.strip(), kind)
         else:
             found = interpret(kms, text, None) if text else AuditFilter()
-        return found, kms.audit.rows(limit, 0, **found.query())
+        return found, found.grouped(kms.audit.rows(limit, 0, **found.query()))
 
     def _show(self, result: tuple[AuditFilter, list[AuditRow]]) -> None:
         self.filter, self.rows = result
         table = self.query_one(DataTable)
         selected = self._selected_seq()
         table.clear()
-        room = max(20, self.size.width - 75)  # what the other columns leave: no sideways scrolling
+        room = max(20, self.size.width - 88)  # what the other columns leave: no sideways scrolling
         for row in self.rows:
             table.add_row(
                 str(row.seq), row.ts[:19].replace("T", " "), literal(row.action, 20), literal(row.engine_id or "", 18),
-                Text(row.key_id[:12] if row.key_id else ""), literal(self._details(row), room), key=str(row.seq),
+                key_cell(row, self.size.width < NARROW), literal(self._details(row), room), key=str(row.seq),
             )
         if selected is not None and selected in {str(r.seq) for r in self.rows}:
             table.move_cursor(row=table.get_row_index(selected))
@@ -185,6 +225,9 @@ class AuditScreen(ServiceCalls, Screen):
         text.append_text(literal(row.action, style="bold"))
         if row.key_id:
             text.append(f"\nkey {row.key_id}")
+            if row.key_name:
+                text.append(" ")
+                text.append_text(literal(row.key_name, style="bold"))
         if row.details:
             text.append("\n")
             text.append_text(literal(self._details(row)))
@@ -193,14 +236,28 @@ class AuditScreen(ServiceCalls, Screen):
     # --- actions -------------------------------------------------------------------
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.text, self.limit = event.value.strip(), PAGE
-        self.reload()
+        self._apply_filter(event.value)
         self.query_one(DataTable).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if not event.value.strip() and self.text:  # clearing the filter shows everything at once
-            self.text, self.limit = "", PAGE
-            self.reload()
+        """The filter applies as you type: at once when cleared, else once typing pauses."""
+        self._cancel_filter_timer()
+        if not event.value.strip():
+            if self.text:  # clearing the filter shows everything at once
+                self._apply_filter("")
+            return
+        value = event.value
+        self._filter_timer = self.set_timer(FILTER_DELAY, lambda: self._apply_filter(value))
+
+    def _cancel_filter_timer(self) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
+
+    def _apply_filter(self, value: str) -> None:
+        self._cancel_filter_timer()
+        self.text, self.limit = value.strip(), PAGE
+        self.reload()
 
     def action_more(self) -> None:
         if len(self.rows) >= self.limit:

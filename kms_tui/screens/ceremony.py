@@ -1,15 +1,18 @@
 """The Ceremony screen: load a script, see the plan, run it one step at a time.
 
-Each step shows what it will do; the administrator confirms (``c``); the step runs
-in a thread worker; then each witness acknowledges it with their initials. An
-exception (``e``) records a deviation in free text, a break (``b``) is timestamped
-when it starts and when it ends. At the end the transcript's final hash is shown
-large, for the paper record. Every check (engine, names, files, lint) runs before
+Each step shows what it will do; the administrator confirms it (``c``) by typing
+``yes``, as ``kms-tui ceremony run`` asks; the step runs in a thread worker; then each
+witness acknowledges it with their initials. An exception (``e``) records a deviation
+in free text, a break (``b``) is timestamped when it starts and when it resumes, and an
+abort (``x``) records why and seals the transcript. At the end the transcript's final
+hash is shown large, for the paper record. Every check (engine, names, files, lint) runs before
 the first step can be confirmed. Each entry is on disk before the screen goes on; when
 the transcript cannot be written, the ceremony stops there.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -51,10 +54,13 @@ class CeremonyScreen(ServiceCalls, Screen):
     CeremonyScreen #ceremony-status { padding: 0 1; height: auto; background: $boost; }
     """
     BINDINGS = [
-        Binding("c", "confirm", "Confirm step", id="ceremony.confirm"),
-        Binding("a", "acknowledge", "Witnesses", id="ceremony.acknowledge"),
-        Binding("e", "exception", "Exception", id="ceremony.exception"),
-        Binding("b", "break", "Break", id="ceremony.break"),
+        Binding("c", "confirm", "Run step", id="ceremony.confirm", tooltip="Type yes to run the step shown"),
+        Binding("a", "acknowledge", "Witnesses", id="ceremony.acknowledge",
+                tooltip="Ask the witnesses to acknowledge the step that ran"),
+        Binding("e", "exception", "Exception", id="ceremony.exception",
+                tooltip="Record a deviation from the script in the transcript"),
+        Binding("b", "break", "Break", id="ceremony.break", tooltip="Take a break; it is recorded when it ends"),
+        Binding("x", "abort", "Abort", id="ceremony.abort", tooltip="Stop the ceremony; the transcript records why"),
     ]
 
     def __init__(self, script_path: str | None = None):
@@ -133,11 +139,23 @@ class CeremonyScreen(ServiceCalls, Screen):
                  safe_text(c.describe(step))]
         self._detail("\n".join(body))
         self._set_row(step.number, "next: confirm")
-        self._status(f"Step {step.number} of {len(c.steps)}: {safe_text(s.administrator)}, press c to confirm "
-                     "(e exception, b break).")
+        self._status(f"Step {step.number} of {len(c.steps)}: {safe_text(s.administrator)}, press c and type yes "
+                     "to run it (e exception, b break, x abort).")
 
     def action_confirm(self) -> None:
+        """The administrator's typed ``yes``, as ``ceremony run`` asks; nothing runs on one key press."""
         if self.state != "confirm":
+            return
+        from ..dialogs.ceremony import step_confirmation
+
+        c = self.ceremony
+        step = c.current
+        self.app.push_screen(step_confirmation(step.number, len(c.steps), step.action, c.describe(step),
+                                               c.script.administrator, c.engine_id),
+                             callback=lambda yes: self._confirmed(step, yes))
+
+    def _confirmed(self, step, yes: bool | None) -> None:
+        if not yes or self.state != "confirm" or self.ceremony.current is not step:
             return
         self.state = "running"
         step = self.ceremony.current
@@ -167,7 +185,8 @@ class CeremonyScreen(ServiceCalls, Screen):
 
     def _acknowledged(self, initials: str | None) -> None:
         if initials is None:
-            self._status("An acknowledgement is still needed: press a when the witness is ready.")
+            self._status("An acknowledgement is still needed: press a when the witness is ready "
+                         "(e exception, b break, x abort).")
             return
         recorded = self._record(self.ceremony.acknowledge, self.last_result.step, self.ack_index, initials)
         if recorded is None:
@@ -204,6 +223,26 @@ class CeremonyScreen(ServiceCalls, Screen):
         self.state = "finishing"
         self.call(c.abort, f"{title}: {error}", step, then=self._aborted)
         return False
+
+    def action_abort(self) -> None:
+        if self.state not in ("confirm", "ack"):
+            return
+        from ..dialogs.ceremony import AbortDialog
+
+        step = self.ceremony.current if self.state == "confirm" else self.last_result.step
+        self.app.push_screen(AbortDialog(step.number), callback=lambda reason: self._abort_noted(step, reason))
+
+    def _abort_noted(self, step, reason: str | None) -> None:
+        """As ``ceremony run``'s ``abort TEXT``: an exception says why, then the transcript is sealed."""
+        if not reason or self.state not in ("confirm", "ack"):
+            return
+        if self._record(self.ceremony.exception, f"aborted: {reason}", step) is None:
+            return
+        self._set_row(step.number, "aborted")
+        self.state = "finishing"
+        self._status("Aborting: sealing the transcript…")
+        why = f"The administrator aborted the ceremony at step {step.number}: {reason}"
+        self.call(partial(self.ceremony.abort, note=False), why, step, then=self._aborted)
 
     def _aborted(self, final_hash: str | None) -> None:
         self.state = "done"

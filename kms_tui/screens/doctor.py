@@ -2,8 +2,10 @@
 
 One ``kms.doctor.run()`` call runs in a thread worker (engines are tested in
 parallel, with a timeout); ``R`` runs it with repair, which fixes what can be
-fixed without deleting key material. The highlighted finding's message and fix
-are shown in full below the table, paths in them as the app shows paths.
+fixed without deleting key material. Every finding is listed, each with its fix;
+a check that could not run in full shows "incomplete" and its findings marked ⊘
+say what was not checked. The highlighted finding's message and fix are shown in
+full below the table, paths in them as the app shows paths.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ..widgets.tables import cursor_row_key
 from ..workers import ServiceCalls
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
-STATUS_STYLE = {"ok": "green", "repaired": "green", "findings": "bold red"}
+STATUS_STYLE = {"ok": "green", "repaired": "green", "findings": "bold red", "incomplete": "bold yellow"}
 
 
 class DoctorScreen(ServiceCalls, Screen):
@@ -87,12 +89,14 @@ class DoctorScreen(ServiceCalls, Screen):
                 line.append(" · R repairs the ones marked ✚")
         else:
             line.append("Healthy: nothing to do.", style="bold green")
+        if report.incomplete:
+            line.append(" · ⊘ not checked: " + ", ".join(report.incomplete), style="yellow")
         self.query_one("#doctor-checks", Static).update(line)
         table = self.query_one("#doctor-findings", DataTable)
         table.clear()
         shown = self.app.paths.text
         for n, f in enumerate(report.findings):
-            mark = " ✔" if f.repaired else " ✚" if f.repairable else ""
+            mark = " ⊘" if f.unchecked else " ✔" if f.repaired else " ✚" if f.repairable else ""
             table.add_row(
                 Text(f.severity + mark, style=SEVERITY_STYLE.get(f.severity, "")),
                 Text(f.check),
@@ -114,6 +118,8 @@ class DoctorScreen(ServiceCalls, Screen):
         f = self.report.findings[int(key)]
         shown = self.app.paths.text
         text = Text(safe_text(shown(f.message)))
+        if f.unchecked:
+            text.append("\nNot checked.", style="yellow")
         if f.repaired:
             text.append("\nRepaired.", style="green")
         elif f.hint:

@@ -17,7 +17,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from ..dialogs.form import ChoiceDialog, Field, FormDialog
+from ..changes import DatabaseChanged
+from ..dialogs.form import ChoiceDialog
 from ..service import EngineCheck, EngineRemoval, EngineView
 from ..service.errors import KmsError, Refused, render
 from ..widgets.cells import literal, security_level
@@ -71,6 +72,9 @@ class EnginesScreen(ServiceCalls, Screen):
     def on_screen_resume(self) -> None:
         if self.is_mounted:  # key counts change on other screens
             self.reload()
+
+    def on_database_changed(self, event: DatabaseChanged) -> None:
+        self.reload()  # the cursor stays on the same engine; reachability is checked for new ones only
 
     # --- loading and reachability ---------------------------------------------
 
@@ -240,38 +244,46 @@ class EnginesScreen(ServiceCalls, Screen):
         self._check(engine_id, interactive=False)
 
     def action_unregister(self) -> None:
+        """With keys: the engine id typed (nothing to press by mistake); without: a choice that starts on Keep."""
         view = self.selected()
         if view is None:
             return
         engine_id, count = view.record.id, view.key_count
-        orphan = (f"{count} key record{'s' if count != 1 else ''} would be orphaned (the keys stay in the backend)"
-                  if count else "no key records reference it")
+        if count:
+            records = f"{count} key record{'s' if count != 1 else ''}"
+            self._confirm_force(engine_id, f"{records} would be orphaned.")
+            return
 
         def chosen(choice: str | None) -> None:
             if choice == "unregister":
                 self.call(self.kms.engines.unregister, engine_id, group="unregister",
                           then=lambda r: self._unregistered(engine_id, r), failed=lambda e: self._refused(engine_id, e))
 
-        self.app.push_screen(ChoiceDialog(f"Unregister engine {engine_id}? {orphan}.", [
-            ("unregister", f"Unregister {engine_id}"), ("keep", "Keep it"),
+        self.app.push_screen(ChoiceDialog(f"Unregister engine {engine_id}? No key records reference it.", [
+            ("keep", "Keep it"), ("unregister", f"Unregister {engine_id}"),
         ]), chosen)
 
     def _refused(self, engine_id: str, error: BaseException) -> bool:
-        """Refused while keys reference it: offer to force, with the engine id typed as confirmation."""
+        """Refused: keys reference it after all (another workstation made them); the same typed confirmation."""
         if not isinstance(error, Refused):
             return False
+        self._confirm_force(engine_id, error.message)
+        return True
 
-        def typed(values: dict[str, str] | None) -> None:
-            if values:
+    def _confirm_force(self, engine_id: str, why: str) -> None:
+        from ..dialogs.confirm_typed import TypedConfirmDialog
+
+        def typed(confirmed: bool | None) -> None:
+            if confirmed:
                 self.call(partial(self.kms.engines.unregister, force=True), engine_id, group="unregister",
                           then=lambda r: self._unregistered(engine_id, r))
 
-        self.app.push_screen(FormDialog(
-            f"{error.message} Force: forget the engine and its key records here (the keys stay in the backend).",
-            [Field("confirm", f"Type the engine id to confirm: {engine_id}", placeholder="engine id")],
-            check=lambda v: None if v["confirm"] == engine_id else "That is not the engine id.",
-        ), typed)
-        return True
+        self.app.push_screen(TypedConfirmDialog(
+            f"Unregister engine {engine_id}",
+            f"{why} Unregistering forgets the engine and its key records here: the keys stay in the backend, "
+            "and this workstation can no longer use them.",
+            engine_id, f"Type the engine id to confirm: {engine_id}", "Unregister", placeholder="engine id",
+            mismatch="That is not the engine id."), typed)
 
     def _unregistered(self, engine_id: str, removal: EngineRemoval) -> None:
         kept = f" {removal.secret[:1].upper()}{removal.secret[1:]}." if removal.secret else ""

@@ -30,6 +30,7 @@ class KeyDetailScreen(ServiceCalls, Screen):
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="detail.back"),
+        Binding("f2", "key_list", "Keys", id="detail.keys", show=False, tooltip="Back to the key list"),
         Binding("s", "sign", "Sign", id="detail.sign"),
         Binding("v", "verify", "Verify", id="detail.verify"),
         Binding("b", "bind", "Bind", id="detail.bind"),
@@ -84,10 +85,11 @@ class KeyDetailScreen(ServiceCalls, Screen):
         matches = [r for r in self.kms.keys.by_key_id(self.key_id) if r.engine_id == self.engine_id]
         if not matches:
             raise KeyNotFound(f"Key {self.key_id[:16]}… is no longer recorded on {self.engine_id}.")
-        return matches[0], self.kms.audit.rows(limit=10, key_id=self.key_id)
+        security_level = self.kms.engines.get(self.engine_id).record.security_level  # where the key lives
+        return matches[0], self.kms.audit.rows(limit=10, key_id=self.key_id), security_level
 
     def _show(self, result) -> None:
-        record, audit_rows = result
+        record, audit_rows, security_level = result
         self.record = record
         self.sub_title = safe_text(record.name, 60)  # the header shows it as is: escape controls
         grid = Table.grid(padding=(0, 2))
@@ -114,7 +116,7 @@ class KeyDetailScreen(ServiceCalls, Screen):
             grid.add_row(name, value)
         self.query_one("#detail-fields", Static).update(grid)
         panel = self.query_one("#strength", StrengthPanel)
-        panel.show(record.algorithm, record.size)
+        panel.show(record.algorithm, record.size, security_level)
         panel.display = True
         bindings = self.query_one("#detail-bindings", DataTable)
         bindings.clear()
@@ -135,6 +137,14 @@ class KeyDetailScreen(ServiceCalls, Screen):
             audit.add_row(str(row.seq), row.ts[:19].replace("T", " "), row.action, literal(details, 48))
 
     # --- actions -------------------------------------------------------------
+
+    def action_key_list(self) -> None:
+        """F2: the key list, also when this detail was opened over it (F2 alone would stay here)."""
+        if self.app.current_mode != "keys":
+            self.app.switch_mode("keys")
+            return
+        while len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
 
     def _changed(self, record) -> None:
         self.refresh_key()
@@ -174,11 +184,12 @@ class KeyDetailScreen(ServiceCalls, Screen):
         self.app.push_screen(ChoiceDialog("Unbind which resource?", items), done)
 
     def _edit_list(self, what: str, current: list[str], add, remove) -> None:
-        items = [("+", f"Add a {what}…")] + [(v, f"Remove {what} {v}") for v in current]
+        article = "an" if what[:1] in "aeiou" else "a"
+        items = [("+", f"Add {article} {what}…")] + [(v, f"Remove {what} {v}") for v in current]
 
         def chosen(value):
             if value == "+":
-                self.app.push_screen(FormDialog(f"Add a {what}", [Field("value", what.capitalize())]),
+                self.app.push_screen(FormDialog(f"Add {article} {what}", [Field("value", what.capitalize())]),
                                      lambda v: v and self.call(add, self._ref(), v["value"], then=self._changed))
             elif value is not None:
                 self.call(remove, self._ref(), value, then=self._changed)

@@ -9,6 +9,7 @@ an older one still running; the count for the status line follows the rows.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import replace
 
 from rich.cells import cell_len
@@ -20,7 +21,9 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.widgets.select import InvalidSelectValueError
 
+from ..changes import DatabaseChanged
 from ..service.algorithms import KEY_ALGORITHMS
 from ..service.types import KeyQuery, KeyRecord
 from ..widgets.cells import literal, strength
@@ -41,6 +44,9 @@ COLUMNS = (  # (column key, title, sort column or None)
     ("state", "State", None),
 )
 SORTABLE = [c[2] for c in COLUMNS if c[2]] + ["creation_ts"]
+SELECT_FIELDS = {"engine-filter": "engine_id", "algorithm-filter": "algorithm", "strength-filter": "strength"}
+FILTER_FIELDS = ("text", "engine_id", "algorithm", "strength", "size", "bound")  # what show_only sets
+SORT_WORDS = {"key_id": "key id", "engine_id": "engine", "creation_ts": "creation time"}  # as the status line says them
 
 
 
@@ -122,7 +128,10 @@ class KeysScreen(ServiceCalls, Screen):
         Binding("right_square_bracket", "page(1)", "Next page", id="keys.next_page", show=False),
         Binding("left_square_bracket", "page(-1)", "Prev page", id="keys.prev_page", show=False),
         Binding("r", "refresh", "Refresh", id="keys.refresh", show=False),
-        Binding("escape", "focus_table", "Table", id="keys.table", show=False),
+        Binding("x", "clear_filters", "Clear filters", id="keys.clear_filters", show=False,
+                tooltip="Show every key: the text, engine, algorithm, strength, size and bound filters cleared"),
+        Binding("escape", "focus_table", "Clear filter / table", id="keys.table", show=False,
+                tooltip="In the filter: clear it, then go back to the table"),
     ]
 
     def __init__(self, engine_id: str | None = None):
@@ -134,6 +143,8 @@ class KeysScreen(ServiceCalls, Screen):
         self._count_timer = None
         self._count_running = False
         self._count_query: KeyQuery | None = None
+        self._shown_text: str | None = None  # the filter text of the rows on show
+        self._open_single = False  # Enter in the filter: open the key once its rows are in, if just one
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -163,6 +174,10 @@ class KeysScreen(ServiceCalls, Screen):
     def on_screen_resume(self) -> None:
         if self.is_mounted:
             self.reload()
+
+    def on_database_changed(self, event: DatabaseChanged) -> None:
+        # The same query (filter, sort, page), the cursor on the same key, or where a page turn on its way puts it.
+        self.reload(self._cursor_to)
 
     def on_resize(self) -> None:
         if self._set_columns():
@@ -221,6 +236,7 @@ class KeysScreen(ServiceCalls, Screen):
 
     def _show(self, records, query: KeyQuery | None = None) -> None:
         if query is not None:
+            self._shown_text = query.text
             # The count follows the rows, once typing pauses: with a text filter it may scan
             # every key, and it must not hold up the next keystroke's page.
             self._count_query = query
@@ -257,6 +273,7 @@ class KeysScreen(ServiceCalls, Screen):
         elif selected in self.records:
             table.move_cursor(row=table.get_row_index(selected))
         self._status()
+        self._open_if_single()
 
     def on_keys_table_edge(self, event: KeysTable.Edge) -> None:
         if not self.kms_ready:
@@ -283,6 +300,7 @@ class KeysScreen(ServiceCalls, Screen):
     def _show_last(self, result) -> None:
         total, query, records = result
         self.total, self.query_state.offset = total, query.offset
+        self._shown_text = query.text
         self._show(records)
 
     def _status(self) -> None:
@@ -291,30 +309,69 @@ class KeysScreen(ServiceCalls, Screen):
         page = q.offset // PAGE + 1
         arrow = "↓" if q.descending else "↑"
         where = f"engine {q.engine_id} · " if q.engine_id else ""
+        if q.size is not None or q.bound is not None:  # filters with no widget of their own (a stats bar's)
+            only = [f"{q.algorithm or ''} {q.size} only".strip()] if q.size is not None else []
+            only += [f"{'bound' if q.bound else 'unbound'} only"] if q.bound is not None else []
+            where += f"{', '.join(only)} (x clears) · "
         self.query_one("#keys-status", Static).update(
-            f"{self.total} key{'s' if self.total != 1 else ''} · {where}page {page}/{pages} ([ ]) · sorted by {q.sort} {arrow} (o)",
+            f"{self.total} key{'s' if self.total != 1 else ''} · {where}page {page}/{pages} ([ ]) · sorted by {SORT_WORDS.get(q.sort, q.sort)} {arrow} (o)",
             layout=False,  # one line of fixed height: no layout pass for the whole screen
         )
 
     # --- filters -------------------------------------------------------------
 
+    def show_only(self, **fields: object) -> None:
+        """Show the keys these ``KeyQuery`` fields pick (a stats bar's), every other filter cleared."""
+        q = self.query_state
+        for name in FILTER_FIELDS:
+            setattr(q, name, fields.get(name))
+        q.offset = 0
+        if self.is_mounted:
+            self.query_one("#filter", Input).value = q.text or ""
+            for select_id, name in SELECT_FIELDS.items():
+                self._show_filter(self.query_one(f"#{select_id}", Select), getattr(q, name))
+        self.reload()
+
+    @staticmethod
+    def _show_filter(select: Select, value: object) -> None:
+        """The Select shows the filter (its own Changed message then finds the query already so)."""
+        if value is None:
+            select.clear()
+            return
+        with suppress(InvalidSelectValueError):  # an engine not listed yet: _engines_loaded shows it
+            select.value = value
+
+    def action_clear_filters(self) -> None:
+        self.show_only()
+
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
+            self._open_single = False  # an Enter is for the text it was pressed on
             self.query_state.text = event.value or None
             self.query_state.offset = 0
             self.reload()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the filter opens the key when exactly one matches (once its rows are in), else goes to the table."""
         if event.input.id == "filter":
             self.query_one(DataTable).focus()
+            self._open_single = self.kms_ready  # rows still to come for this text: opened when they are in
+            self._open_if_single()
+
+    def _open_if_single(self) -> None:
+        if not self._open_single or self._shown_text != self.query_state.text:
+            return  # no Enter waiting, or the rows of the text typed are still on their way
+        self._open_single = False
+        if self.query_state.offset == 0 and len(self.records) == 1:
+            self._open(next(iter(self.records.values())))
 
     def on_select_changed(self, event: Select.Changed) -> None:
         value = None if event.value in (Select.NULL, Select.BLANK) else event.value
-        field = {"engine-filter": "engine_id", "algorithm-filter": "algorithm", "strength-filter": "strength"}.get(
-            event.select.id or ""
-        )
+        field = SELECT_FIELDS.get(event.select.id or "")
         if field and getattr(self.query_state, field) != value:
             setattr(self.query_state, field, value)
+            if field == "algorithm":
+                self.query_state.size = None  # a size of another algorithm means nothing
             self.query_state.offset = 0
             self.reload()
 
@@ -350,6 +407,11 @@ class KeysScreen(ServiceCalls, Screen):
         self.query_one("#filter", Input).focus()
 
     def action_focus_table(self) -> None:
+        """Esc: in a filter that holds text, clears it; otherwise (a second Esc) back to the table."""
+        field = self.query_one("#filter", Input)
+        if field.has_focus and field.value:
+            field.value = ""
+            return
         self.query_one(DataTable).focus()
 
     # --- actions on the selected key ------------------------------------------
@@ -364,9 +426,12 @@ class KeysScreen(ServiceCalls, Screen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         record = self.records.get(event.row_key.value)
         if record is not None:
-            from .key_detail import KeyDetailScreen
+            self._open(record)
 
-            self.app.push_screen(KeyDetailScreen(record.engine_id, record.key_id))
+    def _open(self, record: KeyRecord) -> None:
+        from .key_detail import KeyDetailScreen
+
+        self.app.push_screen(KeyDetailScreen(record.engine_id, record.key_id))
 
     def action_create(self) -> None:
         from ..actions import open_create

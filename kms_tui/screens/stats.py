@@ -2,7 +2,8 @@
 
 The numbers come from one ``kms.inventory.stats()`` call (GROUP BY queries in SQLite, a
 few milliseconds at 100 000 keys) made in a thread worker. On a wide terminal
-the charts sit two to a row.
+the charts sit two to a row. A bar drills down: Enter (or a click) on it shows
+the keys screen filtered to the keys it counts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from textual.containers import Grid, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from ..changes import DatabaseChanged
 from ..widgets.bar_chart import Bar, BarChart
 from ..widgets.cells import STRENGTH_STYLE
 from ..workers import ServiceCalls
@@ -30,6 +32,7 @@ CHARTS = (
     ("chart-bound", "Bound to resources", None),
 )
 LEVEL_STYLE = {"SL2": "bold green", "SL1": "cyan", "SL0": ""}
+DRILLS = ("by_engine", "by_strength", "by_algorithm", "by_size", None)  # the charts a bar of which filters the keys
 
 
 def chart_bars(key: str | None, stats: dict[str, Any]) -> list[Bar]:
@@ -44,6 +47,17 @@ def chart_bars(key: str | None, stats: dict[str, Any]) -> list[Bar]:
     if key == "by_engine":  # biggest first: the engine that matters most is on top
         return [Bar(name, n) for name, n in sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))]
     return [Bar(name, n) for name, n in values.items()]
+
+
+def bar_filter(key: str | None, label: str) -> dict[str, Any]:
+    """The keys screen's filter (``KeyQuery`` fields) for the keys one bar counts."""
+    if key is None:
+        return {"bound": label == "bound"}
+    if key == "by_size":
+        algorithm, _, size = label.rpartition(" ")
+        return {"algorithm": algorithm, "size": int(size)}
+    field = {"by_engine": "engine_id", "by_strength": "strength", "by_algorithm": "algorithm"}[key]
+    return {field: label}
 
 
 class StatsScreen(ServiceCalls, Screen):
@@ -80,16 +94,20 @@ class StatsScreen(ServiceCalls, Screen):
         with VerticalScroll(id="stats"):
             yield Static("Counting keys…", id="stats-totals")
             with Grid(id="stats-charts"):
-                for chart_id, title, _ in CHARTS:
-                    yield BarChart(title=title, id=chart_id, empty="counting…")
+                for chart_id, title, key in CHARTS:
+                    yield BarChart(title=title, id=chart_id, empty="counting…", selectable=key in DRILLS)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one(f"#{CHARTS[0][0]}", BarChart).focus()
         self.when_ready(self.reload, show=lambda note: self.query_one("#stats-totals", Static).update(Text(note)))
 
     def on_screen_resume(self) -> None:
         if self.is_mounted:  # keys may have changed on another screen
             self.reload()
+
+    def on_database_changed(self, event: DatabaseChanged) -> None:
+        self.reload()
 
     def reload(self) -> None:
         if not self.kms_ready:
@@ -98,6 +116,22 @@ class StatsScreen(ServiceCalls, Screen):
 
     def action_refresh(self) -> None:
         self.reload()
+
+    def on_bar_chart_selected(self, event: BarChart.Selected) -> None:
+        key = next(k for chart_id, _, k in CHARTS if chart_id == event.chart.id)
+        if event.bar.count:
+            self.run_worker(self._open_keys(bar_filter(key, event.bar.label)), group="drill", exclusive=True)
+        else:
+            self.notify(f"No keys to show for {event.bar.label!r}.", severity="information", markup=False)
+
+    async def _open_keys(self, fields: dict[str, Any]) -> None:
+        """The keys screen, showing only what the bar counted (its filters say so and can be cleared there)."""
+        from .keys import KeysScreen
+
+        await self.app.switch_mode("keys")
+        screen = self.app.screen_stack[0]
+        if isinstance(screen, KeysScreen):
+            screen.show_only(**fields)
 
     def _show(self, stats: dict[str, Any]) -> None:
         self.stats = stats

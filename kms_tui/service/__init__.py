@@ -25,7 +25,7 @@ whose constructor takes the context and the services it calls:
                                                   — needs ``keys``
 ``signing.proofs``   KeyProofs (integrity)        a signature comes only from the recorded key
 ``inventory``        InventoryService (inventory) sync, stats
-``audit``            AuditService (audit)         rows, verify
+``audit``            AuditService (audit)         rows, keys_known_as, verify
 ``doctor``           DoctorService (doctor)       run — needs ``engines``, ``inventory``,
                                                   ``signing.proofs``
 ``ceremony``         CeremonyService (ceremony)   the engine facts a key ceremony checks and

@@ -31,6 +31,7 @@ from engines.errors import (
 )
 from store import KeyRecord
 
+from . import key_names
 from .core import ServiceContext
 from .errors import Refused, Service
 
@@ -117,7 +118,8 @@ class KeyDeletion(Service):
             )
         if record.state == PENDING:
             raise Refused(f"Key {record.name[:80]!r} is already pending deletion.", hint=self._pending_hint(record))
-        details: dict[str, Any] = {"name": record.name, "forced": force, "options": dict(options or {})}
+        details: dict[str, Any] = {"name": record.name, "forced": force, "options": dict(options or {}),
+                                   **key_names.aliases_detail(record.aliases)}
         state: str | None = None
         engine_result = "no engine object"
         if record.native_ref is not None:

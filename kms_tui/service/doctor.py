@@ -5,6 +5,9 @@ and the software engines' key directories and files; database integrity
 (``PRAGMA integrity_check``); the audit chain; the keyring (without prompting);
 each engine's reachability (in parallel, with a timeout); and, for each engine
 that answered, metadata against what the engine holds (``doctor_consistency``).
+Every check runs whatever the others found; a check, or its part for one engine,
+that cannot run is a finding that says so and what to do, and the check is then
+"incomplete", never "ok".
 ``repair=True`` fixes what can be fixed without deleting key material: modes are
 tightened, records of gone keys are flagged missing and unrecorded keys adopted (a sync).
 """
@@ -22,13 +25,41 @@ from store.errors import CredentialsUnavailable, StoreError
 from . import doctor_consistency, doctor_keys, doctor_permissions
 from .core import ServiceContext
 from .doctor_intents import intent_findings
-from .doctor_report import CHECKS, ENGINE_TIMEOUT, ERROR, INFO, WARNING, DoctorReport, Finding
+from .doctor_report import CHECKS, ENGINE_TIMEOUT, ERROR, WARNING, DoctorReport, Finding
 from .engine_ops import EngineService
 from .errors import Service
 from .integrity import KeyProofs
 from .inventory import InventoryService
 
 __all__ = ["CHECKS", "ENGINE_TIMEOUT", "DoctorReport", "DoctorService", "Finding"]
+
+CHECK_FAILURES = (KmsError, StoreError, OSError, sqlite3.Error)
+PART_FIX = {  # what to do when a part of a check cannot run and its error gives no hint
+    "permissions": "Check that the data directory and the key directories can be read, then run kms-tui doctor "
+                   "again.",
+    "database": "Check that kms.db can be opened and read (kms-tui keys list says why not), then run kms-tui "
+                "doctor again.",
+    "audit": "Check that kms.db can be opened and read (kms-tui audit list says why not), then run kms-tui "
+             "doctor again.",
+    "keyring": "Unlock or start the keyring (see README), then run kms-tui doctor again.",
+    "engines": "Check each engine with kms-tui engines test ENGINE, then run kms-tui doctor again.",
+    "consistency": "Check the engines with kms-tui engines test ENGINE, then run kms-tui doctor again.",
+}
+
+
+def reason(exc: BaseException) -> str:
+    """What went wrong, in a sentence fit for a finding (an error's message, never a traceback)."""
+    if isinstance(exc, (KmsError, StoreError)):
+        return exc.message
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror or type(exc).__name__}{where}."
+    return f"the database answered: {exc}."
+
+
+def hint_of(exc: BaseException, fallback: str) -> str:
+    hint = getattr(exc, "hint", None)
+    return hint if isinstance(hint, str) and hint else fallback
 
 
 class DoctorService(Service):
@@ -44,31 +75,34 @@ class DoctorService(Service):
     def run(self, *, repair: bool = False, timeout: float = ENGINE_TIMEOUT, deep: bool = False) -> DoctorReport:
         """Run every check; with ``repair``, fix what can be fixed without deleting key material.
 
+        Every part runs whatever the others found or failed at: a part that cannot run
+        is an ``unchecked`` finding with its own fix, and its check says "incomplete".
         ``deep`` also has every reachable engine prove that the material behind each
         key record has the recorded public key (a fetch or token read per key).
         """
         report = DoctorReport(repair=repair)
         reachable: list[str] = []
-        steps: tuple[tuple[str, tuple[Callable[[], object], ...]], ...] = (
-            ("permissions", (lambda: self._check_permissions(report, repair),)),
-            ("database", (lambda: self._check_database(report), lambda: self._check_records(report))),
-            ("audit", (lambda: self._check_audit(report), lambda: self._check_intents(report, repair))),
-            ("keyring", (lambda: self._check_keyring(report), lambda: self._check_rekeys(report))),
-            ("engines", (lambda: reachable.extend(self._check_engines(report, timeout)),)),
-            ("consistency", (lambda: doctor_consistency.check(
-                self._ctx, self._inventory, self._proofs, report, reachable, repair, deep),)),
+        parts: tuple[tuple[str, str, Callable[[], object]], ...] = (
+            ("permissions", "permissions", lambda: self._check_permissions(report, repair)),
+            ("database", "database integrity", lambda: self._check_database(report)),
+            ("database", "key records", lambda: self._check_records(report)),
+            ("audit", "audit chain", lambda: self._check_audit(report)),
+            ("audit", "announced deletions", lambda: self._check_intents(report, repair)),
+            ("keyring", "keyring", lambda: self._check_keyring(report)),
+            ("keyring", "interrupted passphrase changes", lambda: self._check_rekeys(report)),
+            ("engines", "engines", lambda: reachable.extend(self._check_engines(report, timeout))),
+            ("consistency", "consistency", lambda: doctor_consistency.check(
+                self._ctx, self._inventory, self._proofs, report, reachable, repair, deep)),
         )
-        for name, calls in steps:
-            before = len(report.findings)
+        for check, what, part in parts:
             try:
-                for call in calls:
-                    call()
-            except (KmsError, StoreError) as exc:  # a check that cannot run is itself a finding
-                report.findings.append(Finding(name, ERROR, name, f"The check could not run: {exc.message}",
-                                               exc.hint or "Fix the cause above and run kms-tui doctor again."))
-            found = [f for f in report.findings[before:] if f.severity != INFO]
-            status = "ok" if not found else "repaired" if all(f.repaired for f in found) else "findings"
-            report.checked.setdefault(name, status)
+                part()
+            except CHECK_FAILURES as exc:  # a part that cannot run is itself a finding
+                report.findings.append(Finding(
+                    check, ERROR, what, f"The {what} check could not run, so it was not checked: {reason(exc)}",
+                    hint_of(exc, PART_FIX[check]), unchecked=True))
+        for check in CHECKS:
+            report.checked.setdefault(check, report.status_of(check))
         return report
 
     # --- permissions -----------------------------------------------------------
@@ -82,19 +116,31 @@ class DoctorService(Service):
             if engine.type != "GOLANG" or not engine.config.get("directory"):
                 continue
             directory = Path(engine.config["directory"])
-            if data_dir in directory.parents:  # keys/ between the data directory and the engine's own
-                for parent in reversed(directory.relative_to(data_dir).parents[:-1]):
-                    self._private(report, data_dir / parent, 0o700, repair, "directory")
-            # A key directory outside the data directory is not kms-tui's: its mode is the operator's.
-            shared = data_dir.resolve() not in directory.expanduser().resolve().parents
-            self._private(report, directory, 0o700, repair, f"key directory of engine {engine.id!r}", shared)
             try:
-                entries = sorted(p for p in directory.iterdir() if not p.name.startswith("."))
-            except OSError:
-                continue
-            for path in entries:
-                self._private(report, path, 0o600, repair, f"key file of engine {engine.id!r}", shared)
-            self._check_trash(report, directory / ".trash", repair, engine.id)
+                self._check_key_directory(report, data_dir, directory, repair, engine.id)
+            except OSError as exc:  # this engine's files could not all be examined: say so, go on
+                report.findings.append(Finding(
+                    "permissions", ERROR, str(directory), f"The key files of engine {engine.id!r} could not all be "
+                    f"examined, so they were not checked: {reason(exc)}",
+                    f"Check the owner and permissions of {directory}, then run kms-tui doctor again.",
+                    unchecked=True))
+
+    def _check_key_directory(self, report: DoctorReport, data_dir: Path, directory: Path, repair: bool,
+                             engine_id: str) -> None:
+        """A software engine's key directory, its files and its trash."""
+        if data_dir in directory.parents:  # keys/ between the data directory and the engine's own
+            for parent in reversed(directory.relative_to(data_dir).parents[:-1]):
+                self._private(report, data_dir / parent, 0o700, repair, "directory")
+        # A key directory outside the data directory is not kms-tui's: its mode is the operator's.
+        shared = data_dir.resolve() not in directory.expanduser().resolve().parents
+        self._private(report, directory, 0o700, repair, f"key directory of engine {engine_id!r}", shared)
+        try:
+            entries = sorted(p for p in directory.iterdir() if not p.name.startswith("."))
+        except (FileNotFoundError, NotADirectoryError):
+            return  # no key directory: the engines check names the engine as unusable
+        for path in entries:
+            self._private(report, path, 0o600, repair, f"key file of engine {engine_id!r}", shared)
+        self._check_trash(report, directory / ".trash", repair, engine_id)
 
     def _check_trash(self, report: DoctorReport, trash: Path, repair: bool, engine_id: str) -> None:
         """The software engine's trash (keys pending deletion) is held to the key directory's rules."""
@@ -178,7 +224,14 @@ class DoctorService(Service):
             try:
                 present = credentials.get(engine.id) is not None
             except CredentialsUnavailable as exc:
-                report.findings.append(Finding("keyring", ERROR, engine.id, exc.message, exc.hint or ""))
+                report.findings.append(Finding("keyring", ERROR, engine.id, exc.message,
+                                               hint_of(exc, PART_FIX["keyring"])))
+                continue
+            except StoreError as exc:  # this engine's secret could not be looked up: say so, go on
+                report.findings.append(Finding(
+                    "keyring", ERROR, engine.id, f"The keyring could not be asked for the secret of engine "
+                    f"{engine.id!r}, so it was not checked: {exc.message}", hint_of(exc, PART_FIX["keyring"]),
+                    unchecked=True))
                 continue
             if not present:
                 report.findings.append(Finding(
@@ -219,8 +272,9 @@ class DoctorService(Service):
                 continue
             try:
                 result = future.result()
-            except (KmsError, StoreError) as exc:
-                report.findings.append(Finding("engines", ERROR, eid, exc.message, exc.hint or ""))
+            except CHECK_FAILURES as exc:
+                report.findings.append(Finding("engines", ERROR, eid, f"Engine {eid!r} cannot be used: {reason(exc)}",
+                                               hint_of(exc, f"Fix the cause, then: kms-tui engines test {eid}")))
                 continue
             if result.reachable:
                 reachable.append(eid)

@@ -3,12 +3,15 @@
 A record whose engine no longer holds its key, or a key no record describes, can be
 repaired by a sync (flagged missing, adopted); a key at a recorded reference that is
 not the recorded key cannot, and is named as an error. ``deep`` also has the engine
-prove every key (``doctor_keys.prove_problems``).
+prove every key (``doctor_keys.prove_problems``). Each registered engine is compared
+on its own: one that did not answer, or fails part way, is a finding that says it was
+not checked, and the others are still compared.
 """
 
 from __future__ import annotations
 
 from engines.errors import KeyIntegrityError, KeyNotFoundInEngine, KmsError
+from store.errors import StoreError
 
 from . import doctor_keys
 from .core import ServiceContext
@@ -19,20 +22,45 @@ from .inventory import InventoryService
 
 def check(ctx: ServiceContext, inventory: InventoryService, proofs: KeyProofs, report: DoctorReport,
           reachable: list[str], repair: bool, deep: bool = False) -> None:
-    """Compare every engine that answered; with ``repair``, a sync fixes what it can."""
-    if not reachable:
-        report.checked["consistency"] = "skipped: no engine answered"
+    """Compare every engine that answered; with ``repair``, a sync fixes what it can.
+
+    An engine that did not answer, or that fails while it is compared, is named as not
+    checked (with what to do), and the others are still compared.
+    """
+    registered = [engine.id for engine in ctx.store.list_engines()]
+    if not registered:
+        report.checked["consistency"] = "skipped: no engine registered"
         return
-    for engine_id in reachable:
-        found = compare(ctx, report, engine_id)
-        fixable = [f for f in found if f.repairable]
-        if repair and fixable:
-            (synced,) = inventory.sync(engine_id)  # adopts unrecorded keys and flags gone ones; deletes nothing
-            _confirm_repairs(ctx, engine_id, fixable, synced.adopted)
-        if deep:
-            named = {f.subject for f in report.findings if f.check == "consistency" and f.severity == ERROR}
-            for severity, subject, message, hint in doctor_keys.prove_problems(ctx.store, proofs, engine_id, named):
-                report.findings.append(Finding("consistency", severity, subject, message, hint))
+    for engine_id in registered:
+        if engine_id not in reachable:
+            report.findings.append(Finding(
+                "consistency", WARNING, engine_id, f"The key records of engine {engine_id!r} were not compared "
+                "with what it holds: the engine cannot be used (see its engines finding).",
+                f"Make engine {engine_id!r} usable (its engines finding says how), then run kms-tui doctor again.",
+                unchecked=True))
+            continue
+        try:
+            _check_engine(ctx, inventory, proofs, report, engine_id, repair, deep)
+        except (KmsError, StoreError, OSError) as exc:
+            why = exc.message if isinstance(exc, (KmsError, StoreError)) else exc.strerror or type(exc).__name__
+            report.findings.append(Finding(
+                "consistency", ERROR, engine_id, f"The key records of engine {engine_id!r} could not all be "
+                f"compared with what it holds: {why}",
+                getattr(exc, "hint", None) or f"Check the engine (kms-tui engines test {engine_id}), then run "
+                "kms-tui doctor again.", unchecked=True))
+
+
+def _check_engine(ctx: ServiceContext, inventory: InventoryService, proofs: KeyProofs, report: DoctorReport,
+                  engine_id: str, repair: bool, deep: bool) -> None:
+    found = compare(ctx, report, engine_id)
+    fixable = [f for f in found if f.repairable]
+    if repair and fixable:
+        (synced,) = inventory.sync(engine_id)  # adopts unrecorded keys and flags gone ones; deletes nothing
+        _confirm_repairs(ctx, engine_id, fixable, synced.adopted)
+    if deep:
+        named = {f.subject for f in report.findings if f.check == "consistency" and f.severity == ERROR}
+        for severity, subject, message, hint in doctor_keys.prove_problems(ctx.store, proofs, engine_id, named):
+            report.findings.append(Finding("consistency", severity, subject, message, hint))
 
 
 def _confirm_repairs(ctx: ServiceContext, engine_id: str, fixable: list[Finding], adopted: list[str]) -> None:
@@ -59,7 +87,8 @@ def compare(ctx: ServiceContext, report: DoctorReport, engine_id: str) -> list[F
     except ValueError:  # a row whose JSON does not parse: named by the database check
         found = [Finding("consistency", ERROR, engine_id, f"The key records of engine {engine_id!r} cannot all "
                          "be read, so they were not compared with the engine.",
-                         "Fix the records the database check names, then run kms-tui doctor again.")]
+                         "Fix the records the database check names, then run kms-tui doctor again.",
+                         unchecked=True)]
         report.findings.extend(found)
         return found
     recorded_ids = {r.key_id for r in records}
@@ -91,7 +120,7 @@ def compare(ctx: ServiceContext, report: DoctorReport, engine_id: str) -> list[F
                 f"kms-tui doctor --repair (or kms-tui sync {engine_id}) flags it missing; nothing is deleted.",
                 repairable=True))
         except KeyIntegrityError as exc:
-            found.append(Finding("consistency", ERROR, record.name, exc.message, exc.hint or ""))
+            found.append(Finding("consistency", ERROR, record.name, exc.message, exc.hint or doctor_keys.REPLACED))
         except KmsError as exc:
             found.append(Finding("consistency", ERROR, record.name,
                                  f"Key {record.name!r} cannot be read from {engine_id!r}: {exc.message}",

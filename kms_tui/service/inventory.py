@@ -174,6 +174,14 @@ class InventoryService(Service):
 
     # --- stats -----------------------------------------------------------------
 
+    def data_version(self) -> int | None:
+        """A number that changes whenever the database does (here or in another process); cheap enough to poll.
+
+        Screens showing the database reload when it changes; None means it
+        could not be read just now (the database busy or closed).
+        """
+        return self._ctx.store.data_version()
+
     def stats(self) -> dict[str, Any]:
         """Key counts by engine, algorithm, strength and state (the stats screen's figures)."""
         return self._ctx.store.stats()

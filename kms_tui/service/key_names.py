@@ -36,6 +36,12 @@ def resolve(store: Store, ref: str) -> KeyRecord:
     raise KeyNotFound(f"No key is known as {shown!r}.", hint="Try: kms-tui keys list --filter TEXT")
 
 
+def aliases_detail(aliases: Iterable[str]) -> dict[str, list[str]]:
+    """The audit detail keeping a key's aliases, so the log still knows it by them once it is deleted."""
+    kept = list(aliases)
+    return {"aliases": kept} if kept else {}
+
+
 def check_names(store: Store, name: str, aliases: Iterable[str]) -> None:
     """Refuse a taken name or alias before any key material is made."""
     if not isinstance(name, str) or not name.strip():

@@ -115,7 +115,7 @@ class KeyService(Service):
                 record = new_keys.add_new(store, record)
                 store.audit.append(
                     "key.create", engine_id=engine_id, key_id=record.key_id,
-                    details={"name": name, "algorithm": algorithm, "size": size},
+                    details={"name": name, "algorithm": algorithm, "size": size, **key_names.aliases_detail(aliases)},
                 )
         except BaseException:
             if not new_keys.recorded(store, engine_id, native.key_id):  # never discard a key a record points at
@@ -160,7 +160,7 @@ class KeyService(Service):
                     "key.import", engine_id=engine_id, key_id=record.key_id,
                     details={"name": name, "algorithm": parsed.algorithm, "size": parsed.size,
                              "format": parsed.source_format, "has_private_key": parsed.has_private_key,
-                             **({"already_in_engine": True} if held_before else {})},
+                             **({"already_in_engine": True} if held_before else {}), **key_names.aliases_detail(aliases)},
                 )
         except BaseException:
             if native is not None and not held_before and not new_keys.recorded(store, engine_id, native.key_id):

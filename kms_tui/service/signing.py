@@ -244,6 +244,7 @@ class SigningService(Service):
         if not isinstance(signature, (bytes, bytearray)) or not signature:
             raise InvalidInput("The signature is empty.")
         public_key = self.proofs.recorded_public_key(record, "verify")  # a record that disagrees with itself verifies nothing
+        K.check_signature_length(record.algorithm, record.size, bytes(signature))
         if through_engine:
             if record.native_ref is None:
                 raise Refused(f"Key {record.name[:80]!r} has no engine object to verify with.")
@@ -260,4 +261,5 @@ class SigningService(Service):
         sig_alg = A.signing_algorithm(algorithm)
         if not isinstance(signature, (bytes, bytearray)) or not signature:
             raise InvalidInput("The signature is empty.")
+        K.check_signature_length(parsed.algorithm, parsed.size, bytes(signature))
         return K.verify_with(parsed.public_key, sig_alg, bytes(data), A.MessageType.parse(message_type), bytes(signature))

@@ -12,18 +12,19 @@ from .cells import STRENGTH_STYLE
 
 
 class StrengthPanel(Static):
-    """Given an algorithm and size, shows its strength and role guidance."""
+    """Given an algorithm and size (and the engine's security level, when known), its strength and role fitness."""
 
     DEFAULT_CSS = """
     StrengthPanel { border: round $primary-darken-1; padding: 0 1; height: auto; }
     """
 
-    def __init__(self, algorithm: str, size: int, **kwargs):
+    def __init__(self, algorithm: str, size: int, security_level: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.border_title = "Strength"
-        self.show(algorithm, size)
+        self.show(algorithm, size, security_level)
 
-    def show(self, algorithm: str, size: int) -> None:
+    def show(self, algorithm: str, size: int, security_level: int | None = None) -> None:
+        """``security_level`` None: fitness by size alone (no engine chosen yet)."""
         level = strength(algorithm, size)
         table = Table.grid(padding=(0, 1))
         table.add_column(no_wrap=True, min_width=19)
@@ -32,7 +33,7 @@ class StrengthPanel(Static):
         better = stronger_choice(algorithm, size)
         if better:
             table.add_row(Text("Stronger", style="dim"), Text(better))
-        for advice in role_advice(algorithm, size):
+        for advice in role_advice(algorithm, size, security_level):
             mark = Text("✓ " if advice.fits else "✗ ", style="green" if advice.fits else "red")
             table.add_row(mark + Text(advice.role), Text(advice.advice, style="" if advice.fits else "dim"))
         self.update(table)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar, TypeVarTuple
 
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -48,6 +49,11 @@ class WizardScreen(ServiceCalls, Screen[ResultT]):
         Binding("ctrl+n", "next", "Next", id="wizard.next", tooltip="Check this step and go on"),
         Binding("f6", "copy_command", "Copy command", id="wizard.copy_command",
                 tooltip="Copy the equivalent kms-tui command"),
+        # Type-ahead (keys arriving in one read, over SSH): Tab and Enter move the focus as soon as the
+        # app reads them, so the characters typed after them land in the next field.
+        Binding("tab", "app.focus_next", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", show=False, priority=True),
+        Binding("enter", "next_field", show=False, priority=True),
     ]
 
     WIZARD_TITLE: ClassVar[str] = "Wizard"
@@ -255,11 +261,22 @@ class WizardScreen(ServiceCalls, Screen[ResultT]):
         self.say("")
         return False
 
+    def _step_fields(self) -> list[Input]:
+        container = self.query_one(f"#{self.step_id}")
+        return [w for w in self.focus_chain if container in w.ancestors and isinstance(w, Input)]
+
+    def action_next_field(self) -> None:
+        """Enter in a field that is not the step's last: the next field, at once (before any type-ahead)."""
+        fields = self._step_fields()
+        focused = self.focused
+        if not isinstance(focused, Input) or focused not in fields or focused is fields[-1]:
+            raise SkipAction()  # the widget's own Enter (a field submits, a button presses)
+        self.set_focus(fields[fields.index(focused) + 1])  # now, not after the queued keys (as focus() would)
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter in a field moves to the step's next field, or on from the last one."""
         event.stop()
-        container = self.query_one(f"#{self.step_id}")
-        fields = [w for w in self.focus_chain if container in w.ancestors and isinstance(w, Input)]
+        fields = self._step_fields()
         if event.input in fields and fields.index(event.input) + 1 < len(fields):
             fields[fields.index(event.input) + 1].focus()
         else:

@@ -20,11 +20,12 @@ import kms_tui.ceremony.x509build as x509build
 from kms_tui.app import KmsApp
 from kms_tui.ceremony import verify
 from kms_tui.ceremony.transcript import load
-from kms_tui.dialogs.ceremony import NoteDialog, WitnessDialog
+from kms_tui.dialogs.ceremony import AbortDialog, NoteDialog, WitnessDialog, step_confirmation
+from kms_tui.dialogs.confirm_typed import TypedConfirmDialog
 from kms_tui.dialogs.error import ErrorDialog
 from kms_tui.screens.ceremony import CeremonyScreen
 from tests.ceremony.conftest import software_text
-from tests.pilot import until
+from tests.pilot import type_text, until, until_text
 from tests.tui.conftest import SIZES, fixture_key, frozen_clock, ui_kms, ui_paths, ui_root, ui_shown  # noqa: F401
 
 SNAPSHOT_SCRIPT = """ceremony: {id: root-2026, name: Example Root CA 2026}
@@ -59,6 +60,14 @@ def screen_state(pilot, state):
 
 def witness_asked(pilot):
     return lambda: isinstance(pilot.app.screen, WitnessDialog)
+
+
+async def run_step(pilot) -> None:
+    """c, then the administrator's typed yes."""
+    await pilot.press("c")
+    await until(pilot, lambda: isinstance(pilot.app.screen, TypedConfirmDialog))
+    await type_text(pilot, "yes")
+    await pilot.press("enter")
 
 
 async def acknowledge(pilot, initials: str) -> None:
@@ -114,7 +123,7 @@ def test_snapshot_step_awaiting_witness(snap_compare, ceremony_app, size):
 
     async def run_before(pilot):
         await open_plan(pilot)
-        await pilot.press("c")
+        await run_step(pilot)
         await until(pilot, witness_asked(pilot))
 
     assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)
@@ -128,12 +137,43 @@ def test_snapshot_finished_with_hash(snap_compare, ceremony_app, size):
         await open_plan(pilot)
         for _ in range(4):
             await until(pilot, screen_state(pilot, "confirm"))
-            await pilot.press("c")
+            await run_step(pilot)
             await acknowledge(pilot, "BW")
             await acknowledge(pilot, "cw")
         await until(pilot, screen_state(pilot, "done"))
 
     assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_generate_key_takes_a_typed_yes(snap_compare, ceremony_app, ui_kms, size):  # noqa: F811
+    app, open_plan = ceremony_app
+    (ui_kms.data_dir.parent / "ceremony.yaml").write_text(SNAPSHOT_SCRIPT.replace(
+        "steps:\n", "steps:\n  - {action: generate-key, name: ceremony-new, algorithm: ECDSA, size: 384}\n"))
+
+    async def run_before(pilot):
+        await open_plan(pilot)
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(pilot.app.screen, TypedConfirmDialog))
+        await type_text(pilot, "ok")
+        await pilot.press("enter")
+        await until_text(pilot, "Type yes to go on")
+
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_abort(snap_compare, ceremony_app, size):
+    app, open_plan = ceremony_app
+
+    async def run_before(pilot):
+        await open_plan(pilot)
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(pilot.app.screen, AbortDialog))
+        await type_text(pilot, "the HSM's tamper seal is broken")
+
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)
+
 
 async def open_script(pilot, script) -> CeremonyScreen:
     """The Ceremony screen (F6) with ``script`` loaded, waiting at its first confirmation."""
@@ -165,7 +205,7 @@ async def test_screen_runs_a_whole_ceremony(kms, tmp_path):
         await pilot.press("enter")
         await until(pilot, screen_state(pilot, "confirm"))
         for number in range(1, 9):
-            await pilot.press("c")
+            await run_step(pilot)
             if number == 1:  # wrong initials are refused and asked again
                 await acknowledge(pilot, "XX")
                 await until(pilot, lambda: "not this witness" in str(
@@ -185,6 +225,93 @@ async def test_screen_runs_a_whole_ceremony(kms, tmp_path):
                            capture_output=True, text=True)
     assert chain.returncode == 0, chain.stderr
     assert len(kms.audit.rows(action="key.sign")) == 6
+
+
+async def test_a_step_runs_only_on_a_typed_yes(kms, tmp_path):
+    """As ``ceremony run`` asks: one key press or one Enter never makes a key."""
+    script = tmp_path / "ceremony.yaml"
+    script.write_text(software_text())
+    app = KmsApp(kms)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_script(pilot, script)
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(pilot.app.screen, TypedConfirmDialog))
+        dialog = pilot.app.screen
+        await until_text(pilot, "A new key is made on engine golang-default")
+        await pilot.press("enter")
+        await until_text(pilot, "Type yes to go on")
+        await type_text(pilot, "y")
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert pilot.app.screen is dialog and screen.state == "confirm" and not kms.keys.list()
+        await pilot.press("escape")
+        await until(pilot, lambda: pilot.app.screen is screen)
+        await pilot.pause(0.1)
+        assert screen.state == "confirm" and not kms.keys.list()
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(pilot.app.screen, TypedConfirmDialog))
+        await type_text(pilot, "YES")
+        await pilot.press("enter")
+        await until(pilot, witness_asked(pilot))
+        assert [k.name for k in kms.keys.list()] == ["example-root-2026"]
+    entries = load((tmp_path / "ceremony-2026" / "transcript.json").read_bytes()).entries
+    assert [e["kind"] for e in entries][1:3] == ["step.confirm", "key.generated"]
+
+
+@pytest.mark.parametrize("when", ["confirm", "ack"])
+async def test_abort_records_why_and_seals_the_transcript(kms, tmp_path, when):
+    """x: a reason is required; the transcript records it as ``ceremony run``'s ``abort TEXT`` does, and is sealed."""
+    script = tmp_path / "ceremony.yaml"
+    script.write_text(software_text())
+    app = KmsApp(kms)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_script(pilot, script)
+        if when == "ack":
+            await run_step(pilot)
+            await until(pilot, witness_asked(pilot))
+            await pilot.press("escape")
+            await until(pilot, screen_state(pilot, "ack"))
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(pilot.app.screen, AbortDialog))
+        await pilot.press("enter")
+        await until_text(pilot, "cannot be empty")
+        await type_text(pilot, "tamper seal broken")
+        await pilot.press("enter")
+        await until(pilot, screen_state(pilot, "done"))
+        final = screen.ceremony.final_hash
+        assert final and final in str(screen.query_one("#ceremony-status", Static).render())
+        await pilot.press("c")  # nothing more runs
+        await pilot.pause(0.1)
+        assert pilot.app.screen is screen
+    out = tmp_path / "ceremony-2026"
+    report = verify(out / "transcript.json", out)
+    assert report.ok and report.final_hash == final, report.problems
+    entries = load((out / "transcript.json").read_bytes()).entries
+    assert [e["kind"] for e in entries][-2:] == ["exception", "ceremony.end"]
+    assert entries[-2]["text"] == "aborted: tamper seal broken" and entries[-2]["step"] == 1
+    assert entries[-1]["status"] == "aborted" and "at step 1: tamper seal broken" in entries[-1]["reason"]
+    assert len(kms.keys.list()) == (1 if when == "ack" else 0)
+
+
+LONG = "\n".join(f"Line {n} of a long step description." for n in range(1, 41))
+
+
+@pytest.mark.parametrize("dialog", [
+    lambda: step_confirmation(1, 8, "generate-key", LONG, "Alice Administrator", "golang-default"),
+    lambda: WitnessDialog("Bob Witness", 1, LONG, "Those are not this witness's initials."),
+    lambda: NoteDialog("Exception", LONG, "what happened"),
+    lambda: AbortDialog(3),
+], ids=["step", "witness", "note", "abort"])
+async def test_ceremony_dialogs_fit_80x24(ui_kms, dialog):  # noqa: F811
+    """A long description scrolls inside; the answer, its error line and the buttons stay on screen."""
+    app = KmsApp(ui_kms)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.app.push_screen(dialog())
+        await pilot.pause()
+        screen = pilot.app.screen
+        for selector in ("Input", "#ok, #confirm", "#cancel", ".error-text"):
+            region = screen.query(selector).first().region
+            assert region.area and screen.region.contains_region(region), selector
 
 
 async def test_screen_stops_when_the_transcript_cannot_be_written(kms, tmp_path, monkeypatch):

@@ -46,8 +46,9 @@ def test_installed_tui_in_tmux_shows_a_keys_detail(process_cli, tmp_path):
         wait_for(socket, "2 keys")
         subprocess.run([TMUX, "-L", socket, "send-keys", "-t", "smoke", "/"], check=True, timeout=10)
         time.sleep(0.5)  # a person looks up before typing; focus moves on the next frame
-        subprocess.run([TMUX, "-L", socket, "send-keys", "-t", "smoke", *"smoke", "Enter"], check=True, timeout=10)
+        subprocess.run([TMUX, "-L", socket, "send-keys", "-t", "smoke", *"smoke"], check=True, timeout=10)
         wait_for(socket, "1 key ")
+        # Enter in the filter opens the one key that matches.
         subprocess.run([TMUX, "-L", socket, "send-keys", "-t", "smoke", "Enter"], check=True, timeout=10)
         screen = wait_for(socket, "Key id")
         assert created["key_id"][:40] in screen

@@ -6,8 +6,11 @@ import json
 import os
 import sqlite3
 from argparse import Namespace
+from pathlib import Path
 
+from engines.errors import EngineUnavailable
 from kms_tui.cli.doctor_cmds import doctor as doctor_cmd
+from store.errors import DatabaseError
 
 
 def test_a_fresh_workstation_is_healthy(kms, capsys):
@@ -82,11 +85,18 @@ def test_an_engine_that_cannot_be_used_is_reported_and_others_are_still_checked(
     directory = kms.data_dir / "keys" / "second"
     directory.rmdir()
     directory.write_text("not a directory")  # the engine's directory is gone: it cannot be used
+    stray = kms.context.driver("golang-default").create("Ed25519", 256)  # only a comparison finds it
     report = kms.doctor.run()
     (finding,) = [f for f in report.findings if f.check == "engines"]
     assert finding.subject == "second" and finding.severity == "error"
     assert "kms-tui engines test second" in finding.hint
-    assert report.checked["consistency"] == "ok"  # golang-default was still compared
+    found = {f.subject: f for f in report.findings if f.check == "consistency"}
+    assert set(found) == {"second", f"golang-default:{stray.key_id[:16]}"}  # golang-default was still compared
+    unchecked = found["second"]
+    assert unchecked.unchecked and unchecked.severity == "warning" and "not compared" in unchecked.message
+    assert "run kms-tui doctor again" in unchecked.hint
+    assert report.checked["consistency"] == "incomplete"  # never "ok" for an engine nobody compared
+    assert report.incomplete == ["consistency"] and not report.clean
 
 
 def test_the_keyring_check_names_an_engine_without_its_secret(kms):
@@ -94,3 +104,68 @@ def test_the_keyring_check_names_an_engine_without_its_secret(kms):
     kms.context.credentials.delete("golang-default")
     (finding,) = [f for f in kms.doctor.run().findings if f.check == "keyring"]
     assert finding.subject == "golang-default" and "engines secret golang-default" in finding.hint
+
+
+def _two_engines_each_with_a_stray(kms):
+    kms.engines.register("GOLANG", "second", options={"encrypt": "false"})
+    return {eid: kms.context.driver(eid).create("Ed25519", 256) for eid in ("golang-default", "second")}
+
+
+def test_an_engine_failing_while_compared_does_not_stop_the_others(kms, monkeypatch, capsys):
+    strays = _two_engines_each_with_a_stray(kms)
+    first = kms.context.driver("golang-default")  # compared first: it used to end the whole check
+
+    def broken():
+        raise EngineUnavailable("The engine stopped answering half way.", hint="Restart the engine service.")
+    monkeypatch.setattr(first, "inventory", broken)
+
+    assert doctor_cmd(kms, Namespace(json=True, repair=False)) == 1
+    data = json.loads(capsys.readouterr().out)
+    found = {f["subject"]: f for f in data["findings"] if f["check"] == "consistency"}
+    assert set(found) == {"golang-default", f"second:{strays['second'].key_id[:16]}"}
+    failed = found["golang-default"]
+    assert failed["unchecked"] and failed["severity"] == "error" and failed["hint"] == "Restart the engine service."
+    assert "half way" in failed["message"] and "Fix the cause above" not in failed["hint"]
+    assert data["checked"]["consistency"] == "incomplete" and data["incomplete"] == ["consistency"]
+    assert all(f["hint"] for f in data["findings"])  # every finding comes with its fix
+
+    assert doctor_cmd(kms, Namespace(json=False, repair=False)) == 1
+    out = capsys.readouterr().out
+    assert "consistency  incomplete" in out and "[not checked]" in out and "fix: Restart the engine service." in out
+    assert "Not everything was checked: consistency" in out and "Healthy" not in out
+
+
+def test_a_part_that_cannot_run_is_named_and_every_other_check_still_runs(kms, monkeypatch):
+    kms.keys.create("ECDSA", 256, "k")
+    stray = kms.context.driver("golang-default").create("Ed25519", 256)
+    store = kms.context.store
+
+    def unreadable():
+        raise DatabaseError("The audit log cannot be read.")
+    monkeypatch.setattr(store.audit, "verify", unreadable)
+    report = kms.doctor.run()
+    (audit,) = [f for f in report.findings if f.check == "audit"]
+    assert audit.unchecked and audit.subject == "audit chain" and "could not run" in audit.message
+    assert "kms-tui audit list" in audit.hint and "Fix the cause above" not in audit.hint
+    assert report.checked == {"permissions": "ok", "database": "ok", "audit": "incomplete", "keyring": "ok",
+                              "engines": "ok", "consistency": "findings"}
+    assert any(f.subject == f"golang-default:{stray.key_id[:16]}" for f in report.findings)
+
+
+def test_a_key_directory_that_cannot_be_listed_is_named_and_the_next_engine_is_still_examined(kms, monkeypatch):
+    _two_engines_each_with_a_stray(kms)
+    first, second = (kms.data_dir / "keys" / eid for eid in ("golang-default", "second"))
+    os.chmod(second, 0o750)
+    listing = Path.iterdir
+
+    def iterdir(path):
+        if path == first:
+            raise PermissionError(13, "Permission denied", str(path))
+        return listing(path)
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    report = kms.doctor.run()
+    found = {f.subject: f for f in report.findings if f.check == "permissions"}
+    assert set(found) == {str(first), str(second)}
+    assert found[str(first)].unchecked and "Permission denied" in found[str(first)].message
+    assert not found[str(second)].unchecked and "chmod 700" in found[str(second)].hint
+    assert report.checked["permissions"] == "incomplete"

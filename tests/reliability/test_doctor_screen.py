@@ -93,3 +93,41 @@ async def test_the_doctor_is_in_the_command_palette(sick_app):
         commands = [c.title for c in sick_app.get_system_commands(sick_app.screen)]
         assert "Go to Doctor" in commands
         await pilot.pause()
+
+
+@pytest.fixture
+def engine_down_app(demo_kms, ui_paths):  # noqa: F811 - the imported fixtures, requested
+    """The demo inventory with a second software engine whose key directory is gone (a file in its place)."""
+    demo_kms.engines.register("GOLANG", "vault-down", options={"encrypt": "false"})
+    demo_kms.context.forget_driver("vault-down")
+    directory = demo_kms.data_dir / "keys" / "vault-down"
+    directory.rmdir()
+    directory.write_text("not a directory")
+    os.chmod(directory, 0o600)
+    return KmsApp(demo_kms, paths=ui_paths)
+
+
+async def show_not_checked(pilot) -> DoctorScreen:
+    screen = await open_doctor(pilot)
+    rows = [n for n, f in enumerate(screen.report.findings) if f.unchecked]
+    await pilot.press(*["down"] * rows[0])
+    await pilot.pause()
+    return screen
+
+
+def test_doctor_screen_with_an_engine_down(snap_compare, engine_down_app):
+    assert snap_compare(engine_down_app, terminal_size=SIZES["80x24"], run_before=show_not_checked)
+
+
+async def test_an_engine_down_is_never_reported_as_consistency_ok(engine_down_app):
+    async with engine_down_app.run_test(size=SIZES["80x24"]) as pilot:
+        screen = await show_not_checked(pilot)
+        report = screen.report
+        assert report.checked["engines"] == "findings" and report.checked["consistency"] == "incomplete"
+        by_check = {(f.check, f.subject): f for f in report.findings}
+        assert set(by_check) == {("engines", "vault-down"), ("consistency", "vault-down")}
+        assert all(f.hint for f in report.findings)
+        text = screen_text(pilot.app)
+        assert "consistency incomplete" in text and "consistency ok" not in text
+        assert "⊘ not checked: consistency" in text and "Healthy" not in text
+        assert "were not compared" in text and "Fix: Make engine 'vault-down' usable" in text

@@ -212,3 +212,75 @@ def test_append_joins_an_outer_transaction(store):
     assert store.audit.verify().ok
     assert store.audit.append("third").seq == 2
     assert store.audit.verify().ok
+
+
+# --- keys as the log knows them (deleted ones too) ----------------------------------
+
+KID = "ab" * 32
+
+
+@pytest.fixture
+def renamed(store):
+    """Key KID on engine e: created as old-name, renamed, given an alias, deleted; also on engine f."""
+    log = store.audit
+    log.append("key.create", engine_id="e", key_id=KID, details={"name": "old-name"})
+    log.append("key.sign", engine_id="e", key_id=KID, details={"algorithm": "x"})
+    log.append("key.rename", engine_id="e", key_id=KID, details={"from": "old-name", "to": "new-name"})
+    log.append("key.alias.add", engine_id="e", key_id=KID, details={"alias": "the-alias"})
+    log.append("key.delete", engine_id="e", key_id=KID, details={"name": "new-name", "aliases": ["born-alias"]})
+    log.append("key.import", engine_id="f", key_id=KID, details={"name": "copy"})
+    log.append("engine.secret.reveal", engine_id="e", details={"from": "old-name"})  # not a key row
+    return store
+
+
+@pytest.mark.parametrize("text", ["old-name", "new-name", "the-alias", "born-alias"])
+def test_a_deleted_key_is_known_by_every_name_it_had(renamed, text):
+    assert renamed.audit.known_as(text) == [("e", KID)]
+
+
+def test_known_as_matches_whole_names_only(renamed):
+    assert renamed.audit.known_as("new") == [] and renamed.audit.known_as("copy") == [("f", KID)]
+
+
+def test_engines_of_a_key_id(renamed):
+    assert renamed.audit.engines_of(KID) == ["e", "f"]
+    assert renamed.audit.engines_of("cd" * 32) == []
+
+
+def test_rows_carry_the_last_name_of_a_deleted_key(renamed):
+    rows = renamed.audit.list(keys=[("e", KID)])
+    assert [r.action for r in rows] == ["key.delete", "key.alias.add", "key.rename", "key.sign", "key.create"]
+    assert {r.key_name for r in rows} == {"new-name"}
+    assert renamed.audit.list(keys=[("f", KID)])[0].key_name == "copy"
+    assert renamed.audit.count(keys=[("e", KID), ("f", KID)]) == 6
+    assert renamed.audit.list(keys=[]) == [] and renamed.audit.count(keys=[]) == 0
+    assert renamed.audit.list(1)[0].key_name is None  # an engine row names no key
+
+
+def test_rows_carry_the_live_name_first(renamed, make_key, make_engine):
+    renamed.add_engine(make_engine("e"))
+    renamed.add_key(make_key("live-name", key_id=KID, engine_id="e"))
+    assert renamed.audit.list(keys=[("e", KID)])[0].key_name == "live-name"
+    assert "key_name" in renamed.audit.list(1)[0].to_json()
+
+
+def test_a_row_edited_into_non_json_is_kept_out_of_the_name_indexes(renamed):
+    tamper(renamed, "UPDATE audit SET details = 'not json' WHERE seq = 1")
+    assert renamed.audit.known_as("old-name") == [("e", KID)]  # the rename row still says so
+    assert not renamed.audit.verify().ok
+
+
+@pytest.mark.parametrize("sql, params, index", [
+    ("SELECT engine_id, key_id FROM audit WHERE key_id IS NOT NULL AND json_valid(details) "
+     "AND json_extract(details, '$.alias') = ?", ["x"], "audit_named_alias"),
+    ("SELECT engine_id FROM audit WHERE key_id = ? AND engine_id > ? ORDER BY engine_id LIMIT 1",
+     [KID, ""], "audit_by_key_engine"),
+    ("SELECT seq FROM audit WHERE (key_id, engine_id) IN (VALUES (?, ?)) ORDER BY seq DESC LIMIT 5",
+     [KID, "e"], "audit_by_key_engine"),
+    ("SELECT engine_id, key_id FROM audit INDEXED BY audit_named_aliases "
+     "WHERE key_id IS NOT NULL AND json_valid(details) AND json_type(details, '$.aliases') = 'array' "
+     "AND EXISTS (SELECT 1 FROM json_each(details, '$.aliases') WHERE value = ?)", ["x"], "audit_named_aliases"),
+])
+def test_key_lookups_are_indexed(renamed, sql, params, index):
+    plan = " ".join(str(r[3]) for r in sqlite3.connect(renamed.path).execute(f"EXPLAIN QUERY PLAN {sql}", params))
+    assert f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan, plan

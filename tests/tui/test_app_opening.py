@@ -78,7 +78,7 @@ async def test_screens_say_opening_and_load_what_was_asked_once_open(opening):
         assert app.kms_state is KmsState.OPENING and not app.kms_ready
         with pytest.raises(RuntimeError):
             app.kms  # noqa: B018 - asking for it before it is open is a bug, said loudly
-        await pilot.press("slash", *"firm", "escape", "o", "r")  # filter, sort, refresh: nothing to fetch yet
+        await pilot.press("slash", *"firm", "enter", "o", "r")  # filter, sort, refresh: nothing to fetch yet
         await pilot.press("f4")
         await until(pilot, lambda: isinstance(app.screen, StatsScreen) and OPENING in screen_text(app))
         await pilot.press("f2")

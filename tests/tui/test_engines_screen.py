@@ -15,12 +15,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from rich.console import Console
-from textual.widgets import DataTable, Input, OptionList, Select, Static
+from textual.widgets import Button, DataTable, Input, OptionList, Select, Static
 
 import engines.software
 from engines.keys import key_id_of
+from kms_tui.dialogs.confirm_typed import TypedConfirmDialog
 from kms_tui.dialogs.error import ErrorDialog
-from kms_tui.dialogs.form import ChoiceDialog, FormDialog
+from kms_tui.dialogs.form import ChoiceDialog
 from kms_tui.dialogs.register_engine import RegisterEngineDialog
 from kms_tui.dialogs.sync_progress import SyncDialog
 from kms_tui.screens.engines import EnginesScreen
@@ -296,27 +297,64 @@ async def test_cancelling_a_sync_stops_it(ui_kms, empty_app, monkeypatch):
         assert not [r for r in ui_kms.audit.rows(50) if r.action == "engine.sync"]
 
 
-async def test_unregister_is_refused_while_keys_exist_and_forcing_works(ui_kms, demo_app, tmp_path):
+async def test_unregister_with_keys_takes_the_engine_id_typed(ui_kms, demo_app, tmp_path):
     ui_kms.engines.register("GOLANG", "soft-2", options={"directory": str(tmp_path / "k2"), "encrypt": "false"})
     ui_kms.keys.create("Ed25519", 256, "on-soft-2", engine_id="soft-2")
     async with demo_app.run_test(size=(100, 30)) as pilot:
         screen = await open_engines(pilot, 2, select="soft-2")
         await pilot.press("x")
-        await until(pilot, lambda: isinstance(pilot.app.screen, ChoiceDialog))
+        await until(pilot, lambda: isinstance(pilot.app.screen, TypedConfirmDialog))
         await until_text(pilot, "1 key record would be orphaned")
-        await pilot.press("enter")  # the first choice: unregister
-        await until(pilot, lambda: isinstance(pilot.app.screen, FormDialog))
-        await until_text(pilot, "still has 1 key record")
+        dialog = pilot.app.screen
+        assert dialog.focused is dialog.query_one("#confirm-typed", Input)
+        assert dialog.query_one("#confirm", Button).disabled
+        await pilot.press("enter")  # one Enter does nothing but say what to type
+        await until_text(pilot, "not the engine id")
         await type_text(pilot, "soft-3")
         await pilot.press("enter")
-        await until_text(pilot, "not the engine id")
+        await pilot.pause()
+        assert pilot.app.screen is dialog and dialog.query_one("#confirm", Button).disabled
         assert "soft-2" in [v.record.id for v in ui_kms.engines.list()]
-        pilot.app.screen.query_one(Input).value = ""
+        dialog.query_one(Input).value = ""
         await type_text(pilot, "soft-2")
+        assert not dialog.query_one("#confirm", Button).disabled
         await pilot.press("enter")
         await until(pilot, lambda: pilot.app.screen is screen and "soft-2" not in screen.views)
         assert [v.record.id for v in ui_kms.engines.list()] == ["golang-default"]
     assert len(os.listdir(tmp_path / "k2")) == 1  # the key stays in the backend
+
+
+async def test_unregister_without_keys_starts_on_keep(ui_kms, demo_app, tmp_path):
+    ui_kms.engines.register("GOLANG", "soft-2", options={"directory": str(tmp_path / "k2"), "encrypt": "false"})
+    async with demo_app.run_test(size=(100, 30)) as pilot:
+        screen = await open_engines(pilot, 2, select="soft-2")
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChoiceDialog))
+        await pilot.press("enter")  # the highlighted choice keeps the engine
+        await until(pilot, lambda: pilot.app.screen is screen)
+        await pilot.pause(0.1)
+        assert "soft-2" in [v.record.id for v in ui_kms.engines.list()]
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChoiceDialog))
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: pilot.app.screen is screen and "soft-2" not in screen.views)
+        assert [v.record.id for v in ui_kms.engines.list()] == ["golang-default"]
+
+
+async def test_unregister_refused_for_keys_made_elsewhere_takes_the_engine_id_typed(ui_kms, demo_app, tmp_path):
+    ui_kms.engines.register("GOLANG", "soft-2", options={"directory": str(tmp_path / "k2"), "encrypt": "false"})
+    async with demo_app.run_test(size=(100, 30)) as pilot:
+        screen = await open_engines(pilot, 2, select="soft-2")
+        ui_kms.keys.create("Ed25519", 256, "made-elsewhere", engine_id="soft-2")  # the list still counts 0
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ChoiceDialog))
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, TypedConfirmDialog))
+        await until_text(pilot, "still has 1 key record")
+        await type_text(pilot, "soft-2")
+        await pilot.press("enter")
+        await until(pilot, lambda: pilot.app.screen is screen and "soft-2" not in screen.views)
+        assert [v.record.id for v in ui_kms.engines.list()] == ["golang-default"]
 
 
 async def test_set_secret_replaces_the_stored_one(ui_kms, demo_app, memory_keyring, tmp_path):
@@ -348,10 +386,10 @@ async def test_help_and_command_palette_list_the_engine_actions(demo_app):
         await pilot.press("f1")
         await until(pilot, lambda: isinstance(pilot.app.screen, HelpDialog))
         console = Console(width=120, record=True, file=io.StringIO())
-        console.print(pilot.app.screen.query_one("#help-bindings Static", Static).content)
+        console.print(pilot.app.screen.query_one("#help-bindings", Static).content)
         listed = console.export_text()
         for action in ("Register", "Test", "Default", "Sync", "Unregister", "Set secret", "Refresh"):
-            assert f"{action} " in listed and "EnginesScreen" in listed
+            assert f"{action} " in listed and "Engines screen" in listed and "EnginesScreen" not in listed
 
 
 # --- snapshots ----------------------------------------------------------------------------
@@ -452,14 +490,16 @@ def test_snapshot_sync(snap_compare, ui_kms, demo_app, monkeypatch, size, step):
 
 
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("step", ["confirm", "force"])
+@pytest.mark.parametrize("step", ["typed", "mistyped"])
 def test_snapshot_unregister(snap_compare, demo_app, size, step):
     async def run_before(pilot):
         await open_engines(pilot, select="golang-default")
         await pilot.press("x")
-        await until(pilot, lambda: isinstance(pilot.app.screen, ChoiceDialog))
-        if step == "force":
+        await until(pilot, lambda: isinstance(pilot.app.screen, TypedConfirmDialog)
+                    and pilot.app.focused is pilot.app.screen.query_one("#confirm-typed"))
+        if step == "mistyped":
+            await type_text(pilot, "golang")
             await pilot.press("enter")
-            await until(pilot, lambda: isinstance(pilot.app.screen, FormDialog))
+            await until_text(pilot, "not the engine id")
 
     assert snap_compare(demo_app, terminal_size=SIZES[size], run_before=run_before)

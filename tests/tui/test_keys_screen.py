@@ -75,7 +75,8 @@ async def test_bound_key_cannot_be_deleted_without_force(demo_app, demo_kms):
         await type_text(pilot, "issuing-ca-2026")
         assert dialog.query_one("#delete").disabled  # bound: force not ticked
         await pilot.press("enter")
-        await pilot.pause()
+        await until(pilot, lambda: "Force is needed" in str(dialog.query_one("#delete-error").render()),
+                    "the error line to say why Enter did not delete")
         assert demo_kms.keys.resolve("issuing-ca").name == "issuing-ca-2026"
         dialog.query_one("#force").value = True
         await until(pilot, lambda: not dialog.query_one("#delete").disabled, "Delete to be enabled")
@@ -141,3 +142,70 @@ async def test_the_cursor_moves_across_pages_as_if_every_row_were_loaded(kms):
         await until(pilot, at(0, PAGE - 1, f"device-{PAGE - 1:04d}"), "the first page's last row")
         await pilot.press("ctrl+end", "down")  # nothing after the last key
         await until(pilot, at(last, 449 - last, "device-0449"), "still the last key")
+
+
+# --- the filter's keys, and F2 back to the list ---------------------------------------------
+
+SIZE_80x24 = (80, 24)
+
+
+async def test_escape_clears_the_filter_and_a_second_escape_leaves_it(demo_app):
+    async with demo_app.run_test(size=SIZE_80x24) as pilot:
+        await wait_for_rows(pilot, 7)
+        field = pilot.app.screen.query_one("#filter", Input)
+        await pilot.press("slash")
+        await type_text(pilot, "legacy")
+        await wait_for_rows(pilot, 1)
+        await pilot.press("escape")
+        await wait_for_rows(pilot, 7)
+        assert field.value == "" and field.has_focus  # cleared, still typing in it
+        await pilot.press("escape")
+        await until(pilot, lambda: pilot.app.screen.query_one("#keys-table", DataTable).has_focus, "the table")
+        assert isinstance(pilot.app.screen, KeysScreen)
+
+
+async def test_enter_in_the_filter_opens_the_key_when_exactly_one_matches(demo_app):
+    async with demo_app.run_test(size=SIZE_80x24) as pilot:
+        await wait_for_rows(pilot, 7)
+        await pilot.press("slash")
+        await type_text(pilot, "ca")  # two keys match: Enter goes to the table
+        await pilot.press("enter")
+        table = await wait_for_rows(pilot, 2)
+        assert table.has_focus and isinstance(pilot.app.screen, KeysScreen)
+        await pilot.press("slash", "escape")  # back in the filter; Esc empties it
+        await type_text(pilot, "firmware")
+        await pilot.press("enter")  # at once, before its rows are in: opens once they are
+        await until(pilot, lambda: isinstance(pilot.app.screen, KeyDetailScreen) and pilot.app.screen.record is not None,
+                    "the key detail")
+        assert pilot.app.screen.record.name == "firmware-signing"
+
+
+async def test_enter_in_the_filter_with_no_match_stays_on_the_list(demo_app):
+    async with demo_app.run_test(size=SIZE_80x24) as pilot:
+        await wait_for_rows(pilot, 7)
+        await pilot.press("slash")
+        await type_text(pilot, "nothing-is-called-this")
+        await pilot.press("enter")
+        table = await wait_for_rows(pilot, 0)
+        assert table.has_focus and isinstance(pilot.app.screen, KeysScreen)
+
+
+async def test_f2_from_a_key_detail_goes_back_to_the_key_list(demo_app):
+    async with demo_app.run_test(size=SIZE_80x24) as pilot:
+        keys = pilot.app.screen
+        await wait_for_rows(pilot, 7)
+        keys.query_one("#filter", Input).value = "issuing"
+        await wait_for_rows(pilot, 1)
+        keys.query_one("#keys-table", DataTable).focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, KeyDetailScreen), "the key detail")
+        await pilot.press("f2")
+        await until(pilot, lambda: pilot.app.screen is keys, "the key list")
+        await pilot.press("f3", "enter")  # an engine's own key list, then one of its keys, then F2
+        await until(pilot, lambda: isinstance(pilot.app.screen, KeysScreen) and pilot.app.screen is not keys,
+                    "the engine's key list")
+        await wait_for_rows(pilot, 7)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, KeyDetailScreen), "a key of the engine")
+        await pilot.press("f2")
+        await until(pilot, lambda: pilot.app.screen is keys and pilot.app.current_mode == "keys", "the key list")

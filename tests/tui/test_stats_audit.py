@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, Static
 
 from kms_tui.screens.audit import AuditScreen
 from kms_tui.screens.stats import CHARTS, StatsScreen, chart_bars
@@ -156,6 +156,80 @@ async def test_audit_shows_hostile_names_literally(demo_app, demo_kms):
         assert "\\u001b]0;pwned" in text and "\x1b" not in text  # the escape is shown, not obeyed
 
 
+async def test_audit_filter_applies_as_you_type_once_typing_pauses(demo_app, monkeypatch):
+    import kms_tui.screens.audit as audit
+
+    fetched: list[str] = []
+    fetch = AuditScreen._fetch
+    monkeypatch.setattr(AuditScreen, "_fetch", staticmethod(lambda kms, text, limit: (
+        fetched.append(text), fetch(kms, text, limit))[1]))
+    monkeypatch.setattr(audit, "FILTER_DELAY", 0.2)
+    async with demo_app.run_test(size=(80, 24)) as pilot:
+        screen = await open_audit(pilot)
+        fetched.clear()
+        await pilot.press("slash")
+        await type_text(pilot, "key.bind")  # no Enter
+        await until(pilot, lambda: [r.action for r in screen.rows] == ["key.bind", "key.bind"])
+        assert fetched == ["key.bind"]  # one read once typing paused, none per key
+        assert isinstance(pilot.app.focused, Input)  # the cursor stays in the filter
+        await type_text(pilot, "x")
+        await until(pilot, lambda: "not an action, engine or key" in screen_text(pilot.app))
+        assert fetched == ["key.bind", "key.bindx"]
+
+
+def _rename_then_delete(kms) -> str:
+    """partner-root-public renamed, given an alias, then deleted (a public key: its record goes)."""
+    key_id = kms.keys.resolve("partner-root-public").key_id
+    kms.keys.rename("partner-root-public", "partner-root-2027")
+    kms.keys.add_alias("partner-root-2027", "partner")
+    kms.keys.delete("partner-root-2027", force=True)
+    assert kms.keys.by_key_id(key_id) == []
+    return key_id
+
+
+@pytest.mark.parametrize("text", ["partner-root-public", "partner", "key:partner-root-2027"])
+async def test_audit_filter_finds_a_deleted_key_by_any_name_it_had(demo_app, demo_kms, text):
+    key_id = _rename_then_delete(demo_kms)
+    async with demo_app.run_test(size=(120, 40)) as pilot:
+        screen = await open_audit(pilot)
+        await filter_audit(pilot, text)
+        assert [r.action for r in screen.rows] == ["key.delete", "key.alias.add", "key.rename", "key.import"]
+        assert {r.key_id for r in screen.rows} == {key_id}
+        shown = screen_text(pilot.app)
+        assert f"filter: key partner-root-2027 ({key_id[:12]}…, deleted)" in shown
+        assert str(screen.query_one(DataTable).get_row_at(0)[4]) == f"partner-root-20… {key_id[:8]}"  # 120 wide
+
+
+@pytest.mark.parametrize("size, cell", [("120x40", "issuing-ca-2026 {:.8}"), ("80x24", "issuing-… {:.6}")])
+async def test_audit_rows_show_the_key_name_beside_its_id(demo_app, demo_kms, size, cell):
+    issuing = demo_kms.keys.resolve("issuing-ca")
+    async with demo_app.run_test(size=SIZES[size]) as pilot:
+        screen = await open_audit(pilot)
+        table = screen.query_one(DataTable)
+        index = next(i for i, r in enumerate(screen.rows) if r.key_id == issuing.key_id)
+        assert str(table.get_row_at(index)[4]) == cell.format(issuing.key_id)
+        assert cell.format(issuing.key_id) in screen_text(pilot.app)  # on screen whole, not cut at the edge
+        table.move_cursor(row=index)
+        detail = screen.query_one("#audit-row", Static)
+        await until(pilot, lambda: f"key {issuing.key_id} issuing-ca-2026" in str(detail.render()))
+
+
+async def test_audit_filter_by_a_key_id_on_two_engines_groups_them_by_engine(demo_app, demo_kms, tmp_path):
+    from tests.tui.conftest import fixture_key
+
+    demo_kms.engines.register("GOLANG", "soft-2", options={"directory": str(tmp_path / "soft-2")},
+                              secret="a passphrase for soft-2")
+    other = demo_kms.keys.import_key(fixture_key("p256.pem"), "device-copy", engine_id="soft-2")
+    demo_kms.signing.sign("device-fleet-01", "ECDSA_SHA_256", b"newest on the first engine")
+    async with demo_app.run_test(size=(120, 40)) as pilot:
+        screen = await open_audit(pilot)
+        await filter_audit(pilot, other.key_id)
+        assert [(r.engine_id, r.action) for r in screen.rows] == [
+            ("golang-default", "key.sign"), ("golang-default", "key.import"), ("soft-2", "key.import")]
+        assert [r.key_name for r in screen.rows] == ["device-fleet-01", "device-fleet-01", "device-copy"]
+        assert f"filter: key {other.key_id[:19]}…: 2 records, on golang-default, soft-2" in screen_text(pilot.app)
+
+
 def tamper(data_dir, seq_action: str = "key.bind") -> int:
     """Edit one audit row behind the log's back, as an attacker with file access would."""
     with sqlite3.connect(data_dir / "kms.db") as con:
@@ -193,6 +267,17 @@ def test_snapshot_stats_empty(snap_compare, empty_app, size):
         await open_stats(pilot)
 
     assert snap_compare(empty_app, terminal_size=SIZES[size], run_before=run_before)
+
+
+def test_snapshot_audit_deleted_key(snap_compare, demo_app, demo_kms):
+    """80×24: a deleted key's rows found by its first name, its last name beside its id."""
+    _rename_then_delete(demo_kms)
+
+    async def run_before(pilot):
+        await open_audit(pilot)
+        await filter_audit(pilot, "partner-root-public")
+
+    assert snap_compare(demo_app, terminal_size=SIZES["80x24"], run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -19,7 +19,7 @@ def add_engines(nouns: Verbs) -> None:
 
 def _by_id(verbs: Verbs, name: str, handler: Handler, help: str, *, json: bool = True) -> argparse.ArgumentParser:
     p = add_verb(verbs, name, handler, help)
-    p.add_argument("id")
+    p.add_argument("id", help="the engine's id (see engines list)")
     if json:
         add_json(p)
     return p
@@ -38,13 +38,14 @@ def _manage(verbs: Verbs) -> None:
     p.add_argument("--force", action="store_true", help="also forget its key records")
 
 
-def _engine_type(p: argparse.ArgumentParser, help: str | None = None) -> None:
+def _engine_type(p: argparse.ArgumentParser) -> None:
+    help = "the engine type: " + ", ".join(EngineTypeNames())
     p.add_argument("type", type=str.upper, choices=EngineTypeNames(), metavar="TYPE", help=help)
 
 
 def _register(verbs: Verbs) -> None:
     p = add_verb(verbs, "add", E.add, "register an engine")
-    _engine_type(p, ", ".join(EngineTypeNames()))
+    _engine_type(p)
     p.add_argument("--id", required=True, help="engine id, e.g. pkcs11-prod-hsm")
     p.add_argument("--name", help="display name")
     add_options(p, "non-secret option (repeatable)")
@@ -54,7 +55,7 @@ def _register(verbs: Verbs) -> None:
     add_json(p)
     p = add_verb(verbs, "discover", E.discover, "what a backend offers for registration (e.g. PKCS#11 tokens)")
     _engine_type(p)
-    add_options(p)
+    add_options(p, "an option known so far, e.g. module=/usr/lib/softhsm/libsofthsm2.so (repeatable)")
     add_json(p)
 
 

@@ -35,40 +35,41 @@ def _ref_verb(verbs: Verbs, name: str, handler: Handler, help: str | None = None
     return p
 
 
-def _either(p: argparse.ArgumentParser, dest: str, yes: str, no: str) -> None:
+def _either(p: argparse.ArgumentParser, dest: str, yes: str, no: str, yes_help: str, no_help: str) -> None:
     """Two exclusive flags: ``yes`` sets ``dest`` True, ``no`` False; neither leaves it None."""
     g = p.add_mutually_exclusive_group()
-    g.add_argument(yes, dest=dest, action="store_const", const=True)
-    g.add_argument(no, dest=dest, action="store_const", const=False)
+    g.add_argument(yes, dest=dest, action="store_const", const=True, help=f"only {yes_help}")
+    g.add_argument(no, dest=dest, action="store_const", const=False, help=f"only {no_help}")
 
 
 def _list(verbs: Verbs) -> None:
     p = add_verb(verbs, "list", K.list_keys, "list keys")
-    p.add_argument("--engine")
-    p.add_argument("--algorithm")
-    p.add_argument("--size", type=T.key_size)
-    p.add_argument("--strength", type=str.upper, choices=("HIGH", "MEDIUM", "LOW"))
+    p.add_argument("--engine", metavar="ID", help="only this engine's keys")
+    p.add_argument("--algorithm", help="only this algorithm: RSA, ECDSA or Ed25519")
+    p.add_argument("--size", type=T.key_size, help="only keys of this size in bits (ECDSA: 256 for P-256)")
+    p.add_argument("--strength", type=str.upper, choices=("HIGH", "MEDIUM", "LOW"), help="only this strength class")
     p.add_argument("--filter", metavar="TEXT", help="name, alias or tag text, or key id prefix")
-    _either(p, "has_private", "--private", "--public-only")
-    _either(p, "bound", "--bound", "--unbound")
+    _either(p, "has_private", "--private", "--public-only", "keys with a private part", "public-only keys")
+    _either(p, "bound", "--bound", "--unbound", "keys bound to a resource", "keys bound to nothing")
     p.add_argument("--missing", action="store_true", help="only keys flagged missing by sync")
-    p.add_argument("--sort", default="name", choices=SORTS)
-    p.add_argument("--desc", action="store_true")
-    p.add_argument("--limit", type=T.count)
+    p.add_argument("--sort", default="name", choices=SORTS, help="the column to sort by (default: name)")
+    p.add_argument("--desc", action="store_true", help="sort in descending order")
+    p.add_argument("--limit", type=T.count, help="at most this many keys")
     add_json(p)
 
 
 def _labels(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--alias", action="append", default=[])
-    p.add_argument("--tag", action="append", default=[])
+    p.add_argument("--alias", action="append", default=[], help="another name for the key (repeatable)")
+    p.add_argument("--tag", action="append", default=[], help="a tag to group keys by (repeatable)")
 
 
 def _create(verbs: Verbs) -> None:
     p = add_verb(verbs, "create", K.create, "generate a key in an engine")
     p.add_argument("--algorithm", required=True, help="RSA, ECDSA or Ed25519")
-    p.add_argument("--size", required=True, type=T.key_size, help="RSA 2048/3072/4096; ECDSA 224/256/384/521; Ed25519 256")
-    p.add_argument("--name", required=True)
-    p.add_argument("--engine")
+    p.add_argument("--size", type=T.key_size,
+                   help="RSA 2048/3072/4096; ECDSA 224/256/384/521; Ed25519 256 (its only size, the default)")
+    p.add_argument("--name", required=True, help="the key's name, unique")
+    p.add_argument("--engine", metavar="ID", help="the engine that generates it (default: the default engine)")
     _labels(p)
     p.add_argument("--metadata", metavar="JSON", type=T.json_object, help="free metadata as a JSON object")
     add_json(p)
@@ -76,19 +77,19 @@ def _create(verbs: Verbs) -> None:
 
 def _import(verbs: Verbs) -> None:
     p = add_verb(verbs, "import", K.import_key, "import a key (PEM, DER, OpenSSH, JWK)")
-    p.add_argument("file", metavar="FILE|-")
-    p.add_argument("--name", required=True)
-    p.add_argument("--engine")
+    p.add_argument("file", metavar="FILE|-", help="the key file, or - for stdin")
+    p.add_argument("--name", required=True, help="the key's name, unique")
+    p.add_argument("--engine", metavar="ID", help="the engine that keeps it (default: the default engine)")
     p.add_argument("--passphrase-stdin", action="store_true", help="read the key's passphrase from stdin")
     _labels(p)
-    p.add_argument("--metadata", metavar="JSON", type=T.json_object)
+    p.add_argument("--metadata", metavar="JSON", type=T.json_object, help="free metadata as a JSON object")
     add_json(p)
 
 
 def _export_public(verbs: Verbs) -> None:
     p = _ref_verb(verbs, "export-public", K.export_public, "export the public key")
-    p.add_argument("--format", default="pem", choices=("pem", "der", "jwk", "ssh"))
-    p.add_argument("--out", metavar="FILE")
+    p.add_argument("--format", default="pem", choices=("pem", "der", "jwk", "ssh"), help="the output format (default: pem)")
+    p.add_argument("--out", metavar="FILE", help="write to a new file (default: stdout)")
 
 
 def _sign(verbs: Verbs) -> None:
@@ -98,14 +99,14 @@ def _sign(verbs: Verbs) -> None:
     p.add_argument("--batch", metavar="FILE|-",
                    help="sign many: one hex/base64 message or digest per line, or JSON lines "
                         '{"id": ..., "hex"|"base64": ...}; writes one JSON result per line')
-    p.add_argument("--out", metavar="FILE")
+    p.add_argument("--out", metavar="FILE", help="write the signature to a new file (default: stdout)")
     add_json(p)
 
 
 def _verify(verbs: Verbs) -> None:
     p = _ref_verb(verbs, "verify", K.verify, "verify a signature (exit 0 valid, 1 invalid)")
     add_message(p)
-    p.add_argument("--signature", required=True, metavar="FILE")
+    p.add_argument("--signature", required=True, metavar="FILE", help="the file holding the signature")
     p.add_argument("--encoding", default="base64", choices=("base64", "hex", "raw"), help="signature file encoding")
     p.add_argument("--engine-verify", action="store_true", help="verify through the engine instead of offline")
     add_json(p)
@@ -137,10 +138,10 @@ def _purge_expired(verbs: Verbs) -> None:
 
 def _rename_and_metadata(verbs: Verbs) -> None:
     p = _ref_verb(verbs, "rename", K.rename, "rename a key")
-    p.add_argument("new_name")
+    p.add_argument("new_name", help="the key's new name, unique")
     add_json(p)
     p = _ref_verb(verbs, "metadata", K.metadata, "replace a key's free metadata (bindings are kept)")
-    p.add_argument("--set", required=True, metavar="JSON", type=T.json_object)
+    p.add_argument("--set", required=True, metavar="JSON", type=T.json_object, help="the new metadata, a JSON object")
     add_json(p)
 
 
@@ -151,13 +152,13 @@ def _aliases_and_tags(verbs: Verbs) -> None:
         actions = sub.add_subparsers(dest="action", metavar="ACTION", required=True)
         for verb, handler in (("add", add), ("remove", remove)):
             p = _ref_verb(actions, verb, handler)
-            p.add_argument("value", metavar=noun.upper())
+            p.add_argument("value", metavar=noun.upper(), help=f"the {noun} to {verb}")
             add_json(p)
 
 
 def _bindings(verbs: Verbs) -> None:
     for verb, handler in (("bind", K.bind), ("unbind", K.unbind)):
         p = _ref_verb(verbs, verb, handler, f"{verb} a resource (e.g. a certificate or CA)")
-        p.add_argument("--type", required=True, dest="resource_type")
-        p.add_argument("--id", required=True, dest="resource_id")
+        p.add_argument("--type", required=True, dest="resource_type", help="the resource's type, e.g. certificate or ca")
+        p.add_argument("--id", required=True, dest="resource_id", help="the resource's id, e.g. a serial number")
         add_json(p)

@@ -43,9 +43,9 @@ def add_message(p: argparse.ArgumentParser) -> None:
 
 
 def add_ref(p: argparse.ArgumentParser) -> None:
-    p.add_argument("ref", metavar="REF")
+    p.add_argument("ref", metavar="REF", help="the key: its name, an alias, or its key id (or a prefix of 8+ hex)")
 
 
-def add_options(p: argparse.ArgumentParser, help: str | None = None) -> None:
+def add_options(p: argparse.ArgumentParser, help: str = "an engine option (repeatable)") -> None:
     """Repeatable ``--option KEY=VALUE``."""
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help=help)

@@ -9,7 +9,7 @@ from .options import Verbs, add_json, add_verb
 
 def add_sync(nouns: Verbs) -> None:
     p = add_verb(nouns, "sync", M.sync, "reconcile metadata with what engines hold")
-    p.add_argument("engine", nargs="?")
+    p.add_argument("engine", nargs="?", metavar="ENGINE", help="only this engine (default: every engine)")
     p.add_argument("--full", action="store_true",
                    help="read every key again, not only new ones (states changed outside kms-tui)")
     add_json(p)
@@ -23,8 +23,10 @@ def add_audit(nouns: Verbs) -> None:
     verbs = nouns.add_parser("audit", help="the hash-chained audit log").add_subparsers(
         dest="verb", metavar="VERB", required=True)
     p = add_verb(verbs, "list", M.audit_list, "recent audit rows")
-    p.add_argument("--limit", type=T.count, default=50)
-    p.add_argument("--key", metavar="REF")
-    p.add_argument("--action")
+    p.add_argument("--limit", type=T.count, default=50, help="at most this many rows, newest first (default: 50)")
+    p.add_argument("--key", metavar="REF",
+                   help="rows of the key with this id, name or alias, now or at the time (deleted keys too); "
+                        "a key id on several engines shows each, grouped by engine")
+    p.add_argument("--action", help="only rows of this action, e.g. key.sign or engine.register")
     add_json(p)
     add_json(add_verb(verbs, "verify", M.audit_verify, "check the hash chain (exit 1 when broken)"))

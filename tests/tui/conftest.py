@@ -9,6 +9,7 @@ parallel and still draw the same paths.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 from pathlib import Path
@@ -83,8 +84,38 @@ def ui_kms(frozen_clock, memory_keyring, ui_root):
         kms.close()
 
 
+_PARSED: dict[bytes, object] = {}
+
+
+@contextlib.contextmanager
+def fixture_files_parsed_once():
+    """Setup only: the fixture files (clear PEM) are parsed once per worker, not once per
+    test (checking an RSA-3072 key costs ~0.08 s a parse). What the engine then writes and
+    reads back (encrypted under the test's own passphrase) is parsed every time as usual."""
+    load = serialization.load_pem_private_key
+
+    def parsed(data, password=None, **kwargs):
+        if password is not None or kwargs:
+            return load(data, password, **kwargs)
+        key = bytes(data)
+        if key not in _PARSED:
+            _PARSED[key] = load(data, None)
+        return _PARSED[key]
+
+    serialization.load_pem_private_key = parsed
+    try:
+        yield
+    finally:
+        serialization.load_pem_private_key = load
+
+
 def populate(kms: Kms) -> None:
     """A small, realistic inventory: CA keys, device keys, a public-only key, a hostile name."""
+    with fixture_files_parsed_once():
+        _populate(kms)
+
+
+def _populate(kms: Kms) -> None:
     kms.keys.import_key(fixture_key("rsa3072.pem"), "intermediate-ca-2026", aliases=["intermediate-ca"], tags=["pki", "ca"])
     kms.keys.import_key(fixture_key("p384.pem"), "issuing-ca-2026", aliases=["issuing-ca"], tags=["pki", "ca"],
                    metadata={"owner": "pki-team", "ceremony": "2026-03"})

@@ -38,21 +38,24 @@ log = logging.getLogger("kms_tui.app")
 
 @dataclass(frozen=True)
 class ScreenEntry:
-    """One mode of the app: its screen, the F-key that shows it, its names in the footer and the palette."""
+    """One mode of the app: its screen, the F-key that shows it, its names in the help and the palette.
+
+    The F-keys stay out of the footer: at 80 columns it has room for the screen's own actions,
+    and F1 (help) and Ctrl+P (palette) list every screen.
+    """
 
     name: str  # the mode
     screen: str  # "module:Class", imported when first shown (start-up pays only for the keys screen)
     key: str
-    title: str  # in the footer and the help
+    title: str  # in the help and the palette
     long_title: str = ""  # in the command palette, when it says more than the title
-    footer: bool = True
 
     def factory(self) -> Callable[[], Screen]:
         module_name, _, class_name = self.screen.partition(":")
         return lambda: getattr(importlib.import_module(module_name), class_name)()
 
     def binding(self) -> Binding:
-        return Binding(self.key, f"switch_mode({self.name!r})", self.title, id=f"app.{self.name}", show=self.footer)
+        return Binding(self.key, f"switch_mode({self.name!r})", self.title, id=f"app.{self.name}", show=False)
 
     def command(self, app: App) -> SystemCommand:
         name = self.long_title or self.title
@@ -64,8 +67,8 @@ SCREENS = (
     ScreenEntry("engines", "kms_tui.screens.engines:EnginesScreen", "f3", "Engines"),
     ScreenEntry("stats", "kms_tui.screens.stats:StatsScreen", "f4", "Stats"),
     ScreenEntry("audit", "kms_tui.screens.audit:AuditScreen", "f5", "Audit", "Audit log"),
-    ScreenEntry("ceremony", "kms_tui.screens.ceremony:CeremonyScreen", "f6", "Ceremony", footer=False),
-    ScreenEntry("doctor", "kms_tui.screens.doctor:DoctorScreen", "f7", "Doctor", footer=False),
+    ScreenEntry("ceremony", "kms_tui.screens.ceremony:CeremonyScreen", "f6", "Ceremony"),
+    ScreenEntry("doctor", "kms_tui.screens.doctor:DoctorScreen", "f7", "Doctor"),
 )
 
 
@@ -87,7 +90,7 @@ class KmsApp(App[None]):
     BINDINGS = [
         Binding("f1", "help", "Help", id="app.help"),
         *(entry.binding() for entry in SCREENS),
-        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, show=False),  # in the help, like the F-keys
     ]
 
     kms_state: var[KmsState] = var(KmsState.OPENING)

@@ -70,6 +70,10 @@ def where_clause(q: KeyQuery) -> tuple[str, list[Any]]:
         params.append(int(bool(q.has_private_key)))
     if q.bound is not None:
         terms.append("bound > 0" if q.bound else "bound = 0")
+    if q.security_level is not None:
+        check_count(q.security_level, "security level")
+        terms.append("engine_id IN (SELECT id FROM engines WHERE security_level = ?)")
+        params.append(q.security_level)
     text = (q.text or "").strip()
     if text:
         if SEPARATOR in text or "\x00" in text:

@@ -82,6 +82,7 @@ class KeyQuery:
     has_private_key: bool | None = None
     bound: bool | None = None
     status: str | None = None
+    security_level: int | None = None  # keys of the engines at this security level (0, 1 or 2)
     sort: str = "name"  # name|key_id|engine_id|algorithm|size|strength|creation_ts
     descending: bool = False
     limit: int | None = None

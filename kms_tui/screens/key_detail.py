@@ -33,15 +33,16 @@ class KeyDetailScreen(ServiceCalls, Screen):
         Binding("f2", "key_list", "Keys", id="detail.keys", show=False, tooltip="Back to the key list"),
         Binding("s", "sign", "Sign", id="detail.sign"),
         Binding("v", "verify", "Verify", id="detail.verify"),
-        Binding("b", "bind", "Bind", id="detail.bind"),
-        Binding("u", "unbind", "Unbind", id="detail.unbind"),
+        Binding("d", "delete", "Delete", id="detail.delete"),
+        Binding("c", "copy", "Copy PEM", id="detail.copy"),
         Binding("a", "alias", "Aliases", id="detail.alias"),
         Binding("t", "tag", "Tags", id="detail.tag"),
         Binding("m", "metadata", "Metadata", id="detail.metadata"),
+        # Bind and unbind are named in the bound resources panel's title; the footer keeps its room.
+        Binding("b", "bind", "Bind", id="detail.bind", show=False),
+        Binding("u", "unbind", "Unbind", id="detail.unbind", show=False),
         Binding("n", "rename", "Rename", id="detail.rename", show=False),
-        Binding("c", "copy", "Copy PEM", id="detail.copy"),
         Binding("x", "engine_action", "Engine actions", id="detail.engine_action", show=False),
-        Binding("d", "delete", "Delete", id="detail.delete"),
     ]
 
     def __init__(self, engine_id: str, key_id: str):
@@ -86,7 +87,8 @@ class KeyDetailScreen(ServiceCalls, Screen):
         if not matches:
             raise KeyNotFound(f"Key {self.key_id[:16]}… is no longer recorded on {self.engine_id}.")
         security_level = self.kms.engines.get(self.engine_id).record.security_level  # where the key lives
-        return matches[0], self.kms.audit.rows(limit=10, key_id=self.key_id), security_level
+        # This record's rows only: the same key id on another engine (a copy) has its own history.
+        return matches[0], self.kms.audit.rows(limit=10, key_id=self.key_id, engine_id=self.engine_id), security_level
 
     def _show(self, result) -> None:
         record, audit_rows, security_level = result

@@ -45,7 +45,7 @@ COLUMNS = (  # (column key, title, sort column or None)
 )
 SORTABLE = [c[2] for c in COLUMNS if c[2]] + ["creation_ts"]
 SELECT_FIELDS = {"engine-filter": "engine_id", "algorithm-filter": "algorithm", "strength-filter": "strength"}
-FILTER_FIELDS = ("text", "engine_id", "algorithm", "strength", "size", "bound")  # what show_only sets
+FILTER_FIELDS = ("text", "engine_id", "algorithm", "strength", "size", "bound", "security_level")  # what show_only sets
 SORT_WORDS = {"key_id": "key id", "engine_id": "engine", "creation_ts": "creation time"}  # as the status line says them
 
 
@@ -123,13 +123,14 @@ class KeysScreen(ServiceCalls, Screen):
         Binding("s", "sign", "Sign", id="keys.sign"),
         Binding("v", "verify", "Verify", id="keys.verify"),
         Binding("d", "delete", "Delete", id="keys.delete"),
-        Binding("o", "sort", "Sort", id="keys.sort"),
+        Binding("o", "sort", "Sort", id="keys.sort", show=False),  # the status line says "sorted by … (o)"
         Binding("O", "reverse", "Reverse", id="keys.reverse", show=False),
         Binding("right_square_bracket", "page(1)", "Next page", id="keys.next_page", show=False),
         Binding("left_square_bracket", "page(-1)", "Prev page", id="keys.prev_page", show=False),
         Binding("r", "refresh", "Refresh", id="keys.refresh", show=False),
         Binding("x", "clear_filters", "Clear filters", id="keys.clear_filters", show=False,
-                tooltip="Show every key: the text, engine, algorithm, strength, size and bound filters cleared"),
+                tooltip="Show every key: the text, engine, algorithm, strength, size, bound and security-level "
+                        "filters cleared"),
         Binding("escape", "focus_table", "Clear filter / table", id="keys.table", show=False,
                 tooltip="In the filter: clear it, then go back to the table"),
     ]
@@ -309,9 +310,10 @@ class KeysScreen(ServiceCalls, Screen):
         page = q.offset // PAGE + 1
         arrow = "↓" if q.descending else "↑"
         where = f"engine {q.engine_id} · " if q.engine_id else ""
-        if q.size is not None or q.bound is not None:  # filters with no widget of their own (a stats bar's)
+        if q.size is not None or q.bound is not None or q.security_level is not None:  # a stats bar's filters
             only = [f"{q.algorithm or ''} {q.size} only".strip()] if q.size is not None else []
             only += [f"{'bound' if q.bound else 'unbound'} only"] if q.bound is not None else []
+            only += [f"SL{q.security_level} engines only"] if q.security_level is not None else []
             where += f"{', '.join(only)} (x clears) · "
         self.query_one("#keys-status", Static).update(
             f"{self.total} key{'s' if self.total != 1 else ''} · {where}page {page}/{pages} ([ ]) · sorted by {SORT_WORDS.get(q.sort, q.sort)} {arrow} (o)",

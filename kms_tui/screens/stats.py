@@ -32,7 +32,7 @@ CHARTS = (
     ("chart-bound", "Bound to resources", None),
 )
 LEVEL_STYLE = {"SL2": "bold green", "SL1": "cyan", "SL0": ""}
-DRILLS = ("by_engine", "by_strength", "by_algorithm", "by_size", None)  # the charts a bar of which filters the keys
+DRILLS = ("by_engine", "by_strength", "by_algorithm", "by_size", "by_security_level", None)  # the charts a bar of which filters the keys
 
 
 def chart_bars(key: str | None, stats: dict[str, Any]) -> list[Bar]:
@@ -56,6 +56,8 @@ def bar_filter(key: str | None, label: str) -> dict[str, Any]:
     if key == "by_size":
         algorithm, _, size = label.rpartition(" ")
         return {"algorithm": algorithm, "size": int(size)}
+    if key == "by_security_level":  # "SL2": the keys of every engine at that level
+        return {"security_level": int(label.removeprefix("SL"))}
     field = {"by_engine": "engine_id", "by_strength": "strength", "by_algorithm": "algorithm"}[key]
     return {field: label}
 

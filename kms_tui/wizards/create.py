@@ -50,6 +50,7 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
         self.preselect = engine_id
         self.supported: dict[str, list[int]] = {}
         self.supported_for: str | None = None
+        self.levels: dict[str, int] = {}  # engine id -> its security level (role fitness depends on it)
         self.key_name, self.key_aliases, self.key_tags = "", [], []
         self.cancel_event: threading.Event | None = None
 
@@ -95,6 +96,7 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
         self.say("")
         engines = self.query_one("#engine-list", OptionList)
         engines.set_options(engine_option(v) for v in views)
+        self.levels = {v.record.id: v.record.security_level for v in views}
         ids = [v.record.id for v in views]
         wanted = self.preselect if self.preselect in ids else next((v.record.id for v in views if v.record.is_default),
                                                                    ids[0] if ids else None)
@@ -135,7 +137,8 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
 
     def step_shown(self, step: str) -> None:
         if step == "algorithm":
-            self.query_one(KeySpecChooser).offer(self.supported)
+            level = self.levels.get(self.engine_id or "")
+            self.query_one(KeySpecChooser).offer(self.supported, level)
         elif step == "confirm":
             self._show_confirm()
 

@@ -38,7 +38,9 @@ class KeySpecChooser(Horizontal):
     """Two lists (algorithm, size) offering only ``supported``, and the strength panel of the choice.
 
     The first HIGH size is proposed for each algorithm; a choice survives being
-    offered again (Back, then Next) while the engine still supports it.
+    offered again (Back, then Next) while the engine still supports it. Role fitness
+    takes the engine's security level into account: a root CA key is not fit in
+    software, however long it is.
     """
 
     DEFAULT_CSS = """
@@ -54,6 +56,7 @@ class KeySpecChooser(Horizontal):
         self.supported: dict[str, list[int]] = {}
         self.algorithm: str | None = None
         self.key_size: int | None = None
+        self.security_level: int | None = None  # the engine's; None: fitness by size alone
 
     def compose(self) -> ComposeResult:
         with Vertical(id="algorithm-col"):
@@ -64,8 +67,9 @@ class KeySpecChooser(Horizontal):
             yield OptionList(id="size-list")
         yield StrengthPanel(A.RSA, 3072, id="create-strength")
 
-    def offer(self, supported: dict[str, list[int]]) -> None:
+    def offer(self, supported: dict[str, list[int]], security_level: int | None = None) -> None:
         self.supported = supported
+        self.security_level = security_level
         algorithms = self.query_one("#algorithm-list", OptionList)
         algorithms.set_options(Option(alg, id=alg) for alg in supported)
         keep = self.algorithm if self.algorithm in supported else next(iter(supported))
@@ -81,7 +85,7 @@ class KeySpecChooser(Horizontal):
         high = [s for s in sizes if A.strength(algorithm, s) == A.HIGH]
         self.key_size = previous if previous in sizes else (high[0] if high else sizes[-1])
         size_list.highlighted = sizes.index(self.key_size)
-        self.query_one(StrengthPanel).show(algorithm, self.key_size)
+        self.query_one(StrengthPanel).show(algorithm, self.key_size, self.security_level)
 
     @property
     def chosen(self) -> bool:
@@ -93,7 +97,7 @@ class KeySpecChooser(Horizontal):
             self._fill_sizes(event.option.id)
         elif self.algorithm:
             self.key_size = int(event.option.id)
-            self.query_one(StrengthPanel).show(self.algorithm, self.key_size)
+            self.query_one(StrengthPanel).show(self.algorithm, self.key_size, self.security_level)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option_list.id == "algorithm-list":

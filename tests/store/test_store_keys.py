@@ -257,3 +257,19 @@ def test_iter_keys_pages_through_everything(store, engine, make_key, make_engine
     assert everything[5].aliases == ["a5"]
     assert [k.name for k in store.iter_keys("other")] == ["k0", "k4"]
     assert list(store.iter_keys("nobody")) == []
+
+
+def test_security_level_filter_picks_the_keys_of_engines_at_that_level(store, engine, make_key):
+    from tests.store.conftest import engine_record
+
+    store.add_engine(engine_record("hsm", type="PKCS11", security_level=2))
+    store.add_key(make_key("soft-key"))
+    store.add_key(make_key("hsm-key", engine_id="hsm"))
+    assert names(store, security_level=2) == ["hsm-key"]
+    assert names(store, security_level=0) == ["soft-key"]
+    assert names(store, security_level=1) == []
+    assert store.count_keys(KeyQuery(security_level=2, text="soft")) == 0
+    store.update_engine("hsm", security_level=1)  # the level is the engine's now, never a copy on the key
+    assert names(store, security_level=1) == ["hsm-key"] and names(store, security_level=2) == []
+    with pytest.raises(InvalidValue):
+        names(store, security_level=-1)

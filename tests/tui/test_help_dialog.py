@@ -67,3 +67,25 @@ async def test_every_help_row_is_reachable_at_80x24(demo_app):
             assert row in seen, row
         last = [line for line in help_text(dialog).splitlines() if line.strip()][-1].split()[-1]
         assert last in screen_text(pilot.app).split("Moving around")[-1]  # the end of the list is in view
+
+
+async def test_the_footer_at_80_columns_shows_the_screens_own_actions_and_f1_not_the_f_keys(demo_app):
+    async with demo_app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: workers_idle(pilot.app), "the screen's first load")
+        for mode, own in (("keys", ["/ Filter", "n New", "i Import", "s Sign", "v Verify", "d Delete"]),
+                          ("engines", ["a Register", "t Test", "y Sync", "x Unregister"])):
+            await pilot.app.switch_mode(mode)
+            await until(pilot, lambda: workers_idle(pilot.app), f"the {mode} screen")
+            footer = screen_text(pilot.app).splitlines()[-1]
+            positions = [footer.find(label) for label in own]
+            assert -1 not in positions and positions == sorted(positions), footer  # all there, in their order
+            assert footer.find("f1 Help") > positions[-1], footer  # the way to the rest comes after them
+            for entry in SCREENS:
+                assert f"{entry.key} {entry.title}" not in footer, footer
+        record = pilot.app.kms.keys.resolve("issuing-ca-2026")
+        await pilot.app.push_screen(KeyDetailScreen(record.engine_id, record.key_id))
+        await until(pilot, lambda: "esc Back" in screen_text(pilot.app).splitlines()[-1], "the key detail's footer")
+        footer = screen_text(pilot.app).splitlines()[-1]  # the destructive and the daily actions fit at 80
+        positions = [footer.find(label) for label in ("esc Back", "s Sign", "v Verify", "d Delete", "c Copy PEM")]
+        assert -1 not in positions and positions == sorted(positions), footer
+        assert "b Bind" not in footer and "(b bind · u unbind)" in screen_text(pilot.app)  # named by its panel

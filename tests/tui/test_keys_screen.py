@@ -209,3 +209,21 @@ async def test_f2_from_a_key_detail_goes_back_to_the_key_list(demo_app):
         await until(pilot, lambda: isinstance(pilot.app.screen, KeyDetailScreen), "a key of the engine")
         await pilot.press("f2")
         await until(pilot, lambda: pilot.app.screen is keys and pilot.app.current_mode == "keys", "the key list")
+
+
+async def test_a_key_detail_shows_its_own_engines_audit_rows_not_a_copys(demo_kms, ui_paths, tmp_path):
+    from tests.tui.conftest import fixture_key
+
+    demo_kms.engines.register("GOLANG", "backup-soft", options={"directory": str(tmp_path / "b"), "encrypt": "false"})
+    copy = demo_kms.keys.import_key(fixture_key("p384.pem"), "issuing-copy", engine_id="backup-soft")
+    original = demo_kms.keys.resolve("issuing-ca-2026")
+    assert copy.key_id == original.key_id  # the same key on two engines
+    demo_kms.signing.sign("issuing-copy", "ECDSA_SHA_384", b"signed with the copy")
+    app = KmsApp(demo_kms, paths=ui_paths)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.app.push_screen(KeyDetailScreen(original.engine_id, original.key_id))
+        await until(pilot, lambda: getattr(pilot.app.screen, "record", None) is not None and workers_idle(pilot.app))
+        table = pilot.app.screen.query_one("#detail-audit", DataTable)
+        actions = [str(table.get_row_at(i)[2]) for i in range(table.row_count)]
+        assert "key.import" in actions and "key.sign" not in actions  # the copy's import and signature are not here
+        assert table.row_count == len(demo_kms.audit.rows(key_id=original.key_id, engine_id=original.engine_id))

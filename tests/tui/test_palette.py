@@ -15,7 +15,7 @@ from kms_tui.screens.engines import EnginesScreen
 from kms_tui.screens.key_detail import KeyDetailScreen
 from kms_tui.screens.keys import KeysScreen
 from kms_tui.wizards.sign import SignWizard
-from tests.pilot import type_text, until, until_text, workers_idle
+from tests.pilot import settle_view, type_text, until, until_text, workers_idle
 from tests.tui.conftest import HOSTILE, SIZES, public_pem
 
 SIZE = SIZES["80x24"]
@@ -165,3 +165,17 @@ async def test_an_engine_action_from_its_own_key_list_shows_the_engine(ops_app):
         await until(pilot, lambda: isinstance(pilot.app.screen, EnginesScreen)
                     and pilot.app.screen.checks.get("hsm-ops") is not None, "the test")
         assert pilot.app.screen.selected_id() == "hsm-ops" and pilot.app.screen.checks["hsm-ops"].reachable
+
+
+@pytest.mark.parametrize("query", ["sync", "export"])
+def test_snapshot_palette_names_its_targets(snap_compare, ops_app, query):
+    """At 80×24 the palette's entries name their engine or key, never a class."""
+    async def run_before(pilot):
+        await keys_loaded(pilot)
+        expected = {"sync": ("Sync engine golang-default", "Sync engine hsm-ops"),
+                    "export": ("Export public key of [red]alarm[/red]",)}[query]
+        await palette(pilot, query, *expected)
+        await until(pilot, lambda: workers_idle(pilot.app), "the palette's search")
+        await settle_view(pilot)
+
+    assert snap_compare(ops_app, terminal_size=SIZE, run_before=run_before)

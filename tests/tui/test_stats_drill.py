@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Select
 
-from kms_tui.screens.keys import KeysScreen
+from kms_tui.screens.keys import FILTER_FIELDS, KeysScreen
 from kms_tui.screens.stats import StatsScreen, bar_filter
 from kms_tui.service.types import KeyQuery
 from kms_tui.widgets.bar_chart import BarChart
@@ -25,7 +25,7 @@ def keys_shown(app, **fields) -> bool:
     if not isinstance(screen, KeysScreen):
         return False
     q = screen.query_state
-    wanted = {name: fields.get(name) for name in ("text", "engine_id", "algorithm", "strength", "size", "bound")}
+    wanted = {name: fields.get(name) for name in FILTER_FIELDS}
     if {name: getattr(q, name) for name in wanted} != wanted:
         return False
     expected = app.kms.keys.list(KeyQuery(**wanted))
@@ -42,6 +42,7 @@ def test_every_drillable_bar_names_a_key_query():
     assert bar_filter("by_strength", "LOW") == {"strength": "LOW"}
     assert bar_filter("by_algorithm", "Ed25519") == {"algorithm": "Ed25519"}
     assert bar_filter("by_size", "RSA 3072") == {"algorithm": "RSA", "size": 3072}
+    assert bar_filter("by_security_level", "SL2") == {"security_level": 2}
     assert bar_filter(None, "bound") == {"bound": True}
     assert bar_filter(None, "unbound") == {"bound": False}
 
@@ -96,11 +97,22 @@ async def test_size_and_bound_bars_filter_and_say_so(demo_app):
         assert "bound only (x clears)" in status(pilot.app)
 
 
-async def test_the_security_level_chart_does_not_take_the_focus(demo_app):
+async def test_enter_on_a_security_level_bar_shows_the_keys_of_engines_at_that_level(demo_app):
     async with demo_app.run_test(size=(80, 24)) as pilot:
         screen = await open_stats(pilot)
-        assert not screen.query_one("#chart-level", BarChart).can_focus
-        assert screen.focused is screen.query_one("#chart-engine", BarChart)
+        assert screen.focused is screen.query_one("#chart-engine", BarChart)  # the first chart still has the focus
+        chart = screen.query_one("#chart-level", BarChart)
+        assert [b.label for b in chart.bars] == ["SL2", "SL1", "SL0"]
+        chart.focus()
+        await pilot.press("enter")  # SL2: no engine of the demo is at SL2
+        assert isinstance(pilot.app.screen, StatsScreen)
+        await pilot.press("down", "down", "enter")  # SL0: the software engine's keys
+        await until(pilot, lambda: keys_shown(pilot.app, security_level=0), "the SL0 keys")
+        assert len(pilot.app.screen.records) == 7
+        assert "SL0 engines only (x clears)" in status(pilot.app)
+        await pilot.press("x")
+        await until(pilot, lambda: keys_shown(pilot.app), "every key")
+        assert "SL0" not in status(pilot.app)
 
 
 @pytest.mark.parametrize("size", ["80x24"])

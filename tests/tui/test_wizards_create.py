@@ -64,7 +64,10 @@ async def test_create_end_to_end_on_the_chosen_engine(demo_app, demo_kms):
         await until(pilot, lambda: wizard.supported_for == "soft-two", "soft-two's key types")
         await next_step(pilot, "algorithm")
         await choose(pilot, wizard, "ECDSA", 384)
-        assert "ECDSA P-384 is rated HIGH" in screen_text(pilot.app)  # the strength panel follows the choice
+        text = screen_text(pilot.app)
+        assert "ECDSA P-384 is rated HIGH" in text  # the strength panel follows the choice
+        # ... and the engine: P-384 is long enough for a root CA, but soft-two keeps keys in software.
+        assert "✗ Root CA" in text and "but held in software" in text and "✓ Device" in text
         await next_step(pilot, "names")
         await fill_names(pilot, wizard, "ca-[b]new[/b]-2026", "ca-new, ca-next", "pki, ca, pki")
         await next_step(pilot, "confirm")

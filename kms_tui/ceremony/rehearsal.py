@@ -9,7 +9,9 @@ and held in memory only; the keyring is never touched.
 
 What a rehearsal writes goes under the data directory (``rehearsals/``), never next
 to the script: a script shipped in a package or kept in a repository would otherwise
-gain a directory of outputs inside the package or the checkout.
+gain a directory of outputs inside the package or the checkout. For the same reason
+a real run whose script names a directory inside a Git working tree or an installed
+package writes under ``ceremonies/`` in the data directory, and its plan says so.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -29,13 +32,40 @@ from .script import Script
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 REHEARSALS = "rehearsals"  # under the data directory
+CEREMONIES = "ceremonies"  # runs whose script names a directory inside a checkout or a package
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def default_output_dir(data_dir: Path, script: Script, now: datetime) -> Path:
+def default_output_dir(data_dir: Path, script: Script, now: datetime, under: str = REHEARSALS) -> Path:
     """``<data dir>/rehearsals/<ceremony id>-<UTC time>``: a new directory for each rehearsal."""
     name = _UNSAFE.sub("-", script.id).strip("-.")[:64] or "ceremony"
-    return Path(data_dir) / REHEARSALS / f"{name}-{now:%Y%m%dT%H%M%SZ}"
+    return Path(data_dir) / under / f"{name}-{now:%Y%m%dT%H%M%SZ}"
+
+
+def protected_tree(directory: Path) -> str | None:
+    """What ``directory`` lies inside that a ceremony must never write into, or None.
+
+    A Git working tree (a ``.git`` in it or above it) or an installed Python package
+    (``site-packages``/``dist-packages``): outputs there would be committed, shipped or
+    overwritten by the next upgrade.
+    """
+    path = Path(os.path.abspath(directory))
+    if {"site-packages", "dist-packages"} & set(path.parts):
+        return "an installed Python package"
+    for parent in (path, *path.parents):
+        if os.path.lexists(parent / ".git"):
+            return f"the Git working tree {parent}"
+    return None
+
+
+def run_output_dir(data_dir: Path, script: Script, clock: Callable[[], datetime]) -> tuple[Path, str | None]:
+    """Where a run writes when no directory is given: the script's ``output_dir``, unless that lies in a
+    protected tree; then ``<data dir>/ceremonies/<id>-<UTC time>``, with the reason to show in the plan."""
+    where = protected_tree(script.output_dir)
+    if where is None:
+        return script.output_dir, None
+    chosen = default_output_dir(data_dir, script, clock(), CEREMONIES)  # the clock is read only when needed
+    return chosen, f"the script's output_dir {script.output_dir} is inside {where}: outputs go to {chosen} instead"
 
 
 def softhsm_module(script: Script) -> str:

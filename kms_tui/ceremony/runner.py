@@ -69,8 +69,14 @@ class Ceremony:
                  module_note: str | None = None):
         self.kms, self.script, self.mode = kms, script, mode
         self.engine_id = engine_id or script.engine.id
-        self.output_dir = Path(output_dir) if output_dir else script.output_dir
         self.clock = clock or (lambda: utc_now())  # looked up at each call, so a test can freeze it
+        self.output_note: str | None = None  # why the outputs do not go where the script says
+        if output_dir:
+            self.output_dir = Path(output_dir)
+        else:
+            from .rehearsal import run_output_dir
+
+            self.output_dir, self.output_note = run_output_dir(kms.data_dir, script, self.clock)
         self.module_note = module_note
         self.transcript = Transcript(mode)
         self.outputs: OutputDir | None = None

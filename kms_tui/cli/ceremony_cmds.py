@@ -31,6 +31,8 @@ def _print_plan(ceremony: Ceremony) -> None:
     print(f"Ceremony {safe_text(s.id)}: {safe_text(s.name)}")
     print(f"Engine {safe_text(s.engine.id)} ({s.engine.type}{', offline' if s.offline else ''}); "
           f"outputs in {safe_text(ceremony.output_dir)}")
+    if ceremony.output_note:
+        print(f"Note: {safe_text(ceremony.output_note)}")
     print(f"Administrator {safe_text(s.administrator)}; witnesses "
           + ", ".join(f"{safe_text(w.name)} ({safe_text(w.initials)})" for w in s.witnesses))
     for line in ceremony.plan():
@@ -155,7 +157,7 @@ def run(kms, args) -> int:
             raise InvalidInput("No PIN was given on standard input.")
         kms.engines.secrets.set(script.engine.id, pin, memory_only=True)
     answers = Answers(args.answers)
-    ceremony = Ceremony(kms, script, mode="run")
+    ceremony = Ceremony(kms, script, mode="run", output_dir=args.output_dir)
     ceremony.preflight()
     _print_plan(ceremony)
     ceremony.start()

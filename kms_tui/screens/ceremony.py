@@ -132,7 +132,8 @@ class CeremonyScreen(ServiceCalls, Screen):
         s = c.script
         roles = (f"Administrator {safe_text(s.administrator)}; witnesses "
                  + ", ".join(f"{safe_text(w.name)} ({safe_text(w.initials)})" for w in s.witnesses))
-        body = [roles, f"Engine {safe_text(s.engine.id)} ({s.engine.type}); outputs in {safe_text(c.output_dir)}", ""]
+        body = [roles, f"Engine {safe_text(s.engine.id)} ({s.engine.type}); outputs in {safe_text(c.output_dir)}"]
+        body += [f"Note: {safe_text(c.output_note)}", ""] if c.output_note else [""]
         if self.last_result is not None:
             body += [f"Step {self.last_result.step.number} done:"] + [f"  {safe_text(x)}" for x in self.last_result.lines] + [""]
         body += [f"Next, step {step.number} of {len(c.steps)} ({step.action}, line {step.line}):",

@@ -23,6 +23,9 @@ def add_ceremony(nouns: Verbs) -> None:
     p.add_argument("script", metavar="SCRIPT", help=SCRIPT)
     p.add_argument("--answers", metavar="FILE|-", help="read the answers from a file (see the README)")
     p.add_argument("--pin-stdin", action="store_true", help="read the engine's PIN from the first line of stdin")
+    p.add_argument("--output-dir", metavar="DIR",
+                   help="where the run writes (default: the script's output_dir; when that is inside a Git working "
+                        "tree or an installed package, ceremonies/ID-TIME under the data directory)")
     p = add_verb(verbs, "verify", C.verify_cmd,
                  "re-check a transcript's hash chain and output hashes (exit 1 when broken)")
     p.add_argument("transcript", metavar="TRANSCRIPT", help="the transcript file a run or rehearsal wrote")

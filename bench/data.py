@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from engines.algorithms import strength
+from engines.algorithms import ED25519, strength
 from store import EngineRecord, KeyRecord, Store
 
 ENGINES = {  # one engine of each type; options that need no server to be recorded
@@ -35,7 +35,7 @@ _DER = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyI
 def _public_keys(n: int):
     makers = [(lambda: ec.generate_private_key(ec.SECP256R1()), "ECDSA", 256)] * 6 + [
         (lambda: ec.generate_private_key(ec.SECP384R1()), "ECDSA", 384),
-        (ed25519.Ed25519PrivateKey.generate, "ED25519", 256),
+        (ed25519.Ed25519PrivateKey.generate, ED25519, 256),
     ]
     for i in range(n):
         make, algorithm, size = makers[i % len(makers)]

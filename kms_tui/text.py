@@ -16,6 +16,8 @@ from typing import Any
 def safe_text(value: Any, limit: int | None = None) -> str:
     """Printable form of a value: controls and bidi overrides shown as escapes; optional truncation."""
     text = "" if value is None else str(value)
+    if text.isprintable():  # no control or format character at all (the usual case): nothing to escape
+        return text if limit is None or len(text) <= limit else text[: max(1, limit - 1)] + "…"
     out = []
     for ch in text:
         cat = unicodedata.category(ch)

@@ -43,6 +43,8 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+HEX = frozenset("0123456789abcdef")  # what every key id is written in (a SHA-256 or SKI in lowercase hex)
+
 # Filtered by text and sorted by name, keys are read from this covering index (schema 3).
 SEARCH_INDEX = "keys_by_name_search"
 
@@ -74,6 +76,10 @@ def where_clause(q: KeyQuery) -> tuple[str, list[Any]]:
         check_count(q.security_level, "security level")
         terms.append("engine_id IN (SELECT id FROM engines WHERE security_level = ?)")
         params.append(q.security_level)
+    if q.name_from is not None:
+        # The first column of the name indexes: a filtered walk in name order starts here.
+        terms.append("name COLLATE NOCASE >= ?")
+        params.append(q.name_from)
     text = (q.text or "").strip()
     if text:
         if SEPARATOR in text or "\x00" in text:
@@ -82,8 +88,12 @@ def where_clause(q: KeyQuery) -> tuple[str, list[Any]]:
             terms.append("0")
         else:
             pattern = escape_like(text.lower())
-            terms.append("(search LIKE ? ESCAPE '\\' OR key_id LIKE ? ESCAPE '\\')")
-            params.extend([f"%{pattern}%", f"{pattern}%"])
+            if set(pattern) <= HEX:  # key ids are hex: other text cannot begin one, and a row is tested once
+                terms.append("(search LIKE ? ESCAPE '\\' OR key_id LIKE ? ESCAPE '\\')")
+                params.extend([f"%{pattern}%", f"{pattern}%"])
+            else:
+                terms.append("search LIKE ? ESCAPE '\\'")
+                params.append(f"%{pattern}%")
     return (" AND ".join(terms) or "1"), params
 
 
@@ -159,6 +169,47 @@ class KeyListing:
         sql, params = self._page(q or KeyQuery(), _KEY_JSON)
         with self._conn.guard() as db:
             return [row[0] for row in db.execute(sql, params).fetchall()]
+
+    def iter_keys_json(self, q: KeyQuery | None = None, page: int = ITER_BATCH) -> Iterator[str]:
+        """``list_keys_json`` read a page at a time: memory stays flat however many keys match."""
+        for ids in self._id_pages(q or KeyQuery(), page):
+            found = self._by_ids(f"id, {_KEY_JSON}", ids)
+            yield from (found[rowid] for rowid in ids if rowid in found)
+
+    def iter_keys_matching(self, q: KeyQuery | None = None, page: int = ITER_BATCH) -> Iterator[KeyRecord]:
+        """``list_keys`` read a page at a time: memory stays flat however many keys match."""
+        for ids in self._id_pages(q or KeyQuery(), page):
+            position = {rowid: index for index, rowid in enumerate(ids)}
+            rows = self._conn.rows(
+                f"SELECT {KEY_COLUMNS} FROM keys WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(ids)]
+            )
+            rows.sort(key=lambda row: position[row["id"]])
+            yield from self._records(rows)
+
+    def _id_pages(self, q: KeyQuery, page: int) -> Iterator[list[int]]:
+        """The row ids ``q`` matches, in its order, in pages of ``page``.
+
+        Only the ids (a few MB at 100 000 keys) are read at once; the rows are then
+        read page by page, each under the lock for that page only, so a slow consumer
+        never blocks other threads. A key deleted meanwhile is left out; one changed
+        meanwhile is read as it is then.
+        """
+        check_count(page, "page size")
+        if page < 1:
+            raise InvalidValue("The page size must be at least 1.")
+        sql, params = self._page(q, "id")
+        with self._conn.guard() as db:
+            ids = [row[0] for row in db.execute(sql, params).fetchall()]
+        for start in range(0, len(ids), page):
+            yield ids[start:start + page]
+
+    def _by_ids(self, select: str, ids: list[int]) -> dict[int, Any]:
+        """{row id: the second selected value} for these row ids (those still there)."""
+        with self._conn.guard() as db:
+            rows = db.execute(
+                f"SELECT {select} FROM keys WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(ids)]
+            ).fetchall()
+        return {row[0]: row[1] for row in rows}
 
     def list_keys(self, q: KeyQuery | None = None) -> list[KeyRecord]:
         """The keys matching ``q``, sorted and paged as it says."""

@@ -79,6 +79,7 @@ class KeyQuery:
     size: int | None = None
     strength: str | None = None
     text: str | None = None  # case-insensitive: name, alias, tag substring; key id prefix
+    name_from: str | None = None  # only names sorting at or after this one, case-insensitively (a walk's start)
     has_private_key: bool | None = None
     bound: bool | None = None
     status: str | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +21,23 @@ from ..text import safe_text
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, widths: dict[int, int] | None = None) -> str:
     """A plain-text table; cells are made safe and optionally truncated."""
-    widths = widths or {}
+    return "\n".join(_table_lines(headers, rows, widths or {}))
+
+
+def write_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, widths: dict[int, int] | None = None) -> None:
+    """``table`` written line by line: only the cells' text is kept, not the records they came from."""
+    write = sys.stdout.write
+    for line in _table_lines(headers, rows, widths or {}):
+        write(line + "\n")
+
+
+def _table_lines(headers: Sequence[str], rows: Iterable[Sequence[Any]], widths: dict[int, int]) -> Iterator[str]:
     cells = [[safe_text(c, widths.get(i)) for i, c in enumerate(row)] for row in rows]
     cols = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(cols[i]) for i, h in enumerate(headers)).rstrip()]
-    lines.append("  ".join("-" * w for w in cols))
+    yield "  ".join(h.ljust(cols[i]) for i, h in enumerate(headers)).rstrip()
+    yield "  ".join("-" * w for w in cols)
     for r in cells:
-        lines.append("  ".join(c.ljust(cols[i]) for i, c in enumerate(r)).rstrip())
-    return "\n".join(lines)
+        yield "  ".join(c.ljust(cols[i]) for i, c in enumerate(r)).rstrip()
 
 
 def emit_json(data: Any) -> None:
@@ -48,12 +57,27 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")
 
 
-def emit_json_texts(items: list[str]) -> None:
-    """A JSON list on stdout from elements already encoded, one per line."""
-    if not items:
-        sys.stdout.write("[]\n")
-        return
-    sys.stdout.write("[\n" + ",\n".join(items) + "\n]\n")
+def emit_json_texts(items: Iterable[str]) -> None:
+    """A JSON list on stdout from elements already encoded, one per line, written as they come.
+
+    The same text as joining them all at once: ``[]`` when there are none, otherwise
+    ``[``, the elements separated by ``,`` and a line break, and ``]``.
+    """
+    write = sys.stdout.write
+    separator = "[\n"
+    for item in items:
+        write(separator)
+        write(item)
+        separator = ",\n"
+    write("[]\n" if separator == "[\n" else "\n]\n")
+
+
+def emit_json_lines(items: Iterable[str]) -> None:
+    """JSON lines on stdout: each element, already encoded on one line, written as it comes."""
+    write = sys.stdout.write
+    for item in items:
+        write(item)
+        write("\n")
 
 
 def read_secret_arg(args, label: str, *, confirm: bool = False) -> str | None:

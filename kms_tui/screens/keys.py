@@ -145,6 +145,7 @@ class KeysScreen(ServiceCalls, Screen):
         self._count_running = False
         self._count_query: KeyQuery | None = None
         self._shown_text: str | None = None  # the filter text of the rows on show
+        self._narrowing: tuple[KeyQuery, str] | None = None  # rows on show fresh: their query and first name
         self._open_single = False  # Enter in the filter: open the key once its rows are in, if just one
 
     def compose(self) -> ComposeResult:
@@ -213,8 +214,37 @@ class KeysScreen(ServiceCalls, Screen):
         if not self.kms_ready:
             return  # the first load, once the service is open, fetches the query as it is by then
         self._cursor_to = cursor_to
-        query = replace(self.query_state)
+        self._narrowing = None  # until these rows are in, the ones on show may be out of date
+        self._fetch(replace(self.query_state))
+
+    def _fetch(self, query: KeyQuery) -> None:
+        if self._count_timer is not None:  # a count waiting for rows about to be replaced: theirs comes after them
+            self._count_timer.stop()
+            self._count_timer = None
         self.call(self.kms.keys.list, query, then=lambda records: self._show(records, query), group="keys")
+
+    def _narrow(self) -> None:
+        """The filter text grew: fetch its page, the walk in name order starting where the rows on show start.
+
+        Every key the longer text matches, the shorter one matched too, so none of them sorts
+        before the first row on show (fetched afresh, with the same other filters); the walk
+        skips the keys before it. Anything else (rows not yet in, another sort, a page past the
+        first, a text edited rather than typed on) fetches the whole query.
+        """
+        q = self.query_state
+        fresh = self._narrowing
+        if fresh is None or not self.kms_ready:
+            self.reload()
+            return
+        shown, first = fresh
+        text, earlier = (q.text or "").strip().lower(), (shown.text or "").strip().lower()
+        same_filters = replace(shown, text=None, name_from=None) == replace(q, text=None, name_from=None)
+        if not (same_filters and q.sort == "name" and not q.descending and q.offset == 0
+                and text.startswith(earlier)):
+            self.reload()
+            return
+        self._cursor_to = None
+        self._fetch(replace(q, name_from=first))
 
     @property
     def counting(self) -> bool:
@@ -236,8 +266,11 @@ class KeysScreen(ServiceCalls, Screen):
         self._status()
 
     def _show(self, records, query: KeyQuery | None = None) -> None:
+        self._narrowing = None
         if query is not None:
             self._shown_text = query.text
+            if records and query.offset == 0:
+                self._narrowing = (query, records[0].name)
             # The count follows the rows, once typing pauses: with a text filter it may scan
             # every key, and it must not hold up the next keystroke's page.
             self._count_query = query
@@ -351,7 +384,7 @@ class KeysScreen(ServiceCalls, Screen):
             self._open_single = False  # an Enter is for the text it was pressed on
             self.query_state.text = event.value or None
             self.query_state.offset = 0
-            self.reload()
+            self._narrow()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter in the filter opens the key when exactly one matches (once its rows are in), else goes to the table."""

@@ -25,7 +25,7 @@ from store.errors import CredentialsUnavailable, StoreError
 from . import doctor_consistency, doctor_keys, doctor_permissions
 from .core import ServiceContext
 from .doctor_intents import intent_findings
-from .doctor_report import CHECKS, ENGINE_TIMEOUT, ERROR, WARNING, DoctorReport, Finding
+from .doctor_report import CHECKS, ENGINE_TIMEOUT, ERROR, WARNING, DoctorReport, Finding, Findings, Listener
 from .engine_ops import EngineService
 from .errors import Service
 from .integrity import KeyProofs
@@ -72,15 +72,18 @@ class DoctorService(Service):
         self._inventory = inventory
         self._proofs = proofs
 
-    def run(self, *, repair: bool = False, timeout: float = ENGINE_TIMEOUT, deep: bool = False) -> DoctorReport:
+    def run(self, *, repair: bool = False, timeout: float = ENGINE_TIMEOUT, deep: bool = False,
+            on_finding: Listener | None = None) -> DoctorReport:
         """Run every check; with ``repair``, fix what can be fixed without deleting key material.
 
         Every part runs whatever the others found or failed at: a part that cannot run
         is an ``unchecked`` finding with its own fix, and its check says "incomplete".
         ``deep`` also has every reachable engine prove that the material behind each
         key record has the recorded public key (a fetch or token read per key).
+        ``on_finding`` is called with each finding as soon as it is final (a front end
+        prints it then); the report still holds them all, in the same order.
         """
-        report = DoctorReport(repair=repair)
+        report = DoctorReport(findings=Findings(listener=on_finding), repair=repair)
         reachable: list[str] = []
         parts: tuple[tuple[str, str, Callable[[], object]], ...] = (
             ("permissions", "permissions", lambda: self._check_permissions(report, repair)),

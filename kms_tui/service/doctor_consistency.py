@@ -10,7 +10,9 @@ not checked, and the others are still compared.
 
 from __future__ import annotations
 
+from engines.base import EngineDriver
 from engines.errors import KeyIntegrityError, KeyNotFoundInEngine, KmsError
+from store import KeyRecord
 from store.errors import StoreError
 
 from . import doctor_keys
@@ -52,11 +54,17 @@ def check(ctx: ServiceContext, inventory: InventoryService, proofs: KeyProofs, r
 
 def _check_engine(ctx: ServiceContext, inventory: InventoryService, proofs: KeyProofs, report: DoctorReport,
                   engine_id: str, repair: bool, deep: bool) -> None:
-    found = compare(ctx, report, engine_id)
-    fixable = [f for f in found if f.repairable]
-    if repair and fixable:
-        (synced,) = inventory.sync(engine_id)  # adopts unrecorded keys and flags gone ones; deletes nothing
-        _confirm_repairs(ctx, engine_id, fixable, synced.adopted)
+    # With repair, this engine's findings are held until the sync says which it fixed; without, each is
+    # reported as it is found.
+    held = DoctorReport() if repair else report
+    try:
+        fixable = [f for f in compare(ctx, held, engine_id) if f.repairable]
+        if repair and fixable:
+            (synced,) = inventory.sync(engine_id)  # adopts unrecorded keys and flags gone ones; deletes nothing
+            _confirm_repairs(ctx, engine_id, fixable, synced.adopted)
+    finally:
+        if held is not report:
+            report.findings.extend(held.findings)
     if deep:
         named = {f.subject for f in report.findings if f.check == "consistency" and f.severity == ERROR}
         for severity, subject, message, hint in doctor_keys.prove_problems(ctx.store, proofs, engine_id, named):
@@ -85,15 +93,20 @@ def compare(ctx: ServiceContext, report: DoctorReport, engine_id: str) -> list[F
     try:
         records = list(ctx.store.iter_keys(engine_id))
     except ValueError:  # a row whose JSON does not parse: named by the database check
-        found = [Finding("consistency", ERROR, engine_id, f"The key records of engine {engine_id!r} cannot all "
+        unread = Finding("consistency", ERROR, engine_id, f"The key records of engine {engine_id!r} cannot all "
                          "be read, so they were not compared with the engine.",
                          "Fix the records the database check names, then run kms-tui doctor again.",
-                         unchecked=True)]
-        report.findings.extend(found)
-        return found
+                         unchecked=True)
+        report.findings.append(unread)
+        return [unread]
     recorded_ids = {r.key_id for r in records}
     replaced: set[str] = set()  # recorded references where the engine holds another key
-    found = []
+    found: list[Finding] = []  # what is not for information only: each is also added to the report as found
+
+    def add(finding: Finding) -> None:
+        found.append(finding)
+        report.findings.append(finding)
+
     for record in records:
         if record.native_ref is None:
             continue
@@ -101,38 +114,44 @@ def compare(ctx: ServiceContext, report: DoctorReport, engine_id: str) -> list[F
             why = doctor_keys.held_mismatch(record, held[record.native_ref])
             if why:
                 replaced.add(record.native_ref)
-                found.append(Finding("consistency", ERROR, record.name, why, doctor_keys.REPLACED))
+                add(Finding("consistency", ERROR, record.name, why, doctor_keys.REPLACED))
             continue
         if record.status == "missing":
             report.findings.append(Finding(
                 "consistency", INFO, record.name, f"Key {record.name!r} is flagged missing from {engine_id!r}.",
                 f"If it is gone for good: kms-tui keys delete {record.key_id}; if it comes back, sync restores it."))
             continue
-        try:
-            why = doctor_keys.held_mismatch(record, driver.get(record.native_ref))
-            if why:  # listed elsewhere (e.g. under another reference), and another key
-                found.append(Finding("consistency", ERROR, record.name, why, doctor_keys.REPLACED))
-            continue
-        except KeyNotFoundInEngine:
-            found.append(Finding(
-                "consistency", WARNING, record.name,
-                f"Key {record.name!r} is recorded on {engine_id!r} but the engine no longer holds it.",
-                f"kms-tui doctor --repair (or kms-tui sync {engine_id}) flags it missing; nothing is deleted.",
-                repairable=True))
-        except KeyIntegrityError as exc:
-            found.append(Finding("consistency", ERROR, record.name, exc.message, exc.hint or doctor_keys.REPLACED))
-        except KmsError as exc:
-            found.append(Finding("consistency", ERROR, record.name,
-                                 f"Key {record.name!r} cannot be read from {engine_id!r}: {exc.message}",
-                                 exc.hint or "Check the engine, then run kms-tui doctor again."))
+        problem = _read_problem(driver, record, record.native_ref, engine_id)
+        if problem is not None:
+            add(problem)
     held_ids = {native.key_id for ref, native in held.items() if ref not in replaced}
     for key_id in sorted(held_ids - recorded_ids):
-        found.append(Finding(
+        add(Finding(
             "consistency", WARNING, f"{engine_id}:{key_id[:16]}",
             f"Engine {engine_id!r} holds key {key_id[:16]}… that no record describes.",
             f"kms-tui doctor --repair (or kms-tui sync {engine_id}) adopts it.", repairable=True))
     for what, why, todo in driver.unusable():  # never repaired: that would delete key material
-        found.append(Finding("consistency", WARNING, f"{engine_id}:{what[:40]}",
-                             f"Engine {engine_id!r} holds a {what} that cannot be used: {why}", todo))
-    report.findings.extend(found)
+        add(Finding("consistency", WARNING, f"{engine_id}:{what[:40]}",
+                    f"Engine {engine_id!r} holds a {what} that cannot be used: {why}", todo))
     return found
+
+
+def _read_problem(driver: EngineDriver, record: KeyRecord, ref: str, engine_id: str) -> Finding | None:
+    """What is wrong with a recorded key its engine did not list: gone, replaced or unreadable; None if fine."""
+    try:
+        why = doctor_keys.held_mismatch(record, driver.get(ref))
+    except KeyNotFoundInEngine:
+        return Finding(
+            "consistency", WARNING, record.name,
+            f"Key {record.name!r} is recorded on {engine_id!r} but the engine no longer holds it.",
+            f"kms-tui doctor --repair (or kms-tui sync {engine_id}) flags it missing; nothing is deleted.",
+            repairable=True)
+    except KeyIntegrityError as exc:
+        return Finding("consistency", ERROR, record.name, exc.message, exc.hint or doctor_keys.REPLACED)
+    except KmsError as exc:
+        return Finding("consistency", ERROR, record.name,
+                       f"Key {record.name!r} cannot be read from {engine_id!r}: {exc.message}",
+                       exc.hint or "Check the engine, then run kms-tui doctor again.")
+    if why:  # listed elsewhere (e.g. under another reference), and another key
+        return Finding("consistency", ERROR, record.name, why, doctor_keys.REPLACED)
+    return None

@@ -32,17 +32,20 @@ Problem = tuple[str, str, str, str]  # severity, subject, message, hint
 _COLUMNS = "id, engine_id, key_id, name, algorithm, size, public_key, tags, metadata"
 
 
-def record_problems(path: Path) -> list[Problem]:
-    """Every key row that cannot be read or whose key id, algorithm or size is not its public key's."""
+def record_problems(path: Path) -> Iterator[Problem]:
+    """Every key row that cannot be read or whose key id, algorithm or size is not its public key's.
+
+    Yielded as found, rows read from a cursor: the doctor reports a problem while it reads on.
+    """
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     except sqlite3.Error:
-        return []  # the database check says why it cannot be opened
+        return  # the database check says why it cannot be opened
     try:
-        return [problem for row in conn.execute(f"SELECT {_COLUMNS} FROM keys ORDER BY id")
-                for problem in _row_problems(*row)]
+        for row in conn.execute(f"SELECT {_COLUMNS} FROM keys ORDER BY id"):
+            yield from _row_problems(*row)
     except sqlite3.Error:
-        return []
+        return  # the database check says why the rest cannot be read
     finally:
         conn.close()
 

@@ -6,7 +6,8 @@ A check, or the part of one for an engine, that could not run is a finding too
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -30,12 +31,39 @@ class Finding:
     unchecked: bool = False  # what it names was not checked (the check, or its part, could not run)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(self.__dict__)  # every field is a str or a bool: asdict's deep copy would change nothing
+
+
+Listener = Callable[[Finding], None]
+
+
+class Findings(list[Finding]):
+    """The findings of a run, in the order found; ``listener`` (if any) is told of each as it is added.
+
+    A front end prints a finding as soon as its check finds it, not after every check ran.
+    """
+
+    def __init__(self, items: Iterable[Finding] = (), listener: Listener | None = None) -> None:
+        super().__init__(items)
+        self.listener = listener
+
+    def append(self, finding: Finding) -> None:
+        super().append(finding)
+        if self.listener is not None:
+            self.listener(finding)
+
+    def extend(self, findings: Iterable[Finding]) -> None:
+        for finding in findings:
+            self.append(finding)
+
+    def __iadd__(self, findings: Iterable[Finding]) -> Findings:  # type: ignore[override,misc]
+        self.extend(findings)
+        return self
 
 
 @dataclass
 class DoctorReport:
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=Findings)
     checked: dict[str, str] = field(default_factory=dict)  # check -> ok | repaired | findings | incomplete
     # | skipped: why (nothing to check)
     repair: bool = False

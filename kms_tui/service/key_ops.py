@@ -11,13 +11,12 @@ import contextlib
 import hashlib
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engines import algorithms as A
-from engines import keys as K
 from engines.base import NativeKey
 from engines.errors import InvalidInput, KeyExists, OperationNotSupported
-from engines.keys import PublicKey
+from engines.limits import MAX_KEY_FILE_BYTES
 from store import KeyQuery, KeyRecord
 from store.errors import Conflict, NotFound
 from store.models import BINDINGS_KEY
@@ -28,7 +27,13 @@ from .core import ServiceContext
 from .deletion import ExpiredKey, KeyDeletion
 from .errors import Cancelled, Service
 
-MAX_IMPORT_BYTES = K.MAX_KEY_FILE_BYTES
+if TYPE_CHECKING:
+    from engines import keys as K
+    from engines.keys import PublicKey
+
+# engines.keys (and so cryptography) is imported by the methods that handle key material:
+# listing and reading records never load it.
+MAX_IMPORT_BYTES = MAX_KEY_FILE_BYTES
 
 
 class KeyService(Service):
@@ -59,6 +64,16 @@ class KeyService(Service):
         """The same keys as ``list``, each as JSON text (for large machine-readable listings)."""
         return self._ctx.store.list_keys_json(query or KeyQuery())
 
+    def iter(self, query: KeyQuery | None = None, *, page: int = 500) -> Iterator[KeyRecord]:
+        """The same keys as ``list``, read ``page`` at a time: memory stays flat at any count.
+
+        A generator of its own (not the store's), so an error met while reading is a ``KmsError`` too."""
+        yield from self._ctx.store.iter_keys_matching(query or KeyQuery(), page)
+
+    def iter_json(self, query: KeyQuery | None = None, *, page: int = 500) -> Iterator[str]:
+        """The same texts as ``list_json``, read ``page`` at a time: memory stays flat at any count."""
+        yield from self._ctx.store.iter_keys_json(query or KeyQuery(), page)
+
     def count(self, query: KeyQuery | None = None) -> int:
         return self._ctx.store.count_keys(query or KeyQuery())
 
@@ -75,6 +90,8 @@ class KeyService(Service):
     @staticmethod
     def inspect(data: bytes, passphrase: str | bytes | None = None) -> K.ParsedKey:
         """Parse key material without storing anything (the import wizard's preview)."""
+        from engines import keys as K
+
         return K.parse_key(data, passphrase)
 
     def _engine_id(self, engine_id: str | None) -> str:
@@ -96,6 +113,8 @@ class KeyService(Service):
         Generation itself cannot be interrupted (RSA-4096 takes seconds); a
         ``cancel`` set meanwhile discards the new key before it is recorded.
         """
+        from engines import keys as K
+
         ctx, store = self._ctx, self._ctx.store
         aliases, tags = builtins.list(aliases), builtins.list(tags)
         engine_id = self._engine_id(engine_id)
@@ -127,6 +146,8 @@ class KeyService(Service):
                    passphrase: str | bytes | None = None, aliases: Iterable[str] = (), tags: Iterable[str] = (),
                    metadata: dict[str, Any] | None = None) -> KeyRecord:
         """Import a private key into an engine, or record a public key for verification."""
+        from engines import keys as K
+
         ctx, store = self._ctx, self._ctx.store
         aliases, tags = builtins.list(aliases), builtins.list(tags)
         engine_id = self._engine_id(engine_id)
@@ -171,10 +192,14 @@ class KeyService(Service):
     # --- export ---------------------------------------------------------------
 
     def public_key(self, ref: str) -> PublicKey:
+        from engines import keys as K
+
         public_key: PublicKey = K.load_public_pem(self.resolve(ref).public_key)
         return public_key
 
     def export_public(self, ref: str, fmt: str = "pem") -> bytes:
+        from engines import keys as K
+
         exported: bytes = K.export_public(self.public_key(ref), fmt)
         return exported
 

@@ -45,3 +45,25 @@ def test_an_engine_error_is_already_of_the_root(kms):
 def test_a_bug_is_not_dressed_as_a_user_error():
     assert render(ValueError("secret-ish detail")) == (
         "Internal error", "ValueError: an unexpected error occurred; the log has the details.")
+
+
+def test_every_service_method_that_hands_out_an_iterator_is_a_guarded_generator():
+    """A method returning the store's generator would let a store error out unguarded while it is read."""
+    import inspect
+
+    from kms_tui.service.errors import Service
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    checked = []
+    for cls in subclasses(Service):
+        for name, value in vars(cls).items():
+            original = getattr(value, "__wrapped__", None)
+            if original is not None and "Iterator" in str(inspect.signature(original).return_annotation):
+                assert inspect.isgeneratorfunction(original), f"{cls.__name__}.{name}"
+                checked.append(name)
+    assert {"iter", "iter_json"} <= set(checked)
+

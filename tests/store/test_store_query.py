@@ -119,7 +119,10 @@ def test_text_filter_is_unicode_case_insensitive(store, engine, make_key):
 def test_user_values_are_bound_parameters():
     sql, params = where_clause(KeyQuery(engine_id="x' OR '1'='1", text="50%_off", algorithm="RSA"))
     assert "x' OR" not in sql and "50" not in sql and "RSA" not in sql
-    assert params == ["x' OR '1'='1", "RSA", "%50\\%\\_off%", "50\\%\\_off%"]
+    assert params == ["x' OR '1'='1", "RSA", "%50\\%\\_off%"]  # not hex: no key id can begin with it
+    sql, params = where_clause(KeyQuery(engine_id="x' OR '1'='1", text="5Ab", algorithm="RSA"))
+    assert "x' OR" not in sql and "5ab" not in sql.lower() and "RSA" not in sql
+    assert params == ["x' OR '1'='1", "RSA", "%5ab%", "5ab%"]  # hex: a name part, or the start of a key id
     assert escape_like("a\\%_") == "a\\\\\\%\\_"
 
 

@@ -13,11 +13,13 @@ import abc
 import contextlib
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from .algorithms import MessageType, SigningAlgorithm
 from .errors import EngineConfigError, EngineError, OperationNotSupported
-from .keys import ParsedKey, PublicKey
+
+if TYPE_CHECKING:  # in annotations only: importing the driver base does not load cryptography
+    from .keys import ParsedKey, PublicKey
 
 
 @dataclass(frozen=True)

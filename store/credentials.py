@@ -10,6 +10,14 @@ merely obfuscated files). When no keyring is usable the caller may keep the
 secret in memory with ``hold_in_memory``. Secret values never appear in an
 exception or a log line. ``keyring`` is imported on first use: it costs
 ~120 ms, which start-up should not pay.
+
+Without a backend given, the choice is keyring's own when it is configured
+(``PYTHON_KEYRING_BACKEND``, ``KEYRING_PROPERTY_*`` or its ``keyringrc.cfg``);
+otherwise the Secret Service is used directly when its daemon answers
+(``store.secret_service``: keyring's entries, read without importing keyring),
+and keyring's discovery (every installed backend's entry point loaded and
+asked, tens of milliseconds a one-shot command cannot afford) runs only when
+it does not.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import logging
 import threading
 from typing import Any
 
+from . import secret_service
 from .errors import CredentialsUnavailable, InvalidValue
 
 SERVICE = "kms-tui"
@@ -92,6 +101,20 @@ def _refusal(backend: Any) -> CredentialsUnavailable | None:
     return None
 
 
+def default_backend() -> Any:
+    """The backend used when none is given (see the module docstring): keyring's configured one, else
+    the Secret Service when it answers, else the one keyring's discovery finds. Never keyrings.alt by
+    choice here: a backend discovery yields is checked by the refusals like any other."""
+    if not secret_service.keyring_configured():
+        found = secret_service.available()
+        if found is not None:
+            log.debug("credential store uses the Secret Service directly")
+            return found
+    import keyring
+
+    return keyring.get_keyring()
+
+
 def _translate(exc: Exception, secret: str | None = None) -> CredentialsUnavailable:
     """A CredentialsUnavailable for a keyring failure, with any secret scrubbed from the text."""
     from keyring import errors
@@ -133,11 +156,9 @@ class CredentialStore:
     # ------------------------------------------------------------ backend
     def _chosen(self) -> Any:
         if self._configured is None:
-            import keyring
-
             try:
                 with _BACKEND_CALLS:  # backend discovery asks D-Bus which services run
-                    self._configured = keyring.get_keyring()
+                    self._configured = default_backend()
             except Exception as exc:  # a broken keyringrc.cfg, a backend that fails to load
                 raise _translate(exc) from exc
         return self._configured
@@ -148,6 +169,9 @@ class CredentialStore:
             if self._backend is not None:
                 return self._backend
             chosen = self._chosen()
+            if isinstance(chosen, secret_service.SecretServiceKeyring):
+                self._backend = chosen  # a real keyring by construction; checking it would import keyring
+                return chosen
             from keyring.backends import chainer
 
             if isinstance(chosen, chainer.ChainerBackend):

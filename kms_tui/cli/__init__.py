@@ -9,14 +9,10 @@ on stderr); 4 an internal error (the traceback goes to the log file only).
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
-
-from ..service.errors import KmsError, render
-from ..text import safe_text
 
 if TYPE_CHECKING:
     import argparse
@@ -27,8 +23,6 @@ if TYPE_CHECKING:
 EXIT_ERROR = 3
 EXIT_INTERNAL = 4
 
-log = logging.getLogger("kms_tui")
-
 
 @contextlib.contextmanager
 def _log_file(data_dir: str | os.PathLike[str]) -> Iterator[None]:
@@ -37,6 +31,8 @@ def _log_file(data_dir: str | os.PathLike[str]) -> Iterator[None]:
     The handler goes again when the command ends, and the root logger's level is put back:
     ``main`` may run many times in one process.
     """
+    import logging
+
     path = os.path.join(str(data_dir), "kms-tui.log")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)  # never through a link
@@ -63,7 +59,7 @@ def main(argv: list[str] | None = None, *, credentials: CredentialStore | None =
     """Run one command; the exit code. ``credentials`` replaces the OS keyring (tests run commands in process)."""
     from .parser import build_parser
 
-    parser = build_parser()
+    parser = build_parser(lazy=True)
     args = parser.parse_args(argv)
     if args.version:
         from .. import __version__
@@ -73,6 +69,7 @@ def main(argv: list[str] | None = None, *, credentials: CredentialStore | None =
     if not args.noun:
         return _start_tui(args, parser)
     from ..service import Kms
+    from ..service.errors import KmsError
     from .io import terminal_prompt
 
     try:
@@ -88,6 +85,8 @@ def main(argv: list[str] | None = None, *, credentials: CredentialStore | None =
 
 def _run(kms: Kms, args: argparse.Namespace) -> int:
     """The command's handler, its errors turned into one line on stderr and an exit code."""
+    from ..service.errors import KmsError
+
     try:
         code: int = args.handler(kms, args)
         return code
@@ -99,11 +98,16 @@ def _run(kms: Kms, args: argparse.Namespace) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:
-        log.exception("internal error in %s %s", args.noun, getattr(args, "verb", ""))
+        import logging
+
+        logging.getLogger("kms_tui").exception("internal error in %s %s", args.noun, getattr(args, "verb", ""))
         return _fail(exc, EXIT_INTERNAL)
 
 
 def _fail(exc: BaseException, code: int = EXIT_ERROR) -> int:
+    from ..service.errors import render
+    from ..text import safe_text
+
     title, message = render(exc)
     sys.stderr.write(f"kms-tui: {title}: {safe_text(message)}\n")
     return code

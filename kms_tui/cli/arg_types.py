@@ -10,8 +10,7 @@ import argparse
 import re
 from collections.abc import Callable
 
-from ..service.errors import InvalidValue
-from ..service.types import MAX_COUNT, parse_json_object
+from ..service.types import MAX_COUNT
 
 MAX_KEY_SIZE = 65_536  # bits; the largest key any engine makes is RSA-16384
 _WHOLE = re.compile(r"[+-]?[0-9]{1,30}")  # ASCII digits only; 30 of them is already far out of bounds
@@ -39,6 +38,9 @@ key_size = whole(1, MAX_KEY_SIZE)  # --size
 
 def json_object(text: str) -> dict:
     """An argparse type: a JSON object the store accepts (finite numbers, 32 levels, 64 KiB)."""
+    from ..service.errors import InvalidValue
+    from ..service.types import parse_json_object
+
     try:
         return parse_json_object(text, "JSON")
     except InvalidValue as exc:

@@ -35,30 +35,66 @@ whose constructor takes the context and the services it calls:
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
-from store import CredentialStore
+if TYPE_CHECKING:
+    from store import CredentialStore
 
-from .audit import AuditService
-from .ceremony import CeremonyEngine, CeremonyService
-from .core import DEFAULT_ENGINE_ID, SecretPrompt, SecretRequest, ServiceContext
-from .deletion import ExpiredKey
-from .doctor import DoctorService
-from .doctor_report import DoctorReport, Finding
-from .engine_ops import EngineService
-from .engine_secrets import LOCATIONS as SECRET_LOCATIONS
-from .engine_secrets import EngineSecrets
-from .engine_views import EngineCheck, EngineRemoval, EngineTypeInfo, EngineView
-from .errors import user_errors
-from .integrity import KeyProofs
-from .inventory import InventoryService, SyncReport
-from .key_ops import KeyService
-from .signing import BatchSummary, SigningService
+    from .audit import AuditService
+    from .ceremony import CeremonyEngine, CeremonyService
+    from .core import DEFAULT_ENGINE_ID, SecretPrompt, SecretRequest, ServiceContext
+    from .deletion import ExpiredKey
+    from .doctor import DoctorService
+    from .doctor_report import DoctorReport, Finding
+    from .engine_ops import EngineService
+    from .engine_secrets import LOCATIONS as SECRET_LOCATIONS
+    from .engine_views import EngineCheck, EngineRemoval, EngineTypeInfo, EngineView
+    from .inventory import InventoryService, SyncReport
+    from .key_ops import KeyService
+    from .signing import BatchSummary, SigningService
+
+# The names this package hands out, each imported from its module on first use (PEP 562): a
+# one-shot command imports only the services it calls.
+_EXPORTS = {
+    "BatchSummary": ".signing", "CeremonyEngine": ".ceremony", "DEFAULT_ENGINE_ID": ".core",
+    "DoctorReport": ".doctor_report", "EngineCheck": ".engine_views", "EngineRemoval": ".engine_views",
+    "EngineTypeInfo": ".engine_views", "EngineView": ".engine_views", "ExpiredKey": ".deletion",
+    "Finding": ".doctor_report", "SECRET_LOCATIONS": ".engine_secrets", "SecretPrompt": ".core",
+    "SecretRequest": ".core", "ServiceContext": ".core", "SyncReport": ".inventory",
+}
+_RENAMED = {"SECRET_LOCATIONS": "LOCATIONS"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), _RENAMED.get(name, name))
+    globals()[name] = value
+    return value
 
 
 class Kms:
-    """Every operation of the workstation (DESIGN §3), grouped in services (see the module docstring)."""
+    """Every operation of the workstation (DESIGN §3), grouped in services (see the module docstring).
+
+    Each service is built, and its module imported, when it is first used, then kept as an
+    attribute: a one-shot command pays only for the services it calls.
+    """
+
+    context: ServiceContext
+    keys: KeyService
+    engines: EngineService
+    signing: SigningService
+    inventory: InventoryService
+    audit: AuditService
+    doctor: DoctorService
+    ceremony: CeremonyService
 
     def __init__(
         self,
@@ -67,16 +103,25 @@ class Kms:
         credentials: CredentialStore | None = None,
         prompt: SecretPrompt | None = None,
     ) -> None:
+        from .core import ServiceContext
+        from .errors import user_errors
+
         with user_errors():  # a database or directory refused as it opens
             context = ServiceContext(data_dir, credentials=credentials, prompt=prompt)
         self.context = context
-        self.keys = KeyService(context)
-        self.engines = EngineService(context, EngineSecrets(context))
-        self.signing = SigningService(context, self.keys, KeyProofs(context))
-        self.inventory = InventoryService(context)
-        self.audit = AuditService(context)
-        self.doctor = DoctorService(context, self.engines, self.inventory, self.signing.proofs)
-        self.ceremony = CeremonyService(context, self.engines)
+
+    if not TYPE_CHECKING:  # to mypy, the services are the attributes declared above
+
+        def __getattr__(self, name: str) -> Any:
+            make = _SERVICES.get(name)
+            if make is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            with _MAKING:  # built once, even when two threads ask first
+                made = vars(self).get(name)
+                if made is None:
+                    made = make(self)
+                    setattr(self, name, made)
+            return made
 
     @property
     def data_dir(self) -> Path:
@@ -101,6 +146,57 @@ class Kms:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.close()
+
+
+def _keys(kms: Kms) -> KeyService:
+    from .key_ops import KeyService
+
+    return KeyService(kms.context)
+
+
+def _engines(kms: Kms) -> EngineService:
+    from .engine_ops import EngineService
+    from .engine_secrets import EngineSecrets
+
+    return EngineService(kms.context, EngineSecrets(kms.context))
+
+
+def _signing(kms: Kms) -> SigningService:
+    from .integrity import KeyProofs
+    from .signing import SigningService
+
+    return SigningService(kms.context, kms.keys, KeyProofs(kms.context))
+
+
+def _inventory(kms: Kms) -> InventoryService:
+    from .inventory import InventoryService
+
+    return InventoryService(kms.context)
+
+
+def _audit(kms: Kms) -> AuditService:
+    from .audit import AuditService
+
+    return AuditService(kms.context)
+
+
+def _doctor(kms: Kms) -> DoctorService:
+    from .doctor import DoctorService
+
+    return DoctorService(kms.context, kms.engines, kms.inventory, kms.signing.proofs)
+
+
+def _ceremony(kms: Kms) -> CeremonyService:
+    from .ceremony import CeremonyService
+
+    return CeremonyService(kms.context, kms.engines)
+
+
+_SERVICES: dict[str, Callable[[Kms], object]] = {
+    "keys": _keys, "engines": _engines, "signing": _signing, "inventory": _inventory, "audit": _audit,
+    "doctor": _doctor, "ceremony": _ceremony,
+}
+_MAKING = threading.RLock()
 
 
 __all__ = [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from engines import keys as K
 from engines.errors import InvalidInput
 from store import KeyRecord, Store
 from store.errors import Conflict
@@ -14,13 +13,15 @@ from .errors import AmbiguousReference, KeyNotFound
 
 def resolve(store: Store, ref: str) -> KeyRecord:
     """A key by key id, alias, name or PKCS#11 URI."""
+    from engines.keys import is_key_id
+
     if not isinstance(ref, str) or not ref.strip():
         raise InvalidInput("A key reference is needed: a key id, alias, name or pkcs11: URI.")
     if ref.startswith("pkcs11:"):
         record = store.key_by_pkcs11_uri(ref)
         if record:
             return record
-    if K.is_key_id(ref.lower()):
+    if is_key_id(ref.lower()):
         found = store.keys_by_key_id(ref.lower())
         if len(found) == 1:
             return found[0]
@@ -57,9 +58,11 @@ def check_names(store: Store, name: str, aliases: Iterable[str]) -> None:
 
 def check_alias(store: Store, alias: str) -> None:
     """Refuse an alias that is empty, looks like a key id, or is a key's name."""
+    from engines.keys import is_key_id
+
     if not isinstance(alias, str) or not alias.strip():
         raise InvalidInput("An alias cannot be empty.")
-    if K.is_key_id(alias.lower()):
+    if is_key_id(alias.lower()):
         raise InvalidInput("An alias cannot look like a key id.")
     if store.key_by_name(alias):
         raise Conflict(f"Alias {alias[:80]!r} is the name of a key.")

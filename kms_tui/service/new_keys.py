@@ -7,18 +7,22 @@ Plain functions over the store and a driver, shared by key creation and import
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engines import algorithms as A
-from engines import keys as K
 from engines.base import EngineDriver, NativeKey
 from engines.errors import KeyExists, KmsError
 from store import KeyRecord, Store
+
+if TYPE_CHECKING:
+    from engines import keys as K
 
 
 def key_record(native: NativeKey, engine_id: str, name: str, aliases: Iterable[str], tags: Iterable[str],
                metadata: dict[str, Any] | None) -> KeyRecord:
     """The record of a key an engine holds, under the name, aliases, tags and metadata given."""
+    from engines import keys as K
+
     return KeyRecord(
         key_id=native.key_id, engine_id=engine_id, name=name,
         algorithm=native.algorithm, size=native.size,
@@ -32,6 +36,8 @@ def key_record(native: NativeKey, engine_id: str, name: str, aliases: Iterable[s
 def public_record(parsed: K.ParsedKey, engine_id: str, name: str, aliases: Iterable[str], tags: Iterable[str],
                   metadata: dict[str, Any] | None) -> KeyRecord:
     """The record of a public key kept for verification only: no engine object holds it."""
+    from engines import keys as K
+
     return KeyRecord(
         key_id=parsed.key_id, engine_id=engine_id, name=name,
         algorithm=parsed.algorithm, size=parsed.size,

@@ -32,8 +32,12 @@ def test_each_service_is_reachable_by_name(kms):
 def test_the_kms_keeps_no_operation_of_its_own(kms):
     public = {name for name in dir(Kms) if not name.startswith("_")}
     assert public == {"close", "data_dir", "prompt"}  # plus the context and the services, per instance
+    assert set(vars(kms)) == {"context"}  # each service is built when first used
+    built = {name: getattr(kms, name) for name in SERVICES}
     assert set(vars(kms)) == {"context", *SERVICES}
+    assert all(vars(kms)[name] is service for name, service in built.items())  # once, then kept
     assert all(not inspect.isroutine(getattr(kms, name)) for name in vars(kms))
+    assert not hasattr(kms, "sign") and not hasattr(kms, "list")
 
 
 def test_no_service_inherits_from_another():
@@ -74,3 +78,22 @@ def test_forgetting_a_driver_forgets_its_proofs(kms):
     assert any(key[0] == "golang-default" for key in proofs._cache)
     kms.context.forget_driver("golang-default")
     assert not proofs._cache
+
+
+def test_a_service_first_used_by_several_threads_is_built_once(kms):
+    import threading
+
+    start = threading.Barrier(6)
+    seen = []
+
+    def use() -> None:
+        start.wait()
+        seen.append(kms.doctor)
+
+    threads = [threading.Thread(target=use) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(seen) == 6 and all(service is kms.doctor for service in seen)
+    assert kms.doctor.__class__ is DoctorService

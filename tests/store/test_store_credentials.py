@@ -9,7 +9,7 @@ import pytest
 from keyring.backends import chainer, fail, null
 from keyring.errors import InitError, KeyringError, KeyringLocked
 
-from store import CredentialStore, CredentialsUnavailable, InvalidValue
+from store import CredentialStore, CredentialsUnavailable, InvalidValue, secret_service
 
 SECRET = "s3cr3t-Passphrase!"
 
@@ -76,6 +76,7 @@ def test_default_backend_is_chosen_lazily(monkeypatch, dict_keyring):
         return dict_keyring
 
     monkeypatch.setattr(keyring, "get_keyring", get_keyring)
+    monkeypatch.setattr(secret_service, "available", lambda: None)  # no Secret Service here: keyring discovers
     creds = CredentialStore()
     assert calls == []  # constructing does not touch the keyring
     creds.set("e", SECRET)

@@ -3,33 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import functools
+from collections.abc import Callable
 
 from .. import arg_types as T
-from .. import deletion_cmds as D
-from .. import key_cmds as K
-from .options import Handler, Verbs, add_json, add_message, add_options, add_ref, add_verb
+from .options import (
+    HandlerRef,
+    Verbs,
+    add_json,
+    add_message,
+    add_noun,
+    add_options,
+    add_ref,
+    add_verb,
+    add_verbs,
+)
 
 SORTS = ("name", "key_id", "engine_id", "algorithm", "size", "strength", "creation_ts")
 
 
 def add_keys(nouns: Verbs) -> None:
-    verbs = nouns.add_parser("keys", help="keys").add_subparsers(dest="verb", metavar="VERB", required=True)
-    _list(verbs)
-    add_json(_ref_verb(verbs, "show", K.show, "one key"))
-    _create(verbs)
-    _import(verbs)
-    _export_public(verbs)
-    _sign(verbs)
-    _verify(verbs)
-    _delete(verbs)
-    _action(verbs)
-    _purge_expired(verbs)
-    _rename_and_metadata(verbs)
-    _aliases_and_tags(verbs)
-    _bindings(verbs)
+    add_noun(nouns, "keys", "keys", _keys)
 
 
-def _ref_verb(verbs: Verbs, name: str, handler: Handler, help: str | None = None) -> argparse.ArgumentParser:
+def _keys(p: argparse.ArgumentParser, verb: str | None) -> None:
+    add_verbs(p, VERBS, verb)
+
+
+def _ref_verb(verbs: Verbs, name: str, handler: HandlerRef, help: str | None = None) -> argparse.ArgumentParser:
     p = add_verb(verbs, name, handler, help)
     add_ref(p)
     return p
@@ -42,8 +43,12 @@ def _either(p: argparse.ArgumentParser, dest: str, yes: str, no: str, yes_help: 
     g.add_argument(no, dest=dest, action="store_const", const=False, help=f"only {no_help}")
 
 
+def _show(verbs: Verbs) -> None:
+    add_json(_ref_verb(verbs, "show", "key_cmds:show", "one key"))
+
+
 def _list(verbs: Verbs) -> None:
-    p = add_verb(verbs, "list", K.list_keys, "list keys")
+    p = add_verb(verbs, "list", "key_cmds:list_keys", "list keys")
     p.add_argument("--engine", metavar="ID", help="only this engine's keys")
     p.add_argument("--algorithm", help="only this algorithm: RSA, ECDSA or Ed25519")
     p.add_argument("--size", type=T.key_size, help="only keys of this size in bits (ECDSA: 256 for P-256)")
@@ -56,6 +61,7 @@ def _list(verbs: Verbs) -> None:
     p.add_argument("--desc", action="store_true", help="sort in descending order")
     p.add_argument("--limit", type=T.count, help="at most this many keys")
     add_json(p)
+    p.add_argument("--jsonl", action="store_true", help="JSON lines: one key object per line, written as read")
 
 
 def _labels(p: argparse.ArgumentParser) -> None:
@@ -64,7 +70,7 @@ def _labels(p: argparse.ArgumentParser) -> None:
 
 
 def _create(verbs: Verbs) -> None:
-    p = add_verb(verbs, "create", K.create, "generate a key in an engine")
+    p = add_verb(verbs, "create", "key_cmds:create", "generate a key in an engine")
     p.add_argument("--algorithm", required=True, help="RSA, ECDSA or Ed25519")
     p.add_argument("--size", type=T.key_size,
                    help="RSA 2048/3072/4096; ECDSA 224/256/384/521; Ed25519 256 (its only size, the default)")
@@ -76,7 +82,7 @@ def _create(verbs: Verbs) -> None:
 
 
 def _import(verbs: Verbs) -> None:
-    p = add_verb(verbs, "import", K.import_key, "import a key (PEM, DER, OpenSSH, JWK)")
+    p = add_verb(verbs, "import", "key_cmds:import_key", "import a key (PEM, DER, OpenSSH, JWK)")
     p.add_argument("file", metavar="FILE|-", help="the key file, or - for stdin")
     p.add_argument("--name", required=True, help="the key's name, unique")
     p.add_argument("--engine", metavar="ID", help="the engine that keeps it (default: the default engine)")
@@ -87,13 +93,13 @@ def _import(verbs: Verbs) -> None:
 
 
 def _export_public(verbs: Verbs) -> None:
-    p = _ref_verb(verbs, "export-public", K.export_public, "export the public key")
+    p = _ref_verb(verbs, "export-public", "key_cmds:export_public", "export the public key")
     p.add_argument("--format", default="pem", choices=("pem", "der", "jwk", "ssh"), help="the output format (default: pem)")
     p.add_argument("--out", metavar="FILE", help="write to a new file (default: stdout)")
 
 
 def _sign(verbs: Verbs) -> None:
-    p = _ref_verb(verbs, "sign", K.sign, "sign a message or digest")
+    p = _ref_verb(verbs, "sign", "key_cmds:sign", "sign a message or digest")
     add_message(p)
     p.add_argument("--encoding", default="base64", choices=("base64", "hex", "raw"), help="signature output encoding")
     p.add_argument("--batch", metavar="FILE|-",
@@ -104,7 +110,7 @@ def _sign(verbs: Verbs) -> None:
 
 
 def _verify(verbs: Verbs) -> None:
-    p = _ref_verb(verbs, "verify", K.verify, "verify a signature (exit 0 valid, 1 invalid)")
+    p = _ref_verb(verbs, "verify", "key_cmds:verify", "verify a signature (exit 0 valid, 1 invalid)")
     add_message(p)
     p.add_argument("--signature", required=True, metavar="FILE", help="the file holding the signature")
     p.add_argument("--encoding", default="base64", choices=("base64", "hex", "raw"), help="signature file encoding")
@@ -113,7 +119,7 @@ def _verify(verbs: Verbs) -> None:
 
 
 def _delete(verbs: Verbs) -> None:
-    p = _ref_verb(verbs, "delete", K.delete, "delete a key from its engine and the metadata")
+    p = _ref_verb(verbs, "delete", "key_cmds:delete", "delete a key from its engine and the metadata")
     p.add_argument("--force", action="store_true", help="even when bound")
     p.add_argument("--yes", action="store_true", help="no typed confirmation")
     add_options(p, "engine delete option, e.g. pending_window_days=7 (software trash, AWS KMS)")
@@ -121,7 +127,7 @@ def _delete(verbs: Verbs) -> None:
 
 
 def _action(verbs: Verbs) -> None:
-    p = _ref_verb(verbs, "action", K.action, "an engine-specific key action (cancel-deletion, restore, purge, destroy)")
+    p = _ref_verb(verbs, "action", "key_cmds:action", "an engine-specific key action (cancel-deletion, restore, purge, destroy)")
     p.add_argument("action", nargs="?", help="omit to list the key's actions")
     p.add_argument("--confirm", metavar="NAME|KEY-ID-PREFIX",
                    help="purge/destroy: the key's name or key id prefix (8+ characters), instead of a typed prompt")
@@ -130,35 +136,46 @@ def _action(verbs: Verbs) -> None:
 
 
 def _purge_expired(verbs: Verbs) -> None:
-    p = add_verb(verbs, "purge-expired", D.purge_expired, "destroy the keys whose pending deletion window has ended")
+    p = add_verb(verbs, "purge-expired", "deletion_cmds:purge_expired", "destroy the keys whose pending deletion window has ended")
     p.add_argument("--engine", metavar="ID", help="only this engine (default: every engine with a trash)")
     p.add_argument("--dry-run", action="store_true", help="list them, change nothing")
     add_json(p)
 
 
-def _rename_and_metadata(verbs: Verbs) -> None:
-    p = _ref_verb(verbs, "rename", K.rename, "rename a key")
+def _rename(verbs: Verbs) -> None:
+    p = _ref_verb(verbs, "rename", "key_cmds:rename", "rename a key")
     p.add_argument("new_name", help="the key's new name, unique")
     add_json(p)
-    p = _ref_verb(verbs, "metadata", K.metadata, "replace a key's free metadata (bindings are kept)")
+
+
+def _metadata(verbs: Verbs) -> None:
+    p = _ref_verb(verbs, "metadata", "key_cmds:metadata", "replace a key's free metadata (bindings are kept)")
     p.add_argument("--set", required=True, metavar="JSON", type=T.json_object, help="the new metadata, a JSON object")
     add_json(p)
 
 
-def _aliases_and_tags(verbs: Verbs) -> None:
-    """``keys alias add|remove REF ALIAS`` and ``keys tag add|remove REF TAG``."""
-    for noun, (add, remove) in {"alias": (K.alias_add, K.alias_remove), "tag": (K.tag_add, K.tag_remove)}.items():
-        sub = verbs.add_parser(noun, help=f"add or remove a {noun}")
-        actions = sub.add_subparsers(dest="action", metavar="ACTION", required=True)
-        for verb, handler in (("add", add), ("remove", remove)):
-            p = _ref_verb(actions, verb, handler)
-            p.add_argument("value", metavar=noun.upper(), help=f"the {noun} to {verb}")
-            add_json(p)
-
-
-def _bindings(verbs: Verbs) -> None:
-    for verb, handler in (("bind", K.bind), ("unbind", K.unbind)):
-        p = _ref_verb(verbs, verb, handler, f"{verb} a resource (e.g. a certificate or CA)")
-        p.add_argument("--type", required=True, dest="resource_type", help="the resource's type, e.g. certificate or ca")
-        p.add_argument("--id", required=True, dest="resource_id", help="the resource's id, e.g. a serial number")
+def _labels_of(noun: str, verbs: Verbs) -> None:
+    """``keys alias add|remove REF ALIAS`` or ``keys tag add|remove REF TAG``."""
+    sub = verbs.add_parser(noun, help=f"add or remove a {noun}")
+    actions = sub.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for verb in ("add", "remove"):
+        p = _ref_verb(actions, verb, f"key_cmds:{noun}_{verb}")
+        p.add_argument("value", metavar=noun.upper(), help=f"the {noun} to {verb}")
         add_json(p)
+
+
+def _binding(verb: str, verbs: Verbs) -> None:
+    p = _ref_verb(verbs, verb, f"key_cmds:{verb}", f"{verb} a resource (e.g. a certificate or CA)")
+    p.add_argument("--type", required=True, dest="resource_type", help="the resource's type, e.g. certificate or ca")
+    p.add_argument("--id", required=True, dest="resource_id", help="the resource's id, e.g. a serial number")
+    add_json(p)
+
+
+# Each verb's part of the tree, in --help order; a command builds its own verb's only.
+VERBS: dict[str, Callable[[Verbs], None]] = {
+    "list": _list, "show": _show, "create": _create, "import": _import, "export-public": _export_public,
+    "sign": _sign, "verify": _verify, "delete": _delete, "action": _action, "purge-expired": _purge_expired,
+    "rename": _rename, "metadata": _metadata, "alias": functools.partial(_labels_of, "alias"),
+    "tag": functools.partial(_labels_of, "tag"), "bind": functools.partial(_binding, "bind"),
+    "unbind": functools.partial(_binding, "unbind"),
+}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 SIGNING = (
@@ -12,13 +12,49 @@ SIGNING = (
 
 Verbs = Any  # what add_subparsers returns (argparse._SubParsersAction)
 Handler = Callable[..., int]
+HandlerRef = str  # "module:function" of kms_tui.cli, imported only when its verb is parsed
 
 
-def add_verb(verbs: Verbs, name: str, handler: Handler, help: str | None = None) -> argparse.ArgumentParser:
-    """A verb's parser, run by ``handler``; listed under its noun only when it has a help text."""
+def resolve_handler(ref: HandlerRef | Handler) -> Handler:
+    """The function a handler reference names (a function is its own reference)."""
+    if not isinstance(ref, str):
+        return ref
+    import importlib
+
+    module, _, name = ref.partition(":")
+    handler: Handler = getattr(importlib.import_module(f"kms_tui.cli.{module}"), name)
+    return handler
+
+
+def add_verb(verbs: Verbs, name: str, handler: HandlerRef, help: str | None = None) -> argparse.ArgumentParser:
+    """A verb's parser, run by the function ``handler`` names; listed under its noun only when it has a help
+    text. Building the parser imports no handler module: the parsed verb's alone is imported."""
     parser: argparse.ArgumentParser = verbs.add_parser(name) if help is None else verbs.add_parser(name, help=help)
     parser.set_defaults(handler=handler)
     return parser
+
+
+Fill = Callable[[argparse.ArgumentParser, "str | None"], None]  # (the noun's parser, the verb being parsed)
+
+
+def add_noun(nouns: Verbs, name: str, help: str, fill: Fill) -> None:
+    """A noun listed in ``kms-tui --help``; ``fill`` adds its verbs or arguments when the noun is first used
+    (parsed, or its help shown), so a command builds only its own noun's part of the tree."""
+    nouns.add_parser(name, help=help, fill=fill)
+
+
+def add_verbs(p: argparse.ArgumentParser, verbs: Mapping[str, Callable[[Verbs], None]], verb: str | None) -> None:
+    """A noun's verbs, each added by its function in ``verbs``: only ``verb``'s when it is one of them (the
+    command being parsed), every one otherwise (the noun's help, or an error naming them all)."""
+    subparsers = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for name in [verb] if verb in verbs else verbs:
+        verbs[name](subparsers)
+
+
+def leaf(p: argparse.ArgumentParser, handler: HandlerRef) -> argparse.ArgumentParser:
+    """A noun that is itself the command (no verbs), run by the function ``handler`` names."""
+    p.set_defaults(handler=handler)
+    return p
 
 
 def add_json(p: argparse.ArgumentParser) -> None:

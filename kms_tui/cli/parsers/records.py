@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
+
 from .. import arg_types as T
-from .. import misc_cmds as M
-from .options import Verbs, add_json, add_verb
+from .options import Verbs, add_json, add_noun, add_verb, leaf
 
 
 def add_sync(nouns: Verbs) -> None:
-    p = add_verb(nouns, "sync", M.sync, "reconcile metadata with what engines hold")
+    add_noun(nouns, "sync", "reconcile metadata with what engines hold", _sync)
+
+
+def _sync(p: argparse.ArgumentParser, verb: str | None) -> None:
+    leaf(p, "misc_cmds:sync")
     p.add_argument("engine", nargs="?", metavar="ENGINE", help="only this engine (default: every engine)")
     p.add_argument("--full", action="store_true",
                    help="read every key again, not only new ones (states changed outside kms-tui)")
@@ -16,17 +21,20 @@ def add_sync(nouns: Verbs) -> None:
 
 
 def add_stats(nouns: Verbs) -> None:
-    add_json(add_verb(nouns, "stats", M.stats, "key counts"))
+    add_noun(nouns, "stats", "key counts", lambda p, verb: add_json(leaf(p, "misc_cmds:stats")))
 
 
 def add_audit(nouns: Verbs) -> None:
-    verbs = nouns.add_parser("audit", help="the hash-chained audit log").add_subparsers(
-        dest="verb", metavar="VERB", required=True)
-    p = add_verb(verbs, "list", M.audit_list, "recent audit rows")
+    add_noun(nouns, "audit", "the hash-chained audit log", _audit)
+
+
+def _audit(p: argparse.ArgumentParser, verb: str | None) -> None:
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = add_verb(verbs, "list", "misc_cmds:audit_list", "recent audit rows")
     p.add_argument("--limit", type=T.count, default=50, help="at most this many rows, newest first (default: 50)")
     p.add_argument("--key", metavar="REF",
                    help="rows of the key with this id, name or alias, now or at the time (deleted keys too); "
                         "a key id on several engines shows each, grouped by engine")
     p.add_argument("--action", help="only rows of this action, e.g. key.sign or engine.register")
     add_json(p)
-    add_json(add_verb(verbs, "verify", M.audit_verify, "check the hash chain (exit 1 when broken)"))
+    add_json(add_verb(verbs, "verify", "misc_cmds:audit_verify", "check the hash chain (exit 1 when broken)"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import statistics
@@ -23,6 +24,8 @@ class Figure:
 
     ``ratio`` is value / baseline; ``target`` reads like "<= 1.5x" or ">= 0.9x"
     (compared with the ratio) or "<= 50 ms" (compared with the value itself).
+    ``error`` says why the figure or its baseline could not be measured: such a
+    figure fails, whatever its numbers.
     """
 
     name: str
@@ -32,6 +35,7 @@ class Figure:
     baseline_name: str = ""
     target: str = ""
     note: str = ""
+    error: str = ""
 
     @property
     def ratio(self) -> float | None:
@@ -41,6 +45,8 @@ class Figure:
 
     @property
     def passed(self) -> bool | None:
+        if self.error:
+            return False
         if not self.target:
             return None
         op, _, rest = self.target.partition(" ")
@@ -52,6 +58,28 @@ class Figure:
 
     def verdict(self) -> str:
         return {None: "-", True: "PASS", False: "FAIL"}[self.passed]
+
+
+def failed(name: str, unit: str, target: str, exc: BaseException) -> Figure:
+    """A figure that could not be measured, with the reason (the last lines of a tool's stderr, if any)."""
+    if isinstance(exc, subprocess.CalledProcessError):
+        command = exc.cmd[0] if isinstance(exc.cmd, list | tuple) else str(exc.cmd).split()[0]
+        reason = f"{Path(command).name} exited {exc.returncode}"
+    else:
+        reason = f"{type(exc).__name__}: {exc}"
+    stderr = getattr(exc, "stderr", None)
+    if stderr:
+        text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else str(stderr)
+        reason += " — " + " / ".join(text.strip().splitlines()[-3:])
+    return Figure(name, math.nan, unit, target=target, error=" ".join(reason.split())[:400])
+
+
+def measured(name: str, unit: str, target: str, make: Callable[..., list[Figure]], *args: object) -> list[Figure]:
+    """``make(*args)``'s figures; when it raises, one failed figure saying why, and the bench goes on."""
+    try:
+        return make(*args)
+    except Exception as exc:
+        return [failed(name, unit, target, exc)]
 
 
 def median_of(runs: int, fn: Callable[[], float]) -> tuple[float, list[float]]:

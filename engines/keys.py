@@ -29,8 +29,7 @@ from cryptography.hazmat.primitives.hashes import HashAlgorithm
 
 from . import algorithms as A
 from .errors import InvalidInput, KeyParseError, UnsupportedKeyType, WrongPassphrase
-
-MAX_KEY_FILE_BYTES = 1 << 20  # refuse larger inputs before parsing
+from .limits import MAX_KEY_FILE_BYTES as MAX_KEY_FILE_BYTES
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | dsa.DSAPublicKey
@@ -403,11 +402,34 @@ def ecdsa_der_to_raw(signature: bytes, size: int) -> bytes:
     return r.to_bytes(width, "big") + s.to_bytes(width, "big")
 
 
+def _der_integer_heads(half: int) -> tuple[tuple[tuple[bytes, bytes], tuple[bytes, bytes]], tuple[bytes, bytes]]:
+    """For r||s halves of ``half`` bytes whose first byte is not zero, the bytes before r and
+    before s, by the top bit of each (set: the INTEGER takes a leading zero). Halves up to 60
+    bytes keep every length in one byte (short form): P-256 and P-384."""
+    def integer(top: int) -> bytes:
+        return bytes((0x02, half + top)) + b"\x00" * top
+
+    def sequence(r_top: int, s_top: int) -> bytes:
+        return bytes((0x30, 2 * (2 + half) + r_top + s_top)) + integer(r_top)
+
+    return ((sequence(0, 0), sequence(0, 1)), (sequence(1, 0), sequence(1, 1))), (integer(0), integer(1))
+
+
+_DER_HEADS = {half: _der_integer_heads(half) for half in (32, 48)}
+
+
 def ecdsa_raw_to_der(signature: bytes) -> bytes:
     """Fixed-width r||s (as PKCS#11 and Azure return it) to DER."""
     if not isinstance(signature, (bytes, bytearray)) or not signature or len(signature) % 2:
         raise InvalidInput("A raw ECDSA signature must be r||s of even, non-zero length.")
     half = len(signature) // 2
+    heads = _DER_HEADS.get(half)
+    if heads is not None and signature[0] and signature[half]:
+        # The usual case, made from bytes (a batch converts every signature): neither half has
+        # a leading zero byte to drop, so only the top bits decide the DER around them.
+        r_top, s_top = signature[0] >> 7, signature[half] >> 7
+        before_r, before_s = heads
+        return before_r[r_top][s_top] + signature[:half] + before_s[s_top] + signature[half:]
     return encode_dss_signature(int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big"))
 
 
@@ -448,15 +470,31 @@ def signer_for(private_key: PrivateKey, sig_alg: A.SigningAlgorithm,
         return private_key.sign
     if mt is A.MessageType.RAW:
         return _hash_signer(private_key, sig_alg, sig_alg.hasher())
-    expected = sig_alg.digest_length()
-    sign = _hash_signer(private_key, sig_alg, Prehashed(sig_alg.hasher()))
+    return _digest_signer(private_key, sig_alg, mt)
 
-    def sign_digest(data: bytes) -> bytes:
+
+def _digest_signer(private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, sig_alg: A.SigningAlgorithm,
+                   mt: A.MessageType) -> Callable[[bytes], bytes]:
+    """``digest -> signature``, the digest's length checked: one Python call around the library's."""
+    expected = sig_alg.digest_length()
+    chosen = Prehashed(sig_alg.hasher())
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        rsa_sign, rsa_padding = private_key.sign, _rsa_padding(sig_alg)
+
+        def sign_rsa(data: bytes) -> bytes:
+            if len(data) != expected:
+                A.prepare_digest(sig_alg, data, mt)  # raises the typed length error
+            return rsa_sign(data, rsa_padding, chosen)
+
+        return sign_rsa
+    ec_sign, ecdsa = private_key.sign, ec.ECDSA(chosen)
+
+    def sign_ecdsa(data: bytes) -> bytes:
         if len(data) != expected:
             A.prepare_digest(sig_alg, data, mt)  # raises the typed length error
-        return sign(data)
+        return ec_sign(data, ecdsa)
 
-    return sign_digest
+    return sign_ecdsa
 
 
 def _hash_signer(private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, sig_alg: A.SigningAlgorithm,

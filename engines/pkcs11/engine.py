@@ -58,6 +58,16 @@ class _Prepared:
     message_type: A.MessageType
     pin: str | None
     digest_size: int | None  # what a DIGEST message must measure
+    session_key: tuple[str, str] = ("", "")  # the link's key of ``shared`` in its module's sessions when the key was found
+
+    @property
+    def digest_prefix(self) -> bytes | None:
+        """What goes before a DIGEST of the right length (b"" when the token signs it as it is);
+        None when ``payload`` must make the payload (a RAW message is hashed here, or signed whole)."""
+        plan = self.plan
+        if self.message_type is not A.MessageType.DIGEST or not plan.prehash:
+            return None
+        return O.DIGEST_INFO[self.sig_alg.digest_hash()] if plan.digest_info else b""
 
     def payload(self, data: bytes) -> bytes:
         """What the mechanism signs: the message, its digest, or the digest in a DigestInfo."""
@@ -383,7 +393,7 @@ class Pkcs11Engine(EngineDriver):
         # A private key object found by its class signs: python-pkcs11 gives it the sign method.
         signing = cast("SignMixin", obj)
         return _Prepared(shared, signing, plan, sig_alg, A.MessageType.parse(message_type), pin,
-                         sig_alg.digest_size)
+                         sig_alg.digest_size, self._link.session_key or ("", ""))
 
     def _sign_prepared(self, prepared: _Prepared, data: bytes) -> bytes:
         plan = prepared.plan
@@ -410,13 +420,14 @@ class Pkcs11Engine(EngineDriver):
         and again after a lost session) is first proven to hold that public key.
         """
         prepared: list[_Prepared] = []
+        prefixes: list[bytes | None] = []  # prepared[0].digest_prefix, made once
         what = f"sign with {sig_alg.name}"
 
         def prepare(shared: Shared) -> None:
             found = self._prepare_sign(shared, ref, sig_alg, message_type)
             if expected is not None:
                 self._prove_object(shared, found.obj, ref, expected)
-            prepared[:] = [found]
+            prepared[:], prefixes[:] = [found], [found.digest_prefix]
 
         def sign_on(shared: Shared, data: bytes) -> bytes:
             if not prepared or prepared[0].shared is not shared:
@@ -430,23 +441,26 @@ class Pkcs11Engine(EngineDriver):
 
         link = self._link
         lock = link.module().lock
+        sessions = link.module().sessions
         to_der = K.ecdsa_raw_to_der
 
         def sign_one(data: bytes) -> bytes:
             if digest_size is not None and len(data) != digest_size:
                 A.check_message(sig_alg, data, message_type)  # raises the typed length error
             if prepared:
-                # The usual case: the session the key was found on is still this link's.
-                # Anything but a typed error (a lost session, a vanished key) takes the full
-                # path below, which reopens the session, finds the key again and says why
-                # it cannot when it cannot.
-                p = prepared[0]
+                # The usual case: the session the key was found on is still this link's (its
+                # module still holds it under the key it was found with). Anything but a typed
+                # error (a lost session, a vanished key) takes the full path below, which reopens
+                # the session, finds the key again and says why it cannot when it cannot.
+                p, prefix = prepared[0], prefixes[0]
+                plan = p.plan
+                payload = p.payload(data) if prefix is None else prefix + data
                 with lock:
-                    if link.attached() is p.shared:
+                    if sessions.get(p.session_key) is p.shared:
                         try:
-                            signature = p.obj.sign(p.payload(data), mechanism=p.plan.mechanism,
-                                                   mechanism_param=p.plan.param, pin=p.pin)
-                            return to_der(signature) if p.plan.raw_ecdsa else bytes(signature)
+                            signature = p.obj.sign(payload, mechanism=plan.mechanism, mechanism_param=plan.param,
+                                                   pin=p.pin)
+                            return to_der(signature) if plan.raw_ecdsa else bytes(signature)
                         except KmsError:
                             raise
                         except Exception:  # noqa: S110 - retried below, where errors are explained
@@ -457,6 +471,7 @@ class Pkcs11Engine(EngineDriver):
             yield sign_one
         finally:
             prepared.clear()
+            prefixes.clear()
 
     def _prove_object(self, shared: Shared, obj: Object, ref: str, expected: K.PublicKey) -> None:
         """The private key object has ``expected`` as its public key: its own CKA_MODULUS (RSA), or

@@ -83,6 +83,11 @@ class TokenLink:
         token = self._shared.info.label if self._shared else (self.label or self.serial)
         return f"token {token!r} of module {self.module_option}"
 
+    @property
+    def session_key(self) -> tuple[str, str] | None:
+        """The key of the session this link last attached to in its module's ``sessions``."""
+        return self._key
+
     def attached(self) -> Shared | None:
         """The session this link last used, if its module still holds it (call under the module lock)."""
         shared = self._shared

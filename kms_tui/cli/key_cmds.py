@@ -11,7 +11,7 @@ from ..files import read_file, write_new_file
 from ..service.algorithms import strength_reason
 from ..service.errors import InvalidInput, Refused
 from ..service.types import MAX_KEY_FILE_BYTES, KeyQuery, parse_json_object
-from .io import emit_json, emit_json_texts, safe_text, table
+from .io import emit_json, emit_json_texts, safe_text
 
 MAX_MESSAGE_BYTES = 64 << 20  # a message to sign is read whole; refuse what cannot be meant
 
@@ -90,17 +90,23 @@ def list_keys(kms, args) -> int:
         strength=args.strength, text=args.filter, has_private_key=args.has_private, bound=args.bound,
         status="missing" if args.missing else None, sort=args.sort, descending=args.desc, limit=args.limit,
     )
-    if args.json:
-        emit_json_texts(kms.keys.list_json(query))
+    if getattr(args, "jsonl", False):
+        from .io import emit_json_lines
+
+        emit_json_lines(kms.keys.iter_json(query))
         return 0
-    records = kms.keys.list(query)
-    rows = [
+    if args.json:
+        emit_json_texts(kms.keys.iter_json(query))
+        return 0
+    from .io import write_table
+
+    rows = (
         (r.name, r.key_id[:12], r.engine_id, f"{r.algorithm} {r.size}", r.strength,
          "priv" if r.has_private_key else "pub", "yes" if r.bound else "", r.state or ("" if r.status == "ok" else r.status))
-        for r in records
-    ]
-    print(table(("NAME", "KEY ID", "ENGINE", "ALGORITHM", "STRENGTH", "KIND", "BOUND", "STATE"), rows,
-                widths={0: 40, 2: 24}))
+        for r in kms.keys.iter(query)
+    )
+    write_table(("NAME", "KEY ID", "ENGINE", "ALGORITHM", "STRENGTH", "KIND", "BOUND", "STATE"), rows,
+                widths={0: 40, 2: 24})
     return 0
 
 

@@ -8,6 +8,7 @@ verify is used only when asked for.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -27,6 +28,11 @@ from .key_ops import KeyService
 
 # After this many engine failures in a row, a batch stops: the engine is down, not one input bad.
 MAX_ENGINE_FAILURES_IN_A_ROW = 10
+
+
+# The batch hashes take each input and output after its length as 8 bytes (big-endian);
+# the lengths of digests and signatures are made once.
+_PREFIXES = tuple(n.to_bytes(8, "big") for n in range(1024))
 
 
 @dataclass
@@ -136,26 +142,35 @@ class SigningService(Service):
         summary = BatchSummary()
         inputs, outputs = hashlib.sha256(), hashlib.sha256()
         hash_in, hash_out = inputs.update, outputs.update
+        prefixes = _PREFIXES
         unreadable = b"\xff" * 8  # stands in the hashes for an input line that could not be read
         started = time.monotonic()
         next_report = started
         count = signed = in_a_row = 0
         # The loop runs once per signature, so it keeps its counts in locals (the summary
-        # gets them on each progress report and at the end): on a fast engine, bookkeeping
-        # is a measurable share of a signature.
+        # gets them on each progress report and at the end) and does the usual case (signed)
+        # in the fewest steps: on a fast engine, bookkeeping is a measurable share of a signature.
         try:
-            with self._ctx.driver(record.engine_id).signer(ref, sig_alg, mt, expected=public_key) as sign_one:
+            with contextlib.ExitStack() as held:
+                # Opened on the engine's current secret: a driver opened before another process
+                # re-keyed the engine reopens with the new passphrase (as single signing does).
+                sign_one = self._ctx.on_current_secret(record.engine_id, lambda driver: held.enter_context(
+                    driver.signer(ref, sig_alg, mt, expected=public_key)))
                 for item in items:
                     if cancel is not None and cancel.is_set():
                         summary.interrupted = True
                         break
                     count += 1
-                    data, error, signature = item.data, item.error, None
-                    if data is not None:
-                        hash_in(len(data).to_bytes(8, "big") + data)
+                    data = item.data
+                    signature = error = None
+                    if data is None:
+                        error = item.error
+                        hash_in(unreadable)
+                    else:
+                        size = len(data)
+                        hash_in((prefixes[size] if size < 1024 else size.to_bytes(8, "big")) + data)
                         try:
                             signature = sign_one(data)
-                            in_a_row = 0
                         except InvalidInput as exc:
                             error = exc.message
                         except KeyIntegrityError:
@@ -163,17 +178,18 @@ class SigningService(Service):
                         except KmsError as exc:
                             error = exc.message
                             in_a_row += 1
-                    else:
-                        hash_in(unreadable)
                     if signature is not None:
+                        in_a_row = 0
                         signed += 1
-                        hash_out(len(signature).to_bytes(8, "big") + signature)
+                        size = len(signature)
+                        hash_out((prefixes[size] if size < 1024 else size.to_bytes(8, "big")) + signature)
+                        emit(item.id, item.line, signature, None)
                     else:
                         hash_out(unreadable)
-                    emit(item.id, item.line, signature, error)
-                    if in_a_row >= MAX_ENGINE_FAILURES_IN_A_ROW:
-                        summary.stopped = f"the engine failed {in_a_row} times in a row: {error}"
-                        break
+                        emit(item.id, item.line, None, error)
+                        if in_a_row >= MAX_ENGINE_FAILURES_IN_A_ROW:
+                            summary.stopped = f"the engine failed {in_a_row} times in a row: {error}"
+                            break
                     if progress is not None:
                         now = time.monotonic()
                         if now >= next_report:

@@ -393,6 +393,17 @@ def test_ecdsa_der_raw_round_trip(size):
         private.public_key().verify(K.ecdsa_raw_to_der(raw), b"message", ec.ECDSA(hashes.SHA256()))
 
 
+@pytest.mark.parametrize("half", [32, 48, 66])
+@pytest.mark.parametrize("r_first, s_first", [(0x01, 0x7F), (0x80, 0x01), (0x7F, 0xFF), (0xFF, 0x80),
+                                              (0x00, 0x80), (0x80, 0x00), (0x00, 0x00)])
+def test_ecdsa_raw_to_der_is_the_der_of_r_and_s_whatever_their_top_bytes(half, r_first, s_first):
+    r = bytes((r_first,)) + bytes(range(1, half))
+    s = bytes((s_first,)) + bytes(range(half - 1, 0, -1))
+    der = K.ecdsa_raw_to_der(r + s)
+    assert der == encode_dss_signature(int.from_bytes(r, "big"), int.from_bytes(s, "big"))
+    assert K.ecdsa_raw_to_der(bytearray(r + s)) == der
+
+
 def test_ecdsa_encoding_errors():
     with pytest.raises(InvalidInput):
         K.ecdsa_der_to_raw(b"\x30\x03garbage", 256)

@@ -6,6 +6,7 @@ copy sharing a key directory with its original, a symlinked trash, edited rows.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import threading
@@ -16,6 +17,7 @@ import pytest
 from engines import keys as K
 from engines.errors import WrongPassphrase
 from engines.software import rekey as R
+from kms_tui.batch import read_items
 from kms_tui.service import DEFAULT_ENGINE_ID, Kms
 from kms_tui.service.errors import Refused
 from store import CredentialStore
@@ -60,6 +62,20 @@ def test_a_process_opened_before_a_rekey_writes_new_keys_under_the_new_passphras
         early.keys.create("ECDSA", 256, "k1")  # reads the current one before writing
         early.signing.sign("k0", "ECDSA_SHA_256", b"m")
         assert _all_open_under(_key_dir(early), NEW)
+
+
+def test_a_process_opened_before_a_rekey_signs_a_batch_under_the_new_passphrase(data_dir, memory_keyring):
+    digest = hashlib.sha256(b"m").digest()
+    with _open(data_dir, memory_keyring) as early, _open(data_dir, memory_keyring) as other:
+        early.keys.create("ECDSA", 256, "k0")  # its driver now holds the old passphrase
+        other.engines.secrets.rekey(DEFAULT_ENGINE_ID, NEW)
+        results: list[tuple] = []
+        summary = early.signing.sign_batch("k0", "ECDSA_SHA_256", read_items([digest.hex().encode()]), "DIGEST",
+                                           emit=lambda *result: results.append(result))
+        assert (summary.signed, summary.failed) == (1, 0)
+        ((_, _, signature, error),) = results
+        assert error is None
+        assert early.signing.verify("k0", "ECDSA_SHA_256", digest, signature, "DIGEST")
 
 
 def test_a_key_created_during_a_rekey_waits_for_it_and_is_written_under_the_new_passphrase(data_dir, memory_keyring):

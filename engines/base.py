@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from . import lamassu
 from .algorithms import MessageType, SigningAlgorithm
 from .errors import EngineConfigError, EngineError, OperationNotSupported
 
@@ -115,6 +116,24 @@ def check_options(specs: tuple[OptionSpec, ...], options: dict[str, str], what: 
     return result
 
 
+# Every engine type takes it (EngineDriver.__init_subclass__ appends it to OPTIONS). What it
+# restricts is each driver's validate_options: the software engine keeps clear PEM only, Secrets
+# Manager and Vault KV v2 take no prefix. PKCS#11, AWS KMS and Azure Key Vault need nothing: their
+# names already are Lamassu's (CKA_ID = the ASCII key id, which lamassuiot/lamassuiot
+# engines/crypto/pkcs11/pkcs11.go looks a key up by; alias/<key id>, as engines/crypto/aws/awskms.go
+# names and finds keys; the x-lamassu-id tag engines/crypto/azure/keyvault.go finds keys by).
+LAMASSU_OPTION = OptionSpec(lamassu.OPTION, lamassu.HELP, default="false", choices=("true", "false"))
+
+
+def _lamassu_checked(options: dict[str, str]) -> dict[str, str]:
+    """``lamassu`` spelt true/false whatever the case; dropped when false (records read the same as before)."""
+    options = dict(options)
+    value = options.get(lamassu.OPTION)
+    if value is not None:
+        options[lamassu.OPTION] = str(value).strip().lower()
+    return options
+
+
 class EngineDriver(abc.ABC):
     """Abstract base of the engine drivers."""
 
@@ -133,6 +152,11 @@ class EngineDriver(abc.ABC):
     DELETE_NOTICE: ClassVar[str] = ("The engine deletes the key material; this cannot be undone unless the "
                                     "engine keeps deleted keys.")
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if all(option.name != lamassu.OPTION for option in cls.OPTIONS):
+            cls.OPTIONS = (*cls.OPTIONS, LAMASSU_OPTION)
+
     def __init__(self, engine_id: str, options: dict[str, str], secret: str | None):
         self.engine_id = engine_id
         self.options = self.validate_options(options)
@@ -145,7 +169,10 @@ class EngineDriver(abc.ABC):
     @classmethod
     def validate_options(cls, options: dict[str, str]) -> dict[str, str]:
         """Options with defaults filled in; unknown or missing ones are errors."""
-        return check_options(cls.OPTIONS, options, cls.TYPE)
+        checked = check_options(cls.OPTIONS, _lamassu_checked(options), cls.TYPE)
+        if not lamassu.shared(checked):
+            checked.pop(lamassu.OPTION, None)
+        return checked
 
     @classmethod
     def needs_secret(cls, options: dict[str, str]) -> bool:

@@ -27,6 +27,7 @@ from typing import Any, TypeGuard
 
 from .. import errors as E
 from .. import keys as K
+from .. import lamassu
 from ..base import NativeKey, OptionSpec, SecretSpec, check_options
 from ..stored import StoredKeyEngine
 from .common import AWS_OPTIONS, AwsConnection, validate_aws_options
@@ -80,6 +81,14 @@ class AwsSecretsEngine(StoredKeyEngine):
         options = validate_aws_options(super().validate_options(options), cls.TYPE)
         if not _PREFIX.fullmatch(options.get("prefix", "")):
             raise E.EngineConfigError("Option 'prefix' may hold up to 256 letters, digits and /_+=.@- only.")
+        if options.get("prefix") and lamassu.shared(options):
+            # lamassuiot/lamassuiot engines/crypto/aws/secretsmanager.go: CreateSecret and
+            # GetSecretValue name the secret by the key id alone.
+            raise E.EngineConfigError(
+                "A Secrets Manager engine shared with Lamassu takes no prefix: Lamassu names each secret "
+                "<key id>, and would find no secret named with a prefix.",
+                hint="Leave the prefix option out.",
+            )
         return options
 
     @classmethod

@@ -23,6 +23,7 @@ from typing import TypeGuard
 from .. import errors as E
 from .. import file_trust as FT
 from .. import keys as K
+from .. import lamassu
 from ..base import NativeKey, OptionSpec, SecretSpec
 from ..stored import StoredKeyEngine
 from . import rekey as R
@@ -33,6 +34,20 @@ log = logging.getLogger("engines.software")
 
 _HEX = frozenset("0123456789abcdef")
 _CACHE_SIZE = 64  # private key objects kept decrypted, so a batch of signatures decrypts once
+
+
+# PEM headers of clear private keys: Lamassu writes PKCS#8; PKCS#1 and SEC1 are read by both.
+_CLEAR_PEM = (b"-----BEGIN PRIVATE KEY-----", b"-----BEGIN RSA PRIVATE KEY-----", b"-----BEGIN EC PRIVATE KEY-----")
+
+
+def _lamassu_encrypt(given: str | None) -> str:
+    """``encrypt`` on an engine shared with Lamassu: false, which it is when not given."""
+    if given not in (None, "", "false"):
+        raise E.EngineConfigError(
+            "A software engine shared with Lamassu cannot encrypt its key files (encrypt=true).",
+            hint="Lamassu's filesystem engine reads clear PEM files only; leave encrypt out or set encrypt=false.",
+        )
+    return "false"
 
 
 def _valid_ref(ref: object) -> TypeGuard[str]:
@@ -71,7 +86,34 @@ class SoftwareEngine(TrashDeletion, StoredKeyEngine):
         options = dict(options)
         if options.get("encrypt") is not None:  # accept True / "TRUE" from forms and flags
             options["encrypt"] = str(options["encrypt"]).strip().lower()
+        if lamassu.shared(options):
+            options["encrypt"] = _lamassu_encrypt(options.get("encrypt"))
         return super().validate_options(options)
+
+    @classmethod
+    def lamassu_files(cls, directory: str) -> int:
+        """How many clear key files as Lamassu writes them a directory holds; 0 when it holds an encrypted one.
+
+        Lamassu's filesystem engine writes ``<directory>/<key id>`` (the 64-hex SHA-256 of the
+        public key) holding a clear PEM ``PRIVATE KEY`` (lamassuiot/lamassuiot
+        engines/crypto/filesystem/filesystem.go ``importKey``; the PEM block from
+        engines/crypto/software/software.go ``MarshalAndEncodePKIXPrivateKey``). Only the PEM
+        header of each file is looked at; nothing is parsed, logged or kept.
+        """
+        directory = os.path.abspath(os.path.expanduser(directory))
+        clear = 0
+        try:
+            with os.scandir(directory) as entries:
+                names = [e.path for e in entries if K.is_key_id(e.name) and e.is_file(follow_symlinks=False)]
+        except OSError:
+            return 0
+        for path in names:
+            with contextlib.suppress(E.KmsError):
+                head = R.read(path)[0][:128].lstrip()
+                if R.is_encrypted(head):
+                    return 0
+                clear += head.startswith(_CLEAR_PEM)
+        return clear
 
     @classmethod
     def needs_secret(cls, options: dict[str, str]) -> bool:

@@ -45,7 +45,7 @@ class VaultKvEngine(StoredKeyEngine):
     TYPE = "HASHICORP_VAULT_KV_V2"
     DISPLAY = "HashiCorp Vault KV v2"
     PROVIDER = "HashiCorp Vault"
-    SECURITY_LEVEL = 0
+    SECURITY_LEVEL = 0  # the default; the security_level option records 1 for an HSM-backed Vault
     OPTIONS = settings.OPTIONS
     SECRET = SecretSpec("Vault token or AppRole secret id", required=False)
     HOLDER = "A Vault KV v2 engine"

@@ -10,12 +10,17 @@ import re
 from urllib.parse import urlsplit
 
 from .. import errors as E
+from .. import lamassu
 from ..base import OptionSpec
 
 DEFAULT_JWT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 # One path segment that Vault and a URL take as it is: no escaping, no "." or ".." segment.
 NAME = re.compile(r"[A-Za-z0-9_@+=,-][A-Za-z0-9._@+=,-]{0,255}")
 AUTH_METHODS = ("token", "approle", "kubernetes")
+# Lamassu's documentation gives Vault KV v2 "SL0, or SL1 if Vault uses an HSM backend" (DESIGN.md §2):
+# the operator says which at registration; it becomes the engine record's security level.
+SECURITY_LEVEL = "security_level"
+SECURITY_LEVELS = ("0", "1")
 _AUTH_OPTIONS = {"token": (), "approle": ("role_id", "auth_mount"), "kubernetes": ("role", "jwt_path", "auth_mount")}
 
 OPTIONS = (
@@ -30,6 +35,8 @@ OPTIONS = (
     OptionSpec("jwt_path", f"service-account token file (auth=kubernetes; default {DEFAULT_JWT_PATH})"),
     OptionSpec("auth_mount", "path of the auth method (default: approle or kubernetes)"),
     OptionSpec("timeout", "seconds to wait for Vault", default="10"),
+    OptionSpec(SECURITY_LEVEL, "security level: 0, or 1 when the Vault keeps its keys behind an HSM (HSM seal)",
+               default="0", choices=SECURITY_LEVELS),
 )
 
 
@@ -38,7 +45,18 @@ def normalise(options: dict[str, str]) -> dict[str, str]:
     options = {k: (str(v).strip() if v is not None else v) for k, v in options.items()}
     if options.get("auth"):
         options["auth"] = options["auth"].lower()
+    _check_security_level(options.get(SECURITY_LEVEL))
     return options
+
+
+def _check_security_level(value: str | None) -> None:
+    if value in (None, "", *SECURITY_LEVELS):
+        return
+    raise E.EngineConfigError(
+        f"Option {SECURITY_LEVEL!r} of a Vault KV v2 engine is 0, or 1 when the Vault keeps its keys behind an "
+        f"HSM; got {str(value)[:20]!r}.",
+        hint="SL2 is for keys inside an HSM itself: a PKCS#11 engine.",
+    )
 
 
 def _path(value: str, option: str, *, allow_empty: bool = False) -> str:
@@ -47,6 +65,21 @@ def _path(value: str, option: str, *, allow_empty: bool = False) -> str:
             f"Option {option!r} must be a Vault path of letters, digits and . _ - @ + = , segments; got {value[:80]!r}."
         )
     return value
+
+
+def _refuse_lamassu_prefix(checked: dict[str, str]) -> None:
+    """No prefix on an engine shared with Lamassu; its mount is free, as Lamassu's is.
+
+    lamassuiot/lamassuiot engines/crypto/vaultkv2/vaultkv2.go writes ``<mount_path>/data/<key id>``
+    (``kvv2Client.Put(ctx, keyID, …)``) and lists ``<mount_path>/metadata``; ``mount_path`` is
+    its configuration (engines/crypto/vaultkv2/config/config.go), so any mount matches one.
+    """
+    if lamassu.shared(checked):
+        raise E.EngineConfigError(
+            "A Vault KV v2 engine shared with Lamassu takes no prefix: Lamassu keeps each key at "
+            "<mount>/data/<key id>, at the top of its mount, and would find no key under a prefix.",
+            hint="Leave the prefix option out (the mount may be any; give Lamassu the same mount_path).",
+        )
 
 
 def check(checked: dict[str, str]) -> dict[str, str]:
@@ -63,6 +96,7 @@ def check(checked: dict[str, str]) -> dict[str, str]:
     prefix = checked.pop("prefix", "").lstrip("/")
     _path(prefix.removesuffix("/"), "prefix", allow_empty=True)
     if prefix:
+        _refuse_lamassu_prefix(checked)
         checked["prefix"] = prefix  # "kms/" is a folder, "kms-" a name prefix: both kept as given
     for name in ("namespace", "auth_mount"):
         if checked.get(name):

@@ -7,6 +7,8 @@ import sys
 from ..service.errors import Cancelled, InvalidInput
 from .io import emit_json, read_secret_arg, safe_text, table
 
+_LAMASSU = {True: "shared: only what Lamassu can use is made here", False: "not shared"}
+
 
 def _fmt_types(supported: dict) -> str:
     return "; ".join(f"{a} {'/'.join(str(s) for s in sizes)}" for a, sizes in supported.items()) or "(unknown until tested)"
@@ -18,10 +20,11 @@ def list_engines(kms, args) -> int:
         emit_json([v.to_json() for v in views])
         return 0
     rows = [
-        ("*" if v.record.is_default else "", v.record.id, v.display, f"SL{v.record.security_level}", v.key_count, v.record.name)
+        ("*" if v.record.is_default else "", v.record.id, v.display, f"SL{v.record.security_level}", v.key_count,
+         "yes" if v.lamassu else "", v.record.name)
         for v in views
     ]
-    print(table(("DEF", "ID", "TYPE", "SL", "KEYS", "NAME"), rows, widths={5: 40}))
+    print(table(("DEF", "ID", "TYPE", "SL", "KEYS", "LAMASSU", "NAME"), rows, widths={6: 40}))
     return 0
 
 
@@ -60,6 +63,7 @@ def show(kms, args) -> int:
     print(f"Type         {view.display} ({r.type}), SL{r.security_level}, provider {safe_text(r.provider)}")
     print(f"Keys         {view.key_count}")
     print(f"Key types    {_fmt_types(r.supported_key_types)}")
+    print(f"Lamassu      {_LAMASSU[view.lamassu]}")
     for key, value in sorted(r.config.items()):
         print(f"  {key:<11}{safe_text(value)}")
     if view.secret_label:
@@ -110,8 +114,19 @@ def parse_options(pairs: list[str]) -> dict[str, str]:
     return options
 
 
+def _lamassu_hint(kms, args, options: dict[str, str]) -> None:
+    """A software engine on a directory of clear Lamassu files, not marked as shared: say how to mark it."""
+    if args.type != "GOLANG" or "lamassu" in options or not options.get("directory"):
+        return
+    if kms.engines.looks_like_lamassu_directory(options["directory"]):
+        print(f"hint: {safe_text(options['directory'])} holds clear key files as Lamassu writes them; to share it "
+              "with Lamassu, register with --option lamassu=true (keys stay clear PEM: encrypt=false).",
+              file=sys.stderr)
+
+
 def add(kms, args) -> int:
     options = parse_options(args.option)
+    _lamassu_hint(kms, args, options)
     secret = None
     label = kms.engines.secret_needed(args.type, args.id, options)
     if label is not None:

@@ -3,7 +3,8 @@
 Step 1 lists every engine type (types this build cannot load are shown
 disabled, with why). Step 2 is an ``EngineForm``: engine id, display name, one
 field per driver option, "make default" and, when the type has one, its secret
-in a masked field. "Discover" asks the driver for choices given the options
+in a masked field; a software engine's directory that holds clear Lamassu key files
+ticks "shared with Lamassu". "Discover" asks the driver for choices given the options
 so far (e.g. the tokens a PKCS#11 module shows) and turns them into Selects.
 Registration checks the engine first; the secret goes to the keyring (or is
 held in memory when there is none) and is cleared from the form at once.
@@ -184,6 +185,23 @@ class RegisterEngineDialog(ServiceCalls, ModalScreen[EngineView | None]):
         line.update(Text(safe_text(self.app.paths.text(text))))
 
     # --- navigation -----------------------------------------------------------------
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """A software engine's directory typed: one of clear Lamassu files proposes sharing it with Lamassu."""
+        form = self.form
+        if event.input.id != "opt-directory" or form is None or form.info.type != "GOLANG":
+            return
+        directory = form.options().get("directory", "")
+        if directory and not form.shared_with_lamassu():
+            self.call(self.kms.engines.looks_like_lamassu_directory, directory, group="lamassu-directory",
+                      then=partial(self._lamassu_directory, directory), failed=lambda _error: True)
+
+    def _lamassu_directory(self, directory: str, found: bool) -> None:
+        form = self.form
+        if not found or form is None or form.options().get("directory") != directory:
+            return
+        form.shared_with_lamassu(True)
+        self._message("Lamassu key files here: shared with Lamassu (clear PEM, no passphrase).")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter moves to the next field; in the last one it registers."""

@@ -98,9 +98,11 @@ class EnginesScreen(ServiceCalls, Screen):
         if selected in self.views:
             table.move_cursor(row=table.get_row_index(selected))
         default = next((i for i, v in self.views.items() if v.record.is_default), "none")
+        shared = sum(v.lamassu for v in views)
         self.query_one("#engines-status", Static).update(Text(
             f"{len(views)} engine{'s' if len(views) != 1 else ''} · default {default} · "
-            "enter lists its keys · p sets its secret"))
+            + (f"{shared} shared with Lamassu · " if shared else "")
+            + "enter lists its keys · p sets its secret"))
         self._detail()
         for engine_id in self.views:
             if engine_id not in self.checks:

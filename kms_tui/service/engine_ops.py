@@ -26,8 +26,20 @@ from .errors import Refused, SecretNeeded, Service
 from .key_dirs import refuse_shared_directory
 
 ENGINE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+SECURITY_LEVEL_OPTION = "security_level"
 
 __all__ = ["ENGINE_ID_RE", "EngineCheck", "EngineRemoval", "EngineService", "EngineTypeInfo", "EngineView"]
+
+
+def chosen_security_level(cls: type[EngineDriver], options: dict[str, str]) -> int:
+    """The engine's security level: its type's, or the one its operator chose where the type takes a
+    ``security_level`` option (Vault KV v2: 1 when the Vault keeps its keys behind an HSM)."""
+    spec = next((o for o in cls.OPTIONS if o.name == SECURITY_LEVEL_OPTION), None)
+    chosen = options.get(SECURITY_LEVEL_OPTION)
+    if spec is None or chosen not in (spec.choices or ()) or not str(chosen).isdigit():
+        return cls.SECURITY_LEVEL
+    return int(chosen)
+
 
 
 class EngineService(Service):
@@ -124,7 +136,7 @@ class EngineService(Service):
             type=etype.type,
             name=name or engine_id,
             provider=cls.PROVIDER,
-            security_level=cls.SECURITY_LEVEL,
+            security_level=chosen_security_level(cls, validated),
             config=validated,
             has_secret=needs,
             supported_key_types=supported,
@@ -176,6 +188,13 @@ class EngineService(Service):
             f"The {etype.display} engine needs its {label}.",
             hint="Give it with --secret-stdin, or type it when asked.",
         )
+
+    def looks_like_lamassu_directory(self, path: str) -> bool:
+        """Whether a key directory already holds clear key files as Lamassu's filesystem engine writes
+        them, and no encrypted one: a software engine there is best registered with lamassu=true."""
+        from engines.software.engine import SoftwareEngine  # no SDK: cryptography only, when asked
+
+        return bool(path) and SoftwareEngine.lamassu_files(path) > 0
 
     def option_choices(self, engine_type: str,
                        options: dict[str, str] | None = None) -> dict[str, builtins.list[dict[str, Any]]]:

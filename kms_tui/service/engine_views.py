@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engines import lamassu
 from store import EngineRecord
 
 
@@ -19,9 +20,14 @@ class EngineView:
     options: list[dict[str, Any]] = field(default_factory=list)
     secret_location: str | None = None  # a key of engine_secrets.LOCATIONS, when looked up
 
+    @property
+    def lamassu(self) -> bool:
+        """Whether the engine is marked as shared with a Lamassu deployment (its ``lamassu`` option)."""
+        return lamassu.shared(self.record.config)
+
     def to_json(self) -> dict[str, Any]:
         data = self.record.to_json()
-        data.update(key_count=self.key_count, display=self.display)
+        data.update(key_count=self.key_count, display=self.display, lamassu=self.lamassu)
         return data
 
 

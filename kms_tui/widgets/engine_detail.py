@@ -1,4 +1,4 @@
-"""One engine's detail: identity, security level, reachability, key types and non-secret settings.
+"""One engine's detail: identity, security level, Lamassu sharing, reachability, key types and settings.
 
 Given an ``EngineView`` and the latest ``EngineCheck`` (attributes down) by
 ``show``; it never calls the service. Values from the database (names,
@@ -21,6 +21,7 @@ from ..service.algorithms import KEY_ALGORITHMS
 from .cells import literal, security_level
 
 CHECKING = Text("checking…", style="dim")
+LAMASSU_SHARED = Text("shared: only what Lamassu can use is made here", style="cyan")
 
 
 def reach_cell(check: EngineCheck | None) -> Text:
@@ -103,6 +104,7 @@ class EngineDetail(VerticalScroll):
             ("Type", Text(f"{view.display} ({r.type})")),
             ("Security", security_level(r.security_level) + Text(" · ") + literal(r.provider)),
             ("Default", Text("yes ★" if r.is_default else "no")),
+            *([("Lamassu", LAMASSU_SHARED)] if view.lamassu else []),
             ("Keys", Text(str(view.key_count))),
             ("Status", reach),
             ("Key types", key_types_text(supported)),

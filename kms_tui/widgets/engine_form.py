@@ -1,7 +1,8 @@
 """The fields of an engine registration, built from the driver's option specs.
 
 One row per field: engine id, display name, each ``OptionSpec`` (required ones
-marked ``*``, defaults prefilled, choices as a Select), the secret (a masked
+marked ``*``, defaults prefilled, choices as a Select, ``lamassu`` as a checkbox that
+turns a software engine's ``encrypt`` off), the secret (a masked
 Input) when the type has one, and "make default". Each row carries its help
 text (``help_text``) for the dialog's hint line. Discovered choices replace an
 option's Input with a Select. The secret is read once with ``take_secret``,
@@ -22,6 +23,8 @@ from textual.widgets import Checkbox, Input, Label, Select
 from ..path_display import PathDisplay
 from ..service.engine_ops import EngineTypeInfo
 from ..text import safe_text
+
+LAMASSU = "lamassu"  # the option every engine type takes (engines.lamassu.OPTION), shown as a checkbox
 
 
 def choice_label(choice: dict[str, Any]) -> str:
@@ -61,6 +64,7 @@ class EngineForm(VerticalScroll):
     EngineForm .field-row Input, EngineForm .field-row Select { width: 1fr; }
     EngineForm .field-row Input { background: $boost; }
     EngineForm #make-default { border: none; height: 1; padding: 0; margin-left: 22; }
+    EngineForm .field-row Checkbox { border: none; height: 1; padding: 0; }
     """
 
     def __init__(self, info: EngineTypeInfo, paths: PathDisplay | None = None, id: str | None = None):
@@ -78,8 +82,9 @@ class EngineForm(VerticalScroll):
         for spec in info.options:
             hint = info.default_hints.get(spec["name"])
             hint = self.paths.text(hint) if hint else hint
+            help_text = spec["help"].removesuffix(" (true/false)") if spec["name"] == LAMASSU else spec["help"]
             yield FieldRow(f"{spec['name']}{' *' if spec['required'] else ''}", self._option_field(spec, hint),
-                           safe_text(spec["help"] + (f" (default: {hint})" if hint else "")), name=spec["name"])
+                           safe_text(help_text + (f" (default: {hint})" if hint else "")), name=spec["name"])
         if info.secret_label:
             yield FieldRow(safe_text(info.secret_label, 20), Input(
                 password=True, id="engine-secret", compact=True, placeholder=secret_help(info)), secret_help(info))
@@ -88,6 +93,8 @@ class EngineForm(VerticalScroll):
     @staticmethod
     def _option_field(spec: dict[str, Any], hint: str | None) -> Widget:
         wid = f"opt-{spec['name']}"
+        if spec["name"] == LAMASSU:
+            return Checkbox("Shared with Lamassu: only what it can use", spec["default"] == "true", id=wid)
         if spec["choices"]:
             return Select([(c, c) for c in spec["choices"]], value=spec["default"] or Select.NULL, id=wid,
                           allow_blank=not spec["required"] and not spec["default"], compact=True)
@@ -103,9 +110,28 @@ class EngineForm(VerticalScroll):
         for spec in self.info.options:
             field = self.query_one(f"#opt-{spec['name']}")
             value = field.value if isinstance(field, Input | Select) else None
+            if isinstance(field, Checkbox) and field.value:
+                value = "true"
             if isinstance(value, str) and value.strip():
                 values[spec["name"]] = self.paths.real(value.strip())
         return values
+
+    def shared_with_lamassu(self, shared: bool | None = None) -> bool:
+        """Whether the Lamassu box is ticked; with ``shared``, ticks or clears it first."""
+        box = self.query(f"#opt-{LAMASSU}").first(Checkbox) if self.query(f"#opt-{LAMASSU}") else None
+        if box is not None and shared is not None:
+            box.value = shared
+        return bool(box and box.value)
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        """Shared with Lamassu: the software engine's files stay clear (Lamassu reads clear PEM only)."""
+        encrypt = self.query("#opt-encrypt").first(Select) if self.query("#opt-encrypt") else None
+        if event.checkbox.id != f"opt-{LAMASSU}" or encrypt is None:
+            return
+        encrypt.value = "false" if event.value else next(
+            (s["default"] for s in self.info.options if s["name"] == "encrypt"), encrypt.value)
+        for secret in self.query("#engine-secret").results(Input):
+            secret.placeholder = "not needed: keys stay clear PEM for Lamassu" if event.value else secret_help(self.info)
 
     def engine_id(self) -> str:
         return self.query_one("#engine-id", Input).value.strip()

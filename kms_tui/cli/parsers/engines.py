@@ -51,7 +51,8 @@ def _register(verbs: Verbs) -> None:
     _engine_type(p)
     p.add_argument("--id", required=True, help="engine id, e.g. pkcs11-prod-hsm")
     p.add_argument("--name", help="display name")
-    add_options(p, "non-secret option (repeatable)")
+    add_options(p, "non-secret option (repeatable); lamassu=true marks an engine shared with Lamassu "
+                "(see engines types)")
     p.add_argument("--default", action="store_true", help="make it the default engine")
     p.add_argument("--no-check", action="store_true", help="record it without testing the connection")
     add_secret(p)

@@ -204,7 +204,7 @@ def test_options_are_normalised_once_and_for_all():
     checked = VaultKvEngine.validate_options({"address": "https://vault.example:8200/", "auth": " AppRole ",
                                               "role_id": "r", "prefix": "/kms/", "mount": "/pki/"})
     assert checked == {"address": "https://vault.example:8200", "auth": "approle", "role_id": "r",
-                       "prefix": "kms/", "mount": "pki", "timeout": "10"}
+                       "prefix": "kms/", "mount": "pki", "timeout": "10", "security_level": "0"}
     assert VaultKvEngine.validate_options(checked) == checked
     assert VaultKvEngine.needs_secret(checked)
     assert VaultKvEngine.needs_secret(VaultKvEngine.validate_options({"address": "http://v"}))

@@ -132,6 +132,14 @@ def _size_for(algorithm: str, size: int | None) -> int:
     raise InvalidInput(f"Say the key size for {algorithm} with --size (RSA 2048/3072/4096; ECDSA 224/256/384/521).")
 
 
+def _warn_compatibility(kms, record) -> None:
+    """One stderr line per client of the key's backend that cannot use it (a refused key never gets here:
+    on an engine shared with Lamassu the service refuses what Lamassu cannot use, naming the reason)."""
+    if record.has_private_key:
+        for line in kms.keys.compatibility(record.engine_id, record.algorithm, record.size).warnings():
+            sys.stderr.write(f"warning: {safe_text(line)}\n")
+
+
 def create(kms, args) -> int:
     size = _size_for(args.algorithm, args.size)
     if sys.stderr.isatty() and not args.json:
@@ -140,6 +148,7 @@ def create(kms, args) -> int:
         args.algorithm, size, args.name, engine_id=args.engine, aliases=args.alias, tags=args.tag,
         metadata=_metadata(args.metadata),
     )
+    _warn_compatibility(kms, record)
     _print_key(record, args.json)
     return 0
 
@@ -160,6 +169,7 @@ def import_key(kms, args) -> int:
         data, args.name, engine_id=args.engine, passphrase=passphrase, aliases=args.alias, tags=args.tag,
         metadata=_metadata(args.metadata),
     )
+    _warn_compatibility(kms, record)
     _print_key(record, args.json)
     return 0
 

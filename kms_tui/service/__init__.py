@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
     from .audit import AuditService
     from .ceremony import CeremonyEngine, CeremonyService
+    from .compat import Compatibility, LamassuIncompatible, Verdict
     from .core import DEFAULT_ENGINE_ID, SecretPrompt, SecretRequest, ServiceContext
     from .deletion import ExpiredKey
     from .doctor import DoctorService
@@ -65,6 +66,7 @@ _EXPORTS = {
     "EngineTypeInfo": ".engine_views", "EngineView": ".engine_views", "ExpiredKey": ".deletion",
     "Finding": ".doctor_report", "SECRET_LOCATIONS": ".engine_secrets", "SecretPrompt": ".core",
     "SecretRequest": ".core", "ServiceContext": ".core", "SyncReport": ".inventory",
+    "Compatibility": ".compat", "LamassuIncompatible": ".compat", "Verdict": ".compat",
 }
 _RENAMED = {"SECRET_LOCATIONS": "LOCATIONS"}
 
@@ -202,5 +204,5 @@ _MAKING = threading.RLock()
 __all__ = [
     "BatchSummary", "CeremonyEngine", "DEFAULT_ENGINE_ID", "DoctorReport", "EngineCheck", "EngineRemoval",
     "EngineTypeInfo", "EngineView", "ExpiredKey", "Finding", "Kms", "SECRET_LOCATIONS", "SecretPrompt",
-    "SecretRequest", "ServiceContext", "SyncReport",
+    "SecretRequest", "ServiceContext", "SyncReport", "Compatibility", "LamassuIncompatible", "Verdict",
 ]

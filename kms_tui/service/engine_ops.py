@@ -12,12 +12,15 @@ import secrets as tokens
 from typing import Any
 
 import engines
+from engines.algorithms import ECDSA
 from engines.base import EngineDriver
 from engines.errors import EngineConfigError, KmsError
+from engines.lamassu import shared as lamassu_shared
 from store import EngineRecord
 from store.errors import CredentialsUnavailable
 
 from . import custody
+from .compat import LAMASSU_ALGORITHMS, LAMASSU_CURVES
 from .copies import SHARED_META
 from .core import ServiceContext
 from .engine_secrets import EngineSecrets, check_new_secret, prove_secret
@@ -41,6 +44,15 @@ def chosen_security_level(cls: type[EngineDriver], options: dict[str, str]) -> i
     return int(chosen)
 
 
+
+def offered_key_types(driver: EngineDriver) -> dict[str, builtins.list[int]]:
+    """What kms-tui makes on the engine (algorithm -> sizes): what the engine can make, and on an
+    engine shared with Lamassu only what Lamassu can use (compat.LAMASSU_ALGORITHMS and curves)."""
+    supported = {a: builtins.list(s) for a, s in driver.supported_key_types().items()}
+    if not lamassu_shared(driver.options):
+        return supported
+    return {a: [n for n in sizes if a != ECDSA or n in LAMASSU_CURVES]
+            for a, sizes in supported.items() if a in LAMASSU_ALGORITHMS}
 
 class EngineService(Service):
     """Every engine operation; ``secrets`` holds the ones about an engine's secret."""
@@ -117,7 +129,7 @@ class EngineService(Service):
                 driver.check()
             if material:
                 prove_secret(driver, engine_id, material)
-            supported = {a: list(s) for a, s in driver.supported_key_types().items()}
+            supported = offered_key_types(driver)
         except BaseException:
             driver.close()
             raise
@@ -217,7 +229,7 @@ class EngineService(Service):
         try:
             driver = ctx.driver(engine_id)
             driver.check()
-            supported = {a: list(s) for a, s in driver.supported_key_types().items()}
+            supported = offered_key_types(driver)
         except KmsError as exc:
             ctx.forget_driver(engine_id)
             return EngineCheck(engine_id, False, exc.title, str(exc))
@@ -229,7 +241,7 @@ class EngineService(Service):
     def supported_key_types(self, engine_id: str) -> dict[str, builtins.list[int]]:
         """What the engine can make (algorithm -> sizes), asked of it; the record is updated when it changed."""
         driver = self._ctx.driver(engine_id)
-        supported = {a: list(s) for a, s in driver.supported_key_types().items()}
+        supported = offered_key_types(driver)
         record = self._ctx.store.get_engine(engine_id)
         if record.supported_key_types != supported:
             self._ctx.store.update_engine(engine_id, supported_key_types=supported)

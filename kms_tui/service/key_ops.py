@@ -22,7 +22,7 @@ from store.errors import Conflict, NotFound
 from store.models import BINDINGS_KEY
 from store.records import check_metadata
 
-from . import key_names, new_keys
+from . import compat, key_names, new_keys
 from .core import ServiceContext
 from .deletion import ExpiredKey, KeyDeletion
 from .errors import Cancelled, Service
@@ -46,7 +46,7 @@ class KeyService(Service):
     # --- look-up -------------------------------------------------------------
 
     def resolve(self, ref: str) -> KeyRecord:
-        """A key by key id, alias, name or PKCS#11 URI."""
+        """A key by key id, alias, name or PKCS#11 URI (any RFC 7512 spelling, or Lamassu's ``token-id`` form)."""
         return key_names.resolve(self._ctx.store, ref)
 
     def by_name(self, name: str) -> KeyRecord | None:
@@ -87,6 +87,13 @@ class KeyService(Service):
             return exc.message
         return None
 
+    def compatibility(self, engine_id: str | None, algorithm: str, size: int) -> compat.Compatibility:
+        """Which clients of the engine's backend could use a key of this spec (``compat.check``)."""
+        from engines import lamassu
+
+        engine = self._ctx.store.get_engine(self._engine_id(engine_id))
+        return compat.check(engine.type, lamassu.shared(engine.config), algorithm, size)
+
     @staticmethod
     def inspect(data: bytes, passphrase: str | bytes | None = None) -> K.ParsedKey:
         """Parse key material without storing anything (the import wizard's preview)."""
@@ -121,6 +128,7 @@ class KeyService(Service):
         algorithm = A.normalise_algorithm(algorithm)
         self._check_names(name, aliases)
         check_metadata(metadata)  # refused before any key material is made
+        compat.refuse_unusable(self.compatibility(engine_id, algorithm, size), engine_id)
         driver = ctx.driver(engine_id)
         algorithm, size = A.validate_spec(algorithm, size, driver.supported_key_types())
         native = ctx.on_current_secret(engine_id, lambda d: d.create(algorithm, size))
@@ -154,6 +162,8 @@ class KeyService(Service):
         self._check_names(name, aliases)
         check_metadata(metadata)
         parsed = K.parse_key(data, passphrase)
+        if parsed.has_private_key:
+            compat.refuse_unusable(self.compatibility(engine_id, parsed.algorithm, parsed.size), engine_id)
         if any(r.engine_id == engine_id for r in store.keys_by_key_id(parsed.key_id)):
             raise Conflict(f"Key {parsed.key_id[:16]}… is already recorded on engine {engine_id!r}.")
         driver = ctx.driver(engine_id)

@@ -22,6 +22,7 @@ from ..service.errors import Cancelled, KmsError, render
 from ..service.types import KeyRecord
 from ..widgets.cells import literal
 from .commands import CliCommand, create_command
+from .compat_note import CompatibilityNote
 from .key_spec import CREATABLE, KeySpecChooser, supported_text
 from .parts import CommandView, cli_data_dir, compose_names, engine_option, names_from, strength_line, summary
 from .steps import Step, WizardScreen, inline_text
@@ -65,6 +66,7 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
             yield from compose_names("issuing-ca-2026")
         with VerticalScroll(id="confirm"):
             yield Static("", id="confirm-summary")
+            yield CompatibilityNote(id="confirm-compat")
             yield CommandView(id="confirm-command")
         with Vertical(id="generate"):
             yield Static("", id="generate-what")
@@ -188,6 +190,10 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
         ]
         self.query_one("#confirm-summary", Static).update(summary(rows))
         self.query_one("#confirm-command", CommandView).show(self.cli_command(), self.app.paths)
+        note = self.query_one(CompatibilityNote)
+        note.clear()
+        self.call(self.kms.keys.compatibility, self.engine_id, self.algorithm, self.key_size, then=note.show,
+                  failed=lambda error: isinstance(error, KmsError), group="compat")
 
     # --- generation ----------------------------------------------------------------
 

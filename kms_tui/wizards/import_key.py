@@ -18,9 +18,11 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, Input, Label, OptionList, RadioButton, RadioSet, Static, TextArea
 
+from ..service.errors import KmsError
 from ..service.types import KeyRecord
 from ..widgets.cells import literal
 from .commands import CliCommand, import_command
+from .compat_note import CompatibilityNote
 from .parts import (
     CommandView,
     PathField,
@@ -82,6 +84,7 @@ class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
             yield from compose_names("partner-root-2026")
         with VerticalScroll(id="confirm"):
             yield Static("", id="confirm-summary")
+            yield CompatibilityNote(id="confirm-compat")
             yield CommandView(id="confirm-command")
 
     def started(self) -> None:
@@ -228,3 +231,9 @@ class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
         ]
         self.query_one("#confirm-summary", Static).update(summary(rows))
         self.query_one("#confirm-command", CommandView).show(self.cli_command(), self.app.paths)
+        note = self.query_one(CompatibilityNote)
+        note.clear()
+        recognised = self.recognised
+        if recognised is not None and recognised.has_private_key:
+            self.call(self.kms.keys.compatibility, self.engine_id, recognised.algorithm, recognised.size,
+                      then=note.show, failed=lambda error: isinstance(error, KmsError), group="compat")

@@ -44,6 +44,10 @@ def test_registered_shared_it_keeps_clear_pem_without_a_passphrase(tmp_path):
     written = (directory / created["key_id"]).read_bytes()
     assert written.startswith(b"-----BEGIN PRIVATE KEY-----\n"), written[:40]
     serialization.load_pem_private_key(written, None)  # clear PKCS#8, as Lamassu parses it
+    # Only what Lamassu can use is offered (the create wizard lists these): no Ed25519.
+    offered = cli.json("engines", "test", "fs")["supported_key_types"]
+    assert sorted(offered) == ["ECDSA", "RSA"] and offered["ECDSA"] == [224, 256, 384, 521], offered
+    assert sorted(shown["supported_key_types"]) == ["ECDSA", "RSA"], shown
 
 
 def test_encrypt_true_on_a_shared_engine_is_refused_with_the_reason(tmp_path, kms):

@@ -17,9 +17,14 @@ _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 _PATH_SAFE = _UNRESERVED | frozenset(b":[]@!$'()*+,=&")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
+# Lamassu names every key ``pkcs11:token-id=<engine id>;id=<key id>;type=private|public``
+# (lamassuiot/lamassuiot core/pkg/models/kms.go, Key.AfterFind): ``token-id`` is read as one more
+# path attribute, the engine id.
+LAMASSU_ENGINE = "token-id"
 PATH_ATTRIBUTES = frozenset({
     "token", "manufacturer", "serial", "model", "library-manufacturer", "library-description",
     "library-version", "object", "type", "id", "slot-manufacturer", "slot-description", "slot-id",
+    LAMASSU_ENGINE,
 })
 QUERY_ATTRIBUTES = frozenset({"pin-source", "pin-value", "module-name", "module-path"})
 OBJECT_TYPES = frozenset({"public", "private", "cert", "secret-key", "data"})
@@ -76,6 +81,8 @@ def _split(text: str, sep: str, where: str, known: frozenset[str], result: dict[
         if not eq or not name:
             raise InvalidInput(f"The pkcs11: URI {where} has an entry that is not name=value.")
         if name not in known and not name.startswith("x-"):
+            if where == "query" and name not in PATH_ATTRIBUTES:
+                continue  # another tool's setting (its own query attribute): not ours to read
             raise InvalidInput(f"The pkcs11: URI has an unknown {where} attribute {_name(name)}.")
         if name in result:
             raise InvalidInput(f"The pkcs11: URI gives the attribute {_name(name)} twice.")
@@ -117,3 +124,27 @@ def parse_uri(text: object) -> dict[str, str | bytes]:
     if "pin-source" in result and "pin-value" in result:
         raise InvalidInput("The pkcs11: URI gives both pin-source and pin-value.")
     return result
+
+
+def _shown_id(value: bytes) -> str:
+    """An id as its text when it is printable ASCII (Lamassu's hex key id), else as hex bytes."""
+    if value and all(0x21 <= b <= 0x7E for b in value):
+        return repr(value[:64].decode("ascii"))
+    return value[:64].hex(":")
+
+
+def describe(attrs: dict[str, str | bytes], limit: int = 200) -> str:
+    """What parsed URI attributes ask for, for a message: the attributes that name a key only
+    (never a PIN, where a PIN comes from, or a vendor attribute).
+
+    ``id`` is shown as hex bytes, the rest as text; the whole is cut to ``limit`` characters.
+    """
+    shown = []
+    for name in (LAMASSU_ENGINE, "token", "serial", "object", "id", "type"):
+        if name not in attrs:
+            continue
+        value = attrs[name]
+        text = _shown_id(value) if isinstance(value, bytes) else repr(value[:64])
+        shown.append(f"{name} {text or '(empty)'}")
+    result = ", ".join(shown) or "any key"
+    return result if len(result) <= limit else result[: limit - 3] + "..."

@@ -10,6 +10,7 @@ from engines import keys as K
 from engines.errors import InvalidInput
 from store import AuditCheck, AuditRow
 
+from . import key_uris
 from .core import ServiceContext
 from .errors import KeyNotFound, Service
 
@@ -51,8 +52,8 @@ class AuditService(Service):
             raise InvalidInput("A key reference is needed: a key id, alias, name or pkcs11: URI.")
         pairs = self._pairs(ref.strip())
         if not pairs:
-            shown = ref if len(ref) <= 80 else ref[:77] + "..."
-            raise KeyNotFound(f"No key is or was known as {shown!r}: no record and no audit row names it.",
+            shown = key_uris.shown(ref) if ref[:7].lower() == "pkcs11:" else repr(ref if len(ref) <= 80 else ref[:77] + "...")
+            raise KeyNotFound(f"No key is or was known as {shown}: no record and no audit row names it.",
                               hint="A key id, a name or alias it had, or a pkcs11: URI.")
         return [self._audit_key(engine_id, key_id) for engine_id, key_id in sorted(pairs)]
 
@@ -62,7 +63,7 @@ class AuditService(Service):
             key_id = ref.lower()
             return ({(r.engine_id, key_id) for r in store.keys_by_key_id(key_id)}
                     | {(engine_id, key_id) for engine_id in store.audit.engines_of(key_id)})
-        live = [store.key_by_pkcs11_uri(ref) if ref.startswith("pkcs11:") else None,
+        live = [*(key_uris.find(store, ref) if ref[:7].lower() == "pkcs11:" else ()),
                 store.key_by_alias(ref), store.key_by_name(ref)]
         return {(r.engine_id, r.key_id) for r in live if r is not None} | set(store.audit.known_as(ref))
 

@@ -8,19 +8,40 @@ from engines.errors import InvalidInput
 from store import KeyRecord, Store
 from store.errors import Conflict
 
+from . import key_uris
 from .errors import AmbiguousReference, KeyNotFound
 
 
 def resolve(store: Store, ref: str) -> KeyRecord:
-    """A key by key id, alias, name or PKCS#11 URI."""
-    from engines.keys import is_key_id
-
+    """A key by key id, alias, name or PKCS#11 URI (any spelling that names a recorded key)."""
     if not isinstance(ref, str) or not ref.strip():
         raise InvalidInput("A key reference is needed: a key id, alias, name or pkcs11: URI.")
-    if ref.startswith("pkcs11:"):
-        record = store.key_by_pkcs11_uri(ref)
+    if ref[:7].lower() == "pkcs11:":
+        return _resolve_uri(store, ref)
+    return _resolve_text(store, ref)
+
+
+def _resolve_uri(store: Store, ref: str) -> KeyRecord:
+    """A ``pkcs11:`` reference: the key it names, else a key named or aliased by that very text.
+
+    Errors never quote the reference itself: it may carry a ``pin-value``.
+    """
+    try:
+        record = key_uris.resolve_uri(store, ref)
+    except InvalidInput:
+        record = store.key_by_alias(ref) or store.key_by_name(ref)
         if record:
             return record
+        raise
+    record = record or store.key_by_alias(ref) or store.key_by_name(ref)
+    if record is None:
+        raise key_uris.not_found(ref)
+    return record
+
+
+def _resolve_text(store: Store, ref: str) -> KeyRecord:
+    from engines.keys import is_key_id
+
     if is_key_id(ref.lower()):
         found = store.keys_by_key_id(ref.lower())
         if len(found) == 1:

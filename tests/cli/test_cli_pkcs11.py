@@ -128,3 +128,27 @@ def test_mechanism_the_token_lacks(secret_service, hsm, tmp_path):
     assert line == (f"kms-tui: Mechanism not supported: Token 'restricted' of module {MODULE} has no "
                     "CKM_RSA_PKCS_PSS mechanism: it cannot sign RSASSA_PSS_SHA_256.")
     limited("keys", "sign", "rsa", "--algorithm", "RSASSA_PKCS1_V1_5_SHA_256", input=MESSAGE)
+
+
+def test_sign_by_any_spelling_of_the_key_uri(p11, tmp_path):
+    """RFC 7512 attributes in another order and escaping, with another tool's query attributes and a
+    PIN (never read, never shown), and Lamassu's ``token-id`` form (lamassuiot/lamassuiot
+    core/pkg/models/kms.go, ``Key.AfterFind``) all name the key; a URI naming none says what it sought."""
+    add(p11)
+    key = p11.json("keys", "create", "--engine", "hsm", "--algorithm", "ECDSA", "--size", "256", "--name", "uri-key")
+    pin = "pin-in-the-uri-7731"
+    reordered = f"pkcs11:type=private;object={key['key_id']};id={key['key_id']};token=cli?module-path={MODULE}" \
+                f"&pin-value={pin}"
+    signature = tmp_path / "sig"
+    p11("keys", "sign", reordered, "--algorithm", "ECDSA_SHA_256", "--out", str(signature), input=MESSAGE)
+    public = serialization.load_pem_public_key(key["public_key"].encode())
+    public.verify(base64.b64decode(signature.read_bytes()), MESSAGE, ec.ECDSA(hashes.SHA256()))
+    lamassu = f"pkcs11:token-id=hsm;id={key['key_id']};type=private"
+    assert p11.json("keys", "show", lamassu)["name"] == "uri-key"
+    line = failure(p11("keys", "sign", f"pkcs11:id=%99;token=cli?pin-value={pin}", "--algorithm", "ECDSA_SHA_256",
+                       input=MESSAGE, code=3))
+    assert line == ("kms-tui: Key not found: No recorded key matches the pkcs11: URI (token 'cli', id 99). "
+                    "Try: kms-tui keys list --filter TEXT (keys show NAME prints a key's URI).")
+    with sqlite3.connect(p11.data_dir / "kms.db") as db:
+        assert pin not in repr(db.execute("SELECT * FROM audit").fetchall())
+    assert not [path for path in p11.data_dir.rglob("*") if path.is_file() and pin.encode() in path.read_bytes()]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from engines.errors import EngineUnavailable, InvalidInput, KeyNotFoundInEngine, KeyParseError, KmsError
 from engines.pkcs11 import errors as PE
 from engines.pkcs11 import objects as O
-from engines.pkcs11.uri import build_uri, parse_uri
+from engines.pkcs11.uri import build_uri, describe, parse_uri
 from engines.testing import check_kms_error, spki_der
 
 # ---------------------------------------------------------------- URIs
@@ -77,6 +77,21 @@ def test_pin_value_never_in_errors():
     with pytest.raises(InvalidInput) as info:
         parse_uri("pkcs11:object=x;object=y?pin-value=s3cret-pin")
     assert "s3cret" not in str(info.value)
+
+
+def test_lamassu_token_id_and_other_tools_query_attributes():
+    # Lamassu's form: lamassuiot/lamassuiot core/pkg/models/kms.go, Key.AfterFind.
+    assert parse_uri("pkcs11:token-id=hsm-1;id=ab12;type=public?some-tool-setting=1&module-path=/m.so") == {
+        "token-id": "hsm-1", "id": b"ab12", "type": "public", "module-path": "/m.so"}
+    with pytest.raises(InvalidInput, match="unknown query attribute 'token'"):
+        parse_uri("pkcs11:id=%01?token=a")  # a path attribute in the query is not ignored
+
+
+def test_describe_shows_what_names_a_key_and_never_the_pin():
+    attrs = parse_uri("pkcs11:model=m;object=ca;id=%01%FF;token=t;serial=s;type=cert?pin-value=s3cret-pin&x-v=1")
+    assert describe(attrs) == "token 't', serial 's', object 'ca', id 01:ff, type 'cert'"
+    assert describe(parse_uri("pkcs11:token-id=e;id=abc?pin-source=file:/p")) == "token-id 'e', id 'abc'"
+    assert len(describe({"object": "x" * 500, "token": "y" * 500})) <= 200
 
 
 @settings(max_examples=300, deadline=None)

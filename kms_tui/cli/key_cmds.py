@@ -11,6 +11,7 @@ from ..files import read_file, write_new_file
 from ..service.algorithms import strength_reason
 from ..service.errors import InvalidInput, Refused
 from ..service.types import MAX_KEY_FILE_BYTES, KeyQuery, parse_json_object
+from . import lamassu_output as lamassu
 from .io import emit_json, emit_json_texts, safe_text
 
 MAX_MESSAGE_BYTES = 64 << 20  # a message to sign is read whole; refuse what cannot be meant
@@ -89,7 +90,11 @@ def list_keys(kms, args) -> int:
         engine_id=args.engine, algorithm=args.algorithm and _canon_alg(args.algorithm), size=args.size,
         strength=args.strength, text=args.filter, has_private_key=args.has_private, bound=args.bound,
         status="missing" if args.missing else None, sort=args.sort, descending=args.desc, limit=args.limit,
+        offset=lamassu.bookmark_offset(args.bookmark) if args.bookmark else 0,
     )
+    if lamassu.wanted(args):
+        lamassu.write_listing(kms, query)
+        return 0
     if getattr(args, "jsonl", False):
         from .io import emit_json_lines
 
@@ -117,6 +122,9 @@ def _canon_alg(name: str) -> str:
 
 
 def show(kms, args) -> int:
+    if lamassu.wanted(args):
+        lamassu.write_key(kms.keys.resolve(args.ref))
+        return 0
     _print_key(kms.keys.resolve(args.ref), args.json)
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from . import lamassu_output as lamassu
 from .io import emit_json, safe_text, table
 
 
@@ -27,6 +28,9 @@ def sync(kms, args) -> int:
 
 def stats(kms, args) -> int:
     data = kms.inventory.stats()
+    if lamassu.wanted(args):
+        lamassu.write_stats(data)
+        return 0
     if args.json:
         emit_json(data)
         return 0

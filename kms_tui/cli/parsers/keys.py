@@ -43,8 +43,16 @@ def _either(p: argparse.ArgumentParser, dest: str, yes: str, no: str, yes_help: 
     g.add_argument(no, dest=dest, action="store_const", const=False, help=f"only {no_help}")
 
 
+def add_lamassu_output(p: argparse.ArgumentParser, document: str) -> None:
+    """``--output lamassu``: the JSON document Lamassu's KMS API returns (exclusive with --json)."""
+    p.add_argument("--output", choices=("lamassu",),
+                   help=f"lamassu: exactly the JSON of Lamassu's KMS API {document}")
+
+
 def _show(verbs: Verbs) -> None:
-    add_json(_ref_verb(verbs, "show", "key_cmds:show", "one key"))
+    p = _ref_verb(verbs, "show", "key_cmds:show", "one key")
+    add_json(p)
+    add_lamassu_output(p, "GET /api/kms/v1/keys/{id}")
 
 
 def _list(verbs: Verbs) -> None:
@@ -62,6 +70,10 @@ def _list(verbs: Verbs) -> None:
     p.add_argument("--limit", type=T.count, help="at most this many keys")
     add_json(p)
     p.add_argument("--jsonl", action="store_true", help="JSON lines: one key object per line, written as read")
+    add_lamassu_output(p, 'GET /api/kms/v1/keys: {"next": BOOKMARK, "list": [...]}; next is "" unless --limit '
+                          "cut the list")
+    p.add_argument("--bookmark", metavar="NEXT",
+                   help='resume where a listing with --limit stopped: its "next" (same filters and sort)')
 
 
 def _labels(p: argparse.ArgumentParser) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import arg_types as T
+from .keys import add_lamassu_output
 from .options import Verbs, add_json, add_noun, add_verb, leaf
 
 
@@ -21,7 +22,12 @@ def _sync(p: argparse.ArgumentParser, verb: str | None) -> None:
 
 
 def add_stats(nouns: Verbs) -> None:
-    add_noun(nouns, "stats", "key counts", lambda p, verb: add_json(leaf(p, "misc_cmds:stats")))
+    add_noun(nouns, "stats", "key counts", _stats)
+
+
+def _stats(p: argparse.ArgumentParser, verb: str | None) -> None:
+    add_json(leaf(p, "misc_cmds:stats"))
+    add_lamassu_output(p, "GET /api/kms/v1/stats")
 
 
 def add_audit(nouns: Verbs) -> None:

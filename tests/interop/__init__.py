@@ -1,0 +1,1 @@
+"""Interoperability with Lamassu: keys laid out as Lamassu's Go code lays them out, both directions."""

@@ -85,12 +85,19 @@ def parse_line(raw: bytes, line: int, encoding: str = "hex") -> BatchItem | None
 
 
 def read_items(lines: Iterable[bytes], encoding: str = "hex") -> Iterator[BatchItem]:
-    """Items from input lines, numbered from 1, as they are read (the input may be endless)."""
+    """Items from input lines, numbered from 1, as they are read (the input may be endless).
+
+    The hex reader is handed out itself, not wrapped in another generator: one generator
+    step per line, not two.
+    """
     if encoding not in ENCODINGS:
         raise ValueError(f"batch input is hex or base64, not {encoding!r}")
     if encoding == "hex":
-        yield from _hex_items(lines)
-        return
+        return _hex_items(lines)
+    return _parsed_items(lines, encoding)
+
+
+def _parsed_items(lines: Iterable[bytes], encoding: str) -> Iterator[BatchItem]:
     for number, raw in enumerate(lines, 1):
         item = parse_line(raw, number, encoding)
         if item is not None:

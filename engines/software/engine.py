@@ -316,6 +316,12 @@ class SoftwareEngine(TrashDeletion, StoredKeyEngine):
             raise E.EngineUnavailable(f"The key directory {self.directory} is not writable: {exc.strerror}.") from None
         if self.encrypt:
             R.prove(self.directory, self._passphrase)  # one encrypted file that decrypts proves the passphrase
+        elif lamassu.shared(self.options) and (encrypted := R.encrypted_files(self.directory)):
+            raise E.EngineConfigError(
+                f"The key directory {self.directory} holds {len(encrypted)} encrypted key file(s): Lamassu, with "
+                "which this engine would be shared, reads clear PEM only and could not use them.",
+                hint="Register the directory without lamassu=true (its passphrase then opens them), or move the "
+                     "encrypted files out first. Nothing was changed.")
 
     # --- the passphrase --------------------------------------------------------
 

@@ -114,3 +114,19 @@ def test_no_hint_on_an_empty_directory(tmp_path):
     proc = cli("engines", "add", "GOLANG", "--id", "fs", "--option", f"directory={tmp_path / 'empty'}",
                "--option", "encrypt=false")
     assert b"hint:" not in proc.stderr
+
+
+def test_a_directory_holding_encrypted_keys_is_not_shared_with_lamassu(tmp_path):
+    """Lamassu could not read them, and an engine with no passphrase could not either: refused, nothing changed."""
+    from tests.cli.runner import InProcessCli, home_env
+
+    directory = tmp_path / "keys"
+    key_id = lamassu_file(directory, encrypted=b"an at-rest passphrase")
+    before = (directory / key_id).read_bytes()
+    cli = InProcessCli(tmp_path / "data", env=home_env(tmp_path / "home"))
+    proc = cli("engines", "add", "GOLANG", "--id", "fs", "--option", f"directory={directory}",
+               "--option", "lamassu=true", code=3)
+    said = proc.stderr.decode()
+    assert "1 encrypted key file(s)" in said and "reads clear PEM only" in said, said
+    assert [e["id"] for e in cli.json("engines", "list")] == ["golang-default"]
+    assert sorted(p.name for p in directory.iterdir()) == [key_id] and (directory / key_id).read_bytes() == before

@@ -1,18 +1,22 @@
 """The lint of certificate and CRL profiles, run on the whole script before anything starts.
 
 A finding names the step and its line. Any finding stops the ceremony before a key
-signs anything: the checks need only the script and the algorithms of the keys.
+signs anything: the checks need only the script, the algorithms of the keys and the
+time (``not_before: signing-time`` and the backdating limit are measured from it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from ..service import algorithms as A
+from .plan import stamp
 from .script import Script, Step
 
 MIN_SERIAL_BITS = 64
 MAX_SERIAL_BITS = 159  # a positive INTEGER of at most 20 octets (RFC 5280 4.1.2.2)
+MAX_BACKDATING = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,25 @@ def _where(step: Step, name: str | None = None) -> str:
     return f"step {step.number} ({step.action}), line {step.line_of(name) if name else step.line}"
 
 
-def lint_script(script: Script, key_info: dict[str, KeyInfo]) -> list[str]:
-    """Every finding of every profile in the script, in step order."""
+def backdating(step: Step, signing_time: datetime) -> str | None:
+    """The refusal of a not_before more than a day before the signing time, unless the step says why."""
+    not_before = step.params["not_before"]
+    if not_before is None or step.params.get("allow_backdating") or signing_time - not_before <= MAX_BACKDATING:
+        return None
+    days = (signing_time - not_before).total_seconds() / 86400
+    return (f"{_where(step, 'not_before')}: not_before {stamp(not_before)} is {days:.1f} days before the signing "
+            f"time ({stamp(signing_time)}); a certificate is backdated by at most 1 day unless the step says why "
+            "(allow_backdating: \"<reason>\").")
+
+
+def validity(step: Step, now: datetime) -> tuple[datetime, datetime]:
+    """The step's not_before and not_after, with ``signing-time`` read as ``now``."""
+    return step.params["not_before"] or now, step.params["not_after"]
+
+
+def lint_script(script: Script, key_info: dict[str, KeyInfo], now: datetime | None = None) -> list[str]:
+    """Every finding of every profile in the script, in step order; ``now`` stands for the signing time."""
+    now = now or datetime.now(UTC)
     findings: list[str] = []
     issued: dict[str, CaProfile] = {}
     csr_keys: dict[str, str] = {}
@@ -49,9 +70,9 @@ def lint_script(script: Script, key_info: dict[str, KeyInfo]) -> list[str]:
             if not p["subject"]:
                 findings.append(f"{_where(step, 'subject')}: the subject is empty.")
         elif step.action in ("self-signed-certificate", "sign-certificate"):
-            findings += _certificate(script, step, key_info, issued)
+            findings += _certificate(script, step, key_info, issued, now)
             key = p["key"] if step.action == "self-signed-certificate" else csr_keys.get(p["csr"], "")
-            issued[p["output"]] = CaProfile(p["ca"], p["path_length"], p["not_before"], p["not_after"], key)
+            issued[p["output"]] = CaProfile(p["ca"], p["path_length"], *validity(step, now), key)
         elif step.action == "sign-crl":
             findings += _hash(step, p["hash"], key_info.get(p["issuer_key"]))
             if p["next_update"] <= p["this_update"]:
@@ -84,14 +105,19 @@ def _issuer(step: Step, issuer: CaProfile, key_info: dict[str, KeyInfo], usage_n
     return found
 
 
-def _certificate(script: Script, step: Step, key_info: dict[str, KeyInfo], issued: dict[str, CaProfile]) -> list[str]:
+def _certificate(script: Script, step: Step, key_info: dict[str, KeyInfo], issued: dict[str, CaProfile],
+                 now: datetime) -> list[str]:
     p = step.params
     found: list[str] = []
     signer = p["key"] if step.action == "self-signed-certificate" else p["issuer_key"]
     found += _hash(step, p["hash"], key_info.get(signer))
-    if p["not_after"] <= p["not_before"]:
+    not_before, not_after = validity(step, now)
+    if not_after <= not_before:
         found.append(f"{_where(step, 'not_after')}: not_after must be after not_before.")
-    days = (p["not_after"] - p["not_before"]).total_seconds() / 86400
+    backdated = backdating(step, now)
+    if backdated:
+        found.append(backdated)
+    days = (not_after - not_before).total_seconds() / 86400
     if days > script.max_validity_days:
         found.append(f"{_where(step, 'not_after')}: the validity is {days:.0f} days; the script's maximum is "
                      f"{script.max_validity_days} (policy.max_validity_days).")
@@ -106,6 +132,7 @@ def _certificate(script: Script, step: Step, key_info: dict[str, KeyInfo], issue
             found.append(f"{_where(step, 'key')}: root key {p['key']!r} ({info.algorithm} {info.size}) is "
                          f"{A.strength(info.algorithm, info.size)}; a root key must be HIGH "
                          "(RSA >= 3072, ECDSA P-384/P-521 or Ed25519).")
+    found += _extended_usage(step)
     usage = set(p["key_usage"])
     if not usage:
         found.append(f"{_where(step, 'key_usage')}: key_usage is empty.")
@@ -128,7 +155,19 @@ def _certificate(script: Script, step: Step, key_info: dict[str, KeyInfo], issue
                 elif p["path_length"] is None or p["path_length"] >= issuer.path_length:
                     found.append(f"{_where(step, 'path_length')}: path_length must be below the issuer's "
                                  f"({issuer.path_length}).")
-            if p["not_before"] < issuer.not_before or p["not_after"] > issuer.not_after:
+            if not_before < issuer.not_before or not_after > issuer.not_after:
                 found.append(f"{_where(step, 'not_after')}: the validity must lie within the issuer's "
                              f"({issuer.not_before:%Y-%m-%dT%H:%M:%SZ} to {issuer.not_after:%Y-%m-%dT%H:%M:%SZ}).")
     return found
+
+
+def _extended_usage(step: Step) -> list[str]:
+    names = step.params.get("extended_key_usage")
+    if names is None:
+        return []
+    if not names:
+        return [f"{_where(step, 'extended_key_usage')}: extended_key_usage is empty; leave it out for none."]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        return [f"{_where(step, 'extended_key_usage')}: {', '.join(twice)} appears twice in extended_key_usage."]
+    return []

@@ -21,14 +21,12 @@ def describe_step(step: Step) -> str:
         return f"Export the public key of {p['key']!r} to {p['output']} (PEM) with its SHA-256 fingerprint."
     if step.action == "self-signed-certificate":
         return (f"Sign a self-signed certificate for {_subject(p['subject'])} with {p['key']!r} ({p['hash']}), "
-                f"valid {stamp(p['not_before'])} to {stamp(p['not_after'])}, CA={p['ca']}, "
-                f"path length {p['path_length']}; write {p['output']}.")
+                f"valid {_valid(p)}, CA={p['ca']}, path length {p['path_length']}{_extras(p)}; write {p['output']}.")
     if step.action == "csr":
         return f"Make a CSR for {_subject(p['subject'])} signed by {p['key']!r}; write {p['output']}."
     if step.action == "sign-certificate":
         return (f"Issue a certificate from {p['csr']} with {p['issuer_key']!r} (issuer {p['issuer_certificate']}), "
-                f"valid {stamp(p['not_before'])} to {stamp(p['not_after'])}, CA={p['ca']}, "
-                f"path length {p['path_length']}; write {p['output']}.")
+                f"valid {_valid(p)}, CA={p['ca']}, path length {p['path_length']}{_extras(p)}; write {p['output']}.")
     if step.action == "sign-crl":
         return (f"Sign CRL number {p['crl_number']} with {p['issuer_key']!r} revoking {len(p['revoked'])} "
                 f"serial(s), next update {stamp(p['next_update'])}; write {p['output']}.")
@@ -38,3 +36,19 @@ def describe_step(step: Step) -> str:
 
 def _subject(fields: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in fields.items()) or "(empty subject)"
+
+
+def _valid(p: dict) -> str:
+    if p["not_before"] is None:
+        return f"from the signing time to {stamp(p['not_after'])}"
+    return f"{stamp(p['not_before'])} to {stamp(p['not_after'])}"
+
+
+def _extras(p: dict) -> str:
+    """The optional parts of a certificate profile, when the script gives them."""
+    text = ""
+    if p.get("extended_key_usage"):
+        text += f", extended key usage {', '.join(p['extended_key_usage'])}"
+    if p.get("allow_backdating"):
+        text += f", backdating allowed ({p['allow_backdating']})"
+    return text

@@ -28,7 +28,7 @@ from ..service.errors import KmsError
 from . import x509build as X
 from .environment import check_engine, collect_environment
 from .errors import CeremonyRefused, LintError
-from .lint import KeyInfo, lint_script
+from .lint import MAX_BACKDATING, KeyInfo, backdating, lint_script
 from .outputs import OutputDir, check_new
 from .plan import describe_step, stamp
 from .script import Script, Step
@@ -128,7 +128,7 @@ class Ceremony:
         if self.transcript_name in self.script.outputs():
             raise CeremonyRefused(f"An output is named {self.transcript_name}, the name of the transcript.")
         check_new(self.output_dir, [*self.script.outputs(), self.transcript_name])
-        findings = lint_script(self.script, self.key_info)
+        findings = lint_script(self.script, self.key_info, self.clock())
         if findings:
             raise LintError(findings)
 
@@ -281,15 +281,41 @@ class Ceremony:
                           "certificate_sha256": fingerprint(cert.public_bytes(Encoding.DER))}
         result.lines += [f"serial {result.details['serial']}", f"subject key identifier {ski}"]
 
+    def _dated(self, step: Step) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The step's profile at the signing time, and what the transcript records of its dates.
+
+        ``signing-time`` becomes this moment; a not_before more than a day before it is refused
+        unless the step allows it, and then its reason is recorded.
+        """
+        p = step.params
+        signing_time = self.clock().astimezone(UTC).replace(microsecond=0)
+        problem = backdating(step, signing_time)
+        if problem:
+            raise CeremonyRefused(problem[0].upper() + problem[1:], hint="Nothing was signed.")
+        dates: dict[str, Any] = {}
+        if p["not_before"] is None:
+            dates["not_before"] = stamp(signing_time)
+        elif signing_time - p["not_before"] > MAX_BACKDATING:
+            dates["backdated"] = {"days": round((signing_time - p["not_before"]).total_seconds() / 86400, 1),
+                                  "signing_time": stamp(signing_time), "reason": p["allow_backdating"]}
+        return {**p, "not_before": p["not_before"] or signing_time}, dates
+
+    def _dates_written(self, result: StepResult, dates: dict[str, Any]) -> None:
+        result.details.update(dates)
+        if "backdated" in dates:
+            result.lines.append(f"backdated {dates['backdated']['days']} days: {dates['backdated']['reason']}")
+
     def _self_signed_certificate(self, step: Step, result: StepResult) -> None:
         p = step.params
+        profile, dates = self._dated(step)
         record = self.kms.keys.resolve(p["key"])
         public = K.load_public_pem(record.public_key)
         subject = X.name(p["subject"])
         cert = X.certificate(sign=self._signer(p["key"]), key_algorithm=record.algorithm, subject_public_key=public,
                              subject=subject, issuer=subject, issuer_public_key=public, issuer_ski=None,
-                             profile=p, serial=X.random_serial(p["serial_bits"]))
+                             profile=profile, serial=X.random_serial(p["serial_bits"]))
         self._certificate_written(result, p["output"], cert)
+        self._dates_written(result, dates)
 
     def _csr(self, step: Step, result: StepResult) -> None:
         p = step.params
@@ -308,7 +334,11 @@ class Ceremony:
 
     def _sign_certificate(self, step: Step, result: StepResult) -> None:
         p = step.params
+        profile, dates = self._dated(step)
         record, issuer_cert = self._issuer(p["issuer_key"], p["issuer_certificate"])
+        if profile["not_before"] < issuer_cert.not_valid_before_utc or profile["not_after"] > issuer_cert.not_valid_after_utc:
+            raise CeremonyRefused(f"Step {step.number} (line {step.line_of('not_before')}): the validity must lie within "
+                                  f"that of {p['issuer_certificate']}.", hint="Nothing was signed.")
         request = x509.load_pem_x509_csr(self.outputs.read(p["csr"]))
         if not request.is_signature_valid:
             raise CeremonyRefused(f"The signature of {p['csr']} does not verify.")
@@ -319,9 +349,10 @@ class Ceremony:
         cert = X.certificate(sign=self._signer(p["issuer_key"]), key_algorithm=record.algorithm,
                              subject_public_key=request.public_key(), subject=request.subject,
                              issuer=issuer_cert.subject, issuer_public_key=issuer_cert.public_key(),
-                             issuer_ski=issuer_ski, profile=p, serial=X.random_serial(p["serial_bits"]),
+                             issuer_ski=issuer_ski, profile=profile, serial=X.random_serial(p["serial_bits"]),
                              issuer_cert=issuer_cert)
         self._certificate_written(result, p["output"], cert)
+        self._dates_written(result, dates)
 
     def _sign_crl(self, step: Step, result: StepResult) -> None:
         p = step.params

@@ -27,6 +27,8 @@ HASHES = ("SHA256", "SHA384", "SHA512", "SHA1")  # SHA1 is accepted here so that
 KEY_USAGES = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
               "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
 SUBJECT_FIELDS = ("CN", "O", "OU", "C", "ST", "L", "serialNumber")
+EXTENDED_KEY_USAGES = ("serverAuth", "clientAuth", "codeSigning", "emailProtection", "timeStamping", "OCSPSigning")
+SIGNING_TIME = "signing-time"  # not_before: the moment the engine signs
 SKI_METHODS = ("rfc5280", "sha256")
 REVOCATION_REASONS = ("unspecified", "key_compromise", "ca_compromise", "affiliation_changed", "superseded",
                       "cessation_of_operation", "certificate_hold", "privilege_withdrawn", "aa_compromise")
@@ -160,8 +162,15 @@ def boolean(node, what):
     return _scalar(node, what, ("bool",), "true or false").value.lower() in ("true", "yes", "on")
 
 
-def utc_time(node, what):
-    raw = _scalar(node, what, ("str", "timestamp"), "a UTC time such as 2026-03-14T09:00:00Z").value
+def utc_time_or_signing_time(node, what):
+    """A UTC time, or None for ``signing-time`` (the moment the engine signs)."""
+    if isinstance(node, yaml.ScalarNode) and node.tag == _TAG + "str" and node.value == SIGNING_TIME:
+        return None
+    return utc_time(node, what, f" or {SIGNING_TIME}")
+
+
+def utc_time(node, what, other: str = ""):
+    raw = _scalar(node, what, ("str", "timestamp"), f"a UTC time such as 2026-03-14T09:00:00Z{other}").value
     try:
         value = datetime.fromisoformat(raw.replace(" ", "T"))
     except ValueError:
@@ -212,7 +221,7 @@ def oid(node, what):
 
 def subject(node, what):
     m = _Map(node, what)
-    names = {k: m.take(k, text) for k in SUBJECT_FIELDS if m.has(k)}
+    names = {k: m.take(k, text) for k in list(m.items) if k in SUBJECT_FIELDS}  # in the script's order
     m.done(SUBJECT_FIELDS)
     return names
 
@@ -247,12 +256,16 @@ def witness(node, what):
 # --- the steps ------------------------------------------------------------------
 
 _PROFILE = {
-    "not_before": (utc_time, True, None), "not_after": (utc_time, True, None),
+    "not_before": (utc_time_or_signing_time, True, None), "not_after": (utc_time, True, None),
     "hash": (one_of(HASHES, upper=True), False, "SHA256"), "serial_bits": (integer, False, 128),
     "ca": (boolean, False, True), "path_length": (integer, False, None),
     "key_usage": (list_of(one_of(KEY_USAGES)), True, None), "ski": (one_of(SKI_METHODS), False, "rfc5280"),
     "policies": (list_of(oid), False, []),
+    "extended_key_usage": (list_of(one_of(EXTENDED_KEY_USAGES)), False, None),
+    "allow_backdating": (text, False, None),
 }
+# Optional parameters left out of a step's params (and so of its transcript inputs) when the script omits them.
+_ONLY_WHEN_GIVEN = ("extended_key_usage", "allow_backdating")
 SCHEMAS: dict[str, dict[str, tuple[Any, bool, Any]]] = {
     "generate-key": {"name": (text, True, None), "algorithm": (text, True, None), "size": (integer, True, None)},
     "export-public-key": {"key": (text, True, None), "output": (file_name, True, None)},
@@ -282,6 +295,9 @@ def _step(node: yaml.Node, number: int) -> Step:
     m.done(("action", *schema))  # an unknown (misspelt) key is named before a missing one
     params = {name: m.take(name, kind, required=req, default=default) for name, (kind, req, default) in schema.items()}
     m.done(("action", *schema))
+    for name in _ONLY_WHEN_GIVEN:
+        if params.get(name) is None:
+            params.pop(name, None)
     step = Step(number, action, _line(node), params, dict(m.lines))
     if action == "generate-key":
         try:

@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..service import algorithms as A
 from ..service import types as K
@@ -32,6 +32,10 @@ Signer = Callable[[str, bytes, str], bytes]  # (signing algorithm, data, message
 NAME_OIDS = {"CN": NameOID.COMMON_NAME, "O": NameOID.ORGANIZATION_NAME, "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
              "C": NameOID.COUNTRY_NAME, "ST": NameOID.STATE_OR_PROVINCE_NAME, "L": NameOID.LOCALITY_NAME,
              "serialNumber": NameOID.SERIAL_NUMBER}
+EXTENDED_KEY_USAGE_OIDS = {
+    "serverAuth": ExtendedKeyUsageOID.SERVER_AUTH, "clientAuth": ExtendedKeyUsageOID.CLIENT_AUTH,
+    "codeSigning": ExtendedKeyUsageOID.CODE_SIGNING, "emailProtection": ExtendedKeyUsageOID.EMAIL_PROTECTION,
+    "timeStamping": ExtendedKeyUsageOID.TIME_STAMPING, "OCSPSigning": ExtendedKeyUsageOID.OCSP_SIGNING}
 HASH_CLASSES = {"SHA256": hashes.SHA256, "SHA384": hashes.SHA384, "SHA512": hashes.SHA512}
 REASONS = {name: getattr(x509.ReasonFlags, name) for name in (
     "unspecified", "key_compromise", "ca_compromise", "affiliation_changed", "superseded",
@@ -44,6 +48,7 @@ def random_serial(bits: int) -> int:
 
 
 def name(fields: dict[str, str]) -> x509.Name:
+    """The subject's RDNs in the order of ``fields`` (the script's order), one attribute each."""
     return x509.Name([x509.NameAttribute(NAME_OIDS[k], v) for k, v in fields.items()])
 
 
@@ -159,6 +164,9 @@ def certificate(
         .add_extension(ski, critical=False)
         .add_extension(x509.AuthorityKeyIdentifier(issuer_ski or ski.digest, None, None), critical=False)
     )
+    if p.get("extended_key_usage"):
+        builder = builder.add_extension(x509.ExtendedKeyUsage(
+            [EXTENDED_KEY_USAGE_OIDS[u] for u in p["extended_key_usage"]]), critical=False)
     if p.get("crl_distribution_points"):
         builder = builder.add_extension(x509.CRLDistributionPoints([
             x509.DistributionPoint([x509.UniformResourceIdentifier(u)], None, None, None)

@@ -103,7 +103,7 @@ def test_network_engine_offline(kms, write_script):
      "'size' in step 1 (generate-key) must be a whole number", "size: big"),
     (("crl_number: 1", "crl_number: [1]"), "'crl_number' in step 7 (sign-crl) must be a whole number", "crl_number: [1]"),
     (("offline: true", "offline: true\nwitness: Dave"), "unknown key 'witness' in the script", "witness: Dave"),
-    (("not_before: 2026-01-01T00:00:00Z", "not_before: 2026-01-01T00:00:00+02:00"), "must be in UTC", "+02:00"),
+    (("this_update: 2026-01-01T00:00:00Z", "this_update: 2026-01-01T00:00:00+02:00"), "must be in UTC", "+02:00"),
     (("csr: intermediate.csr", "csr: root.pem"), "csr 'root.pem' is not the output of an earlier csr step", "csr: root.pem"),
     (("output: root.crl", "output: root.pem"), "output 'root.pem' is already written by step 3", "output: root.pem\n    this_update"),
     (("  - action: fingerprints", "  - action: fingerprint"), "action' in step 8 is 'fingerprint'", "action: fingerprint"),

@@ -40,7 +40,7 @@ steps:
     key: ceremony-root
     output: root.pem
     subject: {C: ES, O: Example PKI, CN: Example Root CA 2026}
-    not_before: 2026-01-01T00:00:00Z
+    not_before: 2026-03-14T00:00:00Z
     not_after: 2035-12-29T23:59:59Z
     path_length: 1
     key_usage: [key_cert_sign, crl_sign]

@@ -227,6 +227,27 @@ def verify(kms, args) -> int:
     return 0 if valid else 1
 
 
+def csr(kms, args) -> int:
+    """``keys csr REF --subject … --out FILE``: the file is claimed first, so nothing is signed for a path taken."""
+    import os
+
+    from ..files import open_new_file
+
+    with open_new_file(args.out) as f:
+        try:
+            made = kms.csr.make(args.ref, args.subject, args.san, args.format)
+            f.write(made.data)
+        except BaseException:
+            os.unlink(os.path.expanduser(args.out))
+            raise
+    if args.json:
+        emit_json({"path": args.out, **made.to_json()})
+    else:
+        print(f"CSR for key {safe_text(made.key_name, 80)} ({made.signature_algorithm}) written to "
+              f"{safe_text(args.out, 200)}: subject {safe_text(made.subject, 200)}, SHA-256 {made.sha256}.")
+    return 0
+
+
 def delete(kms, args) -> int:
     from .io import confirm_typed
 

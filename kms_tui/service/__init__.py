@@ -30,6 +30,8 @@ whose constructor takes the context and the services it calls:
                                                   ``signing.proofs``
 ``ceremony``         CeremonyService (ceremony)   the engine facts a key ceremony checks and
                                                   records — needs ``engines``
+``csr``              CsrService (csr)             make: a CSR signed by any key's engine — needs
+                                                  ``keys``, ``signing``
 ===================  ===========================  =============================================
 """
 
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from .ceremony import CeremonyEngine, CeremonyService
     from .compat import Compatibility, LamassuIncompatible, Verdict
     from .core import DEFAULT_ENGINE_ID, SecretPrompt, SecretRequest, ServiceContext
+    from .csr import CsrResult, CsrService
     from .deletion import ExpiredKey
     from .doctor import DoctorService
     from .doctor_report import DoctorReport, Finding
@@ -66,7 +69,7 @@ _EXPORTS = {
     "EngineTypeInfo": ".engine_views", "EngineView": ".engine_views", "ExpiredKey": ".deletion",
     "Finding": ".doctor_report", "SECRET_LOCATIONS": ".engine_secrets", "SecretPrompt": ".core",
     "SecretRequest": ".core", "ServiceContext": ".core", "SyncReport": ".inventory",
-    "Compatibility": ".compat", "LamassuIncompatible": ".compat", "Verdict": ".compat",
+    "Compatibility": ".compat", "LamassuIncompatible": ".compat", "Verdict": ".compat", "CsrResult": ".csr",
 }
 _RENAMED = {"SECRET_LOCATIONS": "LOCATIONS"}
 
@@ -97,6 +100,7 @@ class Kms:
     audit: AuditService
     doctor: DoctorService
     ceremony: CeremonyService
+    csr: CsrService
 
     def __init__(
         self,
@@ -194,9 +198,15 @@ def _ceremony(kms: Kms) -> CeremonyService:
     return CeremonyService(kms.context, kms.engines)
 
 
+def _csr(kms: Kms) -> CsrService:
+    from .csr import CsrService
+
+    return CsrService(kms.context, kms.keys, kms.signing)
+
+
 _SERVICES: dict[str, Callable[[Kms], object]] = {
     "keys": _keys, "engines": _engines, "signing": _signing, "inventory": _inventory, "audit": _audit,
-    "doctor": _doctor, "ceremony": _ceremony,
+    "doctor": _doctor, "ceremony": _ceremony, "csr": _csr,
 }
 _MAKING = threading.RLock()
 
@@ -205,4 +215,5 @@ __all__ = [
     "BatchSummary", "CeremonyEngine", "DEFAULT_ENGINE_ID", "DoctorReport", "EngineCheck", "EngineRemoval",
     "EngineTypeInfo", "EngineView", "ExpiredKey", "Finding", "Kms", "SECRET_LOCATIONS", "SecretPrompt",
     "SecretRequest", "ServiceContext", "SyncReport", "Compatibility", "LamassuIncompatible", "Verdict",
+    "CsrResult",
 ]

@@ -121,6 +121,18 @@ def _sign(verbs: Verbs) -> None:
     add_json(p)
 
 
+def _csr(verbs: Verbs) -> None:
+    p = _ref_verb(verbs, "csr", "key_cmds:csr", "a PKCS#10 certificate signing request signed by the key's engine")
+    p.add_argument("--subject", required=True,
+                   help="/C=ES/O=Example/CN=name (encoded in this order; \\/ escapes a slash) or RFC 4514 "
+                        "CN=name,O=Example,C=ES (read in reverse, so both give the same name)")
+    p.add_argument("--san", action="append", default=[], metavar="TYPE:VALUE",
+                   help="a subject alternative name: dns:NAME, ip:ADDRESS, email:ADDRESS or uri:URI (repeatable)")
+    p.add_argument("--format", default="pem", choices=("pem", "der"), help="the CSR's encoding (default: pem)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the new file to write (never overwritten)")
+    add_json(p)
+
+
 def _verify(verbs: Verbs) -> None:
     p = _ref_verb(verbs, "verify", "key_cmds:verify", "verify a signature (exit 0 valid, 1 invalid)")
     add_message(p)
@@ -186,7 +198,7 @@ def _binding(verb: str, verbs: Verbs) -> None:
 # Each verb's part of the tree, in --help order; a command builds its own verb's only.
 VERBS: dict[str, Callable[[Verbs], None]] = {
     "list": _list, "show": _show, "create": _create, "import": _import, "export-public": _export_public,
-    "sign": _sign, "verify": _verify, "delete": _delete, "action": _action, "purge-expired": _purge_expired,
+    "sign": _sign, "csr": _csr, "verify": _verify, "delete": _delete, "action": _action, "purge-expired": _purge_expired,
     "rename": _rename, "metadata": _metadata, "alias": functools.partial(_labels_of, "alias"),
     "tag": functools.partial(_labels_of, "tag"), "bind": functools.partial(_binding, "bind"),
     "unbind": functools.partial(_binding, "unbind"),

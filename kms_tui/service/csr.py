@@ -1,0 +1,154 @@
+"""The CSR service (``kms.csr``): a PKCS#10 request from any key on any engine that can sign.
+
+cryptography's builders sign only with their own key objects, and the private key
+never leaves its engine. So the request is built once with a throwaway key of the
+same family and hash (that gives the attributes and the signatureAlgorithm), its
+request info is re-assembled around the key's recorded SubjectPublicKeyInfo, the
+engine signs those bytes through ``kms.signing`` (the key proof, the check against
+the recorded key and the ``key.sign`` audit row hold as for any signature), and the
+request is checked against the recorded public key before it is handed out.
+The ceremony's builder (kms_tui/ceremony/x509build.py) does the same and can move
+onto this module.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from engines import algorithms as A
+from engines import keys as K
+from engines.errors import InvalidInput, KeyIntegrityError
+
+from .core import ServiceContext
+from .errors import Refused, Service
+from .key_ops import KeyService
+from .signing import SigningService
+from .x509_names import describe_san, parse_sans, parse_subject
+
+FORMATS = ("pem", "der")
+_HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
+    "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+Throwaway = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+
+@dataclass
+class CsrResult:
+    """A verified request: its bytes in the asked format and what the audit row says of it."""
+
+    data: bytes
+    format: str
+    subject: str  # RFC 4514
+    sans: list[str] = field(default_factory=list)
+    signature_algorithm: str = ""
+    key_id: str = ""
+    key_name: str = ""
+    sha256: str = ""  # of the DER request, whatever the format
+
+    def to_json(self) -> dict[str, object]:
+        return {"format": self.format, "subject": self.subject, "sans": self.sans,
+                "signature_algorithm": self.signature_algorithm, "key_id": self.key_id,
+                "key_name": self.key_name, "sha256": self.sha256}
+
+
+class CsrService(Service):
+    """Certificate signing requests whose proof of possession the key's engine signs."""
+
+    def __init__(self, context: ServiceContext, keys: KeyService, signing: SigningService) -> None:
+        self._ctx = context
+        self._keys = keys
+        self._signing = signing
+
+    def make(self, ref: str, subject: str, sans: Iterable[str] = (), fmt: str = "pem") -> CsrResult:
+        """A CSR for key ``ref`` with this subject and these SANs (``dns:``, ``ip:``, ``email:``, ``uri:``),
+        signed with the key's natural algorithm and verified against its recorded public key."""
+        if fmt not in FORMATS:
+            raise InvalidInput(f"Unknown CSR format {fmt!r}: pem or der.")
+        name, alt_names = parse_subject(subject), parse_sans(sans)
+        record = self._keys.resolve(ref)
+        if not record.has_private_key:
+            raise Refused(f"Key {record.name[:80]!r} is public-key only: it cannot sign a CSR.")
+        public_key = self._signing.proofs.recorded_public_key(record, "csr")
+        sig_alg = A.signing_algorithm(K.natural_algorithm(record.algorithm, record.size))
+        info, alg_el = _request_info(name, alt_names, public_key, record.algorithm, sig_alg.hash_name)
+        signature = self._signing.sign(ref, sig_alg.name, info, "RAW")
+        der = _tlv(0x30, info + alg_el + _tlv(0x03, b"\x00" + signature))
+        request = _verified(der, public_key)
+        made = CsrResult(
+            data=der if fmt == "der" else request.public_bytes(Encoding.PEM), format=fmt,
+            subject=name.rfc4514_string(), sans=[describe_san(n) for n in alt_names],
+            signature_algorithm=sig_alg.name, key_id=record.key_id, key_name=record.name,
+            sha256=hashlib.sha256(der).hexdigest())
+        self._ctx.store.audit.append("key.csr", engine_id=record.engine_id, key_id=record.key_id, details={
+            "subject": made.subject, "sans": made.sans, "signature_algorithm": made.signature_algorithm,
+            "csr_sha256": made.sha256})
+        return made
+
+
+def _verified(der: bytes, public_key: K.PublicKey) -> x509.CertificateSigningRequest:
+    """The request, once it carries the recorded public key and its signature verifies with it."""
+    request = x509.load_der_x509_csr(der)
+    if request.public_key() != public_key or not request.is_signature_valid:
+        raise KeyIntegrityError("The engine's signature on the CSR does not verify with the key's recorded "
+                                "public key; nothing was written.")
+    return request
+
+
+def _request_info(name: x509.Name, alt_names: list[x509.GeneralName], public_key: K.PublicKey,
+                  key_algorithm: str, hash_name: str | None) -> tuple[bytes, bytes]:
+    """The CertificationRequestInfo with the key's SPKI, and the signatureAlgorithm element."""
+    builder = x509.CertificateSigningRequestBuilder().subject_name(name)
+    if alt_names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+    digest = None if hash_name is None else _HASHES[hash_name]()
+    draft = builder.sign(_throwaway(key_algorithm), digest)
+    info_el, alg_el, _ = _elements(draft.public_bytes(Encoding.DER))
+    version, subject_el, _spki, attributes = _elements(info_el)
+    return _tlv(0x30, version + subject_el + K.spki_der(public_key) + attributes), alg_el
+
+
+@functools.cache
+def _throwaway(key_algorithm: str) -> Throwaway:
+    """A key of the family, only to learn the encoding; it never signs anything handed out (so its
+    size, which shows nowhere in what is kept, is the quickest to make)."""
+    if key_algorithm == A.RSA:
+        return rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    if key_algorithm == A.ECDSA:
+        return ec.generate_private_key(ec.SECP256R1())
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+def _length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(body)]) + body
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    return bytes([tag]) + _length(len(body)) + body
+
+
+def _elements(der: bytes) -> list[bytes]:
+    """The encoded elements of the outer SEQUENCE (definite lengths, as DER has them)."""
+    def head(at: int) -> tuple[int, int]:
+        first = der[at + 1]
+        if first < 0x80:
+            return at + 2, first
+        count = first & 0x7F
+        return at + 2 + count, int.from_bytes(der[at + 2: at + 2 + count], "big")
+
+    start, size = head(0)
+    out, at = [], start
+    while at < start + size:
+        body, length = head(at)
+        out.append(der[at: body + length])
+        at = body + length
+    return out

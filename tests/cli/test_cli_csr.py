@@ -113,3 +113,20 @@ def test_a_csr_from_a_softhsm2_key(secret_service, hsm, tmp_path):  # noqa: F811
     assert checked(out) == "subject=CN=token-key,O=Example,C=ES"
     assert x509.load_pem_x509_csr(out.read_bytes()).public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode() == key["public_key"]
+
+
+def test_a_swapped_public_key_in_the_database_makes_no_csr(cli, tmp_path):
+    """The record's public key edited to another key's: the engine's material does not hold it, so no
+    request is signed for the wrong key, and nothing is written."""
+    from tests.cli.test_cli_integrity import tamper
+
+    cli("keys", "create", "--algorithm", "ECDSA", "--size", "256", "--name", "a")
+    b = cli.json("keys", "create", "--algorithm", "ECDSA", "--size", "256", "--name", "b")
+    tamper(cli, "UPDATE keys SET public_key = ? WHERE name = 'a'", b["public_key"])
+    out = tmp_path / "a.csr"
+    proc = cli("keys", "csr", "a", "--subject", "/CN=a", "--out", str(out), code=3)
+    said = proc.stderr.decode()
+    assert not out.exists(), said
+    rows = cli.json("audit", "list", "--limit", "5")
+    assert rows[0]["action"] == "key.integrity_failure", rows[0]  # the refusal is on record
+    assert "key.csr" not in [r["action"] for r in rows]

@@ -100,3 +100,18 @@ def test_an_outage_is_one_clear_line_and_passes(aws_cli, tmp_path):
         aws_cli("keys", "sign", "back", "--algorithm", "ECDSA_SHA_256", input=b"x")
     finally:
         server.stop()
+
+
+def test_a_csr_from_an_aws_kms_key_verifies_with_openssl(aws_cli, moto_cli, tmp_path):
+    """The private key never leaves KMS: the request's signature is KMS's, over the request's TBS."""
+    import subprocess
+
+    add_engine(aws_cli, moto_cli, "AWS_KMS", "aws-kms", region="eu-north-1")
+    aws_cli("keys", "create", "--engine", "aws-kms", "--algorithm", "ECDSA", "--size", "256", "--name", "kms-device")
+    out = tmp_path / "kms-device.csr"
+    aws_cli("keys", "csr", "kms-device", "--subject", "/C=ES/O=Example/CN=kms-device", "--san", "dns:device.example",
+            "--out", str(out))
+    checked = subprocess.run(["openssl", "req", "-in", str(out), "-verify", "-noout", "-subject", "-nameopt",
+                              "RFC2253"], capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0 and "verify OK" in checked.stdout + checked.stderr, checked.stderr
+    assert "CN=kms-device,O=Example,C=ES" in checked.stdout

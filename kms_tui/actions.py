@@ -5,7 +5,7 @@ data: the wizards, engine registration, the doctor, the audit chain check, a
 ceremony, and the bindings of the screen it was opened from, titled with that
 screen's human name. ``TargetCommands`` (a palette provider) adds the actions
 that name their target: each registered engine's (sync, test, default, secret,
-re-key, unregister, its keys) and the selected key's (open, export, sign,
+re-key, unregister, its keys) and the selected key's (open, export, sign, CSR,
 verify, delete). The engines are read from the service in a thread worker when
 the palette opens, so typing never waits for the database.
 
@@ -41,6 +41,7 @@ from .screens.keys import KeysScreen
 from .service.types import KeyRecord
 from .text import safe_text
 from .wizards.create import CreateKeyWizard
+from .wizards.csr import CsrWizard
 from .wizards.import_key import ImportKeyWizard
 from .wizards.sign import SignWizard
 from .wizards.verify import VerifyWizard
@@ -69,6 +70,10 @@ def open_sign(app: App[Any], record: KeyRecord | None = None) -> None:
 
 def open_verify(app: App[Any], record: KeyRecord | None = None) -> None:
     app.push_screen(VerifyWizard(record))
+
+
+def open_csr(app: App[Any], record: KeyRecord | None = None) -> None:
+    app.push_screen(CsrWizard(record))
 
 
 def open_delete(app: App[Any], record: KeyRecord, done: Callable[[Any], None] | None = None) -> None:
@@ -209,6 +214,8 @@ def global_commands(app: App[Any]) -> Iterator[Command]:
     yield Command("Import key", "Import a PEM, DER, OpenSSH or JWK key (wizard)", lambda: open_import(app))
     yield Command("Sign", "Sign a message or digest with a key (wizard)", lambda: open_sign(app))
     yield Command("Verify", "Verify a signature (wizard)", lambda: open_verify(app))
+    yield Command("Make a CSR", "A certificate signing request signed by a key's engine (wizard)",
+                  lambda: open_csr(app))
     yield Command("Register an engine", "Add an HSM, cloud KMS, Vault or software engine (form)",
                   lambda: act_on(app, "engines", "register"))
     yield Command("Doctor: run every check", "Permissions, database, audit chain, keyring, engines, consistency",
@@ -262,7 +269,7 @@ def selected_key(screen: Screen) -> KeyRecord | None:
     return None
 
 
-KEY_ACTIONS = {"sign", "verify", "delete"}  # a binding of these is listed as a key command, with the key named
+KEY_ACTIONS = {"sign", "verify", "csr", "delete"}  # a binding of these is listed as a key command, with the key named
 
 
 def commands(app: App[Any], screen: Screen) -> Iterable[SystemCommand]:
@@ -281,6 +288,8 @@ def key_commands(app: App[Any], screen: Screen, record: KeyRecord) -> Iterator[C
                   lambda: open_export(cast("KmsApp", app), record))
     if record.has_private_key:
         yield Command(f"Sign with {name}", "Sign a message or digest (wizard)", lambda: open_sign(app, record))
+        yield Command(f"Make a CSR with {name}", "A certificate signing request signed by its engine (wizard)",
+                      lambda: open_csr(app, record))
     yield Command(f"Verify with {name}", "Verify a signature (wizard)", lambda: open_verify(app, record))
     yield Command(f"Delete key {name}", "Delete it, with its name typed to confirm", lambda: _delete(app, screen, record))
 

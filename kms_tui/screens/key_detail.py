@@ -20,6 +20,7 @@ from ..service.types import BINDINGS_KEY, KeyRecord
 from ..text import safe_text
 from ..widgets.cells import literal, strength
 from ..widgets.strength_panel import StrengthPanel
+from ..wizards.csr import CsrWizard
 from ..wizards.sign import SignWizard
 from ..wizards.verify import VerifyWizard
 from ..workers import ServiceCalls
@@ -33,6 +34,7 @@ class KeyDetailScreen(ServiceCalls, Screen):
         Binding("f2", "key_list", "Keys", id="detail.keys", show=False, tooltip="Back to the key list"),
         Binding("s", "sign", "Sign", id="detail.sign"),
         Binding("v", "verify", "Verify", id="detail.verify"),
+        Binding("C", "csr", "Make a CSR", id="detail.csr", show=False, tooltip="Make a certificate signing request with this key"),
         Binding("d", "delete", "Delete", id="detail.delete"),
         Binding("c", "copy", "Copy PEM", id="detail.copy"),
         Binding("a", "alias", "Aliases", id="detail.alias"),
@@ -156,6 +158,9 @@ class KeyDetailScreen(ServiceCalls, Screen):
 
     def action_verify(self) -> None:
         self.app.push_screen(VerifyWizard(self.record))
+
+    def action_csr(self) -> None:
+        self.app.push_screen(CsrWizard(self.record))
 
     def action_copy(self) -> None:
         if self.record:

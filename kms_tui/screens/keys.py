@@ -122,6 +122,7 @@ class KeysScreen(ServiceCalls, Screen):
         Binding("i", "import", "Import", id="keys.import"),
         Binding("s", "sign", "Sign", id="keys.sign"),
         Binding("v", "verify", "Verify", id="keys.verify"),
+        Binding("C", "csr", "Make a CSR", id="keys.csr", show=False, tooltip="Make a certificate signing request with the key"),
         Binding("d", "delete", "Delete", id="keys.delete"),
         Binding("o", "sort", "Sort", id="keys.sort", show=False),  # the status line says "sorted by … (o)"
         Binding("O", "reverse", "Reverse", id="keys.reverse", show=False),
@@ -487,6 +488,11 @@ class KeysScreen(ServiceCalls, Screen):
         from ..actions import open_verify
 
         open_verify(self.app, self.selected_record())
+
+    def action_csr(self) -> None:
+        from ..actions import open_csr
+
+        open_csr(self.app, self.selected_record())
 
     def action_delete(self) -> None:
         record = self.selected_record()

@@ -17,6 +17,7 @@ import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -32,6 +33,9 @@ from .errors import Refused, Service
 from .key_ops import KeyService
 from .signing import SigningService
 from .x509_names import describe_san, parse_sans, parse_subject
+
+if TYPE_CHECKING:
+    from store import KeyRecord
 
 FORMATS = ("pem", "der")
 _HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
@@ -58,6 +62,17 @@ class CsrResult:
                 "key_name": self.key_name, "sha256": self.sha256}
 
 
+@dataclass(frozen=True)
+class CsrPreview:
+    """What a request would say, read from the subject and SANs as typed (nothing signed yet)."""
+
+    subject: str  # RFC 4514 (the last RDN first)
+    rdns: list[str]  # one ``NAME=value`` per RDN, in the order they are encoded
+    sans: list[str]
+    signature_algorithm: str = ""  # when a key is given
+    engine_id: str = ""
+
+
 class CsrService(Service):
     """Certificate signing requests whose proof of possession the key's engine signs."""
 
@@ -65,6 +80,17 @@ class CsrService(Service):
         self._ctx = context
         self._keys = keys
         self._signing = signing
+
+    def check(self, subject: str | None, sans: Iterable[str] = (), key: KeyRecord | None = None) -> CsrPreview:
+        """The subject and SANs as ``make`` would encode them, or the ``InvalidInput`` naming the bad part
+        (``subject`` None: the SANs alone are read); with ``key``, also the signature algorithm and the
+        engine that would sign. Reads nothing, so a front end may call it as the operator types."""
+        name = x509.Name([]) if subject is None else parse_subject(subject)
+        alt_names = parse_sans(sans)
+        algorithm = "" if key is None else K.natural_algorithm(key.algorithm, key.size)
+        return CsrPreview(subject=name.rfc4514_string(), rdns=[rdn.rfc4514_string() for rdn in name.rdns],
+                          sans=[describe_san(n) for n in alt_names], signature_algorithm=algorithm,
+                          engine_id="" if key is None else key.engine_id)
 
     def make(self, ref: str, subject: str, sans: Iterable[str] = (), fmt: str = "pem") -> CsrResult:
         """A CSR for key ``ref`` with this subject and these SANs (``dns:``, ``ip:``, ``email:``, ``uri:``),

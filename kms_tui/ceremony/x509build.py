@@ -4,14 +4,13 @@
 never leaves its engine. So each object is built once with a throwaway key of the
 same family and hash, which gives the to-be-signed bytes with the right
 AlgorithmIdentifier; the engine signs those bytes (through ``kms.signing.sign``, so the
-signature is audited), and the DER is re-assembled as SEQUENCE { tbs,
-signatureAlgorithm, BIT STRING signature }. The result is checked with the
+signature is audited), and the DER is re-assembled (kms_tui/service/x509_draft.py, shared
+with ``kms-tui keys csr``). The result is checked with the
 issuer's public key before anyone writes it.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -19,12 +18,13 @@ from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..service import algorithms as A
 from ..service import types as K
+from ..service import x509_draft as D
 from .errors import CeremonyRefused
 
 Signer = Callable[[str, bytes, str], bytes]  # (signing algorithm, data, message type) -> signature
@@ -75,56 +75,6 @@ def signing_algorithm(key_algorithm: str, hash_name: str) -> str:
         return "ED25519"
     raise CeremonyRefused(f"A {key_algorithm} key cannot sign certificates.")
 
-
-@functools.cache
-def _throwaway(key_algorithm: str):
-    """A key of the same family, only to learn the TBS bytes and AlgorithmIdentifier; never used to sign output."""
-    if key_algorithm == A.RSA:
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    if key_algorithm == A.ECDSA:
-        return ec.generate_private_key(ec.SECP256R1())
-    return ed25519.Ed25519PrivateKey.generate()
-
-
-# --- DER ------------------------------------------------------------------------
-
-
-def _length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(body)]) + body
-
-
-def _tlv(tag: int, body: bytes) -> bytes:
-    return bytes([tag]) + _length(len(body)) + body
-
-
-def _elements(der: bytes) -> list[bytes]:
-    """The encoded elements of the outer SEQUENCE."""
-    def read(data: bytes, at: int) -> tuple[int, int]:
-        first = data[at + 1]
-        if first < 0x80:
-            return at + 2, first
-        count = first & 0x7F
-        return at + 2 + count, int.from_bytes(data[at + 2: at + 2 + count], "big")
-
-    if der[0] != 0x30:
-        raise ValueError("not a SEQUENCE")
-    start, size = read(der, 0)
-    out, at = [], start
-    while at < start + size:
-        body, length = read(der, at)
-        out.append(der[at: body + length])
-        at = body + length
-    return out
-
-
-def _resign(der: bytes, tbs: bytes, signature: bytes) -> bytes:
-    tbs_el, alg_el, _ = _elements(der)
-    if tbs_el != tbs:
-        raise ValueError("the builder's TBS bytes are not where they were expected")
-    return _tlv(0x30, tbs + alg_el + _tlv(0x03, b"\x00" + signature))
 
 
 def _engine_sign(sign: Signer, key_algorithm: str, hash_name: str, tbs: bytes) -> bytes:
@@ -180,9 +130,9 @@ def certificate(
     if p.get("policies"):
         builder = builder.add_extension(x509.CertificatePolicies([
             x509.PolicyInformation(x509.ObjectIdentifier(o), None) for o in p["policies"]]), critical=False)
-    draft = builder.sign(_throwaway(key_algorithm), _hash_arg(key_algorithm, p["hash"]))
+    draft = builder.sign(D.throwaway(key_algorithm), _hash_arg(key_algorithm, p["hash"]))
     tbs = draft.tbs_certificate_bytes
-    der = _resign(draft.public_bytes(Encoding.DER), tbs, _engine_sign(sign, key_algorithm, p["hash"], tbs))
+    der = D.resign(draft.public_bytes(Encoding.DER), tbs, _engine_sign(sign, key_algorithm, p["hash"], tbs))
     cert = x509.load_der_x509_certificate(der)
     try:
         if issuer_cert is None:
@@ -212,12 +162,10 @@ def csr(*, sign: Signer, key_algorithm: str, public_key, subject: x509.Name, has
     would be in the TBS, so the request info is rebuilt here with the real key.
     """
     draft = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(
-        _throwaway(key_algorithm), _hash_arg(key_algorithm, hash_name))
-    info_el, alg_el, _ = _elements(draft.public_bytes(Encoding.DER))
-    version, subject_el, _spki, attributes = _elements(info_el)
-    info = _tlv(0x30, version + subject_el + K.spki_der(public_key) + attributes)
+        D.throwaway(key_algorithm), _hash_arg(key_algorithm, hash_name))
+    info, alg_el = D.request_info(draft.public_bytes(Encoding.DER), public_key)
     signature = _engine_sign(sign, key_algorithm, hash_name, info)
-    request = x509.load_der_x509_csr(_tlv(0x30, info + alg_el + _tlv(0x03, b"\x00" + signature)))
+    request = x509.load_der_x509_csr(D.signed(info, alg_el, signature))
     if not request.is_signature_valid:
         raise CeremonyRefused("The engine's signature on the CSR does not verify; nothing was written.")
     return request
@@ -239,9 +187,9 @@ def crl(*, sign: Signer, key_algorithm: str, issuer_cert: x509.Certificate, this
         item = (x509.RevokedCertificateBuilder().serial_number(entry["serial"]).revocation_date(entry["date"])
                 .add_extension(x509.CRLReason(REASONS[entry["reason"]]), critical=False).build())
         builder = builder.add_revoked_certificate(item)
-    draft = builder.sign(_throwaway(key_algorithm), _hash_arg(key_algorithm, hash_name))
+    draft = builder.sign(D.throwaway(key_algorithm), _hash_arg(key_algorithm, hash_name))
     tbs = draft.tbs_certlist_bytes
-    der = _resign(draft.public_bytes(Encoding.DER), tbs, _engine_sign(sign, key_algorithm, hash_name, tbs))
+    der = D.resign(draft.public_bytes(Encoding.DER), tbs, _engine_sign(sign, key_algorithm, hash_name, tbs))
     result = x509.load_der_x509_crl(der)
     if not result.is_signature_valid(issuer_cert.public_key()):
         raise CeremonyRefused("The engine's signature on the CRL does not verify; nothing was written.")

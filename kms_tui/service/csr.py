@@ -7,13 +7,11 @@ request info is re-assembled around the key's recorded SubjectPublicKeyInfo, the
 engine signs those bytes through ``kms.signing`` (the key proof, the check against
 the recorded key and the ``key.sign`` audit row hold as for any signature), and the
 request is checked against the recorded public key before it is handed out.
-The ceremony's builder (kms_tui/ceremony/x509build.py) does the same and can move
-onto this module.
+The drafting and re-signing pieces are x509_draft's, shared with the ceremony's builders.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,13 +19,13 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from engines import algorithms as A
 from engines import keys as K
 from engines.errors import InvalidInput, KeyIntegrityError
 
+from . import x509_draft as D
 from .core import ServiceContext
 from .errors import Refused, Service
 from .key_ops import KeyService
@@ -40,7 +38,6 @@ if TYPE_CHECKING:
 FORMATS = ("pem", "der")
 _HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
     "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
-Throwaway = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 
 @dataclass
@@ -105,7 +102,7 @@ class CsrService(Service):
         sig_alg = A.signing_algorithm(K.natural_algorithm(record.algorithm, record.size))
         info, alg_el = _request_info(name, alt_names, public_key, record.algorithm, sig_alg.hash_name)
         signature = self._signing.sign(ref, sig_alg.name, info, "RAW")
-        der = _tlv(0x30, info + alg_el + _tlv(0x03, b"\x00" + signature))
+        der = D.signed(info, alg_el, signature)
         request = _verified(der, public_key)
         made = CsrResult(
             data=der if fmt == "der" else request.public_bytes(Encoding.PEM), format=fmt,
@@ -134,47 +131,6 @@ def _request_info(name: x509.Name, alt_names: list[x509.GeneralName], public_key
     if alt_names:
         builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
     digest = None if hash_name is None else _HASHES[hash_name]()
-    draft = builder.sign(_throwaway(key_algorithm), digest)
-    info_el, alg_el, _ = _elements(draft.public_bytes(Encoding.DER))
-    version, subject_el, _spki, attributes = _elements(info_el)
-    return _tlv(0x30, version + subject_el + K.spki_der(public_key) + attributes), alg_el
+    draft = builder.sign(D.throwaway(key_algorithm), digest)
+    return D.request_info(draft.public_bytes(Encoding.DER), public_key)
 
-
-@functools.cache
-def _throwaway(key_algorithm: str) -> Throwaway:
-    """A key of the family, only to learn the encoding; it never signs anything handed out (so its
-    size, which shows nowhere in what is kept, is the quickest to make)."""
-    if key_algorithm == A.RSA:
-        return rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    if key_algorithm == A.ECDSA:
-        return ec.generate_private_key(ec.SECP256R1())
-    return ed25519.Ed25519PrivateKey.generate()
-
-
-def _length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(body)]) + body
-
-
-def _tlv(tag: int, body: bytes) -> bytes:
-    return bytes([tag]) + _length(len(body)) + body
-
-
-def _elements(der: bytes) -> list[bytes]:
-    """The encoded elements of the outer SEQUENCE (definite lengths, as DER has them)."""
-    def head(at: int) -> tuple[int, int]:
-        first = der[at + 1]
-        if first < 0x80:
-            return at + 2, first
-        count = first & 0x7F
-        return at + 2 + count, int.from_bytes(der[at + 2: at + 2 + count], "big")
-
-    start, size = head(0)
-    out, at = [], start
-    while at < start + size:
-        body, length = head(at)
-        out.append(der[at: body + length])
-        at = body + length
-    return out

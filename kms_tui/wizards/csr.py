@@ -26,8 +26,15 @@ from ..service.types import KeyRecord
 from ..widgets.cells import literal
 from .commands import PROGRAM, CliCommand
 from .frame import SHORT_COMPACT
-from .parts import CommandView, cli_data_dir, summary
-from .sign import key_line
+from .parts import (
+    CommandView,
+    cli_data_dir,
+    compose_signing_key,
+    key_line,
+    look_up_signing_key,
+    signing_key_found,
+    summary,
+)
 from .steps import Step, WizardScreen, inline_text
 
 FORMATS = [("PEM", "pem"), ("DER", "der")]
@@ -83,10 +90,7 @@ class CsrWizard(WizardScreen[None]):
 
     def compose_steps(self) -> ComposeResult:
         with Vertical(id="key"):
-            yield Label("The key that signs the request: its name, an alias, its key id or a pkcs11: URI.")
-            yield Input(value=self.record.name if self.record else "", placeholder="name, alias or key id",
-                        id="key-ref")
-            yield Static("", id="key-found")
+            yield from compose_signing_key("The key that signs the request", self.record)
         with VerticalScroll(id="subject"):
             yield Label("Subject: /C=ES/O=Example/CN=name (in this order) or CN=name,O=Example,C=ES")
             yield Input(placeholder="/C=ES/O=Example/CN=www.example.com", id="subject-text", classes=SHORT_COMPACT)
@@ -150,10 +154,7 @@ class CsrWizard(WizardScreen[None]):
 
     def check_step(self, step: str) -> str | None | object:
         if step == "key":
-            ref = self.query_one("#key-ref", Input).value.strip()
-            if not ref:
-                return "Give the key: a name, an alias, a key id or a pkcs11: URI."
-            return self.wait_for("Looking up the key…", self.kms.keys.resolve, ref, then=self._resolved)
+            return look_up_signing_key(self, self._resolved)
         if step == "subject":
             self._validate()
             try:
@@ -171,12 +172,7 @@ class CsrWizard(WizardScreen[None]):
         return None
 
     def _resolved(self, record: KeyRecord) -> None:
-        self.query_one("#key-found", Static).update(Text("Key: ") + key_line(record))
-        if not record.has_private_key:
-            self.refuse(f"{record.name[:60]!r} is a public key only: it cannot sign a request.")
-        elif record.status == "missing":
-            self.refuse(f"{record.name[:60]!r} was not found in its engine at the last sync.")
-        else:
+        if signing_key_found(self, record, "it cannot sign a request"):
             self.record = record
             self.proceed()
 

@@ -89,6 +89,40 @@ def algorithm_option(name: str) -> Option:
     return Option(Text.assemble((name.ljust(26), "bold"), (note, "dim")), id=name)
 
 
+def compose_signing_key(purpose: str, record) -> ComposeResult:
+    """The key step of the sign and CSR wizards: a reference typed (or given by the screen it opened from)."""
+    yield Label(f"{purpose}: its name, an alias, its key id or a pkcs11: URI.")
+    yield Input(value=record.name if record else "", placeholder="name, alias or key id", id="key-ref")
+    yield Static("", id="key-found")
+
+
+def look_up_signing_key(wizard, then):
+    """The key step's check (sign, verify, CSR): the typed reference resolved in a worker, ``then`` given the record."""
+    ref = wizard.query_one("#key-ref", Input).value.strip()
+    if not ref:
+        return "Give the key: a name, an alias, a key id or a pkcs11: URI."
+    return wizard.wait_for("Looking up the key…", wizard.kms.keys.resolve, ref, then=then)
+
+
+def signing_key_found(wizard, record, public_only: str) -> bool:
+    """Shows the key found; False (the step refused, ``public_only`` saying why for a public key) when it
+    cannot sign now."""
+    wizard.query_one("#key-found", Static).update(Text("Key: ") + key_line(record))
+    if not record.has_private_key:
+        wizard.refuse(f"{record.name[:60]!r} is a public key only: {public_only}.")
+    elif record.status == "missing":
+        wizard.refuse(f"{record.name[:60]!r} was not found in its engine at the last sync.")
+    else:
+        return True
+    return False
+
+
+def key_line(record) -> Text:
+    """A key in one line: name, algorithm and size, engine."""
+    return Text.assemble(literal(record.name, 60, style="bold"), f"  {record.algorithm} {record.size} · ",
+                         literal(record.engine_id))
+
+
 def compose_names(example: str) -> ComposeResult:
     """The name, aliases and tags fields of the create and import wizards."""
     yield Label("Name (unique on this workstation)")

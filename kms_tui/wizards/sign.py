@@ -14,11 +14,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Input, Label, OptionList, Select, Static, TextArea
+from textual.widgets import Button, Input, OptionList, Select, Static, TextArea
 
 from ..service.errors import KmsError
 from ..service.types import KeyRecord
-from ..widgets.cells import literal
 from .commands import CliCommand, MessageSpec, sign_command
 from .frame import SHORT_COMPACT
 from .inputs import encode_signature, load_message, write_new_file
@@ -27,8 +26,12 @@ from .parts import (
     MessageSource,
     algorithm_option,
     cli_data_dir,
+    compose_signing_key,
     fitting_algorithms,
+    key_line,
+    look_up_signing_key,
     preferred_algorithm,
+    signing_key_found,
     summary,
 )
 from .steps import Step, WizardScreen, inline_text
@@ -42,12 +45,6 @@ def sign_message(kms, ref: str, algorithm: str, kind: str, text: str, path: str,
     signature = kms.signing.sign(ref, algorithm, data, message_type)
     spec = MessageSpec(digest=message_type == "DIGEST", path=path if kind == "file" else None, encoding=encoding)
     return signature, spec, len(data)
-
-
-def key_line(record: KeyRecord) -> Text:
-    """A key in one line: name, algorithm and size, engine."""
-    return Text.assemble(literal(record.name, 60, style="bold"), f"  {record.algorithm} {record.size} · ",
-                         literal(record.engine_id))
 
 
 class SignWizard(WizardScreen[None]):
@@ -77,10 +74,7 @@ class SignWizard(WizardScreen[None]):
 
     def compose_steps(self) -> ComposeResult:
         with Vertical(id="key"):
-            yield Label("The key to sign with: its name, an alias, its key id or a pkcs11: URI.")
-            yield Input(value=self.record.name if self.record else "", placeholder="name, alias or key id",
-                        id="key-ref")
-            yield Static("", id="key-found")
+            yield from compose_signing_key("The key to sign with", self.record)
         with Vertical(id="algorithm"):
             yield Static("", id="algorithm-key")
             yield OptionList(id="algorithm-list")
@@ -103,10 +97,7 @@ class SignWizard(WizardScreen[None]):
 
     def check_step(self, step: str) -> str | None | object:
         if step == "key":
-            ref = self.query_one("#key-ref", Input).value.strip()
-            if not ref:
-                return "Give the key: a name, an alias, a key id or a pkcs11: URI."
-            return self.wait_for("Looking up the key…", self.kms.keys.resolve, ref, then=self._resolved)
+            return look_up_signing_key(self, self._resolved)
         if step == "algorithm":
             option = self.query_one("#algorithm-list", OptionList).highlighted_option
             if option is None:
@@ -120,12 +111,7 @@ class SignWizard(WizardScreen[None]):
         return None
 
     def _resolved(self, record: KeyRecord) -> None:
-        self.query_one("#key-found", Static).update(Text("Key: ") + key_line(record))
-        if not record.has_private_key:
-            self.refuse(f"{record.name[:60]!r} is a public key only: it can verify but not sign.")
-        elif record.status == "missing":
-            self.refuse(f"{record.name[:60]!r} was not found in its engine at the last sync.")
-        else:
+        if signing_key_found(self, record, "it can verify but not sign"):
             if self.record is None or self.record.key_id != record.key_id:
                 self.algorithm = None  # another key: the algorithm is chosen again
             self.record = record

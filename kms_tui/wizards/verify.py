@@ -25,11 +25,12 @@ from .parts import (
     algorithm_option,
     cli_data_dir,
     fitting_algorithms,
+    key_line,
+    look_up_signing_key,
     preferred_algorithm,
     summary,
 )
 from .recognise import Recognised, recognise
-from .sign import key_line
 from .steps import Step, WizardScreen
 from .verdict import Verdict
 
@@ -162,10 +163,7 @@ class VerifyWizard(WizardScreen[None]):
                 return "Paste the public key, or choose a recorded key."
             return self.wait_for("Reading the public key…", self.kms.keys.inspect, pem.encode("utf-8"),
                                  then=lambda parsed: self._pasted(recognise(parsed), pem.encode("utf-8")))
-        ref = self.query_one("#key-ref", Input).value.strip()
-        if not ref:
-            return "Give the key: a name, an alias, a key id or a pkcs11: URI."
-        return self.wait_for("Looking up the key…", self.kms.keys.resolve, ref, then=self._resolved)
+        return look_up_signing_key(self, self._resolved)
 
     def _use_key(self, kind: tuple[str, int]) -> None:
         if not fitting_algorithms(*kind):

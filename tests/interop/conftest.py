@@ -7,14 +7,11 @@ library, loaded with its own configuration: a loaded module reads one configurat
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 from tests.engines.aws.moto_server import AWS_ENV, MotoServer, hermetic_env
 from tests.engines.azure.helpers import fresh_vault, start_server
-from tests.engines.pkcs11.softhsm import MODULE, make_softhsm
+from tests.engines.pkcs11.softhsm import make_softhsm, private_module
 from tests.engines.vault.openbao import OpenBao
 
 TOKEN = "lamassu"
@@ -57,18 +54,5 @@ def lamassu_azure(lamassu_azure_server):
 @pytest.fixture(scope="session")
 def lamassu_hsm(tmp_path_factory):
     """A token store with one token, and the path of a library copy loaded with its configuration."""
-    from engines.pkcs11.module import load_module
-
     hsm = make_softhsm(tmp_path_factory.mktemp("lamassu-softhsm"), tokens=(TOKEN,))
-    module = hsm.base / "libsofthsm2-lamassu.so"
-    shutil.copyfile(os.path.realpath(MODULE), module)
-    before = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(hsm.conf)
-    try:
-        load_module(str(module))
-    finally:
-        if before is None:
-            os.environ.pop("SOFTHSM2_CONF", None)
-        else:
-            os.environ["SOFTHSM2_CONF"] = before
-    return {"module": str(module), "token": TOKEN}
+    return {"module": private_module(hsm.conf, hsm.base / "libsofthsm2-lamassu.so"), "token": TOKEN}

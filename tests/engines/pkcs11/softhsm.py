@@ -94,3 +94,24 @@ def make_softhsm(base: Path, tokens: tuple[str, ...] = TOKENS) -> SoftHsm:
         hsm.init_token(label)
     hsm.init_token(RESTRICTED_TOKEN, restricted=True)
     return hsm
+
+
+def private_module(conf: Path, copy: Path) -> str:
+    """A copy of SoftHSM2's library at ``copy``, loaded now with the configuration ``conf``.
+
+    SoftHSM reads SOFTHSM2_CONF once, when a loaded library initialises: a copy of the library
+    is a second module with a configuration of its own, next to the one the process already uses.
+    """
+    from engines.pkcs11.module import load_module
+
+    shutil.copyfile(os.path.realpath(MODULE), copy)
+    before = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    try:
+        load_module(str(copy))
+    finally:
+        if before is None:
+            os.environ.pop("SOFTHSM2_CONF", None)
+        else:
+            os.environ["SOFTHSM2_CONF"] = before
+    return str(copy)

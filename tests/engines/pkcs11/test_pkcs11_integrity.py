@@ -7,14 +7,11 @@ Key pairs are replaced with ``pkcs11-tool``, as another program on the workstati
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 from engines.errors import KeyIntegrityError
 from kms_tui.batch import BatchItem
-from tests.engines.pkcs11.softhsm import MODULE, USER_PIN, make_softhsm
+from tests.engines.pkcs11.softhsm import USER_PIN, make_softhsm, private_module
 from tests.service.test_key_integrity import refused_rows, tamper
 
 TOKEN = "integrity"
@@ -25,21 +22,8 @@ LEGACY = "3f2a9c4e5b6d7e8f90a1b2c3d4e5f60718293a4b"  # a 40-hex (SKI-style) labe
 @pytest.fixture(scope="module")
 def hsm(tmp_path_factory):
     """A token store and a copy of the library loaded with its configuration (read at C_Initialize only)."""
-    from engines.pkcs11.module import load_module
-
     hsm = make_softhsm(tmp_path_factory.mktemp("softhsm-integrity"), tokens=(TOKEN,))
-    module = hsm.base / "libsofthsm2-integrity.so"
-    shutil.copyfile(os.path.realpath(MODULE), module)
-    before = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(hsm.conf)
-    try:
-        load_module(str(module))
-    finally:
-        if before is None:
-            os.environ.pop("SOFTHSM2_CONF", None)
-        else:
-            os.environ["SOFTHSM2_CONF"] = before
-    hsm.module = str(module)
+    hsm.module = private_module(hsm.conf, hsm.base / "libsofthsm2-integrity.so")
     return hsm
 
 

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 
 from kms_tui.service import Kms, compat
 from store import CredentialStore
-from tests.engines.pkcs11.softhsm import MODULE, SO_PIN, USER_PIN, require_tools
+from tests.engines.pkcs11.softhsm import SO_PIN, USER_PIN, private_module, require_tools
 from tests.memory_keyring import MemoryKeyring
 
 TOKEN = "interop"
@@ -46,7 +46,6 @@ def token(tmp_path_factory):
     (base / "tokens").mkdir()
     conf, module = base / "softhsm2.conf", base / "libsofthsm2-interop.so"
     conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
-    shutil.copyfile(os.path.realpath(MODULE), module)
     env = {**os.environ, "SOFTHSM2_CONF": str(conf), "OPENSSL_CONF": str(base / "openssl.cnf")}
     subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", TOKEN, "--so-pin", SO_PIN,
                     "--pin", USER_PIN], env=env, check=True, capture_output=True)
@@ -54,18 +53,7 @@ def token(tmp_path_factory):
     (base / "openssl.cnf").write_text(
         "openssl_conf = init\n[init]\nengines = engines\n[engines]\npkcs11 = pkcs11\n"
         f"[pkcs11]\nengine_id = pkcs11\nMODULE_PATH = {module}\nPIN = {USER_PIN}\ninit = 0\n")
-    from engines.pkcs11.module import load_module
-
-    before = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(conf)  # read once, as the copy initialises
-    try:
-        load_module(str(module))
-    finally:
-        if before is None:
-            os.environ.pop("SOFTHSM2_CONF", None)
-        else:
-            os.environ["SOFTHSM2_CONF"] = before
-    return env, str(module)
+    return env, private_module(conf, module)
 
 
 def _openssl_signs(env, record, message: Path, tmp: Path) -> bool:

@@ -26,6 +26,7 @@ against after the first 1 000.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import statistics
@@ -54,12 +55,13 @@ KEYS = (("ECDSA", 256, "ECDSA_SHA_256", "ECDSA"), ("RSA", 2048, "RSASSA_PKCS1_V1
 
 
 def _batch_rate(kms, name: str, sig_alg: str, lines: list[bytes]) -> float:
-    from kms_tui.batch import read_items, result_line
+    from kms_tui.batch import read_stream, result_line, result_lines
 
     out: list[str] = []
     start = time.perf_counter()
-    summary = kms.signing.sign_batch(name, sig_alg, read_items(lines), "DIGEST",
-                             emit=lambda *r: out.append(result_line(*r)))
+    summary = kms.signing.sign_batch(name, sig_alg, read_stream(io.BytesIO(b"".join(lines))), "DIGEST",
+                                     emit=lambda *r: out.append(result_line(*r)),
+                                     emit_many=lambda *r: out.extend(result_lines(*r)))
     elapsed = time.perf_counter() - start
     assert summary.signed == len(lines), summary
     return len(lines) / elapsed

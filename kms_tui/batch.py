@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
@@ -84,46 +85,104 @@ def parse_line(raw: bytes, line: int, encoding: str = "hex") -> BatchItem | None
         return BatchItem(line, line, None, str(exc))
 
 
-def read_items(lines: Iterable[bytes], encoding: str = "hex") -> Iterator[BatchItem]:
+class Items:
+    """Batch items from input lines, one by one (iteration) or in chunks of what was read at once.
+
+    Batch signing takes the chunks (``chunks()``): it signs a chunk's items back to back and
+    emits their results together, without waiting for input that has not arrived.
+    """
+
+    def __init__(self, line_chunks: Iterable[list[bytes]], encoding: str) -> None:
+        if encoding not in ENCODINGS:
+            raise ValueError(f"batch input is hex or base64, not {encoding!r}")
+        self._line_chunks, self._encoding = line_chunks, encoding
+
+    def __iter__(self) -> Iterator[BatchItem]:
+        for chunk in self.chunks():
+            yield from chunk
+
+    def chunks(self) -> Iterator[list[BatchItem]]:
+        """Lists of items, numbered from 1 across chunks; blank and comment lines skipped."""
+        number = 0
+        for raws in self._line_chunks:
+            first = number + 1
+            number += len(raws)
+            items = _hex_chunk(raws, first) if self._encoding == "hex" else None
+            if items is None:
+                items = [item for item in (parse_line(raw, n, self._encoding) for n, raw in enumerate(raws, first))
+                         if item is not None]
+            if items:
+                yield items
+
+
+def _hex_chunk(raws: list[bytes], first: int) -> list[BatchItem] | None:
+    """A chunk of plain hex lines decoded at once; None when any line needs ``parse_line``
+    (blank, comment, JSON, overlong or not hex): then the chunk is read line by line."""
+    texts = [raw.strip() for raw in raws]
+    if not all(texts) or max(map(len, raws)) > MAX_LINE_BYTES:
+        return None
+    unhexlify, make = binascii.unhexlify, tuple.__new__
+    try:
+        datas = [unhexlify(text) for text in texts]
+    except (binascii.Error, ValueError):
+        return None
+    return [make(BatchItem, (n, n, data, None)) for n, data in enumerate(datas, first)]
+
+
+def _fixed_chunks(lines: Iterable[bytes], size: int = 256) -> Iterator[list[bytes]]:
+    """Lines given as a list or an iterator, in chunks; an iterator is read as far as each chunk needs."""
+    if isinstance(lines, list):
+        for start in range(0, len(lines), size):
+            yield lines[start:start + size]
+        return
+    iterator = iter(lines)
+    while chunk := list(itertools.islice(iterator, size if not isinstance(lines, Iterator) else 1)):
+        yield chunk
+
+
+def read_items(lines: Iterable[bytes], encoding: str = "hex") -> Items:
     """Items from input lines, numbered from 1, as they are read (the input may be endless).
 
-    The hex reader is handed out itself, not wrapped in another generator: one generator
-    step per line, not two.
+    A list is taken in chunks of 256 lines; an iterator (a stream's lines) one line at a time,
+    so nothing waits for lines that have not arrived (``read_stream`` reads in chunks safely).
     """
-    if encoding not in ENCODINGS:
-        raise ValueError(f"batch input is hex or base64, not {encoding!r}")
-    if encoding == "hex":
-        return _hex_items(lines)
-    return _parsed_items(lines, encoding)
+    return Items(_fixed_chunks(lines), encoding)
 
 
-def _parsed_items(lines: Iterable[bytes], encoding: str) -> Iterator[BatchItem]:
-    for number, raw in enumerate(lines, 1):
-        item = parse_line(raw, number, encoding)
-        if item is not None:
-            yield item
+def read_stream(stream, encoding: str = "hex", limit: int = MAX_LINE_BYTES) -> Items:
+    """Items from a binary stream, in chunks of what each read returned: a read takes what the
+    stream has (``read1``: it waits only when nothing has arrived), so a chunk never waits for more."""
+    return Items(_stream_chunks(stream, limit), encoding)
 
 
-def _hex_items(lines: Iterable[bytes]) -> Iterator[BatchItem]:
-    """``read_items`` for hex: a line of plain hex is decoded here, any other goes through ``parse_line``.
+READ_BYTES = 1 << 16
 
-    Batches run once per line, so the usual line costs one strip, one decode and one tuple.
-    """
-    unhexlify, make, limit = binascii.unhexlify, tuple.__new__, MAX_LINE_BYTES
-    for number, raw in enumerate(lines, 1):
-        text = raw.strip()
-        data = None
-        if text and len(raw) <= limit:
-            try:
-                data = unhexlify(text)
-            except (binascii.Error, ValueError):
-                pass
-        if data is not None:
-            yield make(BatchItem, (number, number, data, None))
-            continue
-        item = parse_line(raw, number, "hex")
-        if item is not None:
-            yield item
+
+def _stream_chunks(stream, limit: int) -> Iterator[list[bytes]]:
+    """Lines of a stream (without their newline), grouped as they arrived. A line longer than
+    ``limit`` keeps only its first ``limit + 1`` bytes (``parse_line`` reports it), never held whole;
+    a line arriving a byte at a time is joined once, when it ends."""
+    read = getattr(stream, "read1", None) or stream.read
+    pieces: list[bytes] = []  # the line not yet ended
+    held = 0
+    while True:
+        block = read(READ_BYTES)
+        if not block:
+            if pieces:
+                yield [b"".join(pieces)]
+            return
+        lines = block.split(b"\n")
+        tail = lines.pop()
+        if lines:
+            if pieces:
+                pieces.append(lines[0])
+                lines[0] = b"".join(pieces)[:limit + 1]
+            yield lines
+            pieces, held = ([tail[:limit + 1]], min(len(tail), limit + 1)) if tail else ([], 0)
+        elif held <= limit and tail:
+            piece = tail[:limit + 1 - held]
+            pieces.append(piece)
+            held += len(piece)
 
 
 def read_lines(stream, limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
@@ -148,3 +207,12 @@ def result_line(item_id: str | int, line: int, signature: bytes | None, error: s
     if signature is not None:
         return f'{{"id": {shown}, "line": {line}, "signature": "{_b64(signature, newline=False).decode()}", "error": null}}'
     return f'{{"id": {shown}, "line": {line}, "signature": null, "error": {json.dumps(error, ensure_ascii=False)}}}'
+
+
+def result_lines(items, signatures, errors) -> list[str]:
+    """The output lines of many results at once (``emit_many``): errors is None when all were signed."""
+    if errors is not None:
+        return [result_line(item.id, item.line, sig, err) for item, sig, err in zip(items, signatures, errors, strict=True)]
+    b64, dumps = _b64, json.dumps
+    return [f'{{"id": {item.id if type(item.id) is int else dumps(item.id, ensure_ascii=False)}, "line": {item.line}, '
+            f'"signature": "{b64(sig, newline=False).decode()}", "error": null}}' for item, sig in zip(items, signatures, strict=True)]

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from ..batch import read_items, read_lines, result_line
+from ..batch import read_stream, result_line, result_lines
 from ..files import open_input, open_new_file
 
 FLUSH_SECONDS = 0.2
@@ -42,6 +42,16 @@ class _Output:
             self.written += 1
             if signature is None:
                 self.failed += 1
+            if len(self.pending) >= 512:
+                self._write()
+
+    def emit_many(self, items, signatures, errors) -> None:
+        texts = result_lines(items, signatures, errors)
+        with self._lock:
+            self.pending += texts
+            self.written += len(texts)
+            if errors is not None:
+                self.failed += sum(error is not None for error in errors)
             if len(self.pending) >= 512:
                 self._write()
 
@@ -109,8 +119,8 @@ def run_batch(kms, args) -> int:
     summary = None
     try:
         summary = kms.signing.sign_batch(
-            record.key_id, args.algorithm, read_items(read_lines(source), args.input_encoding),
-            args.message_type, emit=out.emit, progress=progress,
+            record.key_id, args.algorithm, read_stream(source, args.input_encoding),
+            args.message_type, emit=out.emit, emit_many=out.emit_many, progress=progress,
         )
     except KeyboardInterrupt:
         pass

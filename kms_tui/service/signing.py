@@ -11,58 +11,28 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from engines import algorithms as A
 from engines import keys as K
-from engines.errors import InvalidInput, KeyIntegrityError, KmsError
+from engines.errors import InvalidInput, KeyIntegrityError
 from store import KeyRecord
 
+from .batch_run import (
+    MAX_ENGINE_FAILURES_IN_A_ROW,
+    BatchEmit,
+    BatchEmitMany,
+    BatchItem,
+    BatchRun,
+    BatchSummary,
+)
 from .core import ServiceContext
 from .errors import Refused, Service
 from .integrity import KeyProofs
 from .key_ops import KeyService
 
-# After this many engine failures in a row, a batch stops: the engine is down, not one input bad.
-MAX_ENGINE_FAILURES_IN_A_ROW = 10
-
-
-# The batch hashes take each input and output after its length as 8 bytes (big-endian);
-# the lengths of digests and signatures are made once.
-_PREFIXES = tuple(n.to_bytes(8, "big") for n in range(1024))
-
-
-@dataclass
-class BatchSummary:
-    """What a batch did; the audit row carries the same figures."""
-
-    count: int = 0
-    signed: int = 0
-    failed: int = 0
-    interrupted: bool = False
-    stopped: str | None = None  # why the batch stopped early (engine failing), if it did
-    inputs_sha256: str = ""
-    outputs_sha256: str = ""
-    seconds: float = 0.0
-
-
-BatchEmit = Callable[[object, int, "bytes | None", "str | None"], None]
-
-
-class BatchItem(Protocol):
-    """One input of a batch: its id and line, and its bytes or why they could not be read."""
-
-    @property
-    def id(self) -> object: ...
-    @property
-    def line(self) -> int: ...
-    @property
-    def data(self) -> bytes | None: ...
-    @property
-    def error(self) -> str | None: ...
+__all__ = ["BatchEmit", "BatchEmitMany", "BatchItem", "BatchSummary", "MAX_ENGINE_FAILURES_IN_A_ROW", "SigningService"]
 
 
 class SigningService(Service):
@@ -117,6 +87,7 @@ class SigningService(Service):
         message_type: str = "RAW",
         *,
         emit: BatchEmit,
+        emit_many: BatchEmitMany | None = None,
         progress: Callable[[BatchSummary], None] | None = None,
         cancel: threading.Event | None = None,
     ) -> BatchSummary:
@@ -124,7 +95,8 @@ class SigningService(Service):
 
         ``items`` yields objects with ``id``, ``line``, ``data`` (bytes or None) and
         ``error`` (why the input could not be read); ``emit(id, line, signature,
-        error)`` receives each result as it is made. One failing item does not stop
+        error)`` receives each result as it is made, or ``emit_many(items, signatures,
+        errors)`` a part's results at once (see batch_run). One failing item does not stop
         the batch; ten engine failures in a row do. One audit row records the batch:
         counts and SHA-256 hashes over every input and every output, written even
         when the batch is interrupted.
@@ -139,75 +111,26 @@ class SigningService(Service):
         # The record must agree with itself; the engine proves the material the batch signs with
         # (once, as it fetches or finds it) to be the recorded key.
         public_key = self.proofs.recorded_public_key(record, "sign_batch")
-        summary = BatchSummary()
-        inputs, outputs = hashlib.sha256(), hashlib.sha256()
-        hash_in, hash_out = inputs.update, outputs.update
-        prefixes = _PREFIXES
-        unreadable = b"\xff" * 8  # stands in the hashes for an input line that could not be read
-        started = time.monotonic()
-        next_report = started
-        count = signed = in_a_row = 0
-        # The loop runs once per signature, so it keeps its counts in locals (the summary
-        # gets them on each progress report and at the end) and does the usual case (signed)
-        # in the fewest steps: on a fast engine, bookkeeping is a measurable share of a signature.
+        batch: BatchRun | None = None
         try:
             with contextlib.ExitStack() as held:
                 # Opened on the engine's current secret: a driver opened before another process
                 # re-keyed the engine reopens with the new passphrase (as single signing does).
                 sign_one = self._ctx.on_current_secret(record.engine_id, lambda driver: held.enter_context(
                     driver.signer(ref, sig_alg, mt, expected=public_key)))
-                for item in items:
-                    if cancel is not None and cancel.is_set():
-                        summary.interrupted = True
-                        break
-                    count += 1
-                    data = item.data
-                    signature = error = None
-                    if data is None:
-                        error = item.error
-                        hash_in(unreadable)
-                    else:
-                        size = len(data)
-                        hash_in((prefixes[size] if size < 1024 else size.to_bytes(8, "big")) + data)
-                        try:
-                            signature = sign_one(data)
-                        except InvalidInput as exc:
-                            error = exc.message
-                        except KeyIntegrityError:
-                            raise  # another key behind the record (a session found it again): the batch stops
-                        except KmsError as exc:
-                            error = exc.message
-                            in_a_row += 1
-                    if signature is not None:
-                        in_a_row = 0
-                        signed += 1
-                        size = len(signature)
-                        hash_out((prefixes[size] if size < 1024 else size.to_bytes(8, "big")) + signature)
-                        emit(item.id, item.line, signature, None)
-                    else:
-                        hash_out(unreadable)
-                        emit(item.id, item.line, None, error)
-                        if in_a_row >= MAX_ENGINE_FAILURES_IN_A_ROW:
-                            summary.stopped = f"the engine failed {in_a_row} times in a row: {error}"
-                            break
-                    if progress is not None:
-                        now = time.monotonic()
-                        if now >= next_report:
-                            next_report = now + 0.1
-                            summary.count, summary.signed, summary.failed = count, signed, count - signed
-                            summary.seconds = now - started
-                            progress(summary)
+                batch = BatchRun(sign_one, emit, emit_many, progress, cancel)
+                batch.run(items)
         except KeyIntegrityError:
-            summary.interrupted = True
+            if batch is not None:
+                batch.summary.interrupted = True
             self.proofs.record_failure(record, "sign_batch", "engine: the material has another public key")
             raise
         except BaseException:
-            summary.interrupted = True
+            if batch is not None:
+                batch.summary.interrupted = True
             raise
         finally:
-            summary.count, summary.signed, summary.failed = count, signed, count - signed
-            summary.seconds = time.monotonic() - started
-            summary.inputs_sha256, summary.outputs_sha256 = inputs.hexdigest(), outputs.hexdigest()
+            summary = batch.finish() if batch is not None else BatchSummary()
             if summary.count:
                 self._audit_batch(record, sig_alg, mt, summary)
         return summary

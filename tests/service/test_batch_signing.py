@@ -12,7 +12,15 @@ from cryptography.hazmat.primitives import serialization
 
 from engines.errors import InvalidInput
 from engines.testing import verify_independently
-from kms_tui.batch import MAX_LINE_BYTES, BatchItem, read_items, read_lines, result_line
+from kms_tui.batch import (
+    MAX_LINE_BYTES,
+    BatchItem,
+    read_items,
+    read_lines,
+    read_stream,
+    result_line,
+    result_lines,
+)
 from kms_tui.service.errors import Refused
 
 
@@ -74,6 +82,66 @@ def test_an_overlong_line_is_reported_without_being_held_and_numbering_goes_on()
     items = list(read_items(read_lines(stream)))
     assert [(i.line, i.data) for i in items] == [(1, b"\x00"), (2, None), (3, b"\x01")]
     assert "longer than" in items[1].error
+
+
+class Trickle(io.RawIOBase):
+    """A stream that hands out its bytes a few at a time, the way a pipe does."""
+
+    def __init__(self, data: bytes, sizes: list[int]):
+        self._data, self._sizes, self.reads, self._at = memoryview(data), sizes, 0, 0
+
+    def readable(self):
+        return True
+
+    def read1(self, n=-1):
+        size = self._sizes[self.reads % len(self._sizes)]
+        self.reads += 1
+        piece = bytes(self._data[self._at:self._at + size])
+        self._at += len(piece)
+        return piece
+
+
+def test_a_stream_read_as_it_arrives_gives_the_items_of_a_line_by_line_read():
+    digest = hashlib.sha256(b"a").hexdigest().encode()
+    data = (digest + b"\n\n# c\n" + b"f" * (MAX_LINE_BYTES + 5) + b"\n" + b'{"id": "x", "hex": "00"}\r\n'
+            + b"zz\n" + digest + b"\n" + digest)  # the last line has no newline
+    by_line = [(i.id, i.line, i.data, i.error) for i in read_items(read_lines(io.BytesIO(data)))]
+    for sizes in ([len(data)], [7, 64, 3], [65536], [1] * 80 + [len(data)]):
+        stream = Trickle(data, sizes)
+        chunks = list(read_stream(stream).chunks())
+        assert [(i.id, i.line, i.data, i.error) for c in chunks for i in c] == by_line
+    assert [line for _, line, _, _ in by_line] == [1, 4, 5, 6, 7, 8]
+
+
+def test_a_part_grows_on_a_fast_engine_and_stays_one_item_on_a_slow_one(kms, monkeypatch):
+    import kms_tui.service.batch_run as batch_run
+
+    kms.keys.create("ECDSA", 256, "ec")
+    lines = [hashlib.sha256(b"%d" % n).hexdigest().encode() for n in range(300)]
+    parts: list[int] = []
+
+    def many(items, signatures, errors):
+        parts.append(len(items))
+
+    kms.signing.sign_batch("ec", "ECDSA_SHA_256", read_items(lines), "DIGEST", emit=Collect(), emit_many=many)
+    assert sum(parts) == 300 and parts[:3] == [1, 2, 4] and max(parts) > 16
+    parts.clear()
+    clock = iter(range(100_000))
+    monkeypatch.setattr(batch_run.time, "monotonic", lambda: next(clock) * 0.05)  # every part "takes" 50 ms
+    kms.signing.sign_batch("ec", "ECDSA_SHA_256", read_items(lines[:20]), "DIGEST", emit=Collect(), emit_many=many)
+    assert parts == [1] * 20
+
+
+def test_results_handed_at_once_are_the_lines_and_hashes_of_results_one_by_one(kms):
+    kms.keys.create("ED25519", 256, "ed")  # deterministic signatures: both batches must agree byte for byte
+    lines = [b"00", b"zz", b"0102", b'{"id": "q\\u202e", "hex": "03"}'] * 30
+    one_by_one, at_once = [], []
+    a = kms.signing.sign_batch("ed", "ED25519", read_items(lines),
+                               emit=lambda *r: one_by_one.append(result_line(*r)))
+    b = kms.signing.sign_batch("ed", "ED25519", read_items(lines), emit=Collect(),
+                               emit_many=lambda *r: at_once.extend(result_lines(*r)))
+    assert at_once == one_by_one and len(at_once) == 120
+    assert (a.inputs_sha256, a.outputs_sha256, a.signed, a.failed) == (b.inputs_sha256, b.outputs_sha256, 90, 30)
 
 
 def test_result_lines_are_json_with_the_id_as_given():
@@ -198,10 +266,10 @@ def test_an_interruption_mid_batch_still_writes_the_audit_row(kms):
 
 
 def test_progress_is_reported_with_running_counts(kms, monkeypatch):
-    import kms_tui.service.signing as signing
+    import kms_tui.service.batch_run as batch_run
 
     clock = iter(range(0, 10_000))
-    monkeypatch.setattr(signing.time, "monotonic", lambda: next(clock) * 0.05)
+    monkeypatch.setattr(batch_run.time, "monotonic", lambda: next(clock) * 0.05)
     kms.keys.create("ED25519", 256, "ed")
     seen = []
     kms.signing.sign_batch("ed", "ED25519", read_items([b"00", b"zz"] * 20), emit=Collect(),

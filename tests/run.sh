@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(softhsm2 gnome-keyring dbus dbus-bin openssl opensc tmux libsecret-tools libengine-pkcs11-openssl openssh-client)
+APT_PACKAGES=(softhsm2 gnome-keyring dbus dbus-bin openssl opensc tmux libsecret-tools libengine-pkcs11-openssl openssh-client gnutls-bin)
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 missing=()

@@ -12,7 +12,8 @@ def stamp(moment: datetime) -> str:
 
 
 def describe_step(step: Step) -> str:
-    """What a step will do, in one sentence for the room and the transcript's plan."""
+    """What a step will do, in one sentence for the room and the transcript's plan (certificates and CRLs
+    are linted by pkilint before they are written; its warnings follow in the step's result)."""
     p = step.params
     if step.action == "generate-key":
         return (f"Generate {p['algorithm']} {p['size']} key {p['name']!r} in the engine, then sign a random "
@@ -46,7 +47,7 @@ def _valid(p: dict) -> str:
 
 def _extras(p: dict) -> str:
     """The optional parts of a certificate profile, when the script gives them."""
-    text = ""
+    text = f", profile {p['profile']}" if p.get("profile") else ""
     if p.get("extended_key_usage"):
         text += f", extended key usage {', '.join(p['extended_key_usage'])}"
     if p.get("allow_backdating"):

@@ -23,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..service import algorithms as A
+from ..service import cert_lint, cert_profiles
 from ..service import types as K
 from ..service.errors import KmsError
 from . import x509build as X
@@ -273,13 +274,31 @@ class Ceremony:
         result.details = {"public_key_sha256": fingerprint(spki)}
         result.lines.append(f"public key fingerprint (SHA-256 of the DER SPKI) {fingerprint(spki)}")
 
+    @staticmethod
+    def _linted(step: Step, report: cert_lint.LintReport) -> dict[str, Any]:
+        """pkilint's errors refuse the object (nothing written); its warnings, if any, go to the transcript."""
+        if report.errors:
+            raise CeremonyRefused(f"Step {step.number} (line {step.line}): pkilint refuses {step.params['output']}: "
+                                  + "; ".join(report.errors) + ".", hint="Nothing was written.")
+        return {"lint_warnings": report.warnings} if report.warnings else {}
+
+    @staticmethod
+    def _warned(result: StepResult, found: dict[str, Any]) -> None:
+        result.details.update(found)
+        result.lines += [f"pkilint warning: {w}" for w in found.get("lint_warnings", [])]
+
     def _certificate_written(self, result: StepResult, name: str, cert: x509.Certificate) -> None:
+        der = cert.public_bytes(Encoding.DER)
+        profile = result.step.params.get("profile")
+        found = self._linted(result.step, cert_lint.certificate(
+            der, cert_profiles.load(profile).lint if profile else "rfc5280"))
         self._write(result, name, cert.public_bytes(Encoding.PEM))
         ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest.hex()
         result.details = {"subject": cert.subject.rfc4514_string(), "issuer": cert.issuer.rfc4514_string(),
                           "serial": format(cert.serial_number, "x"), "ski": ski,
-                          "certificate_sha256": fingerprint(cert.public_bytes(Encoding.DER))}
+                          "certificate_sha256": fingerprint(der)}
         result.lines += [f"serial {result.details['serial']}", f"subject key identifier {ski}"]
+        self._warned(result, found)
 
     def _dated(self, step: Step) -> tuple[dict[str, Any], dict[str, Any]]:
         """The step's profile at the signing time, and what the transcript records of its dates.
@@ -360,8 +379,10 @@ class Ceremony:
         crl = X.crl(sign=self._signer(p["issuer_key"]), key_algorithm=record.algorithm, issuer_cert=issuer_cert,
                     this_update=p["this_update"], next_update=p["next_update"], number=p["crl_number"],
                     hash_name=p["hash"], revoked=p["revoked"])
+        found = self._linted(step, cert_lint.crl(crl.public_bytes(Encoding.DER)))
         self._write(result, p["output"], crl.public_bytes(Encoding.PEM))
         result.details = {"crl_number": p["crl_number"], "revoked": [format(r["serial"], "x") for r in p["revoked"]]}
+        self._warned(result, found)
 
     def _fingerprints(self, step: Step, result: StepResult) -> None:
         listed = [{"file": w["file"], "sha256": self.outputs.sha256(w["file"])} for w in self.written]

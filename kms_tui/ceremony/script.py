@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from ..service import algorithms as A
+from ..service import cert_profiles
 from ..service.types import EngineTypeNames, is_engine_type
 from .errors import ScriptError
 
@@ -24,12 +25,11 @@ MAX_SCRIPT_BYTES = 256 * 1024
 ACTIONS = ("generate-key", "export-public-key", "self-signed-certificate", "csr", "sign-certificate",
            "sign-crl", "fingerprints")
 HASHES = ("SHA256", "SHA384", "SHA512", "SHA1")  # SHA1 is accepted here so that the lint can refuse it by name
-KEY_USAGES = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
-              "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
+KEY_USAGES = cert_profiles.KEY_USAGES
 SUBJECT_FIELDS = ("CN", "O", "OU", "C", "ST", "L", "serialNumber")
-EXTENDED_KEY_USAGES = ("serverAuth", "clientAuth", "codeSigning", "emailProtection", "timeStamping", "OCSPSigning")
+EXTENDED_KEY_USAGES = cert_profiles.EXTENDED_KEY_USAGES
 SIGNING_TIME = "signing-time"  # not_before: the moment the engine signs
-SKI_METHODS = ("rfc5280", "sha256")
+SKI_METHODS = cert_profiles.SKI_METHODS
 REVOCATION_REASONS = ("unspecified", "key_compromise", "ca_compromise", "affiliation_changed", "superseded",
                       "cessation_of_operation", "certificate_hold", "privilege_withdrawn", "aa_compromise")
 FILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -226,6 +226,10 @@ def subject(node, what):
     return names
 
 
+def profile_name(node, what):
+    return one_of(tuple(cert_profiles.names()))(node, what)
+
+
 def serial(node, what):
     value = _scalar(node, what, ("int", "str"), "a serial number (decimal, or hex with 0x)").value
     try:
@@ -259,13 +263,13 @@ _PROFILE = {
     "not_before": (utc_time_or_signing_time, True, None), "not_after": (utc_time, True, None),
     "hash": (one_of(HASHES, upper=True), False, "SHA256"), "serial_bits": (integer, False, 128),
     "ca": (boolean, False, True), "path_length": (integer, False, None),
-    "key_usage": (list_of(one_of(KEY_USAGES)), True, None), "ski": (one_of(SKI_METHODS), False, "rfc5280"),
+    "key_usage": (list_of(one_of(KEY_USAGES)), False, None), "ski": (one_of(SKI_METHODS), False, "rfc5280"),
     "policies": (list_of(oid), False, []),
     "extended_key_usage": (list_of(one_of(EXTENDED_KEY_USAGES)), False, None),
-    "allow_backdating": (text, False, None),
+    "allow_backdating": (text, False, None), "profile": (profile_name, False, None),
 }
 # Optional parameters left out of a step's params (and so of its transcript inputs) when the script omits them.
-_ONLY_WHEN_GIVEN = ("extended_key_usage", "allow_backdating")
+_ONLY_WHEN_GIVEN = ("extended_key_usage", "allow_backdating", "profile")
 SCHEMAS: dict[str, dict[str, tuple[Any, bool, Any]]] = {
     "generate-key": {"name": (text, True, None), "algorithm": (text, True, None), "size": (integer, True, None)},
     "export-public-key": {"key": (text, True, None), "output": (file_name, True, None)},
@@ -299,6 +303,8 @@ def _step(node: yaml.Node, number: int) -> Step:
         if params.get(name) is None:
             params.pop(name, None)
     step = Step(number, action, _line(node), params, dict(m.lines))
+    if "key_usage" in schema:
+        _with_profile(step)
     if action == "generate-key":
         try:
             params["algorithm"] = A.normalise_algorithm(params["algorithm"])
@@ -307,6 +313,17 @@ def _step(node: yaml.Node, number: int) -> Step:
         except Exception as exc:
             raise _fail(step.line_of("algorithm"), getattr(exc, "message", str(exc))) from None
     return step
+
+
+def _with_profile(step: Step) -> None:
+    """A certificate step's ``profile:`` fills every certificate field the step does not give itself."""
+    p = step.params
+    if p.get("profile"):
+        for name, value in cert_profiles.load(p["profile"]).fields().items():
+            if name not in step.lines:
+                p[name] = value
+    if p["key_usage"] is None:
+        raise _fail(step.line, f"step {step.number} ({step.action}) needs the key 'key_usage' (or a 'profile').")
 
 
 def _engine(node: yaml.Node) -> EngineSpec:

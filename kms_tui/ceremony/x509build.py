@@ -11,8 +11,8 @@ issuer's public key before anyone writes it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import secrets
 from collections.abc import Callable
 from datetime import datetime
 
@@ -20,10 +20,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 
 from ..service import algorithms as A
-from ..service import types as K
+from ..service import certificates as C
 from ..service import x509_draft as D
 from .errors import CeremonyRefused
 
@@ -32,37 +32,20 @@ Signer = Callable[[str, bytes, str], bytes]  # (signing algorithm, data, message
 NAME_OIDS = {"CN": NameOID.COMMON_NAME, "O": NameOID.ORGANIZATION_NAME, "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
              "C": NameOID.COUNTRY_NAME, "ST": NameOID.STATE_OR_PROVINCE_NAME, "L": NameOID.LOCALITY_NAME,
              "serialNumber": NameOID.SERIAL_NUMBER}
-EXTENDED_KEY_USAGE_OIDS = {
-    "serverAuth": ExtendedKeyUsageOID.SERVER_AUTH, "clientAuth": ExtendedKeyUsageOID.CLIENT_AUTH,
-    "codeSigning": ExtendedKeyUsageOID.CODE_SIGNING, "emailProtection": ExtendedKeyUsageOID.EMAIL_PROTECTION,
-    "timeStamping": ExtendedKeyUsageOID.TIME_STAMPING, "OCSPSigning": ExtendedKeyUsageOID.OCSP_SIGNING}
+EXTENDED_KEY_USAGE_OIDS = C.EXTENDED_KEY_USAGE_OIDS
 HASH_CLASSES = {"SHA256": hashes.SHA256, "SHA384": hashes.SHA384, "SHA512": hashes.SHA512}
 REASONS = {name: getattr(x509.ReasonFlags, name) for name in (
     "unspecified", "key_compromise", "ca_compromise", "affiliation_changed", "superseded",
     "cessation_of_operation", "certificate_hold", "privilege_withdrawn", "aa_compromise")}
 
 
-def random_serial(bits: int) -> int:
-    """A positive serial with ``bits`` bits from the CSPRNG (the top bit set, so it has all of them)."""
-    return secrets.randbits(bits - 1) | (1 << (bits - 1))
+random_serial = C.random_serial
+subject_key_identifier = C.subject_key_identifier
 
 
 def name(fields: dict[str, str]) -> x509.Name:
     """The subject's RDNs in the order of ``fields`` (the script's order), one attribute each."""
     return x509.Name([x509.NameAttribute(NAME_OIDS[k], v) for k, v in fields.items()])
-
-
-def subject_key_identifier(public_key, method: str) -> x509.SubjectKeyIdentifier:
-    """RFC 5280 method 1 (SHA-1 of the subjectPublicKey BIT STRING), or the SHA-256 method.
-
-    The SHA-256 method follows Lamassu, whose key ids are the lowercase hex SHA-256 of the
-    DER SubjectPublicKeyInfo (lamassuiot/lamassuiot, the KMS key id derivation that
-    DESIGN.md §2 describes): the identifier is those 32 bytes, so a certificate's SKI and its
-    key's Lamassu key id are the same value.
-    """
-    if method == "sha256":
-        return x509.SubjectKeyIdentifier(hashlib.sha256(K.spki_der(public_key)).digest())
-    return x509.SubjectKeyIdentifier.from_public_key(public_key)
 
 
 def signing_algorithm(key_algorithm: str, hash_name: str) -> str:
@@ -91,57 +74,44 @@ def _hash_arg(key_algorithm: str, hash_name: str):
 # --- the three objects ---------------------------------------------------------------
 
 
-def _usage(names: list[str]) -> x509.KeyUsage:
-    flags = {n: n in names for n in ("digital_signature", "content_commitment", "key_encipherment",
-                                     "data_encipherment", "key_agreement", "key_cert_sign", "crl_sign",
-                                     "encipher_only", "decipher_only")}
-    return x509.KeyUsage(**flags)
-
-
 def certificate(
     *, sign: Signer, key_algorithm: str, subject_public_key, subject: x509.Name, issuer: x509.Name,
     issuer_public_key, issuer_ski: bytes | None, profile: dict, serial: int, issuer_cert: x509.Certificate | None = None,
 ) -> x509.Certificate:
-    """A certificate signed by the engine; checked against the issuer's public key."""
+    """A certificate signed by the engine (the service's builder, shared with ``keys certificate``);
+    checked against the issuer's public key."""
     p = profile
-    ski = subject_key_identifier(subject_public_key, p["ski"])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject).issuer_name(issuer).public_key(subject_public_key).serial_number(serial)
-        .not_valid_before(p["not_before"]).not_valid_after(p["not_after"])
-        .add_extension(x509.BasicConstraints(ca=p["ca"], path_length=p["path_length"] if p["ca"] else None), critical=True)
-        .add_extension(_usage(p["key_usage"]), critical=True)
-        .add_extension(ski, critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier(issuer_ski or ski.digest, None, None), critical=False)
-    )
-    if p.get("extended_key_usage"):
-        builder = builder.add_extension(x509.ExtendedKeyUsage(
-            [EXTENDED_KEY_USAGE_OIDS[u] for u in p["extended_key_usage"]]), critical=False)
-    if p.get("crl_distribution_points"):
-        builder = builder.add_extension(x509.CRLDistributionPoints([
-            x509.DistributionPoint([x509.UniformResourceIdentifier(u)], None, None, None)
-            for u in p["crl_distribution_points"]]), critical=False)
-    access = [x509.AccessDescription(x509.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(u))
-              for u in p.get("ocsp") or []]
-    access += [x509.AccessDescription(x509.AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(u))
-               for u in p.get("ca_issuers") or []]
-    if access:
-        builder = builder.add_extension(x509.AuthorityInformationAccess(access), critical=False)
-    if p.get("policies"):
-        builder = builder.add_extension(x509.CertificatePolicies([
-            x509.PolicyInformation(x509.ObjectIdentifier(o), None) for o in p["policies"]]), critical=False)
-    draft = builder.sign(D.throwaway(key_algorithm), _hash_arg(key_algorithm, p["hash"]))
-    tbs = draft.tbs_certificate_bytes
-    der = D.resign(draft.public_bytes(Encoding.DER), tbs, _engine_sign(sign, key_algorithm, p["hash"], tbs))
+    b = C.builder(subject=subject, issuer=issuer, public_key=subject_public_key, serial=serial,
+                  not_before=p["not_before"], not_after=p["not_after"], p=p, issuer_ski=issuer_ski)
+    der = C.engine_signed(b, key_algorithm, p["hash"], lambda tbs: _engine_sign(sign, key_algorithm, p["hash"], tbs))
     cert = x509.load_der_x509_certificate(der)
     try:
         if issuer_cert is None:
-            _verify(issuer_public_key, cert.signature, tbs, cert.signature_hash_algorithm)
+            _verify(issuer_public_key, cert.signature, cert.tbs_certificate_bytes, cert.signature_hash_algorithm)
         else:
             cert.verify_directly_issued_by(issuer_cert)
     except Exception:
         raise CeremonyRefused("The engine's signature on the certificate does not verify; nothing was written.") from None
     return cert
+
+
+@functools.cache
+def stand_in(key_algorithm: str):
+    """A key of the family that passes the CA/B Forum's key checks (RSA 2048, P-256, Ed25519), made once:
+    it stands in for a ceremony's keys in the lint, before they exist."""
+    if key_algorithm == A.RSA:
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return D.throwaway(key_algorithm)
+
+
+def draft_certificate(*, key_algorithm: str, subject_algorithm: str, subject: x509.Name, issuer: x509.Name,
+                      profile: dict, not_before: datetime, not_after: datetime) -> bytes:
+    """The certificate a step would make, signed by a stand-in key: what the lint reads before any key signs."""
+    p = profile
+    b = C.builder(subject=subject, issuer=issuer, public_key=stand_in(subject_algorithm).public_key(),
+                  serial=random_serial(p["serial_bits"]), not_before=not_before, not_after=not_after, p=p,
+                  issuer_ski=None)
+    return b.sign(stand_in(key_algorithm), _hash_arg(key_algorithm, p["hash"])).public_bytes(Encoding.DER)
 
 
 def _verify(public_key, signature: bytes, data: bytes, hash_alg) -> None:

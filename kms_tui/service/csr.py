@@ -68,6 +68,7 @@ class CsrPreview:
     sans: list[str]
     signature_algorithm: str = ""  # when a key is given
     engine_id: str = ""
+    profile: str = ""  # the certificate profile whose extensions it asks for, if any
 
 
 class CsrService(Service):
@@ -78,29 +79,41 @@ class CsrService(Service):
         self._keys = keys
         self._signing = signing
 
-    def check(self, subject: str | None, sans: Iterable[str] = (), key: KeyRecord | None = None) -> CsrPreview:
+    def check(self, subject: str | None, sans: Iterable[str] = (), key: KeyRecord | None = None,
+              profile: str | None = None) -> CsrPreview:
         """The subject and SANs as ``make`` would encode them, or the ``InvalidInput`` naming the bad part
         (``subject`` None: the SANs alone are read); with ``key``, also the signature algorithm and the
-        engine that would sign. Reads nothing, so a front end may call it as the operator types."""
+        engine that would sign; with ``profile``, its SAN rule is checked too. Reads nothing, so a front
+        end may call it as the operator types."""
         name = x509.Name([]) if subject is None else parse_subject(subject)
         alt_names = parse_sans(sans)
+        _requested(profile, alt_names)
         algorithm = "" if key is None else K.natural_algorithm(key.algorithm, key.size)
         return CsrPreview(subject=name.rfc4514_string(), rdns=[rdn.rfc4514_string() for rdn in name.rdns],
                           sans=[describe_san(n) for n in alt_names], signature_algorithm=algorithm,
-                          engine_id="" if key is None else key.engine_id)
+                          engine_id="" if key is None else key.engine_id, profile=profile or "")
 
-    def make(self, ref: str, subject: str, sans: Iterable[str] = (), fmt: str = "pem") -> CsrResult:
+    def profiles(self) -> list[tuple[str, str]]:
+        """Every certificate profile a request may ask for: (name, description)."""
+        from .cert_profiles import load, names
+
+        return [(name, load(name).description) for name in names()]
+
+    def make(self, ref: str, subject: str, sans: Iterable[str] = (), fmt: str = "pem",
+             profile: str | None = None) -> CsrResult:
         """A CSR for key ``ref`` with this subject and these SANs (``dns:``, ``ip:``, ``email:``, ``uri:``),
-        signed with the key's natural algorithm and verified against its recorded public key."""
+        signed with the key's natural algorithm and verified against its recorded public key; with
+        ``profile``, the request asks for that certificate profile's extensions and keeps its SAN rule."""
         if fmt not in FORMATS:
             raise InvalidInput(f"Unknown CSR format {fmt!r}: pem or der.")
         name, alt_names = parse_subject(subject), parse_sans(sans)
+        requested = _requested(profile, alt_names)
         record = self._keys.resolve(ref)
         if not record.has_private_key:
             raise Refused(f"Key {record.name[:80]!r} is public-key only: it cannot sign a CSR.")
         public_key = self._signing.proofs.recorded_public_key(record, "csr")
         sig_alg = A.signing_algorithm(K.natural_algorithm(record.algorithm, record.size))
-        info, alg_el = _request_info(name, alt_names, public_key, record.algorithm, sig_alg.hash_name)
+        info, alg_el = _request_info(name, alt_names, public_key, record.algorithm, sig_alg.hash_name, requested)
         signature = self._signing.sign(ref, sig_alg.name, info, "RAW")
         der = D.signed(info, alg_el, signature)
         request = _verified(der, public_key)
@@ -111,8 +124,23 @@ class CsrService(Service):
             sha256=hashlib.sha256(der).hexdigest())
         self._ctx.store.audit.append("key.csr", engine_id=record.engine_id, key_id=record.key_id, details={
             "subject": made.subject, "sans": made.sans, "signature_algorithm": made.signature_algorithm,
-            "csr_sha256": made.sha256})
+            "csr_sha256": made.sha256, **({"profile": profile} if profile else {})})
         return made
+
+
+def _requested(profile: str | None, alt_names: list[x509.GeneralName]) -> list[tuple[x509.ExtensionType, bool]]:
+    """The extensions ``profile`` asks for (none without one), once its SAN rule holds."""
+    if profile is None:
+        return []
+    from .cert_profiles import load
+    from .certificates import requested_extensions
+
+    chosen = load(profile)
+    if chosen.sans == "required" and not alt_names:
+        raise InvalidInput(f"Profile {chosen.name!r} needs at least one SAN (--san dns:NAME …).")
+    if chosen.sans == "forbidden" and alt_names:
+        raise InvalidInput(f"Profile {chosen.name!r} takes no SANs.")
+    return requested_extensions(chosen)
 
 
 def _verified(der: bytes, public_key: K.PublicKey) -> x509.CertificateSigningRequest:
@@ -125,11 +153,14 @@ def _verified(der: bytes, public_key: K.PublicKey) -> x509.CertificateSigningReq
 
 
 def _request_info(name: x509.Name, alt_names: list[x509.GeneralName], public_key: K.PublicKey,
-                  key_algorithm: str, hash_name: str | None) -> tuple[bytes, bytes]:
+                  key_algorithm: str, hash_name: str | None,
+                  requested: Iterable[tuple[x509.ExtensionType, bool]] = ()) -> tuple[bytes, bytes]:
     """The CertificationRequestInfo with the key's SPKI, and the signatureAlgorithm element."""
     builder = x509.CertificateSigningRequestBuilder().subject_name(name)
     if alt_names:
         builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+    for extension, critical in requested:
+        builder = builder.add_extension(extension, critical=critical)
     digest = None if hash_name is None else _HASHES[hash_name]()
     draft = builder.sign(D.throwaway(key_algorithm), digest)
     return D.request_info(draft.public_bytes(Encoding.DER), public_key)

@@ -1,11 +1,12 @@
-"""The CSR wizard: key → subject and SANs → preview → file → done.
+"""The CSR wizard: key → subject and SANs → profile → preview → file → done.
 
 The key is prefilled when the wizard opens on one and must hold a private key.
 The subject (OpenSSL slash form, encoded in the order written, or RFC 4514) and
 the SANs (``dns:``/``ip:``/``email:``/``uri:``, one per line or comma-separated)
 are read by ``kms.csr.check`` as they are typed; its refusal, which names the bad
-part, shows under the field and Next stays refused. The preview says what the
-request will carry and which engine signs it. The file step claims a new file
+part, shows under the field and Next stays refused. The profile step picks the
+certificate profile whose extensions the request asks for (or none); its SAN rule
+is checked. The preview says what the request will carry and which engine signs it. The file step claims a new file
 (never over an existing one), has the engine sign and writes the request, in a
 thread worker. The last step shows the file, its SHA-256 and the equivalent command.
 """
@@ -38,6 +39,7 @@ from .parts import (
 from .steps import Step, WizardScreen, inline_text
 
 FORMATS = [("PEM", "pem"), ("DER", "der")]
+NO_PROFILE = ""
 
 
 def split_sans(text: str) -> list[str]:
@@ -45,12 +47,12 @@ def split_sans(text: str) -> list[str]:
     return [part.strip() for part in re.split(r"[,\n]", text or "") if part.strip()]
 
 
-def write_csr(kms, ref: str, subject: str, sans: list[str], fmt: str, path: str):
+def write_csr(kms, ref: str, subject: str, sans: list[str], fmt: str, path: str, profile: str | None = None):
     """Claim the new file, have the engine sign the request, write it -> (path, CsrResult). Runs in a worker.
     The file is claimed first, so nothing is signed for a path that is taken."""
     with open_new_file(path) as f:
         try:
-            made = kms.csr.make(ref, subject, sans, fmt)
+            made = kms.csr.make(ref, subject, sans, fmt, profile)
             f.write(made.data)
         except BaseException:
             os.unlink(os.path.expanduser(path))
@@ -59,11 +61,13 @@ def write_csr(kms, ref: str, subject: str, sans: list[str], fmt: str, path: str)
 
 
 def csr_command(ref: str, subject: str, sans: list[str], fmt: str, out: str, *,
-                data_dir: str | None = None) -> CliCommand:
-    """``kms-tui keys csr REF --subject … [--san …]… [--format der] --out FILE``."""
+                data_dir: str | None = None, profile: str | None = None) -> CliCommand:
+    """``kms-tui keys csr REF --subject … [--san …]… [--profile NAME] [--format der] --out FILE``."""
     argv = [PROGRAM] + (["--data-dir", data_dir] if data_dir else []) + ["keys", "csr", ref, "--subject", subject]
     for san in sans:
         argv += ["--san", san]
+    if profile:
+        argv += ["--profile", profile]
     if fmt != "pem":
         argv += ["--format", fmt]
     return CliCommand(argv + ["--out", out])
@@ -73,8 +77,8 @@ class CsrWizard(WizardScreen[None]):
     """A certificate signing request from any key that can sign, written to a new file."""
 
     WIZARD_TITLE = "Make a CSR"
-    STEPS = (Step("key", "Key"), Step("subject", "Subject and SANs"), Step("preview", "Preview"),
-             Step("file", "File"), Step("done", "Done"))
+    STEPS = (Step("key", "Key"), Step("subject", "Subject and SANs"), Step("profile", "Profile"),
+             Step("preview", "Preview"), Step("file", "File"), Step("done", "Done"))
 
     DEFAULT_CSS = """
     CsrWizard .field-error { color: $error; height: auto; }
@@ -87,6 +91,7 @@ class CsrWizard(WizardScreen[None]):
         self.record = record
         self.preview = None
         self.written: tuple[str, object] | None = None  # (path, CsrResult)
+        self._profiles: dict[str, str] = {}  # name -> description, read when the profile step first shows
 
     def compose_steps(self) -> ComposeResult:
         with Vertical(id="key"):
@@ -99,6 +104,11 @@ class CsrWizard(WizardScreen[None]):
                         classes="field-label")
             yield TextArea(id="sans")
             yield Static("", id="sans-error", classes="field-error")
+        with VerticalScroll(id="profile"):
+            yield Label("Certificate profile: the extensions the request asks for (optional)")
+            yield Select([("None", NO_PROFILE)], value=NO_PROFILE, allow_blank=False, id="profile-name",
+                         classes=SHORT_COMPACT)
+            yield Static("", id="profile-description")
         with VerticalScroll(id="preview"):
             yield Static("", id="preview-summary")
         with Vertical(id="file"):
@@ -119,6 +129,10 @@ class CsrWizard(WizardScreen[None]):
     @property
     def sans(self) -> list[str]:
         return split_sans(self.query_one("#sans", TextArea).text)
+
+    @property
+    def profile(self) -> str | None:
+        return str(self.query_one("#profile-name", Select).value) or None
 
     def _problem(self, subject: str | None, sans: list[str]) -> str:
         """What ``kms.csr.check`` refuses in these (subject None: the SANs alone), or ""."""
@@ -155,10 +169,10 @@ class CsrWizard(WizardScreen[None]):
     def check_step(self, step: str) -> str | None | object:
         if step == "key":
             return look_up_signing_key(self, self._resolved)
-        if step == "subject":
+        if step in ("subject", "profile"):
             self._validate()
             try:
-                self.preview = self.kms.csr.check(self.subject, self.sans, self.record)
+                self.preview = self.kms.csr.check(self.subject, self.sans, self.record, self.profile)
             except KmsError as error:
                 return inline_text(error)
             return None
@@ -168,7 +182,8 @@ class CsrWizard(WizardScreen[None]):
                 return "Type the path of the new file."
             fmt = str(self.query_one("#out-format", Select).value)
             return self.wait_for("Signing the request and writing it…", write_csr, self.kms, self.record.name,
-                                 self.subject, self.sans, fmt, self.app.paths.real(path), then=self._written)
+                                 self.subject, self.sans, fmt, self.app.paths.real(path), self.profile,
+                                 then=self._written)
         return None
 
     def _resolved(self, record: KeyRecord) -> None:
@@ -183,6 +198,8 @@ class CsrWizard(WizardScreen[None]):
     def step_shown(self, step: str) -> None:
         if step == "subject":
             self._validate()
+        elif step == "profile":
+            self._show_profiles()
         elif step == "preview":
             self._show_preview()
         elif step == "done":
@@ -199,6 +216,23 @@ class CsrWizard(WizardScreen[None]):
 
     # --- what is shown -------------------------------------------------------------
 
+    def _show_profiles(self) -> None:
+        select = self.query_one("#profile-name", Select)
+        if len(self._profiles) == 0:
+            self._profiles = dict(self.kms.csr.profiles())
+            chosen = select.value
+            select.set_options([("None", NO_PROFILE), *((name, name) for name in self._profiles)])
+            select.value = chosen
+        self._describe_profile()
+
+    def _describe_profile(self) -> None:
+        text = self._profiles.get(self.profile or "", "No extensions besides the SANs.")
+        self.query_one("#profile-description", Static).update(Text(text))
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "profile-name":
+            self._describe_profile()
+
     def _show_preview(self) -> None:
         p = self.preview
         rows = [
@@ -208,6 +242,7 @@ class CsrWizard(WizardScreen[None]):
             ("Subject", literal(p.subject)),
             ("Order written", literal(" / ".join(p.rdns))),
             ("SANs", literal(", ".join(p.sans) or "—")),
+            ("Profile", literal(p.profile or "—")),
         ]
         self.query_one("#preview-summary", Static).update(summary(rows))
 
@@ -229,4 +264,4 @@ class CsrWizard(WizardScreen[None]):
             return None
         path, made = self.written
         return csr_command(self.record.name, self.subject, self.sans, made.format, path,
-                           data_dir=cli_data_dir(self.kms))
+                           data_dir=cli_data_dir(self.kms), profile=self.profile)

@@ -35,7 +35,7 @@ LINT = [
     ("weak root", ("    algorithm: ECDSA\n    size: 384", "    algorithm: ECDSA\n    size: 256"),
      "is MEDIUM; a root key must be HIGH", "  - action: self-signed-certificate"),
     ("usage", ("key_usage: [key_cert_sign, crl_sign]\n    ski: rfc5280", "key_usage: [crl_sign]\n    ski: rfc5280"),
-     "needs key_cert_sign", "key_usage: [crl_sign]"),
+     "pkilint: pkix.ca_certificate_keycertsign_keyusage_not_set", "key_usage: [crl_sign]"),
     ("path length", ("    path_length: 0", "    path_length: 1"), "path_length must be below the issuer's (1)",
      "path_length: 1\n    key_usage: [key_cert_sign, crl_sign, digital"),
     ("subject", ("subject: {C: ES, O: Example PKI, CN: Example Root CA 2026}", "subject: {}"), "the subject is empty",
@@ -125,3 +125,23 @@ def test_duplicate_key_and_empty_script():
         parse_script("ceremony: {id: a, name: b}\nceremony: {id: a, name: b}\n", "/tmp/x.yaml")
     with pytest.raises(ScriptError, match="The script is empty"):
         parse_script("# nothing\n", "/tmp/x.yaml")
+
+
+def test_pkilint_warnings_go_to_the_room_and_its_errors_stop_the_step(kms, write_script, monkeypatch):
+    """Each certificate and CRL is linted again as it is made: a warning is shown and recorded, an
+    error refuses the step before its file is written."""
+    from kms_tui.service import cert_lint
+
+    monkeypatch.setattr(cert_lint, "certificate", lambda der, lint="rfc5280": cert_lint.LintReport(
+        [], ["pkix.some_warning"]))
+    monkeypatch.setattr(cert_lint, "crl", lambda der: cert_lint.LintReport(["pkix.crl_some_error"], []))
+    path = write_script(software_text())
+    ceremony = start(kms, path)
+    while ceremony.current.action != "sign-crl":
+        result = ceremony.run_step()
+        if result.step.action == "self-signed-certificate":
+            assert "pkilint warning: pkix.some_warning" in result.lines
+            assert result.details["lint_warnings"] == ["pkix.some_warning"]
+    with pytest.raises(CeremonyRefused, match=r"Step 7 \(line \d+\): pkilint refuses root.crl: pkix.crl_some_error"):
+        ceremony.run_step()
+    assert not (path.parent / "ceremony-2026" / "root.crl").exists()

@@ -167,3 +167,33 @@ def test_a_sub_ca_starting_before_its_signing_time_root_is_refused(kms, tmp_path
     assert caught.value.message == (f"Step 5 (line {line_of(text, '2026-12-01T10:30:00Z')}): the validity must lie "
                                     "within that of root.pem.")
     assert not (tmp_path / "out" / "sub.pem").exists()
+
+
+def test_steps_take_a_profile_and_override_its_fields(kms, tmp_path):
+    """``profile:`` fills what a step leaves out (root-ca: no path length; sub-ca: path length 0, its key
+    usage); the step's own extended_key_usage wins. root-ca is linted against the CA/B Forum's rules."""
+    text = (script_text(tmp_path)
+            .replace("    path_length: 1\n    key_usage: [key_cert_sign, crl_sign]", "    profile: root-ca")
+            .replace("    path_length: 0\n    key_usage: [key_cert_sign, crl_sign, digital_signature]\n",
+                     "    profile: sub-ca\n"))
+    with pytest.raises(LintError) as caught:  # CA/B Forum: no OU in a CA's subject
+        ceremony(kms, text, lambda: SIGNING).preflight()
+    assert (f"step 2 (self-signed-certificate), line {line_of(text, 'subject: {C: ES, O: Example PKI, OU')}: "
+            "pkilint: cabf.serverauth.ca.organizational_unit_name_attribute_present") in caught.value.message
+    leaf = text.replace("OU: Roots, ", "").replace("profile: sub-ca", "profile: tls-server")
+    with pytest.raises(LintError) as caught:  # what pkilint cannot see: the profile's days, its SAN rule
+        ceremony(kms, leaf, lambda: SIGNING).preflight()
+    assert "profile 'tls-server' allows at most 397" in caught.value.message
+    assert f"line {line_of(leaf, 'profile: tls-server')}: profile 'tls-server' needs SANs" in caught.value.message
+    run_all(ceremony(kms, text.replace("OU: Roots, ", ""), lambda: SIGNING))
+    out = tmp_path / "out"
+    root = x509.load_pem_x509_certificate((out / "root.pem").read_bytes())
+    sub = x509.load_pem_x509_certificate((out / "sub.pem").read_bytes())
+    assert root.extensions.get_extension_for_class(x509.BasicConstraints).value.path_length is None
+    assert sub.extensions.get_extension_for_class(x509.BasicConstraints).value.path_length == 0
+    assert sub.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
+    assert list(sub.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    results = [e for e in load((out / "transcript.json").read_bytes()).entries if e["kind"] == "step.result"]
+    assert results[1]["inputs"]["profile"] == "root-ca" and results[4]["inputs"]["key_usage"] == [
+        "digital_signature", "key_cert_sign", "crl_sign"]

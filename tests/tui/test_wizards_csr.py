@@ -60,6 +60,8 @@ def field_error(wizard, which: str) -> str:
 async def to_done(pilot, wizard, out: str, fmt: str) -> None:
     await next_step(pilot, "subject")
     fill_subject(wizard, SUBJECT, SANS)
+    await next_step(pilot, "profile")
+    wizard.query_one("#profile-name", Select).value = "tls-client"
     await next_step(pilot, "preview")
     await next_step(pilot, "file")
     wizard.query_one("#out-path", Input).value = out
@@ -104,8 +106,13 @@ async def test_a_csr_from_the_wizard_verifies_keeps_the_order_and_matches_the_cl
         assert wizard.step_id == "subject" and wizard.focused.id == "sans"
         await type_text(pilot, "dns:www.example.com")
         wizard.query_one("#sans", TextArea).text = SANS
+        await next_step(pilot, "profile")
+        wizard.query_one("#profile-name", Select).value = "code-signing"  # its SAN rule: none
+        await refused_with(pilot, "profile", "Profile 'code-signing' takes no SANs")
+        wizard.query_one("#profile-name", Select).value = "tls-server"
         await next_step(pilot, "preview")
         shown = screen_text(pilot.app)
+        assert "tls-server" in shown
         assert "C=ES / O=Example Org / CN=www.example.com" in shown  # the order written
         assert "CN=www.example.com,O=Example Org,C=ES" in shown  # RFC 4514
         assert "ECDSA_SHA_256" in shown and "golang-default" in shown and "ip:192.0.2.7" in shown
@@ -128,7 +135,7 @@ async def test_a_csr_from_the_wizard_verifies_keeps_the_order_and_matches_the_cl
 
         # The command as shown, pasted into a shell, makes the same request with the CLI.
         argv = shlex.split(wizard.cli_command().text)
-        assert argv[:3] == ["kms-tui", "keys", "csr"]
+        assert argv[:3] == ["kms-tui", "keys", "csr"] and argv[argv.index("--profile") + 1] == "tls-server"
         again = ui_root / "out" / "again.csr"
         argv[argv.index("--out") + 1] = str(again)
         InProcessCli(demo_kms.data_dir, keyring=memory_keyring)(*argv[1:])
@@ -136,6 +143,8 @@ async def test_a_csr_from_the_wizard_verifies_keeps_the_order_and_matches_the_cl
         assert from_cli.subject == request.subject and subject_oids(from_cli) == subject_oids(request)
         san = x509.SubjectAlternativeName
         assert from_cli.extensions.get_extension_for_class(san) == request.extensions.get_extension_for_class(san)
+        eku = x509.ExtendedKeyUsage
+        assert from_cli.extensions.get_extension_for_class(eku) == request.extensions.get_extension_for_class(eku)
 
         await pilot.press("ctrl+n")  # Done
         await until(pilot, lambda: not isinstance(pilot.app.screen, CsrWizard), "the wizard to close")

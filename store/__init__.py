@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers
         StoreError,
         UntrustedPath,
     )
-    from .models import BINDINGS_KEY, AuditCheck, AuditRow, EngineRecord, KeyQuery, KeyRecord
+    from .models import BINDINGS_KEY, AuditCheck, AuditRow, CertRecord, EngineRecord, KeyQuery, KeyRecord
     from .paths import ensure_private_dir, resolve_data_dir
 
 # Names are imported on first use (PEP 562): ``from store import KeyQuery`` or
@@ -45,6 +45,7 @@ _WHERE = {
     "BINDINGS_KEY": ".models",
     "AuditCheck": ".models",
     "AuditRow": ".models",
+    "CertRecord": ".models",
     "EngineRecord": ".models",
     "KeyQuery": ".models",
     "KeyRecord": ".models",
@@ -69,6 +70,7 @@ __all__ = [
     "AuditCheck",
     "AuditLog",
     "AuditRow",
+    "CertRecord",
     "Conflict",
     "CredentialStore",
     "CredentialsUnavailable",

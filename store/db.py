@@ -3,7 +3,7 @@
 Opening prepares the private data directory, creates ``kms.db`` owner-only,
 switches it to WAL and applies the schema migrations. The engine, key and
 listing operations live in mixins (``engine_repo``, ``key_repo``,
-``key_query``); the audit chain is ``store.audit``. Every public method is
+``key_query``, ``cert_repo``); the audit chain is ``store.audit``. Every public method is
 thread-safe and raises only ``StoreError`` subclasses.
 """
 
@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .audit import AuditLog
+from .cert_repo import CertRepository
 from .connection import Connection, Db
 from .engine_repo import EngineRepository
 from .key_query import KeyListing
@@ -26,7 +27,7 @@ from .schema import LATEST, migrate
 DB_FILE = "kms.db"
 
 
-class Store(EngineRepository, KeyRepository, KeyListing):
+class Store(EngineRepository, KeyRepository, KeyListing, CertRepository):
     """Engines, keys, aliases and the audit log in ``<data_dir>/kms.db``."""
 
     def __init__(self, data_dir: str | os.PathLike[str]):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .connection import Connection
@@ -36,6 +37,7 @@ SORTS: dict[str, str] = {
     "creation_ts": "creation_ts {d}, " + _TIE,
 }
 ITER_BATCH = 500
+MAX_WINDOW_DAYS = 36_500  # an expiry window beyond a century is a century
 
 
 def escape_like(text: str) -> str:
@@ -76,6 +78,11 @@ def where_clause(q: KeyQuery) -> tuple[str, list[Any]]:
         check_count(q.security_level, "security level")
         terms.append("engine_id IN (SELECT id FROM engines WHERE security_level = ?)")
         params.append(q.security_level)
+    if q.expiring_within_days is not None:
+        check_count(q.expiring_within_days, "expiry window")
+        terms.append("id IN (SELECT key_rowid FROM certificates WHERE not_after < ?)")  # the not_after index
+        ends = datetime.now(UTC) + timedelta(days=min(q.expiring_within_days, MAX_WINDOW_DAYS))
+        params.append(ends.strftime("%Y-%m-%dT%H:%M:%SZ"))
     if q.name_from is not None:
         # The first column of the name indexes: a filtered walk in name order starts here.
         terms.append("name COLLATE NOCASE >= ?")

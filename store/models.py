@@ -84,10 +84,38 @@ class KeyQuery:
     bound: bool | None = None
     status: str | None = None
     security_level: int | None = None  # keys of the engines at this security level (0, 1 or 2)
+    expiring_within_days: int | None = None  # keys with a certificate ending within this many days (expired too)
     sort: str = "name"  # name|key_id|engine_id|algorithm|size|strength|creation_ts
     descending: bool = False
     limit: int | None = None
     offset: int = 0
+
+
+CERT_SOURCES = ("file", "token", "chain")
+
+
+@dataclass
+class CertRecord:
+    """A certificate as recorded: its DER and what was read from it when it was added.
+
+    ``fingerprint`` is the SHA-256 of ``der`` (hex); ``engine_id`` and ``key_id`` name the
+    key it belongs to, both None for a chain member (an issuer of no recorded key).
+    """
+
+    fingerprint: str
+    der: bytes
+    subject: str  # RFC 4514
+    issuer: str  # RFC 4514
+    serial: str  # hex
+    not_before: str  # ISO UTC, 'YYYY-MM-DDTHH:MM:SSZ'
+    not_after: str
+    source: str  # 'file' | 'token' | 'chain'
+    engine_id: str | None = None
+    key_id: str | None = None
+    added_ts: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "der"}
 
 
 @dataclass

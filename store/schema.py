@@ -177,9 +177,36 @@ def _v4(db: sqlite_utils.Database) -> None:
     _run_script(db, V4_AUDIT_NAMES)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+# Version 5: certificates bound to keys. The fingerprint is the SHA-256 of the DER and is
+# checked against it on every read; the other columns are read from the DER when it is
+# added, for listing (the index serves "expiring within N days"). A chain member (an
+# issuer that belongs to no recorded key) has no key_rowid.
+V5_CERTIFICATES = """
+CREATE TABLE certificates (
+    fingerprint TEXT PRIMARY KEY,
+    key_rowid INTEGER REFERENCES keys(id) ON DELETE CASCADE,
+    der BLOB NOT NULL,
+    subject TEXT NOT NULL,
+    issuer TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    not_before TEXT NOT NULL,
+    not_after TEXT NOT NULL,
+    source TEXT NOT NULL,
+    added_ts TEXT NOT NULL
+);
+CREATE INDEX certificates_by_not_after ON certificates(not_after);
+CREATE INDEX certificates_by_key ON certificates(key_rowid);
+CREATE INDEX certificates_by_subject ON certificates(subject);
+"""
+
+
+def _v5(db: sqlite_utils.Database) -> None:
+    _run_script(db, V5_CERTIFICATES)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 LATEST = len(MIGRATIONS)
-OUR_TABLES = {"meta", "engines", "keys", "aliases", "audit"}
+OUR_TABLES = {"meta", "engines", "keys", "aliases", "audit", "certificates"}
 
 
 def read_version(db: Db | sqlite_utils.Database) -> int:

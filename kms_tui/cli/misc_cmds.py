@@ -23,6 +23,8 @@ def sync(kms, args) -> int:
             print(f"  adopted  {key_id}")
         for key_id in r.missing:
             print(f"  missing  {key_id}")
+        for fingerprint in r.certificates:
+            print(f"  certificate  {fingerprint}")
     return 0
 
 

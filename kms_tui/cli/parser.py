@@ -8,13 +8,14 @@ import sys
 from typing import Any
 
 from .parsers.ceremony import add_ceremony
+from .parsers.certs import add_certs
 from .parsers.doctor import add_doctor
 from .parsers.engines import add_engines
 from .parsers.keys import add_keys
 from .parsers.options import Fill, resolve_handler
 from .parsers.records import add_audit, add_stats, add_sync
 
-NOUNS = (add_engines, add_keys, add_sync, add_stats, add_audit, add_doctor, add_ceremony)  # in --help order
+NOUNS = (add_engines, add_keys, add_certs, add_sync, add_stats, add_audit, add_doctor, add_ceremony)  # in --help order
 
 
 def _columns() -> int:

@@ -32,6 +32,7 @@ CHARTS = (
     ("chart-bound", "Bound to resources", None),
 )
 LEVEL_STYLE = {"SL2": "bold green", "SL1": "cyan", "SL0": ""}
+EXPIRING_CHART = "chart-expiring"  # shown once certificates are recorded; its bars filter the keys too
 DRILLS = ("by_engine", "by_strength", "by_algorithm", "by_size", "by_security_level", None)  # the charts a bar of which filters the keys
 
 
@@ -98,6 +99,10 @@ class StatsScreen(ServiceCalls, Screen):
             with Grid(id="stats-charts"):
                 for chart_id, title, key in CHARTS:
                     yield BarChart(title=title, id=chart_id, empty="counting…", selectable=key in DRILLS)
+                expiring = BarChart(title="Certificates ending within (expired too)", id=EXPIRING_CHART,
+                                    empty="none", selectable=True)
+                expiring.display = False
+                yield expiring
         yield Footer()
 
     def on_mount(self) -> None:
@@ -115,14 +120,19 @@ class StatsScreen(ServiceCalls, Screen):
         if not self.kms_ready:
             return  # the first load runs once the service is open
         self.call(self.kms.inventory.stats, then=self._show, group="stats")
+        self.call(self.kms.certs.expiring_counts, then=self._show_expiring, group="stats-certs")
 
     def action_refresh(self) -> None:
         self.reload()
 
     def on_bar_chart_selected(self, event: BarChart.Selected) -> None:
-        key = next(k for chart_id, _, k in CHARTS if chart_id == event.chart.id)
+        if event.chart.id == EXPIRING_CHART:
+            fields: dict[str, Any] = {"expiring_within_days": int(event.bar.label.split()[0])}
+        else:
+            key = next(k for chart_id, _, k in CHARTS if chart_id == event.chart.id)
+            fields = bar_filter(key, event.bar.label)
         if event.bar.count:
-            self.run_worker(self._open_keys(bar_filter(key, event.bar.label)), group="drill", exclusive=True)
+            self.run_worker(self._open_keys(fields), group="drill", exclusive=True)
         else:
             self.notify(f"No keys to show for {event.bar.label!r}.", severity="information", markup=False)
 
@@ -134,6 +144,13 @@ class StatsScreen(ServiceCalls, Screen):
         screen = self.app.screen_stack[0]
         if isinstance(screen, KeysScreen):
             screen.show_only(**fields)
+
+    def _show_expiring(self, counts: dict[int, int]) -> None:
+        """Certificates ending within 30 and 90 days (expired ones included); the chart shows once there are any."""
+        chart = self.query_one(f"#{EXPIRING_CHART}", BarChart)
+        chart.display = any(counts.values())
+        style = {30: "bold red", 90: "yellow"}
+        chart.show([Bar(f"{days} days", n, style.get(days, "")) for days, n in counts.items()])
 
     def _show(self, stats: dict[str, Any]) -> None:
         self.stats = stats

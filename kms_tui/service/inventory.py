@@ -8,16 +8,20 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engines import keys as K
-from engines.base import NativeKey
+from engines.base import EngineDriver, NativeKey
+from engines.errors import KmsError
 from store import KeyRecord
 from store.errors import Conflict, NotFound
 
 from . import new_keys
 from .core import ServiceContext
 from .errors import Cancelled, Service
+
+if TYPE_CHECKING:
+    from .certs import CertService
 
 log = logging.getLogger("kms_tui.sync")
 
@@ -34,6 +38,7 @@ class SyncReport:
     missing: list[str] = field(default_factory=list)  # flagged, not deleted
     restored: list[str] = field(default_factory=list)  # flagged before, present again
     unchanged: int = 0
+    certificates: list[str] = field(default_factory=list)  # fingerprints recorded from the engine
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -45,8 +50,9 @@ Write = Callable[[], object]
 class InventoryService(Service):
     """Reconciles key records with what the engines hold; counts them."""
 
-    def __init__(self, context: ServiceContext) -> None:
+    def __init__(self, context: ServiceContext, certs: Callable[[], CertService] | None = None) -> None:
         self._ctx = context
+        self._certs = certs  # the certificate service, asked for only when an engine keeps certificates
 
     def sync(
         self,
@@ -101,13 +107,29 @@ class InventoryService(Service):
             with contextlib.suppress(Exception):
                 self._flush(writes)
             raise
-        store.audit.append(
-            "engine.sync",
-            engine_id=engine_id,
-            details={"seen": report.seen, "adopted": report.adopted, "missing": report.missing,
-                     "restored": report.restored, "full": full},
-        )
+        self._sync_certificates(engine_id, driver, report)
+        details = {"seen": report.seen, "adopted": report.adopted, "missing": report.missing,
+                   "restored": report.restored, "full": full}
+        if report.certificates:
+            details["certificates"] = report.certificates
+        store.audit.append("engine.sync", engine_id=engine_id, details=details)
         return report
+
+    def _sync_certificates(self, engine_id: str, driver: EngineDriver, report: SyncReport) -> None:
+        """Record the certificates the engine keeps next to recorded keys (PKCS#11: same CKA_ID)."""
+        if self._certs is None or type(driver).certificates is EngineDriver.certificates:
+            return  # an engine that keeps no certificates: the certificate service is not even built
+        certs = self._certs()
+        for record in list(self._ctx.store.iter_keys(engine_id)):
+            if record.native_ref is None or record.status != "ok":
+                continue
+            try:
+                found = driver.certificates(record.native_ref)
+            except KmsError as exc:
+                log.info("sync: certificates next to %s not read (%s)", record.key_id[:16], exc.message)
+                continue
+            if found:
+                report.certificates.extend(certs.record_found(record, found))
 
     def _reconcile(self, engine_id: str, native: NativeKey, known: dict[str, KeyRecord],
                    by_key_id: dict[str, KeyRecord | NativeKey], seen_refs: set[str], report: SyncReport,

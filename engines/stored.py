@@ -35,6 +35,8 @@ class StoredKeyEngine(EngineDriver):
     }
     # How messages name the engine ("The software engine"); "The <DISPLAY> engine" when empty.
     HOLDER: ClassVar[str] = ""
+    # A stored key's material can leave wrapped (RFC 5649) under a backup key-encryption key.
+    BACKUP_WRAP = True
 
     # --- what a driver implements ------------------------------------------
 
@@ -122,3 +124,69 @@ class StoredKeyEngine(EngineDriver):
             yield K.signer_for(private, sig_alg, message_type)
         finally:
             del private
+
+    # --- backup under split custody ---------------------------------------------
+
+    def create_wrappable(self, algorithm: str, size: int) -> NativeKey:
+        """A stored key is wrappable as made: its blob is read here, the only way it leaves is wrapped."""
+        return self.create(algorithm, size)
+
+    def wrap_key(self, ref: str, kek: bytes, *, officer_pin: str | None = None) -> bytes:
+        """The key read as a signature reads it, as PKCS#8 DER wrapped under ``kek`` (RFC 5649)."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
+
+        _check_kek(kek)
+        private = self._read_private(ref, signing=True)
+        try:
+            der = private.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            return aes_key_wrap_with_padding(kek, der)
+        finally:
+            del private
+
+    def unwrap_key(self, wrapped: bytes, kek: bytes, public_key: K.PublicKey, *, label: str) -> NativeKey:
+        """Unwrapped, checked against ``public_key``, and stored as an import stores a key (never over one)."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap_with_padding
+
+        _check_kek(kek)
+        try:
+            der = aes_key_unwrap_with_padding(kek, wrapped)
+        except (InvalidUnwrap, ValueError):
+            raise E.KeyParseError("The wrapped key does not open under this backup's key.") from None
+        try:
+            loaded = serialization.load_der_private_key(_unpadded(der), password=None)
+        except (ValueError, TypeError):
+            raise E.KeyParseError("The unwrapped key is not a PKCS#8 private key.") from None
+        finally:
+            del der
+        private = K.supported_private(loaded)
+        if K.key_id_of(private.public_key()) != K.key_id_of(public_key):
+            raise E.KeyIntegrityError("The unwrapped key is not the key the backup records.")
+        if K.describe(private)[0] not in self.SUPPORTED:
+            raise E.UnsupportedKeyType(f"{self._holder()} cannot hold {K.describe(private)[0]} keys.")
+        return self._stored(private)
+
+
+def _unpadded(der: bytes) -> bytes:
+    """The DER value alone: some tokens (SoftHSM2) zero-pad a key to whole 8-byte blocks before
+    CKM_AES_KEY_WRAP_PAD pads it again, and the unwrap gives those zeros back."""
+    if len(der) < 2 or der[0] != 0x30:
+        return der
+    if der[1] < 0x80:
+        end = 2 + der[1]
+    else:
+        count = der[1] & 0x7F
+        if not 1 <= count <= 4 or len(der) < 2 + count:
+            return der
+        end = 2 + count + int.from_bytes(der[2:2 + count], "big")
+    if end < len(der) and len(der) - end < 8 and not any(der[end:]):
+        return der[:end]
+    return der
+
+
+def _check_kek(kek: bytes) -> None:
+    if len(kek) != 32:
+        raise E.InvalidInput("A backup key-encryption key is 32 bytes (AES-256).")

@@ -43,6 +43,7 @@ def check(ctx: ServiceContext, inventory: InventoryService, proofs: KeyProofs, r
             continue
         try:
             _check_engine(ctx, inventory, proofs, report, engine_id, repair, deep)
+            _check_backup_keks(ctx, report, engine_id)
         except (KmsError, StoreError, OSError) as exc:
             why = exc.message if isinstance(exc, (KmsError, StoreError)) else exc.strerror or type(exc).__name__
             report.findings.append(Finding(
@@ -50,6 +51,21 @@ def check(ctx: ServiceContext, inventory: InventoryService, proofs: KeyProofs, r
                 f"compared with what it holds: {why}",
                 getattr(exc, "hint", None) or f"Check the engine (kms-tui engines test {engine_id}), then run "
                 "kms-tui doctor again.", unchecked=True))
+
+
+def _check_backup_keks(ctx: ServiceContext, report: DoctorReport, engine_id: str) -> None:
+    """A backup's key-encryption key left on a token (a wrap killed before it destroyed it) is named:
+    its label only. Removing it is the security officer's act, never a repair."""
+    driver = ctx.driver(engine_id)
+    if not getattr(driver, "BACKUP_NEEDS_OFFICER", False):
+        return
+    for label in driver.leftover_backup_keks():
+        report.findings.append(Finding(
+            "consistency", WARNING, engine_id,
+            f"A backup key-encryption key was left on the token of engine {engine_id!r}: {label[:80]!r} "
+            "(a backup stopped before it destroyed it). It is trusted for wrapping on that token.",
+            "As the security officer, delete it with the token's tools, e.g. pkcs11-tool --login "
+            f"--login-type so --delete-object --type secrt --label {label[:80]}"))
 
 
 def _check_engine(ctx: ServiceContext, inventory: InventoryService, proofs: KeyProofs, report: DoctorReport,

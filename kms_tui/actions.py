@@ -43,6 +43,7 @@ from .text import safe_text
 from .wizards.create import CreateKeyWizard
 from .wizards.csr import CsrWizard
 from .wizards.import_key import ImportKeyWizard
+from .wizards.rotate import RotateWizard
 from .wizards.sign import SignWizard
 from .wizards.verify import VerifyWizard
 
@@ -74,6 +75,10 @@ def open_verify(app: App[Any], record: KeyRecord | None = None) -> None:
 
 def open_csr(app: App[Any], record: KeyRecord | None = None) -> None:
     app.push_screen(CsrWizard(record))
+
+
+def open_rotate(app: App[Any], record: KeyRecord | None = None) -> None:
+    app.push_screen(RotateWizard(record))
 
 
 def open_delete(app: App[Any], record: KeyRecord, done: Callable[[Any], None] | None = None) -> None:
@@ -216,6 +221,8 @@ def global_commands(app: App[Any]) -> Iterator[Command]:
     yield Command("Verify", "Verify a signature (wizard)", lambda: open_verify(app))
     yield Command("Make a CSR", "A certificate signing request signed by a key's engine (wizard)",
                   lambda: open_csr(app))
+    yield Command("Rotate a key", "A successor key, every alias moved to it, the key retired (wizard)",
+                  lambda: open_rotate(app))
     yield Command("Register an engine", "Add an HSM, cloud KMS, Vault or software engine (form)",
                   lambda: act_on(app, "engines", "register"))
     yield Command("Doctor: run every check", "Permissions, database, audit chain, keyring, engines, consistency",
@@ -269,7 +276,7 @@ def selected_key(screen: Screen) -> KeyRecord | None:
     return None
 
 
-KEY_ACTIONS = {"sign", "verify", "csr", "delete"}  # a binding of these is listed as a key command, with the key named
+KEY_ACTIONS = {"sign", "verify", "csr", "rotate", "delete"}  # a binding of these is listed as a key command, with the key named
 
 
 def commands(app: App[Any], screen: Screen) -> Iterable[SystemCommand]:
@@ -290,6 +297,8 @@ def key_commands(app: App[Any], screen: Screen, record: KeyRecord) -> Iterator[C
         yield Command(f"Sign with {name}", "Sign a message or digest (wizard)", lambda: open_sign(app, record))
         yield Command(f"Make a CSR with {name}", "A certificate signing request signed by its engine (wizard)",
                       lambda: open_csr(app, record))
+        yield Command(f"Rotate key {name}", "A successor key, every alias moved to it, this one retired (wizard)",
+                      lambda: open_rotate(app, record))
     yield Command(f"Verify with {name}", "Verify a signature (wizard)", lambda: open_verify(app, record))
     yield Command(f"Delete key {name}", "Delete it, with its name typed to confirm", lambda: _delete(app, screen, record))
 

@@ -245,6 +245,30 @@ class KeyRepository:
             self._refresh_derived(rowid)
             return self._select("id = ?", [rowid])[0]
 
+    def move_aliases(self, engine_id: str, key_id: str, to_engine_id: str, to_key_id: str,
+                     metadata: dict[str, Any] | None = None,
+                     to_metadata: dict[str, Any] | None = None) -> list[str]:
+        """Move every alias of one key to another in one transaction; return the aliases moved.
+
+        ``metadata`` / ``to_metadata``, when given, replace the two keys' metadata in the same
+        transaction: either every alias is on the new key with both metadata written, or nothing
+        changed (an alias is on exactly one key at every moment).
+        """
+        values = [None if m is None else check_metadata(m) for m in (metadata, to_metadata)]
+        with self._conn.transaction() as db:
+            rowid, to_rowid = self._rowid(engine_id, key_id), self._rowid(to_engine_id, to_key_id)
+            if rowid == to_rowid:
+                raise InvalidValue("A key's aliases cannot move to the same key.")
+            moved = [r["alias"] for r in self._conn.rows(
+                "SELECT alias FROM aliases WHERE key_rowid = ? ORDER BY alias", [rowid])]
+            db.execute("UPDATE aliases SET key_rowid = ? WHERE key_rowid = ?", [to_rowid, rowid])
+            for row, value in zip((rowid, to_rowid), values, strict=True):
+                if value is not None:
+                    db.execute("UPDATE keys SET metadata = ?, bound = ? WHERE id = ?",
+                               [to_json(value, "key metadata"), binding_count(value), row])
+                self._refresh_derived(row)
+            return moved
+
     def remove_alias(self, alias: str) -> KeyRecord:
         """Drop an alias; return the key that had it."""
         with self._conn.transaction() as db:

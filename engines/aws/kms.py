@@ -212,6 +212,28 @@ class AwsKmsEngine(EngineDriver):
                 return False
             raise
 
+    # --- aliases -------------------------------------------------------------
+
+    def engine_aliases(self, ref: str) -> list[str]:
+        """``alias/…`` names of the KMS key, except ``alias/<key_id>`` (this driver's) and AWS's own."""
+        kid = self._keys.kid(ref)
+        found = []
+        for page in self._conn.pages("list_aliases", f"listing the aliases of key {kid}", self._page_size, KeyId=kid):
+            for alias in page.get("Aliases", []):
+                name = alias.get("AliasName", "")
+                if name.startswith("alias/") and not name.startswith("alias/aws/") and not K.is_key_id(name[6:]):
+                    found.append(name)
+        return sorted(found)
+
+    def move_alias(self, alias: str, new_ref: str) -> None:
+        """UpdateAlias: ``alias`` (``alias/…``) names the KMS key ``new_ref`` from now on."""
+        if not alias.startswith("alias/") or alias.startswith("alias/aws/") or K.is_key_id(alias[6:]):
+            raise E.InvalidInput(f"{alias[:80]!r} is not an alias kms-tui moves (alias/NAME, not alias/aws/… "
+                                 "nor a key's own alias/<key id>).")
+        kid = self._keys.kid(new_ref)
+        self._conn.call("update_alias", f"pointing {alias[:80]} at key {kid}", AliasName=alias, TargetKeyId=kid,
+                        codes=self._keys.codes(kid))
+
     # --- deletion and states -------------------------------------------------
 
     def delete(self, ref: str, **options: str) -> str:

@@ -98,4 +98,6 @@ def intent_findings(ctx: ServiceContext, repair: bool) -> list[Finding]:
             except (KmsError, StoreError) as exc:
                 finding.hint = f"The engine could not be asked ({exc.title}); fix that and run doctor --repair again."
         findings.append(finding)
-    return findings
+    from .rotation_doctor import rotation_findings
+
+    return findings + rotation_findings(ctx, repair)

@@ -31,6 +31,7 @@ from .core import ServiceContext
 from .errors import Refused, Service
 from .integrity import KeyProofs
 from .key_ops import KeyService
+from .rotation_links import check_not_retired, is_retired
 
 __all__ = ["BatchEmit", "BatchEmitMany", "BatchItem", "BatchSummary", "MAX_ENGINE_FAILURES_IN_A_ROW", "SigningService"]
 
@@ -54,14 +55,16 @@ class SigningService(Service):
         A.check_message(sig_alg, bytes(data), mt)
         return record, sig_alg, mt
 
-    def sign(self, ref: str, algorithm: str, data: bytes, message_type: str = "RAW") -> bytes:
+    def sign(self, ref: str, algorithm: str, data: bytes, message_type: str = "RAW", *,
+             allow_retired: bool = False) -> bytes:
         """Sign a message or digest with a key; ECDSA signatures are DER.
 
         The engine first proves that it holds the recorded key, and the signature is
         verified against the recorded public key before it is returned (DESIGN §7.2).
+        A retired (rotated) key signs only with ``allow_retired``.
         """
         record, sig_alg, mt = self._signing_inputs(ref, algorithm, data, message_type)
-        ref = self._check_can_sign(record)
+        ref = self._check_can_sign(record, allow_retired)
         ctx = self._ctx
         public_key = ctx.on_current_secret(record.engine_id, lambda _driver: self.proofs.prove(record, "sign"))
         signature = ctx.driver(record.engine_id).sign(ref, sig_alg, bytes(data), mt)
@@ -75,6 +78,7 @@ class SigningService(Service):
                 "message_type": mt.value,
                 "input_sha256": hashlib.sha256(data).hexdigest(),
                 "signature_sha256": hashlib.sha256(signature).hexdigest(),
+                **({"retired": True} if is_retired(record) else {}),  # signed only because the caller allowed it
             },
         )
         return signature
@@ -90,6 +94,7 @@ class SigningService(Service):
         emit_many: BatchEmitMany | None = None,
         progress: Callable[[BatchSummary], None] | None = None,
         cancel: threading.Event | None = None,
+        allow_retired: bool = False,
     ) -> BatchSummary:
         """Sign many messages or digests with one key on one engine session.
 
@@ -99,7 +104,8 @@ class SigningService(Service):
         errors)`` a part's results at once (see batch_run). One failing item does not stop
         the batch; ten engine failures in a row do. One audit row records the batch:
         counts and SHA-256 hashes over every input and every output, written even
-        when the batch is interrupted.
+        when the batch is interrupted. A retired key signs only with ``allow_retired``
+        (checked once, before the first item).
         """
         record = self._keys.resolve(ref)
         sig_alg = A.signing_algorithm(algorithm)
@@ -107,7 +113,7 @@ class SigningService(Service):
         A.check_fits(sig_alg, record.algorithm, record.size)
         if sig_alg.hash_name is None and mt is A.MessageType.DIGEST:
             raise InvalidInput("ED25519 signs the whole message: use message type raw.")
-        ref = self._check_can_sign(record)
+        ref = self._check_can_sign(record, allow_retired)
         # The record must agree with itself; the engine proves the material the batch signs with
         # (once, as it fetches or finds it) to be the recorded key.
         public_key = self.proofs.recorded_public_key(record, "sign_batch")
@@ -150,13 +156,16 @@ class SigningService(Service):
             details["interrupted"] = True
         if summary.stopped:
             details["stopped"] = summary.stopped[:300]
+        if is_retired(record):  # signed only because the caller allowed it
+            details["retired"] = True
         self._ctx.store.audit.append("key.sign_batch", engine_id=record.engine_id, key_id=record.key_id, details=details)
 
     @staticmethod
-    def _check_can_sign(record: KeyRecord) -> str:
+    def _check_can_sign(record: KeyRecord, allow_retired: bool = False) -> str:
         """The engine object that signs for the key; Refused when the key cannot sign now."""
         if not record.has_private_key or record.native_ref is None:
             raise Refused(f"Key {record.name[:80]!r} is public-key only: it can verify but not sign.")
+        check_not_retired(record, allow_retired)
         if record.status == "missing":
             raise Refused(
                 f"Key {record.name[:80]!r} was not found in its engine at the last sync.",

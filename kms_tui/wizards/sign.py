@@ -14,7 +14,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Input, OptionList, Select, Static, TextArea
+from textual.widgets import Button, Checkbox, Input, OptionList, Select, Static, TextArea
 
 from ..service.errors import KmsError
 from ..service.types import KeyRecord
@@ -29,7 +29,6 @@ from .parts import (
     compose_signing_key,
     fitting_algorithms,
     key_line,
-    look_up_signing_key,
     preferred_algorithm,
     signing_key_found,
     summary,
@@ -39,12 +38,19 @@ from .steps import Step, WizardScreen, inline_text
 SAVE_ENCODINGS = [("base64 text", "base64"), ("hex text", "hex"), ("raw bytes", "raw")]
 
 
-def sign_message(kms, ref: str, algorithm: str, kind: str, text: str, path: str, digest: str):
+def sign_message(kms, ref: str, algorithm: str, kind: str, text: str, path: str, digest: str,
+                 allow_retired: bool = False):
     """Read the message and sign it -> (signature, MessageSpec, message length). Runs in a worker."""
     data, message_type, encoding = load_message(kind, text, path, digest)
-    signature = kms.signing.sign(ref, algorithm, data, message_type)
+    signature = kms.signing.sign(ref, algorithm, data, message_type, allow_retired=allow_retired)
     spec = MessageSpec(digest=message_type == "DIGEST", path=path if kind == "file" else None, encoding=encoding)
     return signature, spec, len(data)
+
+
+def signer_of(kms, ref: str):
+    """The key a reference names and its rotation links -> (record, links). Runs in a worker."""
+    record = kms.keys.resolve(ref)
+    return record, kms.rotation.links_of(record)
 
 
 class SignWizard(WizardScreen[None]):
@@ -75,6 +81,9 @@ class SignWizard(WizardScreen[None]):
     def compose_steps(self) -> ComposeResult:
         with Vertical(id="key"):
             yield from compose_signing_key("The key to sign with", self.record)
+            allow = Checkbox("Sign with this retired key anyway", id="allow-retired")
+            allow.display = False  # offered for a retired (rotated) key only
+            yield allow
         with Vertical(id="algorithm"):
             yield Static("", id="algorithm-key")
             yield OptionList(id="algorithm-list")
@@ -97,7 +106,10 @@ class SignWizard(WizardScreen[None]):
 
     def check_step(self, step: str) -> str | None | object:
         if step == "key":
-            return look_up_signing_key(self, self._resolved)
+            ref = self.query_one("#key-ref", Input).value.strip()
+            if not ref:
+                return "Give the key: a name, an alias, a key id or a pkcs11: URI."
+            return self.wait_for("Looking up the key…", signer_of, self.kms, ref, then=self._found)
         if step == "algorithm":
             option = self.query_one("#algorithm-list", OptionList).highlighted_option
             if option is None:
@@ -107,8 +119,27 @@ class SignWizard(WizardScreen[None]):
             return None
         if step == "message":
             return self.wait_for("Signing…", sign_message, self.kms, self.record.name, self.algorithm,
-                                 *self.query_one(MessageSource).values(self.app.paths), then=self._signed)
+                                 *self.query_one(MessageSource).values(self.app.paths), self.allow_retired,
+                                 then=self._signed)
         return None
+
+    @property
+    def allow_retired(self) -> bool:
+        allow = self.query_one("#allow-retired", Checkbox)
+        return allow.display and allow.value
+
+    def _found(self, found) -> None:
+        """A retired key goes on only once the operator ticked the box the wizard then shows."""
+        record, links = found
+        allow = self.query_one("#allow-retired", Checkbox)
+        if links.retired and not (allow.display and allow.value):
+            allow.value, allow.display = False, True
+            self.refuse(f"{record.name[:60]!r} is retired ({links.lines[0][:120]}): tick the box to sign with it "
+                        "anyway, or sign with its successor.")
+            return
+        if not links.retired:
+            allow.value, allow.display = False, False
+        self._resolved(record)
 
     def _resolved(self, record: KeyRecord) -> None:
         if signing_key_found(self, record, "it can verify but not sign"):
@@ -166,8 +197,11 @@ class SignWizard(WizardScreen[None]):
         if self.step_id != "signature" or self.spec is None:
             return None
         path, encoding = self.saved or (None, "base64")
-        return sign_command(self.record.name, self.algorithm, self.spec, out=path, out_encoding=encoding,
-                            data_dir=cli_data_dir(self.kms))
+        command = sign_command(self.record.name, self.algorithm, self.spec, out=path, out_encoding=encoding,
+                               data_dir=cli_data_dir(self.kms))
+        if self.allow_retired:
+            return CliCommand([*command.argv, "--allow-retired"], command.notes)
+        return command
 
     def _show_command(self) -> None:
         self.query_one("#sign-command", CommandView).show(self.cli_command(), self.app.paths)

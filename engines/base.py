@@ -148,6 +148,10 @@ class EngineDriver(abc.ABC):
     DELETE_OPTIONS: ClassVar[tuple[OptionSpec, ...]] = ()
     # Engine-specific key actions (name -> one-line description), e.g. "cancel-deletion", "purge".
     KEY_ACTIONS: ClassVar[dict[str, str]] = {}
+    # Keys can be made whose material leaves the engine wrapped (create_wrappable, wrap_key).
+    BACKUP_WRAP: ClassVar[bool] = False
+    # A wrap needs the security officer's PIN (PKCS#11).
+    BACKUP_NEEDS_OFFICER: ClassVar[bool] = False
     # What a delete does to the key material, said in the typed confirmation of a delete.
     DELETE_NOTICE: ClassVar[str] = ("The engine deletes the key material; this cannot be undone unless the "
                                     "engine keeps deleted keys.")
@@ -333,6 +337,54 @@ class EngineDriver(abc.ABC):
     def key_action(self, ref: str, action: str) -> NativeKey | None:
         """Run one of ``KEY_ACTIONS``; returns the key as it is now, or None when it is gone."""
         raise OperationNotSupported(f"{self.DISPLAY} engines have no action {action[:40]!r}.")
+
+    def engine_aliases(self, ref: str) -> list[str]:
+        """The engine's own aliases of a key (not the one this driver names the key by), each as
+        ``move_alias`` takes it. Engines without aliases of their own have none."""
+        return []
+
+    def move_alias(self, alias: str, new_ref: str) -> None:
+        """Point one of the engine's own aliases at another key of the engine (key rotation)."""
+        raise OperationNotSupported(f"{self.DISPLAY} engines have no aliases of their own to move.")
+
+    # --- certificates kept next to a key (optional) ----------------------------
+
+    def put_certificate(self, ref: str, der: bytes) -> None:
+        """Store an X.509 certificate (DER) next to the key at ``ref``, as other clients of the
+        engine expect to find it; nothing when the engine already holds that certificate there."""
+        raise OperationNotSupported(f"{self.DISPLAY} engines keep no certificates.")
+
+    def certificates(self, ref: str) -> list[bytes]:
+        """The X.509 certificates (DER) the engine keeps next to the key at ``ref``."""
+        raise OperationNotSupported(f"{self.DISPLAY} engines keep no certificates.")
+
+    def remove_certificate(self, ref: str, der: bytes) -> bool:
+        """Remove the certificate with exactly this DER kept next to the key at ``ref``; False
+        when the engine holds no such certificate there (nothing else is ever removed)."""
+        raise OperationNotSupported(f"{self.DISPLAY} engines keep no certificates.")
+
+    # --- backup under split custody (optional) ---------------------------------
+
+    def create_wrappable(self, algorithm: str, size: int) -> NativeKey:
+        """Like ``create``, a key whose material can leave the engine, but only wrapped (``wrap_key``)."""
+        raise OperationNotSupported(
+            f"{self.DISPLAY} engines cannot make keys whose material may leave them, even wrapped."
+        )
+
+    def wrap_key(self, ref: str, kek: bytes, *, officer_pin: str | None = None) -> bytes:
+        """The private key at ``ref`` as PKCS#8 PrivateKeyInfo DER, wrapped under ``kek`` (32 bytes)
+        with RFC 5649 AES key wrap with padding. ``officer_pin``: the security officer's PIN on
+        engines that need it (``BACKUP_NEEDS_OFFICER``); never kept."""
+        raise OperationNotSupported(f"{self.DISPLAY} engines never let key material leave them.")
+
+    def unwrap_key(self, wrapped: bytes, kek: bytes, public_key: PublicKey, *, label: str) -> NativeKey:
+        """The reverse of ``wrap_key``: a new key in this engine from ``wrapped``, returned like
+        ``create`` returns one. Never replaces a key the engine already holds."""
+        raise OperationNotSupported(f"{self.DISPLAY} engines cannot take in wrapped key material.")
+
+    def leftover_backup_keks(self) -> list[str]:
+        """Labels of backup key-encryption key objects a backup left behind in the engine."""
+        return []
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release sessions and connections."""

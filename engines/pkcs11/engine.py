@@ -2,7 +2,8 @@
 
 Layout, as Lamassu keeps it: a token chosen by label (or serial); each key is a
 private and a public object with ``CKA_ID`` = ``CKA_LABEL`` = the ASCII hex key id;
-generated private keys are ``SENSITIVE``, not ``EXTRACTABLE``, ``SIGN`` only. Keys
+generated private keys are ``SENSITIVE``, not ``EXTRACTABLE``, ``SIGN`` only (a key made
+with a backup policy leaves the token only wrapped under a trusted key: ``wrapping``). Keys
 made by other tools (any label, any id) are listed and used too; the key id is
 always derived from the public key. Supported key types come from the token's
 mechanisms. All token access goes through one shared, logged-in session per token
@@ -26,9 +27,11 @@ from .. import algorithms as A
 from .. import keys as K
 from ..base import Capabilities, EngineDriver, NativeKey, OptionSpec, SecretSpec
 from ..errors import EngineConfigError, KmsError, OperationNotSupported, UnsupportedKeyType
+from . import certs as C
 from . import errors as PE
 from . import lookup as L
 from . import objects as O
+from . import wrapping as W
 from .module import load_module
 from .session import Shared, TokenLink
 from .uri import build_uri, parse_uri
@@ -97,6 +100,8 @@ class Pkcs11Engine(EngineDriver):
     SECRET = SecretSpec("user PIN")
     CAPABILITIES = Capabilities(can_create=True, can_import=True, can_import_public=False, can_delete=True,
                                 native_verify=False)
+    BACKUP_WRAP = True
+    BACKUP_NEEDS_OFFICER = True
     DELETE_NOTICE = ("A PKCS#11 token destroys key objects at once: the deletion is immediate, with no "
                      "pending window, and cannot be undone.")
 
@@ -207,6 +212,15 @@ class Pkcs11Engine(EngineDriver):
         return found
 
     def create(self, algorithm: str, size: int) -> NativeKey:
+        return self._create(algorithm, size, wrappable=False)
+
+    def create_wrappable(self, algorithm: str, size: int) -> NativeKey:
+        """Like ``create``, with a private key that leaves the token only wrapped under a key its
+        security officer marked trusted (EXTRACTABLE, WRAP_WITH_TRUSTED, SENSITIVE)."""
+        W.check_algorithm(self._link.module(), A.normalise_algorithm(algorithm), self._link.where)
+        return self._create(algorithm, size, wrappable=True)
+
+    def _create(self, algorithm: str, size: int, *, wrappable: bool) -> NativeKey:
         algorithm = A.normalise_algorithm(algorithm)
         supported = self.supported_key_types()
         if algorithm in O.MECHANISMS and algorithm not in supported:
@@ -215,14 +229,14 @@ class Pkcs11Engine(EngineDriver):
                 f"{self._where()} has no {missing or 'suitable'} mechanism: it cannot create {algorithm} keys.",
                 hint="It supports: " + (", ".join(supported) or "no key type") + ".")
         algorithm, size = A.validate_spec(algorithm, size, supported)
-        return self._link.run(f"create a {algorithm} {size} key", lambda shared: self._generate(shared, algorithm, size),
-                              retry=False)
+        return self._link.run(f"create a {algorithm} {size} key",
+                              lambda shared: self._generate(shared, algorithm, size, wrappable=wrappable), retry=False)
 
     def _where(self) -> str:
         where = self._link.where
         return where[:1].upper() + where[1:]
 
-    def _generate(self, shared: Shared, algorithm: str, size: int) -> NativeKey:
+    def _generate(self, shared: Shared, algorithm: str, size: int, *, wrappable: bool = False) -> NativeKey:
         """Generate a pair and store it under Lamassu's label and id (the key id).
 
         The key id is known only once the public key exists. So the pair is generated
@@ -234,11 +248,11 @@ class Pkcs11Engine(EngineDriver):
         objects gets the pair generated on it and renamed instead (``_generate_renamed``).
         """
         if shared.copy_refused:
-            return self._generate_renamed(shared, algorithm, size)
+            return self._generate_renamed(shared, algorithm, size, wrappable=wrappable)
         from pkcs11 import Attribute
         from pkcs11.exceptions import PKCS11Error
 
-        pub, priv = self._generate_pair(shared, algorithm, size, store=False)
+        pub, priv = self._generate_pair(shared, algorithm, size, store=False, wrappable=wrappable)
         try:
             public_key, key_id = self._named(shared, priv)
             final: O.Template = {Attribute.TOKEN: True, Attribute.ID: key_id.encode("ascii"),
@@ -263,15 +277,15 @@ class Pkcs11Engine(EngineDriver):
             for obj in (priv, pub):
                 with contextlib.suppress(Exception):
                     obj.destroy()
-        return self._generate_renamed(shared, algorithm, size)
+        return self._generate_renamed(shared, algorithm, size, wrappable=wrappable)
 
-    def _generate_renamed(self, shared: Shared, algorithm: str, size: int) -> NativeKey:
+    def _generate_renamed(self, shared: Shared, algorithm: str, size: int, *, wrappable: bool = False) -> NativeKey:
         """Generate the pair on the token under a placeholder, then rename it: the private
         object first, so a pair cut short between any two writes is still found (same id,
         else same label, else its id names the public key's key id: ``lookup``)."""
         from pkcs11 import Attribute
 
-        pub, priv = self._generate_pair(shared, algorithm, size, store=True)
+        pub, priv = self._generate_pair(shared, algorithm, size, store=True, wrappable=wrappable)
         try:
             public_key, key_id = self._named(shared, priv)
             for obj in (priv, pub):
@@ -285,8 +299,10 @@ class Pkcs11Engine(EngineDriver):
         return self._native(shared, key_id, public_key, key_id, key_id.encode("ascii"))
 
     @staticmethod
-    def _generate_pair(shared: Shared, algorithm: str, size: int, *, store: bool) -> tuple[Object, Object]:
-        """(public, private) objects of a new pair under a unique placeholder label and id."""
+    def _generate_pair(shared: Shared, algorithm: str, size: int, *, store: bool,
+                       wrappable: bool = False) -> tuple[Object, Object]:
+        """(public, private) objects of a new pair under a unique placeholder label and id;
+        with ``wrappable``, a private key that leaves the token only wrapped under a trusted key."""
         from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag
 
         placeholder = f"kms-tui-pending-{secrets.token_hex(8)}"
@@ -301,11 +317,12 @@ class Pkcs11Engine(EngineDriver):
             key_type, mechanism = KeyType.EC_EDWARDS, Mechanism.EC_EDWARDS_KEY_PAIR_GEN
             pub_extra = {Attribute.EC_PARAMS: O.ED25519_PARAMS}
         where: O.Template = {Attribute.TOKEN: store}
+        backup: O.Template = W.wrappable_flags() if wrappable else {}
         return shared.session.generate_keypair(
             key_type, key_length, store=store, mechanism=mechanism,
             capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
             public_template={**O.public_flags(placeholder, placeholder.encode()), **pub_extra, **where},
-            private_template={**O.private_flags(placeholder, placeholder.encode()), **where},
+            private_template={**O.private_flags(placeholder, placeholder.encode()), **where, **backup},
         )
 
     def _named(self, shared: Shared, priv: Object) -> tuple[K.PublicKey, str]:
@@ -494,6 +511,77 @@ class Pkcs11Engine(EngineDriver):
                 public.destroy()
 
         self._link.run("delete a key", destroy, retry=False)
+
+    # --- certificates next to a key (certs) -----------------------------------
+
+    def put_certificate(self, ref: str, der: bytes) -> None:
+        self._link.run("write a certificate", lambda shared: C.put(shared, self._link.where, ref, der), retry=False)
+
+    def certificates(self, ref: str) -> list[bytes]:
+        return self._link.run("list certificates", lambda shared: C.listed(shared, self._link.where, ref))
+
+    def remove_certificate(self, ref: str, der: bytes) -> bool:
+        return self._link.run("remove a certificate", lambda shared: C.remove(shared, self._link.where, ref, der),
+                              retry=False)
+
+    # --- backup under split custody (wrapping) -----------------------------------
+
+    def wrap_key(self, ref: str, kek: bytes, *, officer_pin: str | None = None) -> bytes:
+        """The key's PKCS#8 DER wrapped by the token (CKM_AES_KEY_WRAP_PAD) under ``kek``, which the
+        security officer puts on the token as a trusted key for this wrap only (``wrapping``)."""
+        return W.wrap(self._link, ref, kek, officer_pin)
+
+    def unwrap_key(self, wrapped: bytes, kek: bytes, public_key: K.PublicKey, *, label: str) -> NativeKey:
+        """A restored key pair named as ``create`` names one (``label`` names it in messages): the
+        public object first, then the private one unwrapped as SENSITIVE and non-extractable; a
+        private key that does not sign for ``public_key`` is destroyed and refused."""
+        public_key = K.supported_public(public_key)
+        algorithm, _ = K.describe(public_key)
+        if algorithm not in O.MECHANISMS:
+            raise UnsupportedKeyType(f"A PKCS#11 engine cannot hold {algorithm} keys.")
+        W.check_algorithm(self._link.module(), algorithm, self._link.where, restore=True)
+        W.check_kek(kek)
+        return self._link.run(f"restore the key {label[:80]!r}",
+                              lambda shared: self._unwrap(shared, wrapped, kek, public_key), retry=False)
+
+    def _unwrap(self, shared: Shared, wrapped: bytes, kek: bytes, public_key: K.PublicKey) -> NativeKey:
+        algorithm, _ = K.describe(public_key)
+        missing = O.missing_mechanism(shared, algorithm, create=False)
+        if missing:
+            raise PE.KeyTypeNotOnToken(f"{self._where()} has no {missing} mechanism: a restored {algorithm} "
+                                       "key could not sign there.")
+        key_id = K.key_id_of(public_key)
+        object_id = key_id.encode("ascii")
+        leftover = self._refuse_taken(shared, key_id, public_key)
+        # The public object first: a kill between the two writes leaves a public key alone
+        # (used again by the retried restore), never a private key without its half.
+        pub = None if leftover else shared.session.create_object(W.public_template(public_key, key_id, object_id))
+        priv: Object | None = None
+        try:
+            priv = W.unwrap_private(shared, self._link.where, wrapped, kek, public_key, key_id, object_id)
+            self._self_test(shared, key_id, public_key, algorithm)
+        except BaseException:
+            for obj in (priv, pub):
+                if obj is not None:
+                    with contextlib.suppress(Exception):
+                        obj.destroy()
+            raise
+        return self._native(shared, key_id, public_key, key_id, object_id)
+
+    def _self_test(self, shared: Shared, ref: str, public_key: K.PublicKey, algorithm: str) -> None:
+        """The private key at ``ref`` signs a random challenge that ``public_key`` verifies."""
+        from ..errors import KeyIntegrityError
+
+        _, size = K.describe(public_key)
+        sig_alg = A.signing_algorithm(K.natural_algorithm(algorithm, size))
+        challenge = secrets.token_bytes(32)
+        signature = self._sign(shared, ref, sig_alg, challenge, A.MessageType.RAW)
+        if not K.verify_with(public_key, sig_alg, challenge, A.MessageType.RAW, signature):
+            raise KeyIntegrityError(f"The unwrapped key on {self._link.where} does not sign for the public key "
+                                    "the backup records: it was destroyed again.")
+
+    def leftover_backup_keks(self) -> list[str]:
+        return self._link.run("list backup wrapping keys", W.leftover_keks)
 
     def close(self) -> None:
         self._link.release()

@@ -79,6 +79,9 @@ def _print_key(record, as_json: bool) -> None:
     print(f"Tags         {', '.join(safe_text(t) for t in record.tags) or '-'}")
     bindings = ", ".join(f"{safe_text(b.get('resource_type'))}/{safe_text(b.get('resource_id'))}" for b in record.bindings)
     print(f"Bound to     {bindings or '-'}")
+    from ..service import backup_state
+
+    print(f"Backup       {safe_text(backup_state(record))}")
     extra = {k: v for k, v in record.metadata.items() if k != "lamassu.io/kms/binded-resources"}
     if extra:
         print(f"Metadata     {safe_text(json.dumps(extra, ensure_ascii=False, sort_keys=True))}")
@@ -150,11 +153,12 @@ def _warn_compatibility(kms, record) -> None:
 
 def create(kms, args) -> int:
     size = _size_for(args.algorithm, args.size)
+    backup = kms.backup.parse_policy(args.backup) if args.backup else None
     if sys.stderr.isatty() and not args.json:
         sys.stderr.write(f"Generating {args.algorithm} {size} key…\n")
     record = kms.keys.create(
         args.algorithm, size, args.name, engine_id=args.engine, aliases=args.alias, tags=args.tag,
-        metadata=_metadata(args.metadata),
+        metadata=_metadata(args.metadata), backup=backup,
     )
     _warn_compatibility(kms, record)
     _print_key(record, args.json)
@@ -196,7 +200,7 @@ def sign(kms, args) -> int:
     if args.batch is not None:
         return sign_batch(kms, args)
     data = _message_bytes(args)
-    signature = kms.signing.sign(args.ref, args.algorithm, data, args.message_type)
+    signature = kms.signing.sign(args.ref, args.algorithm, data, args.message_type, allow_retired=args.allow_retired)
     if args.json:
         emit_json({"algorithm": args.algorithm.upper(), "signature": base64.b64encode(signature).decode(),
                    "signature_hex": signature.hex()})
@@ -235,7 +239,7 @@ def csr(kms, args) -> int:
 
     with open_new_file(args.out) as f:
         try:
-            made = kms.csr.make(args.ref, args.subject, args.san, args.format)
+            made = kms.csr.make(args.ref, args.subject, args.san, args.format, args.profile)
             f.write(made.data)
         except BaseException:
             os.unlink(os.path.expanduser(args.out))

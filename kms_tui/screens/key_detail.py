@@ -21,6 +21,7 @@ from ..text import safe_text
 from ..widgets.cells import literal, strength
 from ..widgets.strength_panel import StrengthPanel
 from ..wizards.csr import CsrWizard
+from ..wizards.rotate import RotateWizard
 from ..wizards.sign import SignWizard
 from ..wizards.verify import VerifyWizard
 from ..workers import ServiceCalls
@@ -35,6 +36,8 @@ class KeyDetailScreen(ServiceCalls, Screen):
         Binding("s", "sign", "Sign", id="detail.sign"),
         Binding("v", "verify", "Verify", id="detail.verify"),
         Binding("C", "csr", "Make a CSR", id="detail.csr", show=False, tooltip="Make a certificate signing request with this key"),
+        Binding("R", "rotate", "Rotate", id="detail.rotate", show=False,
+                tooltip="Rotate this key: a successor takes its aliases, this key is retired"),
         Binding("d", "delete", "Delete", id="detail.delete"),
         Binding("c", "copy", "Copy PEM", id="detail.copy"),
         Binding("a", "alias", "Aliases", id="detail.alias"),
@@ -56,10 +59,17 @@ class KeyDetailScreen(ServiceCalls, Screen):
         yield Header()
         with VerticalScroll(id="detail"):
             yield Static("Loading…", id="detail-fields")
+            rotation = Static("", id="detail-rotation")
+            rotation.display = False  # shown for a key that was rotated or is a successor
+            yield rotation
             yield StrengthPanel("RSA", 2048, id="strength")
             bindings = DataTable(id="detail-bindings", cursor_type="row", show_cursor=True)
             bindings.border_title = "Bound resources (b bind · u unbind)"
             yield bindings
+            certificates = DataTable(id="detail-certs", cursor_type="row", show_cursor=True)
+            certificates.border_title = "Certificates"
+            certificates.display = False
+            yield certificates
             yield Static("", id="detail-metadata")
             yield Static("", id="detail-pem")
             audit = DataTable(id="detail-audit", cursor_type="none")
@@ -70,6 +80,8 @@ class KeyDetailScreen(ServiceCalls, Screen):
     def on_mount(self) -> None:
         self.query_one("#strength").display = False
         self.query_one("#detail-bindings", DataTable).add_columns("Type", "Resource id")
+        self.query_one("#detail-certs", DataTable).add_columns("Subject", "Not after", "Left", "Chain", "Serial",
+                                                               "Issuer")
         self.query_one("#detail-audit", DataTable).add_columns("#", "Time (UTC)", "Action", "Details")
         self.when_ready(self.refresh_key, show=lambda note: self.query_one("#detail-fields", Static).update(Text(note)))
 
@@ -80,6 +92,10 @@ class KeyDetailScreen(ServiceCalls, Screen):
         if not self.kms_ready:
             return  # the first load runs once the service is open
         self.call(self._fetch, then=self._show, group="detail")
+        self.call(self.kms.rotation.links_at, self.engine_id, self.key_id, then=self._show_rotation,
+                  group="detail-rotation")
+        self.call(self.kms.certs.of_key, self.engine_id, self.key_id, then=self._show_certificates,
+                  group="detail-certs")
 
     def _ref(self) -> str:
         return self.record.name if self.record else self.key_id
@@ -116,6 +132,8 @@ class KeyDetailScreen(ServiceCalls, Screen):
             rows.append(("Engine state", literal(record.state, style="bold yellow")))
         if record.status != "ok":
             rows.append(("Status", Text("missing from its engine at the last sync", style="bold red")))
+        if any(k.startswith("kms-tui.io/backup/") for k in record.metadata):
+            rows.append(("Backup", literal(self.kms.backup.state(record))))
         for name, value in rows:
             grid.add_row(name, value)
         self.query_one("#detail-fields", Static).update(grid)
@@ -140,6 +158,26 @@ class KeyDetailScreen(ServiceCalls, Screen):
             details = json.dumps(row.details, ensure_ascii=False, sort_keys=True)
             audit.add_row(str(row.seq), row.ts[:19].replace("T", " "), row.action, literal(details, 48))
 
+    def _show_certificates(self, views) -> None:
+        """Subject, not-after with days left, chain status, serial and issuer of each certificate."""
+        table = self.query_one("#detail-certs", DataTable)
+        table.clear()
+        table.display = bool(views)
+        for view in views:
+            left = Text(f"{view.days_left} d", style="bold red" if view.days_left < 30 else
+                        "yellow" if view.days_left < 90 else "")
+            chain = Text(view.chain if view.intact else f"ALTERED: {view.problem}",
+                         style="" if view.intact else "bold red")
+            table.add_row(literal(view.subject, 36), view.not_after[:10], left, chain, literal(view.serial, 20),
+                          literal(view.issuer, 40))
+
+    def _show_rotation(self, links) -> None:
+        """"Rotated to X on DATE" / "Successor of Y": the key's place in a rotation, when it has one."""
+        shown = self.query_one("#detail-rotation", Static)
+        shown.display = bool(links.lines)
+        shown.update(Text("\n").join(literal(line, style="bold yellow" if line.startswith("Rotated") else "")
+                                     for line in links.lines))
+
     # --- actions -------------------------------------------------------------
 
     def action_key_list(self) -> None:
@@ -161,6 +199,9 @@ class KeyDetailScreen(ServiceCalls, Screen):
 
     def action_csr(self) -> None:
         self.app.push_screen(CsrWizard(self.record))
+
+    def action_rotate(self) -> None:
+        self.app.push_screen(RotateWizard(self.record))
 
     def action_copy(self) -> None:
         if self.record:

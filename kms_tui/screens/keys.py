@@ -45,7 +45,9 @@ COLUMNS = (  # (column key, title, sort column or None)
 )
 SORTABLE = [c[2] for c in COLUMNS if c[2]] + ["creation_ts"]
 SELECT_FIELDS = {"engine-filter": "engine_id", "algorithm-filter": "algorithm", "strength-filter": "strength"}
-FILTER_FIELDS = ("text", "engine_id", "algorithm", "strength", "size", "bound", "security_level")  # what show_only sets
+FILTER_FIELDS = ("text", "engine_id", "algorithm", "strength", "size", "bound", "security_level",
+                 "expiring_within_days")  # what show_only sets
+EXPIRY_STEPS = {None: 30, 30: 90, 90: None}  # e: keys with a certificate ending within 30, then 90 days, then all
 SORT_WORDS = {"key_id": "key id", "engine_id": "engine", "creation_ts": "creation time"}  # as the status line says them
 
 
@@ -123,12 +125,16 @@ class KeysScreen(ServiceCalls, Screen):
         Binding("s", "sign", "Sign", id="keys.sign"),
         Binding("v", "verify", "Verify", id="keys.verify"),
         Binding("C", "csr", "Make a CSR", id="keys.csr", show=False, tooltip="Make a certificate signing request with the key"),
+        Binding("R", "rotate", "Rotate", id="keys.rotate", show=False,
+                tooltip="Rotate the key: a successor takes its aliases, the key is retired"),
         Binding("d", "delete", "Delete", id="keys.delete"),
         Binding("o", "sort", "Sort", id="keys.sort", show=False),  # the status line says "sorted by … (o)"
         Binding("O", "reverse", "Reverse", id="keys.reverse", show=False),
         Binding("right_square_bracket", "page(1)", "Next page", id="keys.next_page", show=False),
         Binding("left_square_bracket", "page(-1)", "Prev page", id="keys.prev_page", show=False),
         Binding("r", "refresh", "Refresh", id="keys.refresh", show=False),
+        Binding("e", "expiring", "Expiring certificates", id="keys.expiring", show=False,
+                tooltip="Only keys with a certificate ending within 30 days, then 90, then every key"),
         Binding("x", "clear_filters", "Clear filters", id="keys.clear_filters", show=False,
                 tooltip="Show every key: the text, engine, algorithm, strength, size, bound and security-level "
                         "filters cleared"),
@@ -148,6 +154,7 @@ class KeysScreen(ServiceCalls, Screen):
         self._shown_text: str | None = None  # the filter text of the rows on show
         self._narrowing: tuple[KeyQuery, str] | None = None  # rows on show fresh: their query and first name
         self._open_single = False  # Enter in the filter: open the key once its rows are in, if just one
+        self._expiring: dict[int, int] = {}  # certificates ending within 30 and 90 days, for the status line
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -217,6 +224,7 @@ class KeysScreen(ServiceCalls, Screen):
         self._cursor_to = cursor_to
         self._narrowing = None  # until these rows are in, the ones on show may be out of date
         self._fetch(replace(self.query_state))
+        self.call(self.kms.certs.expiring_counts, then=self._expiring_counted, group="keys-certs")
 
     def _fetch(self, query: KeyQuery) -> None:
         if self._count_timer is not None:  # a count waiting for rows about to be replaced: theirs comes after them
@@ -344,15 +352,30 @@ class KeysScreen(ServiceCalls, Screen):
         page = q.offset // PAGE + 1
         arrow = "↓" if q.descending else "↑"
         where = f"engine {q.engine_id} · " if q.engine_id else ""
-        if q.size is not None or q.bound is not None or q.security_level is not None:  # a stats bar's filters
+        if q.size is not None or q.bound is not None or q.security_level is not None or \
+                q.expiring_within_days is not None:  # a stats bar's filters
             only = [f"{q.algorithm or ''} {q.size} only".strip()] if q.size is not None else []
             only += [f"{'bound' if q.bound else 'unbound'} only"] if q.bound is not None else []
             only += [f"SL{q.security_level} engines only"] if q.security_level is not None else []
+            only += [f"certificate ending ≤{q.expiring_within_days} d"] if q.expiring_within_days is not None else []
             where += f"{', '.join(only)} (x clears) · "
+        elif self._expiring.get(90):
+            where += f"certificates ending ≤30 d: {self._expiring.get(30, 0)}, ≤90 d: {self._expiring[90]} (e) · "
         self.query_one("#keys-status", Static).update(
             f"{self.total} key{'s' if self.total != 1 else ''} · {where}page {page}/{pages} ([ ]) · sorted by {SORT_WORDS.get(q.sort, q.sort)} {arrow} (o)",
             layout=False,  # one line of fixed height: no layout pass for the whole screen
         )
+
+    def _expiring_counted(self, counts: dict[int, int]) -> None:
+        if counts != self._expiring:
+            self._expiring = counts
+            self._status()
+
+    def action_expiring(self) -> None:
+        """e: keys with a certificate ending within 30 days, then 90, then every key."""
+        self.query_state.expiring_within_days = EXPIRY_STEPS.get(self.query_state.expiring_within_days)
+        self.query_state.offset = 0
+        self.reload()
 
     # --- filters -------------------------------------------------------------
 
@@ -493,6 +516,11 @@ class KeysScreen(ServiceCalls, Screen):
         from ..actions import open_csr
 
         open_csr(self.app, self.selected_record())
+
+    def action_rotate(self) -> None:
+        from ..actions import open_rotate
+
+        open_rotate(self.app, self.selected_record())
 
     def action_delete(self) -> None:
         record = self.selected_record()

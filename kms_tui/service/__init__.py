@@ -32,6 +32,14 @@ whose constructor takes the context and the services it calls:
                                                   records — needs ``engines``
 ``csr``              CsrService (csr)             make: a CSR signed by any key's engine — needs
                                                   ``keys``, ``signing``
+``certificates``     CertificateService           self_signed, issue: certificates from a profile,
+                     (certificates)               linted by pkilint — needs ``keys``, ``signing``
+``rotation``         RotationService (rotation)   plan, rotate (successor, aliases moved, links,
+                                                  predecessor retired), links — needs ``keys``
+``certs``            CertService (certs)          add, show, export, remove, list: certificates
+                                                  bound to keys — needs ``keys``, ``signing.proofs``
+``backup``           BackupService (backup)       create, read, check_share, restore: keys backed
+                                                  up under M-of-N SLIP-39 shares — needs ``keys``
 ===================  ===========================  =============================================
 """
 
@@ -47,7 +55,11 @@ if TYPE_CHECKING:
     from store import CredentialStore
 
     from .audit import AuditService
+    from .backup import BackupService
+    from .backup_policy import state as backup_state
     from .ceremony import CeremonyEngine, CeremonyService
+    from .certificates import CertificateResult, CertificateService
+    from .certs import CertService, CertView
     from .compat import Compatibility, LamassuIncompatible, Verdict
     from .core import DEFAULT_ENGINE_ID, SecretPrompt, SecretRequest, ServiceContext
     from .csr import CsrResult, CsrService
@@ -59,6 +71,8 @@ if TYPE_CHECKING:
     from .engine_views import EngineCheck, EngineRemoval, EngineTypeInfo, EngineView
     from .inventory import InventoryService, SyncReport
     from .key_ops import KeyService
+    from .rotation import RotationPlan, RotationResult, RotationService
+    from .rotation_links import RotationLinks
     from .signing import BatchSummary, SigningService
 
 # The names this package hands out, each imported from its module on first use (PEP 562): a
@@ -70,8 +84,11 @@ _EXPORTS = {
     "Finding": ".doctor_report", "SECRET_LOCATIONS": ".engine_secrets", "SecretPrompt": ".core",
     "SecretRequest": ".core", "ServiceContext": ".core", "SyncReport": ".inventory",
     "Compatibility": ".compat", "LamassuIncompatible": ".compat", "Verdict": ".compat", "CsrResult": ".csr",
+    "CertificateResult": ".certificates",
+    "RotationLinks": ".rotation_links", "RotationPlan": ".rotation", "RotationResult": ".rotation",
+    "CertView": ".certs", "backup_state": ".backup_policy",
 }
-_RENAMED = {"SECRET_LOCATIONS": "LOCATIONS"}
+_RENAMED = {"SECRET_LOCATIONS": "LOCATIONS", "backup_state": "state"}
 
 
 def __getattr__(name: str) -> Any:
@@ -101,6 +118,10 @@ class Kms:
     doctor: DoctorService
     ceremony: CeremonyService
     csr: CsrService
+    certificates: CertificateService
+    rotation: RotationService
+    certs: CertService
+    backup: BackupService
 
     def __init__(
         self,
@@ -177,7 +198,7 @@ def _signing(kms: Kms) -> SigningService:
 def _inventory(kms: Kms) -> InventoryService:
     from .inventory import InventoryService
 
-    return InventoryService(kms.context)
+    return InventoryService(kms.context, lambda: kms.certs)
 
 
 def _audit(kms: Kms) -> AuditService:
@@ -204,9 +225,35 @@ def _csr(kms: Kms) -> CsrService:
     return CsrService(kms.context, kms.keys, kms.signing)
 
 
+def _certificates(kms: Kms) -> CertificateService:
+    from .certificates import CertificateService
+
+    return CertificateService(kms.context, kms.keys, kms.signing)
+
+
+def _certs(kms: Kms) -> CertService:
+    from .certs import CertService
+
+    return CertService(kms.context, kms.keys, kms.signing.proofs)
+
+
+def _rotation(kms: Kms) -> RotationService:
+    from .rotation import RotationService
+
+    return RotationService(kms.context, kms.keys)
+
+
+def _backup(kms: Kms) -> BackupService:
+    from .backup import BackupService
+
+    return BackupService(kms.context, kms.keys)
+
+
 _SERVICES: dict[str, Callable[[Kms], object]] = {
     "keys": _keys, "engines": _engines, "signing": _signing, "inventory": _inventory, "audit": _audit,
     "doctor": _doctor, "ceremony": _ceremony, "csr": _csr,
+    "certificates": _certificates, "certs": _certs,
+    "rotation": _rotation, "backup": _backup,
 }
 _MAKING = threading.RLock()
 
@@ -215,5 +262,6 @@ __all__ = [
     "BatchSummary", "CeremonyEngine", "DEFAULT_ENGINE_ID", "DoctorReport", "EngineCheck", "EngineRemoval",
     "EngineTypeInfo", "EngineView", "ExpiredKey", "Finding", "Kms", "SECRET_LOCATIONS", "SecretPrompt",
     "SecretRequest", "ServiceContext", "SyncReport", "Compatibility", "LamassuIncompatible", "Verdict",
-    "CsrResult",
+    "CsrResult", "CertificateResult", "CertView",
+    "RotationLinks", "RotationPlan", "RotationResult", "backup_state",
 ]

@@ -114,11 +114,13 @@ class KeyService(Service):
 
     def create(self, algorithm: str, size: int, name: str, *, engine_id: str | None = None,
                aliases: Iterable[str] = (), tags: Iterable[str] = (), metadata: dict[str, Any] | None = None,
-               cancel: threading.Event | None = None) -> KeyRecord:
+               cancel: threading.Event | None = None, backup: tuple[int, int] | None = None) -> KeyRecord:
         """Generate a key in an engine, self-test it, then record it.
 
         Generation itself cannot be interrupted (RSA-4096 takes seconds); a
         ``cancel`` set meanwhile discards the new key before it is recorded.
+        ``backup=(m, n)``: the key may be backed up under an M-of-N share split
+        (``kms.backup``); made wrappable, refused on engines whose material never leaves.
         """
         from engines import keys as K
 
@@ -131,7 +133,13 @@ class KeyService(Service):
         compat.refuse_unusable(self.compatibility(engine_id, algorithm, size), engine_id)
         driver = ctx.driver(engine_id)
         algorithm, size = A.validate_spec(algorithm, size, driver.supported_key_types())
-        native = ctx.on_current_secret(engine_id, lambda d: d.create(algorithm, size))
+        from . import backup_policy as B
+
+        B.refuse_own_keys(metadata)
+        if backup is not None:
+            metadata = B.with_policy(metadata, backup, driver)
+        native = ctx.on_current_secret(
+            engine_id, lambda d: d.create_wrappable(algorithm, size) if backup else d.create(algorithm, size))
         driver = ctx.driver(engine_id)  # reopened if another process had re-keyed the engine
         try:
             if cancel is not None and cancel.is_set():
@@ -272,11 +280,14 @@ class KeyService(Service):
             return self._edit(record, "key.tag.remove", {"tag": tag}, tags=[t for t in record.tags if t != tag])
 
     def set_metadata(self, ref: str, metadata: dict[str, Any]) -> KeyRecord:
-        """Replace the free metadata; bindings are kept (edit them with bind/unbind)."""
+        """Replace the free metadata; bindings, rotation links and backup records are kept (edit them with
+        bind/unbind, rotate, backup)."""
         if not isinstance(metadata, dict):
             raise InvalidInput("Metadata must be a JSON object.")
+        kept = ("kms-tui.io/rotation/", "kms-tui.io/backup/")  # rotation's and backup's NAMESPACE
         with self._fresh(ref) as record:
-            merged = {k: v for k, v in metadata.items() if k != BINDINGS_KEY}
+            merged = {k: v for k, v in metadata.items() if k != BINDINGS_KEY and not k.startswith(kept)}
+            merged.update({k: v for k, v in record.metadata.items() if k.startswith(kept)})
             if record.bindings:
                 merged[BINDINGS_KEY] = record.bindings
             digest = hashlib.sha256(repr(sorted(merged)).encode()).hexdigest()[:16]

@@ -6,7 +6,10 @@ import inspect
 
 from kms_tui.service import Kms, ServiceContext
 from kms_tui.service.audit import AuditService
+from kms_tui.service.backup import BackupService
 from kms_tui.service.ceremony import CeremonyService
+from kms_tui.service.certificates import CertificateService
+from kms_tui.service.certs import CertService
 from kms_tui.service.doctor import DoctorService
 from kms_tui.service.engine_ops import EngineService
 from kms_tui.service.engine_secrets import EngineSecrets
@@ -14,11 +17,13 @@ from kms_tui.service.errors import Service
 from kms_tui.service.integrity import KeyProofs
 from kms_tui.service.inventory import InventoryService
 from kms_tui.service.key_ops import KeyService
+from kms_tui.service.rotation import RotationService
 from kms_tui.service.signing import SigningService
 from store import CredentialStore
 
 SERVICES = {"keys": KeyService, "engines": EngineService, "signing": SigningService, "inventory": InventoryService,
-            "audit": AuditService, "doctor": DoctorService, "ceremony": CeremonyService}
+            "audit": AuditService, "doctor": DoctorService, "ceremony": CeremonyService, "rotation": RotationService,
+            "certificates": CertificateService, "certs": CertService, "backup": BackupService}
 
 
 def test_each_service_is_reachable_by_name(kms):

@@ -88,8 +88,37 @@ def _create(verbs: Verbs) -> None:
                    help="RSA 2048/3072/4096; ECDSA 224/256/384/521; Ed25519 256 (its only size, the default)")
     p.add_argument("--name", required=True, help="the key's name, unique")
     p.add_argument("--engine", metavar="ID", help="the engine that generates it (default: the default engine)")
+    p.add_argument("--backup", metavar="M-of-N",
+                   help="the key may be backed up, wrapped, to N custodians of whom M restore it (e.g. 3-of-5)")
     _labels(p)
     p.add_argument("--metadata", metavar="JSON", type=T.json_object, help="free metadata as a JSON object")
+    add_json(p)
+
+
+def _backup(verbs: Verbs) -> None:
+    p = add_verb(verbs, "backup", "backup_cmds:backup",
+                 "back up keys made with --backup, wrapped, under M-of-N SLIP-39 shares for custodians")
+    p.add_argument("refs", nargs="+", metavar="REF", help="the keys: name, alias, key id or prefix")
+    p.add_argument("--custodians", type=T.whole(1, 16), required=True, metavar="N", help="how many custodians get a share")
+    p.add_argument("--threshold", type=T.whole(1, 16), required=True, metavar="M",
+                   help="how many shares restore the keys")
+    p.add_argument("--out", required=True, metavar="FILE", help="the new backup file (never overwritten)")
+    p.add_argument("--so-pin-stdin", action="store_true",
+                   help="read the security officer's PIN from stdin (PKCS#11; default: asked on the terminal)")
+    add_json(p)
+
+
+def _restore(verbs: Verbs) -> None:
+    p = add_verb(verbs, "restore", "backup_cmds:restore", "restore the keys of a backup file from M custodians' shares")
+    p.add_argument("file", metavar="FILE", help="the backup file")
+    p.add_argument("--engine", required=True, metavar="ID", help="the engine that takes the keys in")
+    p.add_argument("--name", action="append", metavar="NEW|ORIGINAL=NEW",
+                   help="the restored key's name, required while the original's is taken (repeatable: ORIGINAL=NEW)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--shares-from-tty", action="store_true", help="type the shares on the terminal (the default)")
+    g.add_argument("--shares-stdin", action="store_true", help="read the shares from stdin, one per line")
+    p.add_argument("--confirm-lower-level", action="store_true",
+                   help="restore into an engine of a lower security level than the source's without asking")
     add_json(p)
 
 
@@ -118,6 +147,19 @@ def _sign(verbs: Verbs) -> None:
                    help="sign many: one hex/base64 message or digest per line, or JSON lines "
                         '{"id": ..., "hex"|"base64": ...}; writes one JSON result per line')
     p.add_argument("--out", metavar="FILE", help="write the signature to a new file (default: stdout)")
+    p.add_argument("--allow-retired", action="store_true", help="sign even with a retired (rotated) key")
+    add_json(p)
+
+
+def _rotate(verbs: Verbs) -> None:
+    p = _ref_verb(verbs, "rotate", "rotate_cmds:rotate",
+                  "make a successor key, move every alias to it and retire this one")
+    p.add_argument("--engine", metavar="ID", help="the successor's engine (default: the key's)")
+    p.add_argument("--algorithm", help="the successor's algorithm (default: the key's)")
+    p.add_argument("--size", type=T.key_size, help="the successor's size (default: the key's)")
+    p.add_argument("--name", help="the successor's name (default: NAME-v2, or -vN+1, the first free)")
+    p.add_argument("--move-bindings", action="store_true",
+                   help="move the key's bindings to the successor too (default: listed, left in place)")
     add_json(p)
 
 
@@ -128,9 +170,46 @@ def _csr(verbs: Verbs) -> None:
                         "CN=name,O=Example,C=ES (read in reverse, so both give the same name)")
     p.add_argument("--san", action="append", default=[], metavar="TYPE:VALUE",
                    help="a subject alternative name: dns:NAME, ip:ADDRESS, email:ADDRESS or uri:URI (repeatable)")
+    p.add_argument("--profile", metavar="NAME",
+                   help="request the extensions of this certificate profile (root-ca, sub-ca, tls-server, "
+                        "tls-client, code-signing, ocsp)")
     p.add_argument("--format", default="pem", choices=("pem", "der"), help="the CSR's encoding (default: pem)")
     p.add_argument("--out", required=True, metavar="FILE", help="the new file to write (never overwritten)")
     add_json(p)
+
+
+def _certificate_options(p: argparse.ArgumentParser) -> None:
+    """What ``keys certificate`` and ``keys issue`` share: profile, days, EKU, format, output."""
+    p.add_argument("--profile", required=True, metavar="NAME",
+                   help="the certificate profile: root-ca, sub-ca, tls-server, tls-client, code-signing, ocsp")
+    p.add_argument("--days", type=T.whole(1, 36_500), metavar="N",
+                   help="validity in days (default: the profile's; at most its maximum)")
+    p.add_argument("--eku", action="append", default=[], metavar="NAME",
+                   help="extended key usage instead of the profile's: serverAuth, clientAuth, codeSigning, "
+                        "emailProtection, timeStamping, OCSPSigning (repeatable)")
+    p.add_argument("--format", default="pem", choices=("pem", "der"), help="the certificate's encoding (default: pem)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the new file to write (never overwritten)")
+    add_json(p)
+
+
+def _certificate(verbs: Verbs) -> None:
+    p = _ref_verb(verbs, "certificate", "cert_cmds:certificate",
+                  "a self-signed certificate of the key, from a profile, linted by pkilint")
+    p.add_argument("--self-signed", action="store_true", help="required: the key signs its own certificate")
+    p.add_argument("--subject", required=True,
+                   help="/C=ES/O=Example/CN=name (encoded in this order) or RFC 4514 CN=name,O=Example,C=ES")
+    p.add_argument("--san", action="append", default=[], metavar="TYPE:VALUE",
+                   help="a subject alternative name: dns:NAME, ip:ADDRESS, email:ADDRESS or uri:URI (repeatable)")
+    _certificate_options(p)
+
+
+def _issue(verbs: Verbs) -> None:
+    p = add_verb(verbs, "issue", "cert_cmds:issue",
+                 "a certificate for a CSR, signed by a CA key, from a profile, linted by pkilint")
+    p.add_argument("--ca", required=True, metavar="REF", help="the CA key: name, alias, key id or prefix")
+    p.add_argument("--ca-cert", required=True, metavar="FILE", help="the CA key's certificate (PEM or DER)")
+    p.add_argument("--csr", required=True, metavar="FILE", help="the request (PEM or DER); subject and SANs come from it")
+    _certificate_options(p)
 
 
 def _verify(verbs: Verbs) -> None:
@@ -198,7 +277,9 @@ def _binding(verb: str, verbs: Verbs) -> None:
 # Each verb's part of the tree, in --help order; a command builds its own verb's only.
 VERBS: dict[str, Callable[[Verbs], None]] = {
     "list": _list, "show": _show, "create": _create, "import": _import, "export-public": _export_public,
-    "sign": _sign, "csr": _csr, "verify": _verify, "delete": _delete, "action": _action, "purge-expired": _purge_expired,
+    "sign": _sign, "csr": _csr, "certificate": _certificate, "issue": _issue, "verify": _verify,
+    "delete": _delete, "action": _action, "purge-expired": _purge_expired,
+    "rotate": _rotate, "backup": _backup, "restore": _restore,
     "rename": _rename, "metadata": _metadata, "alias": functools.partial(_labels_of, "alias"),
     "tag": functools.partial(_labels_of, "tag"), "bind": functools.partial(_binding, "bind"),
     "unbind": functools.partial(_binding, "unbind"),

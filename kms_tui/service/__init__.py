@@ -210,7 +210,7 @@ def _audit(kms: Kms) -> AuditService:
 def _doctor(kms: Kms) -> DoctorService:
     from .doctor import DoctorService
 
-    return DoctorService(kms.context, kms.engines, kms.inventory, kms.signing.proofs)
+    return DoctorService(kms.context, kms.engines, kms.inventory, kms.signing.proofs, lambda: kms.certs)
 
 
 def _ceremony(kms: Kms) -> CeremonyService:

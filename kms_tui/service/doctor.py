@@ -18,18 +18,23 @@ import concurrent.futures
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engines.errors import KmsError
 from store.errors import CredentialsUnavailable, StoreError
 
 from . import doctor_consistency, doctor_keys, doctor_permissions
 from .core import ServiceContext
+from .doctor_certs import certificate_findings
 from .doctor_intents import intent_findings
 from .doctor_report import CHECKS, ENGINE_TIMEOUT, ERROR, WARNING, DoctorReport, Finding, Findings, Listener
 from .engine_ops import EngineService
 from .errors import Service
 from .integrity import KeyProofs
 from .inventory import InventoryService
+
+if TYPE_CHECKING:
+    from .certs import CertService
 
 __all__ = ["CHECKS", "ENGINE_TIMEOUT", "DoctorReport", "DoctorService", "Finding"]
 
@@ -66,11 +71,12 @@ class DoctorService(Service):
     """One doctor run: every check, each turned into findings; a check that cannot run is one too."""
 
     def __init__(self, context: ServiceContext, engines: EngineService, inventory: InventoryService,
-                 proofs: KeyProofs) -> None:
+                 proofs: KeyProofs, certs: Callable[[], CertService] | None = None) -> None:
         self._ctx = context
         self._engines = engines
         self._inventory = inventory
         self._proofs = proofs
+        self._certs = certs
 
     def run(self, *, repair: bool = False, timeout: float = ENGINE_TIMEOUT, deep: bool = False,
             on_finding: Listener | None = None) -> DoctorReport:
@@ -89,6 +95,8 @@ class DoctorService(Service):
             ("permissions", "permissions", lambda: self._check_permissions(report, repair)),
             ("database", "database integrity", lambda: self._check_database(report)),
             ("database", "key records", lambda: self._check_records(report)),
+            ("database", "certificate records", lambda: report.findings.extend(
+                certificate_findings(self._certs()) if self._certs is not None else [])),
             ("audit", "audit chain", lambda: self._check_audit(report)),
             ("audit", "announced deletions", lambda: self._check_intents(report, repair)),
             ("keyring", "keyring", lambda: self._check_keyring(report)),

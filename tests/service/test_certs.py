@@ -130,6 +130,8 @@ def test_an_edited_row_is_flagged_and_never_shown_or_exported(kms, pki, data_dir
         kms.certs.export(web.fingerprint)
     flagged = {v.fingerprint: v.intact for v in kms.certs.list()}
     assert flagged == {web.fingerprint: False, root.fingerprint: True}
+    [finding] = [f for f in kms.doctor.run(timeout=5).findings if f.subject.startswith("certificate ")]
+    assert finding.severity == "error" and web.fingerprint[:16] in finding.message and not finding.repairable
     with sqlite3.connect(data_dir / "kms.db") as con:
         con.execute("UPDATE certificates SET der = ?, not_after = '2099-01-01T00:00:00Z' WHERE fingerprint = ?",
                     [der(pki["leaf"]), web.fingerprint])

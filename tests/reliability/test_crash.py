@@ -8,6 +8,9 @@ flagged missing, ``PRAGMA integrity_check`` is ok and the audit chain verifies.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import pytest
 
 from engines import keys as K
@@ -20,7 +23,19 @@ pytestmark = pytest.mark.slow
 KILLS = 200
 
 
+def load_what_the_children_run() -> None:
+    """Import the service and the PKCS#11 driver once, here: each forked worker and restart then
+    starts with them loaded, so a kill lands inside an operation rather than inside an import, and
+    a restart's time goes to its checks. Python code only: no PKCS#11 module is loaded here."""
+    importlib.import_module("pkcs11")  # python-pkcs11's bindings; a module is loaded by pkcs11.lib() only
+    for name in ("kms_tui.service", "engines.pkcs11"):
+        package = importlib.import_module(name)
+        for info in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+            importlib.import_module(info.name)
+
+
 def test_sigkill_during_create_import_delete_loses_nothing(tmp_path, record_property):
+    load_what_the_children_run()
     target = crash.prepare(tmp_path, softhsm=True)
     tally = crash.run(target, KILLS, seed=20240608)
     record_property("figure", f"crash safety: {tally.summary()}")

@@ -91,12 +91,16 @@ _PARSED: dict[bytes, object] = {}
 def fixture_files_parsed_once():
     """Setup only: the fixture files (clear PEM) are parsed once per worker, not once per
     test (checking an RSA-3072 key costs ~0.08 s a parse). What the engine then writes and
-    reads back (encrypted under the test's own passphrase) is parsed every time as usual."""
+    reads back (encrypted under the test's own passphrase: before each new key it opens one of
+    its files to check the passphrase) is decrypted every time, without checking the RSA
+    numbers again: they are those of a fixture key, checked when it was parsed here."""
     load = serialization.load_pem_private_key
 
     def parsed(data, password=None, **kwargs):
-        if password is not None or kwargs:
+        if kwargs:
             return load(data, password, **kwargs)
+        if password is not None:
+            return load(data, password, unsafe_skip_rsa_key_validation=True)
         key = bytes(data)
         if key not in _PARSED:
             _PARSED[key] = load(data, None)

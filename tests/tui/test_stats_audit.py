@@ -20,18 +20,25 @@ async def open_stats(pilot) -> StatsScreen:
     return pilot.app.screen
 
 
+def sized(table: DataTable) -> bool:
+    """The table has sized its columns to the rows it holds (it does so when idle, after the rows came)."""
+    return not table._require_update_dimensions and not table._updated_cells
+
+
 def audit_settled(app, rows: int | None = None, checked: bool = True):
     def check() -> bool:
         screen = app.screen
-        return (isinstance(screen, AuditScreen) and (rows is None or len(screen.rows) == rows)
-                and screen.query_one(DataTable).row_count == len(screen.rows) and screen.rows
-                and (not checked or screen.check is not None))
+        if not isinstance(screen, AuditScreen):
+            return False
+        table = screen.query_one(DataTable)
+        return ((rows is None or len(screen.rows) == rows) and table.row_count == len(screen.rows) and screen.rows
+                and sized(table) and (not checked or screen.check is not None))
     return check
 
 
 async def open_audit(pilot, rows: int | None = None) -> AuditScreen:
     await pilot.app.switch_mode("audit")
-    await until(pilot, audit_settled(pilot.app, rows))  # then idle: the table sizes its columns after the rows
+    await until(pilot, audit_settled(pilot.app, rows))
     return pilot.app.screen
 
 
@@ -41,7 +48,8 @@ async def filter_audit(pilot, text: str) -> None:
     await pilot.press("slash")
     await type_text(pilot, text)
     await pilot.press("enter")
-    await until(pilot, lambda: screen.text == text and screen.query_one(DataTable).row_count == len(screen.rows))
+    table = screen.query_one(DataTable)
+    await until(pilot, lambda: screen.text == text and table.row_count == len(screen.rows) and sized(table))
 
 
 # --- the bar chart ------------------------------------------------------------------------

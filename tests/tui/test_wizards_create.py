@@ -136,9 +136,9 @@ async def test_a_taken_name_or_alias_is_refused_inline(demo_app, demo_kms):
 
 
 async def test_cancel_during_generation_leaves_no_key(demo_app, demo_kms):
-    """A real cancel: the service generates the RSA 4096 key, sees the event, and discards the key.
+    """A real cancel: the service generates the RSA 2048 key, sees the event, and discards the key.
 
-    Generation takes 0.05-1 s here, too short to press Escape into reliably. The test
+    Generation takes well under a second here, too short to press Escape into reliably. The test
     holds the service's engine lock (nothing is patched), which parks the worker
     inside ``kms.keys.create`` until Escape has been pressed.
     """
@@ -152,20 +152,20 @@ async def test_cancel_during_generation_leaves_no_key(demo_app, demo_kms):
     async with demo_app.run_test(size=(100, 32)) as pilot:
         wizard = await start(pilot)
         await next_step(pilot, "algorithm")
-        await choose(pilot, wizard, "RSA", 4096)
+        await choose(pilot, wizard, "RSA", 2048)
         await next_step(pilot, "names")
-        await fill_names(pilot, wizard, "rsa-4096-cancelled")
+        await fill_names(pilot, wizard, "rsa-2048-cancelled")
         await next_step(pilot, "confirm")
         with demo_kms.context._drivers_lock:
             await pilot.press("ctrl+n")
             await until(pilot, lambda: wizard.step_id == "generate", "the generation step")
-            assert "Generating RSA 4096" in screen_text(pilot.app)
+            assert "Generating RSA 2048" in screen_text(pilot.app)
             await pilot.press("escape")  # Cancel: sets the event kms.keys.create watches
             assert wizard.cancel_event.is_set()
             assert "Cancelling" in screen_text(pilot.app)
         await until(pilot, lambda: not isinstance(pilot.app.screen, CreateKeyWizard), "the wizard to close", timeout=30)
         assert not isinstance(pilot.app.screen, KeyDetailScreen)  # nothing to open
         with pytest.raises(KmsError):
-            demo_kms.keys.resolve("rsa-4096-cancelled")
+            demo_kms.keys.resolve("rsa-2048-cancelled")
         assert sorted(os.listdir(key_dir)) == files_before  # the engine's key file was discarded too
         assert actions("key.create") == created_before

@@ -8,6 +8,7 @@ Import the fixtures into a test module to override conftest's.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -32,18 +33,26 @@ def ui_kms(ui_kms, monkeypatch):
     return ui_kms
 
 
+@functools.cache
+def rsa2048_files() -> tuple[bytes, bytes]:
+    """The RSA-2048 fixture key as encrypted PKCS#8 (under ``PASSPHRASE``) and its public key,
+    made once per worker (parsing and checking the key is most of the cost)."""
+    key = serialization.load_pem_private_key(fixture_key("rsa2048.pem"), None)
+    encrypted = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.BestAvailableEncryption(PASSPHRASE.encode()))
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return encrypted, public
+
+
 @pytest.fixture
 def files(ui_root) -> Path:
     """Fixed key files to import: clear PKCS#8 PEM, encrypted PKCS#8, a public key, garbage."""
     folder = ui_root / "files"
     folder.mkdir()
     (folder / "device-p256.pem").write_bytes(fixture_key("p256.pem"))
-    key = serialization.load_pem_private_key(fixture_key("rsa2048.pem"), None)
-    (folder / "encrypted-rsa2048.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(PASSPHRASE.encode())))
-    (folder / "partner-public.pem").write_bytes(key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    encrypted, public = rsa2048_files()
+    (folder / "encrypted-rsa2048.pem").write_bytes(encrypted)
+    (folder / "partner-public.pem").write_bytes(public)
     (folder / "notes.txt").write_text("not a key at all\n")
     (folder / "keys").mkdir()
     return folder

@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 from textual.widgets.select import InvalidSelectValueError
 
 from ..changes import DatabaseChanged
+from ..service import is_retired
 from ..service.algorithms import KEY_ALGORITHMS
 from ..service.types import KeyQuery, KeyRecord
 from ..widgets.cells import literal, strength
@@ -301,7 +302,8 @@ class KeysScreen(ServiceCalls, Screen):
                 strength(r.strength), "priv" if r.has_private_key else "pub", "yes" if r.bound else "",
             ]
             if not self.narrow:
-                cells.append(literal(r.state or ("missing" if r.status == "missing" else ""), 18))
+                cells.append(literal(r.state or ("missing" if r.status == "missing" else
+                                                 "retired" if is_retired(r) else ""), 18))
             rows.append((row_key, cells))
         # Columns grow to the widest cell seen (as auto-width columns do), never shrink.
         for index, column in enumerate(table.ordered_columns):

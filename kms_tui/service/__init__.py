@@ -72,7 +72,7 @@ if TYPE_CHECKING:
     from .inventory import InventoryService, SyncReport
     from .key_ops import KeyService
     from .rotation import RotationPlan, RotationResult, RotationService
-    from .rotation_links import RotationLinks
+    from .rotation_links import RotationLinks, is_retired
     from .signing import BatchSummary, SigningService
 
 # The names this package hands out, each imported from its module on first use (PEP 562): a
@@ -85,7 +85,7 @@ _EXPORTS = {
     "SecretRequest": ".core", "ServiceContext": ".core", "SyncReport": ".inventory",
     "Compatibility": ".compat", "LamassuIncompatible": ".compat", "Verdict": ".compat", "CsrResult": ".csr",
     "CertificateResult": ".certificates",
-    "RotationLinks": ".rotation_links", "RotationPlan": ".rotation", "RotationResult": ".rotation",
+    "RotationLinks": ".rotation_links", "is_retired": ".rotation_links", "RotationPlan": ".rotation", "RotationResult": ".rotation",
     "CertView": ".certs", "backup_state": ".backup_policy",
 }
 _RENAMED = {"SECRET_LOCATIONS": "LOCATIONS", "backup_state": "state"}
@@ -263,5 +263,5 @@ __all__ = [
     "EngineTypeInfo", "EngineView", "ExpiredKey", "Finding", "Kms", "SECRET_LOCATIONS", "SecretPrompt",
     "SecretRequest", "ServiceContext", "SyncReport", "Compatibility", "LamassuIncompatible", "Verdict",
     "CsrResult", "CertificateResult", "CertView",
-    "RotationLinks", "RotationPlan", "RotationResult", "backup_state",
+    "RotationLinks", "RotationPlan", "RotationResult", "backup_state", "is_retired",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import Checkbox, Input
+from textual.widgets import Checkbox, DataTable, Input
 
 from kms_tui.actions import key_commands, open_rotate
 from kms_tui.screens.key_detail import KeyDetailScreen
@@ -49,6 +49,14 @@ async def test_rotation_in_the_wizard_then_signing_with_the_retired_key(demo_app
         await until(pilot, lambda: not isinstance(pilot.app.screen, RotateWizard), "the wizard to close")
         pilot.app.push_screen(KeyDetailScreen(record.engine_id, record.key_id))
         await until(pilot, lambda: "Rotated to issuing-ca-2027 on " in screen_text(pilot.app), "the rotation line")
+        pilot.app.pop_screen()  # the keys screen marks the predecessor retired in its State column
+        table = pilot.app.screen.query_one("#keys-table", DataTable)
+        row = f"{record.engine_id}/{record.key_id}"
+
+        def state() -> str:
+            return str(table.get_cell(row, "state")) if row in table.rows else ""
+
+        await until(pilot, lambda: state() == "retired", "the retired mark")
 
         # Signing with it: refused until the operator ticks the switch the wizard then shows.
         sign = SignWizard(demo_kms.keys.resolve("issuing-ca-2026"))

@@ -28,16 +28,23 @@ SIZE = (120, 36)
 
 
 def populate(kms: Kms) -> None:
-    kms.keys.create("ECDSA", 384, "root-ca-2026", aliases=["root-ca"], tags=["pki", "ceremony-2026-03"])
+    kms.keys.create("ECDSA", 384, "root-ca-2026", aliases=["root-ca"], tags=["pki", "ceremony-2026-03"],
+                    backup=(3, 5))
     kms.keys.create("RSA", 3072, "intermediate-ca-2026", aliases=["intermediate-ca"], tags=["pki"])
     issuing = kms.keys.create("ECDSA", 384, "issuing-ca-2026", aliases=["issuing-ca"], tags=["pki"],
                              metadata={"owner": "pki-team"})
     kms.keys.bind(issuing.name, "ca", "issuing-ca-2026")
-    kms.keys.bind(issuing.name, "certificate", "4f:1a:9c:02:7e")
+    # The root certifies itself and the issuing CA; both certificates are bound to their keys.
+    root = kms.certificates.self_signed("root-ca", "/C=ES/O=Example PKI/CN=Example Root CA 2026", profile="root-ca")
+    request = kms.csr.make("issuing-ca", "/C=ES/O=Example PKI/CN=Example Issuing CA 2026", profile="sub-ca")
+    issued = kms.certificates.issue("root-ca", root.data, request.data, profile="sub-ca", days=60)
+    kms.certs.add(root.data)
+    kms.certs.add(issued.data)
     for n in range(1, 6):
         kms.keys.create("ECDSA", 256, f"device-fleet-{n:02d}", tags=["devices"])
     kms.keys.create("Ed25519", 256, "firmware-signing", tags=["firmware"])
-    kms.keys.create("RSA", 2048, "legacy-gateway", tags=["legacy"])
+    kms.keys.create("RSA", 2048, "legacy-gateway", aliases=["gateway"], tags=["legacy"])
+    kms.rotation.rotate("legacy-gateway", algorithm="ECDSA", size=256)  # retired; its successor took the alias
     kms.signing.sign("firmware-signing", "ED25519", b"firmware image 1.4.2")
     kms.signing.sign("issuing-ca", "ECDSA_SHA_384", b"tbsCertificate")
 

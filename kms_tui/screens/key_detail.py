@@ -168,8 +168,8 @@ class KeyDetailScreen(ServiceCalls, Screen):
                         "yellow" if view.days_left < 90 else "")
             chain = Text(view.chain if view.intact else f"ALTERED: {view.problem}",
                          style="" if view.intact else "bold red")
-            table.add_row(literal(view.subject, 36), view.not_after[:10], left, chain, literal(view.serial, 20),
-                          literal(view.issuer, 40))
+            table.add_row(literal(view.subject, 30), view.not_after[:10], left, chain, literal(view.serial, 12),
+                          literal(view.issuer, 28))
 
     def _show_rotation(self, links) -> None:
         """"Rotated to X on DATE" / "Successor of Y": the key's place in a rotation, when it has one."""

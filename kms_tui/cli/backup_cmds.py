@@ -134,13 +134,23 @@ def backup(kms, args) -> int:
     officer_pin = sys.stdin.readline().rstrip("\r\n") if args.so_pin_stdin else None
     out = open_new_file(args.out)  # an existing file is refused before anything else is done
     path = os.path.expanduser(args.out)
+    handed: list[bool] = []  # set once every custodian has their share
+
+    def give(shares, terminal) -> None:
+        hand_out(shares, terminal)
+        handed.append(True)
+
     try:
         with out, controlling_terminal() as terminal:
             result = kms.backup.create(
                 args.refs, custodians=args.custodians, threshold=args.threshold, out=out,
-                hand_out=lambda shares: hand_out(shares, terminal), officer_pin=officer_pin or None,
+                hand_out=lambda shares: give(shares, terminal), officer_pin=officer_pin or None,
             )
     except BaseException:
+        if handed:  # the custodians hold shares of this very file: it is the backup, whatever failed after
+            sys.stderr.write(f"The backup file {safe_text(path)} is complete and every custodian has a share of "
+                             "it: it is kept. Recording the backup here failed (below); keep the file.\n")
+            raise
         with contextlib.suppress(OSError):
             os.unlink(path)  # the file this command made: useless without its shares
         raise

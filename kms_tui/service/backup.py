@@ -5,9 +5,10 @@ wrapped only: ``create`` makes a fresh AES-256 key-encryption key (KEK), has eac
 wrap the key under it (RFC 5649), splits the KEK into N SLIP-39 shares of which any M rebuild
 it, writes the wrapped keys to a new authenticated file (``backup_file``) and hands the shares
 to the front end, which shows each custodian theirs once. ``restore`` rebuilds the KEK from M
-shares, checks the file's MAC before anything is unwrapped, then per key unwraps it into the
-target engine, proves it is the recorded key (key id, a signature verified with the recorded
-public key) and records it; a key that fails after its unwrap is discarded.
+shares, checks the file's MAC before anything of the file is used, then per key unwraps it into
+the target engine and proves it is the recorded key (key id, a signature verified with the
+recorded public key), and records every key in one transaction: when any key fails, every key
+this restore unwrapped is discarded and none is recorded.
 
 The KEK and the shares live in this process only, as long as the wrap, the split and the
 hand-out take; they never reach the store, the log, the audit or an error's text.
@@ -35,7 +36,7 @@ from .core import SecretRequest, ServiceContext
 from .errors import Conflict, Refused, SecretNeeded, Service
 
 if TYPE_CHECKING:
-    from engines.base import EngineDriver
+    from engines.base import EngineDriver, NativeKey
     from engines.keys import PublicKey
 
     from .key_ops import KeyService
@@ -237,14 +238,23 @@ class BackupService(Service):
 
         ``name``: the restored key's name (a one-key backup), or original name → new name.
         """
-        plan = self._restore_plan(backup, engine_id, _new_names(backup, name), confirm_lower_level)
         kek = self._kek(backup, shares)
+        made: builtins.list[NativeKey] = []  # every object this restore made: all recorded, or all discarded
         try:
-            backup.check_mac(kek)  # before anything is unwrapped
-            restored = [self._restore_one(backup, key, engine_id, new_name, aliases, kek)
-                        for key, new_name, aliases in plan]
-        finally:
-            del kek
+            try:
+                backup.check_mac(kek)  # before anything of the file is used
+                plan = self._restore_plan(backup, engine_id, _new_names(backup, name), confirm_lower_level)
+                driver = self._ctx.driver(engine_id)
+                for key, new_name, _ in plan:
+                    made.append(self._unwrap_one(driver, key, engine_id, new_name, kek))
+            finally:
+                del kek
+            restored = self._record_restored(backup, plan, made, engine_id)
+        except BaseException:
+            for native in made:
+                if not new_keys.recorded(self._ctx.store, engine_id, native.key_id):
+                    new_keys.discard(driver, native)  # only the objects this restore just made
+            raise
         return RestoreResult(restored, backup.sha256)
 
     def lower_levels(self, backup: F.BackupFile, engine_id: str) -> builtins.list[str]:
@@ -301,15 +311,14 @@ class BackupService(Service):
         finally:
             del taken
 
-    def _restore_one(self, backup: F.BackupFile, key: F.BackupKey, engine_id: str, name: str,
-                     aliases: builtins.list[str], kek: bytes) -> RestoredKey:
+    def _unwrap_one(self, driver: EngineDriver, key: F.BackupKey, engine_id: str, name: str,
+                    kek: bytes) -> NativeKey:
+        """The key unwrapped into the engine and proven the recorded key (not recorded yet)."""
         from engines import keys as K
 
-        store = self._ctx.store
         public = K.load_public_pem(key.public_key)
         if K.key_id_of(public) != key.key_id:
             raise F.BackupFileError(f"The backup's key {key.name[:80]!r} has a public key of another key id.")
-        driver = self._ctx.driver(engine_id)
         try:
             native = driver.unwrap_key(key.wrapped, kek, public, label=name)
         except KeyExists:
@@ -319,25 +328,38 @@ class BackupService(Service):
                 hint=f"Record it with: kms-tui sync {engine_id}") from None
         try:
             self._prove_restored(driver, native.ref, native.key_id, key, public)
-            metadata: dict[str, Any] = {
-                P.RESTORED_KEY: {"file_sha256": backup.sha256, "date": _now(), "source_engine_id": key.engine_id}}
-            if key.bindings:
-                metadata[BINDINGS_KEY] = [dict(b) for b in key.bindings]
-            record = new_keys.key_record(native, engine_id, name, aliases, key.tags, metadata)
-            with store.transaction():
-                record = new_keys.add_new(store, record)
-                store.audit.append("key.restore", engine_id=engine_id, key_id=record.key_id, details={
-                    "name": name, "file_sha256": backup.sha256, "source_engine_id": key.engine_id,
-                    "source_security_level": key.security_level, "custodians": backup.custodians,
-                    "threshold": backup.threshold, "share_set": backup.identifier,
-                    **key_names.aliases_detail(aliases),
-                    **({"aliases_left": sorted(set(key.aliases) - set(aliases))} if set(key.aliases) - set(aliases) else {}),
-                })
         except BaseException:
-            if not new_keys.recorded(store, engine_id, native.key_id):
-                new_keys.discard(driver, native)  # only the object this restore just made
+            if not new_keys.recorded(self._ctx.store, engine_id, native.key_id):
+                new_keys.discard(driver, native)
             raise
-        return RestoredKey(record, sorted(set(key.aliases) - set(aliases)))
+        return native
+
+    def _record_restored(self, backup: F.BackupFile, plan: Sequence[tuple[F.BackupKey, str, builtins.list[str]]],
+                         made: Sequence[NativeKey], engine_id: str) -> builtins.list[RestoredKey]:
+        """Every restored key recorded and audited in one transaction: all of them, or none."""
+        store = self._ctx.store
+        restored = []
+        with store.transaction():
+            for (key, name, aliases), native in zip(plan, made, strict=True):
+                restored.append(self._record_one(backup, key, native, engine_id, name, aliases))
+        return restored
+
+    def _record_one(self, backup: F.BackupFile, key: F.BackupKey, native: NativeKey, engine_id: str, name: str,
+                    aliases: builtins.list[str]) -> RestoredKey:
+        store = self._ctx.store
+        metadata: dict[str, Any] = {
+            P.RESTORED_KEY: {"file_sha256": backup.sha256, "date": _now(), "source_engine_id": key.engine_id}}
+        if key.bindings:
+            metadata[BINDINGS_KEY] = [dict(b) for b in key.bindings]
+        left = sorted(set(key.aliases) - set(aliases))
+        record = new_keys.add_new(store, new_keys.key_record(native, engine_id, name, aliases, key.tags, metadata))
+        store.audit.append("key.restore", engine_id=engine_id, key_id=record.key_id, details={
+            "name": name, "file_sha256": backup.sha256, "source_engine_id": key.engine_id,
+            "source_security_level": key.security_level, "custodians": backup.custodians,
+            "threshold": backup.threshold, "share_set": backup.identifier,
+            **key_names.aliases_detail(aliases), **({"aliases_left": left} if left else {}),
+        })
+        return RestoredKey(record, left)
 
     def _prove_restored(self, driver: EngineDriver, ref: str, key_id: str, key: F.BackupKey,
                         public: PublicKey) -> None:

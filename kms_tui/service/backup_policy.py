@@ -24,6 +24,7 @@ POLICY_KEY = NAMESPACE + "policy"  # "3-of-5", set when the key is made
 LAST_KEY = NAMESPACE + "last"  # the latest backup: date, custodians, threshold, file hash, share set
 RESTORED_KEY = NAMESPACE + "restored-from"  # a restored key: the file hash, date, source engine
 MAX_CUSTODIANS = 16  # SLIP-39's bound
+OWN_NAMESPACES = (NAMESPACE, "kms-tui.io/rotation/")  # this module's and rotation_links' records
 _POLICY = re.compile(r"\s*([0-9]{1,2})\s*-?\s*of\s*-?\s*([0-9]{1,2})\s*", re.IGNORECASE)
 
 
@@ -65,11 +66,12 @@ def with_policy(metadata: dict[str, Any] | None, policy: tuple[int, int], driver
 
 
 def refuse_own_keys(metadata: dict[str, Any] | None) -> None:
-    """Backup metadata is kms-tui's to set: never taken from an operator's metadata."""
-    own = sorted(k for k in (metadata or {}) if k.startswith(NAMESPACE))
+    """Backup and rotation metadata are kms-tui's to set: never taken from an operator's metadata."""
+    own = sorted(k for k in (metadata or {}) if k.startswith(OWN_NAMESPACES))
     if own:
-        raise InvalidInput(f"Metadata keys under {NAMESPACE} are kms-tui's own: {', '.join(own)[:120]}.",
-                           hint="Ask for a backup policy with --backup M-of-N.")
+        raise InvalidInput(f"Metadata keys under {' and '.join(OWN_NAMESPACES)} are kms-tui's own: "
+                           f"{', '.join(own)[:120]}.",
+                           hint="Ask for a backup policy with --backup M-of-N; rotation links come from keys rotate.")
 
 
 def state(record: KeyRecord) -> str:

@@ -169,6 +169,9 @@ class KeyService(Service):
         engine_id = self._engine_id(engine_id)
         self._check_names(name, aliases)
         check_metadata(metadata)
+        from . import backup_policy as B
+
+        B.refuse_own_keys(metadata)  # a backup state is kms-tui's record, never an importer's claim
         parsed = K.parse_key(data, passphrase)
         if parsed.has_private_key:
             compat.refuse_unusable(self.compatibility(engine_id, parsed.algorithm, parsed.size), engine_id)

@@ -275,3 +275,100 @@ def test_one_file_holds_several_keys_each_renamed_on_restore(kms, tmp_path, root
     assert [(k.record.name, k.aliases_left) for k in done.keys] == [("root-b", ["ca-root"]), ("signer-b", ["release"])]
     for name, alg in (("root-b", ALG), ("signer-b", "ED25519")):
         assert kms.signing.verify(name.removesuffix("-b"), alg, b"m", kms.signing.sign(name, alg, b"m"))
+
+
+def test_a_restore_that_fails_on_its_second_key_keeps_none_and_can_run_again(kms, tmp_path, root, monkeypatch):
+    kms.keys.create("Ed25519", 256, "signer", backup=(3, 5))
+    backup, shares = backed_up(kms, tmp_path / "two.backup", refs=("root", "signer"))
+    b = second_engine(kms, tmp_path)
+    names = {"root": "root-b", "signer": "signer-b"}
+    real = SoftwareEngine.unwrap_key
+
+    def second_fails(self, wrapped, kek, public_key, *, label):
+        if label == "signer-b":
+            raise InvalidInput("the engine cannot take this key")
+        return real(self, wrapped, kek, public_key, label=label)
+
+    monkeypatch.setattr(SoftwareEngine, "unwrap_key", second_fails)
+    with pytest.raises(InvalidInput, match="cannot take this key"):
+        kms.backup.restore(backup, pick(shares, 1, 2, 3), b, name=names)
+    assert not [r for r in kms.keys.list() if r.engine_id == b] and not [
+        p for k in backup.keys for p in (tmp_path / b).glob(f"{k.key_id}*")]
+    assert not [r for r in kms.audit.rows(limit=100) if r.action == "key.restore"]
+    monkeypatch.undo()
+    done = kms.backup.restore(backup, pick(shares, 1, 2, 3), b, name=names)
+    assert [k.record.name for k in done.keys] == ["root-b", "signer-b"]
+
+
+def test_an_import_cannot_claim_a_backup_that_never_happened(kms):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    forged = {P.POLICY_KEY: "3-of-5", P.LAST_KEY: {"date": "2026-01-01T00:00:00Z", "custodians": 5, "threshold": 3,
+                                                    "file_sha256": "0" * 64, "share_set": 1}}
+    with pytest.raises(InvalidInput, match="kms-tui's own"):
+        kms.keys.import_key(pem, "imported", metadata=forged)
+    assert kms.keys.by_name("imported") is None
+
+
+def test_nothing_of_a_changed_file_is_used_before_its_mac_is_checked(kms, tmp_path, root, monkeypatch):
+    path = tmp_path / "root.backup"
+    _, shares = backed_up(kms, path)
+    kms.keys.create("ECDSA", 256, "taken")
+    b = second_engine(kms, tmp_path)
+    # A name taken here, an alias list too long to look up: the MAC refuses the file first.
+    changed = _changed(path.read_bytes(), b'"name": "root"', b'"name": "taken"')
+    with pytest.raises(KmsError, match="does not authenticate"):
+        kms.backup.restore(kms.backup.read(changed), pick(shares, 1, 2, 3), b)
+    document = json.loads(path.read_bytes())
+    document["keys"][0]["aliases"] = [f"a{n}" for n in range(50_000)]
+    calls = []
+    store = kms.context.store
+    real = store.key_by_alias
+    monkeypatch.setattr(store, "key_by_alias", lambda alias: calls.append(alias) or real(alias))
+    with pytest.raises(KmsError, match="does not authenticate"):
+        kms.backup.restore(kms.backup.read(json.dumps(document).encode()), pick(shares, 1, 2, 3), b, name="x")
+    assert calls == []
+
+
+def test_a_new_key_cannot_claim_a_rotation_that_never_happened(kms, root):
+    from kms_tui.service import rotation_links as R
+
+    forged = {R.PREDECESSOR: {"engine_id": root.engine_id, "key_id": root.key_id, "name": "root", "ts": "2026"}}
+    with pytest.raises(InvalidInput, match="kms-tui's own"):
+        kms.keys.create("ECDSA", 256, "claims-root", metadata=forged)
+    assert kms.keys.by_name("claims-root") is None
+
+
+def test_the_cli_keeps_a_handed_out_backup_file_when_recording_it_fails(kms, tmp_path, root, monkeypatch, capsys):
+    """Custodians who wrote their shares down hold the only way into that very file: it is never deleted
+    once the hand-out finished; before that, the file is useless and goes."""
+    import argparse
+    import contextlib
+
+    from kms_tui.cli import backup_cmds as C
+
+    monkeypatch.setattr(C, "controlling_terminal", lambda: contextlib.nullcontext(None))
+    monkeypatch.setattr(C, "hand_out", lambda shares, terminal: None)
+
+    def fails(*args, **kwargs):
+        raise Conflict("the database is locked")
+
+    monkeypatch.setattr(B.BackupService, "_record_backup", fails)
+    args = argparse.Namespace(refs=["root"], custodians=5, threshold=3, out=str(tmp_path / "kept.backup"),
+                              so_pin_stdin=False, json=False)
+    with pytest.raises(Conflict):
+        C.backup(kms, args)
+    assert kms.backup.read((tmp_path / "kept.backup").read_bytes()).keys[0].key_id == root.key_id
+    assert "is kept" in capsys.readouterr().err
+
+    def interrupted(shares, terminal):
+        raise KeyboardInterrupt  # custodian 2 of 5 walked away: the file is useless without every share
+
+    monkeypatch.setattr(C, "hand_out", interrupted)
+    args.out = str(tmp_path / "gone.backup")
+    with pytest.raises(KeyboardInterrupt):
+        C.backup(kms, args)
+    assert not (tmp_path / "gone.backup").exists()

@@ -41,6 +41,8 @@ from .rotation_links import (
     open_rotations,
 )
 
+# A certificate binding names a certificate of the key's own public key: it stays with the key.
+KEPT_BINDINGS = ("certificate",)
 _VERSION = re.compile(r"^(.*)-v(\d{1,6})$")
 
 
@@ -60,6 +62,11 @@ class RotationPlan:
     aliases: list[str]
     engine_aliases: list[str]  # the key's engine's own aliases: they move only to a successor on that engine
     bindings: list[dict[str, str]]
+
+    @property
+    def movable_bindings(self) -> list[dict[str, str]]:
+        """The bindings ``--move-bindings`` moves: all but certificates, which certify this very key."""
+        return [b for b in self.bindings if b.get("resource_type") not in KEPT_BINDINGS]
 
     def argv(self, move_bindings: bool = False) -> list[str]:
         """The equivalent ``kms-tui`` command's arguments, after the program name."""
@@ -175,6 +182,8 @@ class RotationService(Service):
             if problem:
                 raise InvalidInput(problem)
         engine_aliases = self._ctx.driver(record.engine_id).engine_aliases(record.native_ref or "")
+        if engine_aliases:
+            prove_record(self._ctx, record)  # the aliases listed are this very key's
         return RotationPlan(record, engine_id, algorithm, size, name, list(record.aliases), engine_aliases,
                             list(record.bindings))
 
@@ -249,7 +258,8 @@ class RotationService(Service):
         if not move:
             result.bindings_left = list(pred.bindings)
             return
-        for binding in list(pred.bindings):
+        result.bindings_left = [b for b in pred.bindings if b.get("resource_type") in KEPT_BINDINGS]
+        for binding in [b for b in pred.bindings if b.get("resource_type") not in KEPT_BINDINGS]:
             self._keys.bind(successor.name, binding["resource_type"], binding["resource_id"])
             self._keys.unbind(pred.name, binding["resource_type"], binding["resource_id"])
             result.bindings_moved.append(binding)
@@ -260,10 +270,29 @@ class RotationService(Service):
 def move_engine_aliases(ctx: ServiceContext, pred: KeyRecord, successor: KeyRecord, intent: int) -> list[str]:
     """The predecessor's own engine aliases pointed at the successor, one audit row each."""
     driver = ctx.driver(pred.engine_id)
+    aliases = driver.engine_aliases(pred.native_ref or "")
+    for record in (pred, successor) if aliases else ():  # a record pointed at another key never moves its aliases
+        prove_record(ctx, record)
     moved = []
-    for alias in driver.engine_aliases(pred.native_ref or ""):
+    for alias in aliases:
         driver.move_alias(alias, successor.native_ref or "")
         ctx.store.audit.append("key.alias.move", engine_id=successor.engine_id, key_id=successor.key_id,
                                details={"engine_alias": alias, "from": pred.key_id, "intent": intent})
         moved.append(alias)
     return moved
+
+
+def prove_record(ctx: ServiceContext, record: KeyRecord) -> None:
+    """``KeyIntegrityError`` unless the record's key id names its public key and its engine object holds it."""
+    from engines import integrity as I
+    from engines import keys as K
+    from engines.errors import KeyIntegrityError
+
+    from .integrity import engine_ref
+
+    public = K.load_public_pem(record.public_key)
+    if not I.key_id_matches(record.key_id, public):
+        raise KeyIntegrityError(f"The record of key {record.name[:80]!r} on {record.engine_id!r} does not agree with "
+                                "itself: its key id does not name its public key. Nothing was moved.",
+                                hint="The database was changed outside kms-tui; kms-tui doctor lists such records.")
+    ctx.driver(record.engine_id).prove(engine_ref(record), public)

@@ -15,6 +15,7 @@ from store.errors import NotFound, StoreError
 
 from .core import ServiceContext
 from .doctor_report import WARNING, Finding
+from .errors import Refused
 from .rotation import move_engine_aliases
 from .rotation_links import ABANDONED, ROTATE, links_of, open_rotations
 
@@ -39,6 +40,11 @@ def _repair(ctx: ServiceContext, row: AuditRow) -> str:
         store.audit.append(ROTATE + ABANDONED, engine_id=row.engine_id, key_id=row.key_id,
                            details={**done, "outcome": "the successor is no longer recorded"})
         return "recorded as abandoned: the successor is no longer recorded, the engine's aliases stay"
+    if (link.record.name, link.record.engine_id) != (row.details.get("successor_name"),
+                                                     row.details.get("successor_engine")):
+        raise Refused(f"Key {pred.name[:80]!r} is linked to {link.record.name[:80]!r} on {link.record.engine_id!r}, "
+                      f"not to the successor audit row {row.seq} started "
+                      f"({str(row.details.get('successor_name'))[:80]!r}): the link was changed; nothing was moved.")
     moved: list[str] = []
     if link.record.engine_id == pred.engine_id:
         with ctx.without_prompts():
@@ -63,6 +69,8 @@ def rotation_findings(ctx: ServiceContext, repair: bool) -> list[Finding]:
             try:
                 finding.message += f" Repaired: {_repair(ctx, row)}."
                 finding.repaired = True
+            except Refused as exc:
+                finding.hint = f"{exc.message} Compare the database with a backup."
             except (KmsError, StoreError) as exc:
                 finding.hint = f"The engine could not be asked ({exc.title}); fix that and run doctor --repair again."
         findings.append(finding)

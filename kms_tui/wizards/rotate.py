@@ -54,6 +54,16 @@ def _bindings(bindings: list[dict[str, str]]) -> str:
     return _listed([f"{b.get('resource_type')}/{b.get('resource_id')}" for b in bindings])
 
 
+def _binding_fate(plan, move: bool) -> str:
+    """Which bindings move and which stay; certificates always stay (they certify this key)."""
+    if not plan.bindings:
+        return "none"
+    moving = plan.movable_bindings if move else []
+    staying = [b for b in plan.bindings if b not in moving]
+    parts = [f"{_bindings(moving)} (move)"] if moving else []
+    return "; ".join(parts + ([f"{_bindings(staying)} (stay)"] if staying else []))
+
+
 class RotateWizard(WizardScreen[None]):
     """Rotate a key: a successor made, every alias moved to it, the key retired."""
 
@@ -172,15 +182,13 @@ class RotateWizard(WizardScreen[None]):
 
     def _show_confirm(self) -> None:
         p = self.plan
-        bindings = _bindings(p.bindings)
         rows = [
             ("Key", key_line(p.predecessor)),
             ("Successor", Text.assemble(literal(p.name, 40, style="bold"), f"  {p.algorithm} {p.size} · ",
                                         literal(p.engine_id))),
             ("Aliases move", literal(_listed(p.aliases))),
             ("Engine aliases", literal(_listed(p.engine_aliases))),
-            ("Bindings", literal(f"{bindings} (move)" if self.move_bindings and p.bindings else
-                                 f"{bindings} (stay)" if p.bindings else "none")),
+            ("Bindings", literal(_binding_fate(p, self.move_bindings))),
             ("Then the key is", Text(AFTER)),
         ]
         self.query_one("#confirm-summary", Static).update(summary(rows))

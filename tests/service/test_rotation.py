@@ -156,3 +156,16 @@ def test_a_key_under_a_backup_policy_hands_it_to_its_successor(kms):
     assert successor.metadata[POLICY_KEY] == "2-of-3"  # it can be backed up under the same custody
     kms.keys.create("ECDSA", 256, "plain")
     assert POLICY_KEY not in kms.rotation.rotate("plain").successor.metadata
+
+
+def test_moving_bindings_leaves_a_certificate_binding_with_the_key_it_certifies(kms):
+    kms.keys.create("ECDSA", 256, "web")
+    kms.keys.bind("web", "ca", "web-ca")
+    kms.keys.bind("web", "certificate", "ab" * 32)
+    plan = kms.rotation.plan("web")
+    assert plan.movable_bindings == [{"resource_type": "ca", "resource_id": "web-ca"}]
+    result = kms.rotation.rotate("web", move_bindings=True)
+    assert result.bindings_moved == [{"resource_type": "ca", "resource_id": "web-ca"}]
+    assert result.bindings_left == [{"resource_type": "certificate", "resource_id": "ab" * 32}]
+    assert kms.keys.resolve("web").bindings == result.bindings_left
+    assert result.successor.bindings == result.bindings_moved

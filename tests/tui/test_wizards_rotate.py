@@ -38,13 +38,14 @@ async def test_rotation_in_the_wizard_then_signing_with_the_retired_key(demo_app
         wizard.query_one("#move-bindings", Checkbox).value = True
         await next_step(pilot, "confirm")
         shown = screen_text(pilot.app)
-        assert "issuing-ca-2027  ECDSA 384" in shown and "ca/issuing-ca-2026" in shown and "(move)" in shown
+        assert "issuing-ca-2027  ECDSA 384" in shown and "ca/issuing-ca-2026 (move)" in shown
+        assert "certificate/" in shown and "(stay)" in shown  # a certificate certifies this key: it stays
         await next_step(pilot, "done")
         shown = screen_text(pilot.app)
         assert "issuing-ca-2026 → issuing-ca-2027" in shown
         assert "kms-tui keys rotate issuing-ca-2026 --name issuing-ca-2027 --move-bindings" in shown
         new = demo_kms.keys.resolve("issuing-ca")
-        assert new.name == "issuing-ca-2027" and len(new.bindings) == 2
+        assert new.name == "issuing-ca-2027" and [b["resource_type"] for b in new.bindings] == ["ca"]
         await pilot.press("ctrl+n")
         await until(pilot, lambda: not isinstance(pilot.app.screen, RotateWizard), "the wizard to close")
         pilot.app.push_screen(KeyDetailScreen(record.engine_id, record.key_id))

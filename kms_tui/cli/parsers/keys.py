@@ -159,7 +159,7 @@ def _rotate(verbs: Verbs) -> None:
     p.add_argument("--size", type=T.key_size, help="the successor's size (default: the key's)")
     p.add_argument("--name", help="the successor's name (default: NAME-v2, or -vN+1, the first free)")
     p.add_argument("--move-bindings", action="store_true",
-                   help="move the key's bindings to the successor too (default: listed, left in place)")
+                   help="move the key's bindings to the successor too, certificates excepted (default: listed, left in place)")
     add_json(p)
 
 

@@ -332,6 +332,7 @@ class CertService(Service):
     def _put_on_engine(self, record: KeyRecord, cert: x509.Certificate) -> None:
         if record.native_ref is None or not self.keeps_certificates(record.engine_id):
             return
+        self._proofs.prove(record, "cert.add")  # the object it goes next to holds the certified key
         self._ctx.driver(record.engine_id).put_certificate(record.native_ref, cert.public_bytes(Encoding.DER))
 
     def _record(self, record: KeyRecord, cert: x509.Certificate, fp: str, source: str) -> None:

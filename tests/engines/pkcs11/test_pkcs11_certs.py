@@ -77,3 +77,17 @@ def test_sync_records_a_certificate_another_tool_wrote_next_to_a_key(kms, sofths
         kms.keys.delete("written-by-tool")
     [again] = kms.inventory.sync("hsm")
     assert again.certificates == []
+
+
+def test_a_record_pointed_at_another_key_pair_never_gets_its_certificate_written_there(kms, softhsm):
+    from engines.errors import KeyIntegrityError
+
+    register(kms)
+    mine = kms.keys.create("ECDSA", 256, "mine")
+    other = kms.keys.create("ECDSA", 256, "other")
+    kms.context.store.update_key("hsm", mine.key_id, native_ref=other.native_ref)  # the database edited
+    cert = certificate(kms.keys.public_key("mine"), "mine.example", ec.generate_private_key(ec.SECP256R1()), "CA")
+    with pytest.raises(KeyIntegrityError):
+        kms.certs.add(pem(cert))
+    assert certificate_objects(softhsm, other.key_id.encode("ascii").hex()) == []
+    assert kms.certs.list() == []

@@ -358,6 +358,10 @@ class EngineDriver(abc.ABC):
         """The X.509 certificates (DER) the engine keeps next to the key at ``ref``."""
         raise OperationNotSupported(f"{self.DISPLAY} engines keep no certificates.")
 
+    def all_certificates(self) -> list[bytes]:
+        """Every X.509 certificate (DER) the engine keeps, whatever key it sits next to (one listing: sync)."""
+        raise OperationNotSupported(f"{self.DISPLAY} engines keep no certificates.")
+
     def remove_certificate(self, ref: str, der: bytes) -> bool:
         """Remove the certificate with exactly this DER kept next to the key at ``ref``; False
         when the engine holds no such certificate there (nothing else is ever removed)."""

@@ -100,6 +100,19 @@ def listed(shared: Shared, where: str, ref: str) -> list[bytes]:
     return [value for _, value in _certificate_objects(shared, object_id)]
 
 
+def every_certificate(shared: Shared) -> list[bytes]:
+    """The DER of every X.509 certificate object on the token: one search, whatever the number of keys."""
+    from pkcs11 import Attribute, CertificateType, ObjectClass
+
+    template: O.Template = {Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.CERTIFICATE_TYPE: CertificateType.X_509}
+    found = []
+    for obj in shared.session.get_objects(template):
+        value = L.read_attributes(obj, [Attribute.VALUE]).get(Attribute.VALUE)
+        if value:
+            found.append(bytes(value))
+    return found
+
+
 def remove(shared: Shared, where: str, ref: str, der: bytes) -> bool:
     """Destroy the certificate objects next to the key whose value is exactly ``der``; whether any was."""
     _, object_id = _key_names(shared, where, ref)

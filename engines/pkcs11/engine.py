@@ -520,6 +520,9 @@ class Pkcs11Engine(EngineDriver):
     def certificates(self, ref: str) -> list[bytes]:
         return self._link.run("list certificates", lambda shared: C.listed(shared, self._link.where, ref))
 
+    def all_certificates(self) -> list[bytes]:
+        return self._link.run("list certificates", C.every_certificate)
+
     def remove_certificate(self, ref: str, der: bytes) -> bool:
         return self._link.run("remove a certificate", lambda shared: C.remove(shared, self._link.where, ref, der),
                               retry=False)

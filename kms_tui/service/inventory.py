@@ -116,20 +116,30 @@ class InventoryService(Service):
         return report
 
     def _sync_certificates(self, engine_id: str, driver: EngineDriver, report: SyncReport) -> None:
-        """Record the certificates the engine keeps next to recorded keys (PKCS#11: same CKA_ID)."""
-        if self._certs is None or type(driver).certificates is EngineDriver.certificates:
+        """Record the certificates the engine keeps that certify recorded keys of it (PKCS#11: every
+        CKO_CERTIFICATE, listed in one search and matched to keys by public key, not key by key)."""
+        if self._certs is None or type(driver).all_certificates is EngineDriver.all_certificates:
             return  # an engine that keeps no certificates: the certificate service is not even built
+        try:
+            found = driver.all_certificates()
+        except KmsError as exc:
+            log.info("sync: the certificates of engine %s were not read (%s)", engine_id[:40], exc.message)
+            return
+        by_key: dict[str, list[bytes]] = {}
+        for der in found:
+            key_id = _certified_key_id(der)
+            if key_id is not None:
+                by_key.setdefault(key_id, []).append(der)
+        if not by_key:
+            return
         certs = self._certs()
-        for record in list(self._ctx.store.iter_keys(engine_id)):
-            if record.native_ref is None or record.status != "ok":
-                continue
+        for key_id, ders in by_key.items():
             try:
-                found = driver.certificates(record.native_ref)
-            except KmsError as exc:
-                log.info("sync: certificates next to %s not read (%s)", record.key_id[:16], exc.message)
-                continue
-            if found:
-                report.certificates.extend(certs.record_found(record, found))
+                record = self._ctx.store.get_key(engine_id, key_id)
+            except NotFound:
+                continue  # a certificate of no key recorded here (an issuer's, or a key not adopted)
+            if record.native_ref is not None and record.status == "ok":
+                report.certificates.extend(certs.record_found(record, ders))
 
     def _reconcile(self, engine_id: str, native: NativeKey, known: dict[str, KeyRecord],
                    by_key_id: dict[str, KeyRecord | NativeKey], seen_refs: set[str], report: SyncReport,
@@ -207,3 +217,13 @@ class InventoryService(Service):
     def stats(self) -> dict[str, Any]:
         """Key counts by engine, algorithm, strength and state (the stats screen's figures)."""
         return self._ctx.store.stats()
+
+
+def _certified_key_id(der: bytes) -> str | None:
+    """The key id (SHA-256 of the DER SubjectPublicKeyInfo) a certificate certifies; None when unreadable."""
+    from cryptography import x509
+
+    try:
+        return K.key_id_of(x509.load_der_x509_certificate(der).public_key())
+    except (ValueError, TypeError, KmsError):
+        return None

@@ -54,7 +54,13 @@ def test_a_certificate_is_written_next_to_its_key_and_removed_from_there(kms, so
     assert rows and rows[-1].details["on_engine"] is True
 
 
-def test_sync_records_a_certificate_another_tool_wrote_next_to_a_key(kms, softhsm, tmp_path):
+def test_sync_records_a_certificate_another_tool_wrote_next_to_a_key(kms, softhsm, tmp_path, monkeypatch):
+    from engines.pkcs11.engine import Pkcs11Engine
+
+    def key_by_key(*args):
+        raise AssertionError("sync lists the token's certificates once, never a search per key")
+
+    monkeypatch.setattr(Pkcs11Engine, "certificates", key_by_key)  # thousands of keys: one search, not thousands
     register(kms)
     softhsm.tool("service", "--keypairgen", "--key-type", "EC:prime256v1", "--label", "written-by-tool",
                  "--id", "c0ffee01")

@@ -16,7 +16,9 @@ def describe_step(step: Step) -> str:
     are linted by pkilint before they are written; its warnings follow in the step's result)."""
     p = step.params
     if step.action == "generate-key":
-        return (f"Generate {p['algorithm']} {p['size']} key {p['name']!r} in the engine, then sign a random "
+        backup = (f" under a {p['backup']} backup policy (its material may leave the engine only wrapped, for "
+                  "M-of-N custodians)") if p.get("backup") else ""
+        return (f"Generate {p['algorithm']} {p['size']} key {p['name']!r} in the engine{backup}, then sign a random "
                 "challenge and verify it with the exported public key.")
     if step.action == "export-public-key":
         return f"Export the public key of {p['key']!r} to {p['output']} (PEM) with its SHA-256 fingerprint."

@@ -249,8 +249,9 @@ class Ceremony:
 
     def _generate_key(self, step: Step, result: StepResult) -> None:
         p = step.params
+        backup = self.kms.backup.parse_policy(p["backup"]) if p.get("backup") else None
         record = self.kms.keys.create(p["algorithm"], p["size"], p["name"], engine_id=self.engine_id,
-                                     tags=["ceremony"], metadata={"ceremony": self.script.id})
+                                     tags=["ceremony"], metadata={"ceremony": self.script.id}, backup=backup)
         # On disk before anything else can fail: a key the transcript does not name would be a key
         # nobody can account for.
         self._record("key.generated", step=step.number, name=record.name, key_id=record.key_id,
@@ -261,7 +262,7 @@ class Ceremony:
         public = K.load_public_pem(self.kms.keys.export_public(record.name, "pem"))
         if not K.verify_with(public, A.signing_algorithm(algorithm), challenge, "RAW", signature):
             raise CeremonyRefused(f"The self-test of key {record.name!r} failed: its signature does not verify.")
-        result.details = {"key_id": record.key_id, "pkcs11_uri": record.pkcs11_uri,
+        result.details = {"key_id": record.key_id, "pkcs11_uri": record.pkcs11_uri, "backup_policy": p.get("backup"),
                           "public_key_sha256": fingerprint(K.spki_der(public)),
                           "self_test": {"algorithm": algorithm, "challenge_sha256": fingerprint(challenge),
                                         "signature_sha256": fingerprint(signature), "verified": True}}

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from ..service import algorithms as A
-from ..service import cert_profiles
+from ..service import backup_policy, cert_profiles
 from ..service.types import EngineTypeNames, is_engine_type
 from .errors import ScriptError
 
@@ -269,9 +269,10 @@ _PROFILE = {
     "allow_backdating": (text, False, None), "profile": (profile_name, False, None),
 }
 # Optional parameters left out of a step's params (and so of its transcript inputs) when the script omits them.
-_ONLY_WHEN_GIVEN = ("extended_key_usage", "allow_backdating", "profile")
+_ONLY_WHEN_GIVEN = ("extended_key_usage", "allow_backdating", "profile", "backup")
 SCHEMAS: dict[str, dict[str, tuple[Any, bool, Any]]] = {
-    "generate-key": {"name": (text, True, None), "algorithm": (text, True, None), "size": (integer, True, None)},
+    "generate-key": {"name": (text, True, None), "algorithm": (text, True, None), "size": (integer, True, None),
+                     "backup": (text, False, None)},
     "export-public-key": {"key": (text, True, None), "output": (file_name, True, None)},
     "self-signed-certificate": {"key": (text, True, None), "output": (file_name, True, None),
                                 "subject": (subject, True, None), **_PROFILE},
@@ -312,6 +313,11 @@ def _step(node: yaml.Node, number: int) -> Step:
                 A.RSA: A.RSA_CREATE_SIZES, A.ECDSA: A.ECDSA_SIZES, A.ED25519: A.ED25519_SIZES})
         except Exception as exc:
             raise _fail(step.line_of("algorithm"), getattr(exc, "message", str(exc))) from None
+        if "backup" in params:  # "3-of-5": the key may leave the engine only wrapped, for M-of-N custodians
+            try:
+                params["backup"] = backup_policy.policy_text(*backup_policy.parse_policy(params["backup"]))
+            except Exception as exc:
+                raise _fail(step.line_of("backup"), getattr(exc, "message", str(exc))) from None
     return step
 
 

@@ -16,6 +16,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from kms_tui.ceremony import Ceremony, CeremonyRefused, LintError, ScriptError, parse_script
 from kms_tui.ceremony import script as S
 from kms_tui.ceremony import x509build as X
+from kms_tui.ceremony.plan import describe_step
 from kms_tui.ceremony.transcript import load
 from tests.ceremony.conftest import line_of
 
@@ -197,3 +198,21 @@ def test_steps_take_a_profile_and_override_its_fields(kms, tmp_path):
     results = [e for e in load((out / "transcript.json").read_bytes()).entries if e["kind"] == "step.result"]
     assert results[1]["inputs"]["profile"] == "root-ca" and results[4]["inputs"]["key_usage"] == [
         "digital_signature", "key_cert_sign", "crl_sign"]
+
+
+def test_generate_key_takes_a_backup_policy(kms, tmp_path):
+    """``backup: 3-of-5`` makes the key under that M-of-N policy (the plan and the transcript say it);
+    a policy outside SLIP-39's bounds is refused at its line before anything runs."""
+    text = SCRIPT.split("steps:")[0].format(out=tmp_path / "out") + (
+        "steps:\n  - {action: generate-key, name: custody-root, algorithm: ECDSA, size: 384, backup: 3-of-5}\n")
+    c = ceremony(kms, text, lambda: SIGNING)
+    assert "under a 3-of-5 backup policy" in describe_step(c.script.steps[0])
+    run_all(c)
+    assert kms.backup.state(kms.keys.resolve("custody-root")) == "policy 3-of-5; not backed up yet"
+    [result] = [e for e in load((tmp_path / "out" / "transcript.json").read_bytes()).entries
+                if e["kind"] == "step.result"]
+    assert result["details"]["backup_policy"] == "3-of-5"
+    wrong = text.replace("backup: 3-of-5", "backup: 1-of-3")
+    with pytest.raises(ScriptError) as caught:
+        parse_script(wrong)
+    assert caught.value.message.startswith(f"Line {line_of(wrong, 'backup: 1-of-3')}:"), caught.value.message

@@ -97,11 +97,12 @@ def _repeat(option: str, values: Iterable[str]) -> list[str]:
 
 def create_command(
     algorithm: str, size: int, name: str, engine_id: str, *,
-    aliases: Sequence[str] = (), tags: Sequence[str] = (), data_dir: str | None = None,
+    aliases: Sequence[str] = (), tags: Sequence[str] = (), data_dir: str | None = None, backup: str | None = None,
 ) -> CliCommand:
     argv = _base(data_dir, "keys", "create", "--algorithm", algorithm, "--size", str(size), "--name", name,
                  "--engine", engine_id)
-    return CliCommand(argv + _repeat("--alias", aliases) + _repeat("--tag", tags))
+    return CliCommand(argv + _repeat("--alias", aliases) + _repeat("--tag", tags)
+                      + (["--backup", backup] if backup else []))
 
 
 def import_command(

@@ -15,7 +15,7 @@ from functools import partial
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Center, Vertical, VerticalScroll
-from textual.widgets import Label, OptionList, ProgressBar, Static
+from textual.widgets import Input, Label, OptionList, ProgressBar, Static
 
 from ..service import algorithms as A
 from ..service.errors import Cancelled, KmsError, render
@@ -53,6 +53,7 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
         self.supported_for: str | None = None
         self.levels: dict[str, int] = {}  # engine id -> its security level (role fitness depends on it)
         self.key_name, self.key_aliases, self.key_tags = "", [], []
+        self.backup: tuple[int, int] | None = None  # (M, N) of the backup policy, when one is asked for
         self.cancel_event: threading.Event | None = None
 
     def compose_steps(self) -> ComposeResult:
@@ -64,6 +65,8 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
             yield KeySpecChooser(id="key-spec")
         with VerticalScroll(id="names"):
             yield from compose_names("issuing-ca-2026")
+            yield Label("Backup policy, M-of-N custodians (optional, e.g. 3-of-5)", classes="field-label")
+            yield Input(placeholder="none: the key never leaves the engine, not even wrapped", id="backup-policy")
         with VerticalScroll(id="confirm"):
             yield Static("", id="confirm-summary")
             yield CompatibilityNote(id="confirm-compat")
@@ -160,6 +163,11 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
             self.key_name, self.key_aliases, self.key_tags = names_from(self)
             if not self.key_name:
                 return "A key needs a name."
+            typed = self.query_one("#backup-policy", Input).value.strip()
+            try:
+                self.backup = self.kms.backup.parse_policy(typed) if typed else None
+            except KmsError as exc:
+                return exc.message
             return self.wait_for("Checking the name and aliases…", self.kms.keys.name_problem, self.key_name, self.key_aliases,
                                  then=lambda problem: self.refuse(problem) if problem else self.proceed())
         if step == "confirm":
@@ -176,7 +184,10 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
         if self.step_id != "confirm" or not self.algorithm or not self.engine_id:
             return None
         return create_command(self.algorithm, self.key_size, self.key_name, self.engine_id, aliases=self.key_aliases,
-                              tags=self.key_tags, data_dir=cli_data_dir(self.kms))
+                              tags=self.key_tags, data_dir=cli_data_dir(self.kms), backup=self._backup_text())
+
+    def _backup_text(self) -> str | None:
+        return f"{self.backup[0]}-of-{self.backup[1]}" if self.backup else None
 
     def _show_confirm(self) -> None:
         size = f"{A.NIST_NAME[self.key_size]} ({self.key_size})" if self.algorithm == A.ECDSA else str(self.key_size)
@@ -188,6 +199,9 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
             ("Aliases", literal(", ".join(self.key_aliases) or "—")),
             ("Tags", literal(", ".join(self.key_tags) or "—")),
         ]
+        if self.backup:
+            rows.append(("Backup", Text(f"{self._backup_text()}: its material may leave the engine only wrapped, "
+                                        "for that many custodians (kms-tui keys backup)")))
         self.query_one("#confirm-summary", Static).update(summary(rows))
         self.query_one("#confirm-command", CommandView).show(self.cli_command(), self.app.paths)
         note = self.query_one(CompatibilityNote)
@@ -210,7 +224,7 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
         self.cancel_event = threading.Event()
         self.show_generating()
         self.call(partial(self.kms.keys.create, self.algorithm, self.key_size, self.key_name, engine_id=self.engine_id,
-                          aliases=self.key_aliases, tags=self.key_tags, cancel=self.cancel_event),
+                          aliases=self.key_aliases, tags=self.key_tags, cancel=self.cancel_event, backup=self.backup),
                   then=self._created, failed=self._create_failed, group="create")
 
     def action_cancel(self) -> None:

@@ -70,18 +70,23 @@ async def test_create_end_to_end_on_the_chosen_engine(demo_app, demo_kms):
         assert "✗ Root CA" in text and "but held in software" in text and "✓ Device" in text
         await next_step(pilot, "names")
         await fill_names(pilot, wizard, "ca-[b]new[/b]-2026", "ca-new, ca-next", "pki, ca, pki")
+        wizard.query_one("#backup-policy", Input).value = "1-of-3"  # one custodian alone of three: refused
+        await refused(pilot, "names")
+        assert "would give each of them the whole key" in message(pilot)
+        wizard.query_one("#backup-policy", Input).value = "2-of-3"
         await next_step(pilot, "confirm")
         text = screen_text(pilot.app)
-        assert "ca-[b]new[/b]-2026" in text and "soft-two" in text
+        assert "ca-[b]new[/b]-2026" in text and "soft-two" in text and "2-of-3: its material may leave" in text
         assert wizard.cli_command().text == (
             "kms-tui keys create --algorithm ECDSA --size 384 --name 'ca-[b]new[/b]-2026' --engine soft-two "
-            "--alias ca-new --alias ca-next --tag pki --tag ca")
+            "--alias ca-new --alias ca-next --tag pki --tag ca --backup 2-of-3")
         assert "$ kms-tui keys create --algorithm ECDSA" in text
         await pilot.press("ctrl+n")
         await until(pilot, lambda: isinstance(pilot.app.screen, KeyDetailScreen), "the new key's detail")
         record = demo_kms.keys.resolve("ca-[b]new[/b]-2026")
         assert (record.engine_id, record.algorithm, record.size) == ("soft-two", "ECDSA", 384)
         assert record.aliases == ["ca-new", "ca-next"] and record.tags == ["pki", "ca"]
+        assert demo_kms.backup.state(record) == "policy 2-of-3; not backed up yet"
         assert record.has_private_key and demo_kms.keys.resolve("ca-next").key_id == record.key_id
         assert pilot.app.screen.key_id == record.key_id  # the new key is what opened
 

@@ -27,6 +27,7 @@ from . import doctor_consistency, doctor_keys, doctor_permissions
 from .core import ServiceContext
 from .doctor_certs import certificate_findings
 from .doctor_intents import intent_findings
+from .doctor_leftovers import leftover_findings
 from .doctor_report import CHECKS, ENGINE_TIMEOUT, ERROR, WARNING, DoctorReport, Finding, Findings, Listener
 from .engine_ops import EngineService
 from .errors import Service
@@ -151,6 +152,9 @@ class DoctorService(Service):
             return  # no key directory: the engines check names the engine as unusable
         for path in entries:
             self._private(report, path, 0o600, repair, f"key file of engine {engine_id!r}", shared)
+        report.findings.extend(leftover_findings(directory, engine_id, repair, lambda key_id, name: (
+            self._ctx.store.audit.append("doctor.leftover.remove", engine_id=engine_id, key_id=key_id,
+                                         details={"file": name}))))
         self._check_trash(report, directory / ".trash", repair, engine_id)
 
     def _check_trash(self, report: DoctorReport, trash: Path, repair: bool, engine_id: str) -> None:

@@ -169,3 +169,25 @@ def test_a_key_directory_that_cannot_be_listed_is_named_and_the_next_engine_is_s
     assert found[str(first)].unchecked and "Permission denied" in found[str(first)].message
     assert not found[str(second)].unchecked and "chmod 700" in found[str(second)].hint
     assert report.checked["permissions"] == "incomplete"
+
+
+def test_temporary_key_files_a_stopped_write_left_are_named_and_only_safe_ones_removed(kms):
+    """A write killed between the link and the unlink leaves a second name of a safe key: --repair removes
+    it, the audit row first. One killed before the link holds the only copy of a key: named, never removed."""
+    directory = kms.data_dir / "keys" / "golang-default"
+    safe = kms.keys.create("ECDSA", 256, "safe")
+    second_name = directory / f".{safe.key_id}.{'a1' * 6}.tmp"
+    os.link(directory / safe.native_ref, second_name)
+    only_copy = directory / f".{'c' * 64}.{'b2' * 6}.tmp"
+    only_copy.write_bytes(b"-----BEGIN PRIVATE KEY-----\nthe only copy\n-----END PRIVATE KEY-----\n")
+    only_copy.chmod(0o600)
+    found = {f.subject: f for f in kms.doctor.run().findings if f.subject.endswith(".tmp")}
+    assert set(found) == {str(second_name), str(only_copy)}
+    assert found[str(second_name)].repairable and not found[str(only_copy)].repairable
+    assert "never removed" in found[str(only_copy)].message and "mv " in found[str(only_copy)].hint
+    report = kms.doctor.run(repair=True)
+    assert not second_name.exists() and only_copy.exists()
+    assert (directory / safe.native_ref).exists() and kms.signing.sign("safe", "ECDSA_SHA_256", b"m")
+    [row] = [r for r in kms.audit.rows(limit=50) if r.action == "doctor.leftover.remove"]
+    assert row.key_id == safe.key_id and row.details == {"file": second_name.name}
+    assert [f.subject for f in report.findings if f.repaired and f.subject.endswith(".tmp")] == [str(second_name)]

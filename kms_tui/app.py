@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual.app import App, SystemCommand
+from textual.app import App, ScreenStackError, SystemCommand, UnknownModeError
 from textual.binding import Binding
 from textual.reactive import var
 from textual.screen import Screen
@@ -149,8 +149,13 @@ class KmsApp(App[None]):
 
     def _follow_database(self) -> None:
         """The app's one look at the database: a change made anywhere reaches the screen on view."""
-        if self._watch.changed():
-            self.screen.post_message(DatabaseChanged())
+        if not self._watch.changed():
+            return
+        try:
+            screen = self.screen
+        except (ScreenStackError, UnknownModeError):
+            return  # no screen while the app shuts down: nothing to tell
+        screen.post_message(DatabaseChanged())
 
     def on_unmount(self) -> None:
         if self._opener is not None:

@@ -134,3 +134,11 @@ async def test_stats_screen_follows_a_new_key_keeping_the_bar_chosen(demo_kms, o
         await followed(pilot, lambda: screen.stats["total"] == 8, "the key created elsewhere, counted")
         assert chart.bars[0].count == 4  # HIGH
         assert chart.selected.label == "MEDIUM" and screen.focused is chart
+
+
+def test_a_change_seen_while_the_app_has_no_screen_is_dropped_not_raised(demo_kms, monkeypatch):
+    """The database watch ticks on a timer; one tick can land while the app shuts down, its screen stack
+    already empty (seen as a ScreenStackError at exit)."""
+    app = KmsApp(demo_kms)  # not running: no screen on its stack
+    monkeypatch.setattr(app._watch, "changed", lambda: True)
+    app._follow_database()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import itertools
 import json
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
@@ -130,14 +129,14 @@ def _hex_chunk(raws: list[bytes], first: int) -> list[BatchItem] | None:
 
 
 def _fixed_chunks(lines: Iterable[bytes], size: int = 256) -> Iterator[list[bytes]]:
-    """Lines given as a list or an iterator, in chunks; an iterator is read as far as each chunk needs."""
+    """A list of lines in chunks of ``size``; any other iterable (a stream's lines, which may stall)
+    one line at a time, so that nothing waits for a line that has not arrived."""
     if isinstance(lines, list):
         for start in range(0, len(lines), size):
             yield lines[start:start + size]
         return
-    iterator = iter(lines)
-    while chunk := list(itertools.islice(iterator, size if not isinstance(lines, Iterator) else 1)):
-        yield chunk
+    for line in lines:
+        yield [line]
 
 
 def read_items(lines: Iterable[bytes], encoding: str = "hex") -> Items:

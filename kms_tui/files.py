@@ -7,7 +7,9 @@ existing file is never overwritten (a signature or key file may be evidence).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .service.errors import InvalidInput
 
@@ -71,3 +73,16 @@ def write_new_file(path: str, data: bytes) -> str:
     with open_new_file(path) as f:
         f.write(data)
     return str(Path(path).expanduser())
+
+
+def write_made(path: str, make: Callable[[], Any]) -> Any:
+    """``make()``'s result, its ``data`` written to the new file ``path``: the file is claimed first (never
+    overwritten, so nothing is made for a taken path) and removed again if making or writing fails."""
+    with open_new_file(path) as f:
+        try:
+            made = make()
+            f.write(made.data)
+        except BaseException:
+            os.unlink(os.path.expanduser(path))
+            raise
+    return made

@@ -8,28 +8,13 @@ printed as ``warning:`` lines on stderr.
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Callable
-from typing import Any
 
-from ..files import open_new_file, read_file
+from ..files import read_file, write_made
 from ..service.errors import Refused
 from .io import emit_json, safe_text
 
 MAX_INPUT_BYTES = 64 * 1024
-
-
-def _written(path: str, make: Callable[[], Any]) -> Any:
-    """The service's result, its data written to the new file ``path`` (removed again on any failure)."""
-    with open_new_file(path) as f:
-        try:
-            made = make()
-            f.write(made.data)
-        except BaseException:
-            os.unlink(os.path.expanduser(path))
-            raise
-    return made
 
 
 def _report(args, made, what: str) -> int:
@@ -48,7 +33,7 @@ def certificate(kms, args) -> int:
     if not args.self_signed:
         raise Refused("keys certificate makes self-signed certificates only, and --self-signed states that intent.",
                       hint="Add --self-signed; to have a CA sign the key, make a CSR (keys csr) and use keys issue.")
-    made = _written(args.out, lambda: kms.certificates.self_signed(
+    made = write_made(args.out, lambda: kms.certificates.self_signed(
         args.ref, args.subject, args.san, profile=args.profile, days=args.days, fmt=args.format,
         extended_key_usage=args.eku or None))
     return _report(args, made, f"Self-signed certificate of key {safe_text(made.key_name, 80)}")
@@ -58,7 +43,7 @@ def issue(kms, args) -> int:
     """``keys issue --ca REF --ca-cert FILE --csr FILE --profile NAME --out FILE``."""
     ca_cert = read_file(args.ca_cert, MAX_INPUT_BYTES, "CA certificate")
     csr = read_file(args.csr, MAX_INPUT_BYTES, "CSR")
-    made = _written(args.out, lambda: kms.certificates.issue(
+    made = write_made(args.out, lambda: kms.certificates.issue(
         args.ca, ca_cert, csr, profile=args.profile, days=args.days, fmt=args.format,
         extended_key_usage=args.eku or None))
     return _report(args, made, f"Certificate issued by key {safe_text(made.key_name, 80)}")

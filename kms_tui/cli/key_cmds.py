@@ -7,7 +7,7 @@ import json
 import sys
 
 from ..batch import decode
-from ..files import read_file, write_new_file
+from ..files import read_file, write_made, write_new_file
 from ..service.algorithms import strength_reason
 from ..service.errors import InvalidInput, Refused
 from ..service.types import MAX_KEY_FILE_BYTES, KeyQuery, parse_json_object
@@ -233,17 +233,7 @@ def verify(kms, args) -> int:
 
 def csr(kms, args) -> int:
     """``keys csr REF --subject … --out FILE``: the file is claimed first, so nothing is signed for a path taken."""
-    import os
-
-    from ..files import open_new_file
-
-    with open_new_file(args.out) as f:
-        try:
-            made = kms.csr.make(args.ref, args.subject, args.san, args.format, args.profile)
-            f.write(made.data)
-        except BaseException:
-            os.unlink(os.path.expanduser(args.out))
-            raise
+    made = write_made(args.out, lambda: kms.csr.make(args.ref, args.subject, args.san, args.format, args.profile))
     if args.json:
         emit_json({"path": args.out, **made.to_json()})
     else:

@@ -183,12 +183,7 @@ class CertificateService(Service):
         record = self._signer(ref)
         public_key = self._signing.proofs.recorded_public_key(record, "certificate")
         b = self._builder(request, request.subject, public_key, None)
-        der, sig_alg = self._sign(ref, record, request.profile, b)
-        cert = x509.load_der_x509_certificate(der)
-        try:
-            cert.verify_directly_issued_by(cert)
-        except (ValueError, TypeError, InvalidSignature):
-            raise _not_verified() from None
+        cert, sig_alg = self._sign(ref, record, request.profile, b, issuer=None)
         return self._finish("key.certificate", record, cert, request, fmt, sig_alg)
 
     def issue(self, ca_ref: str, ca_certificate: bytes, csr: bytes, *, profile: str, days: int | None = None,
@@ -203,12 +198,7 @@ class CertificateService(Service):
         ca_public = self._signing.proofs.recorded_public_key(record, "issue")
         _check_ca(ca_cert, ca_public, record, request)
         b = self._builder(request, ca_cert.subject, request_csr.public_key(), _ski(ca_cert))
-        der, sig_alg = self._sign(ca_ref, record, request.profile, b)
-        cert = x509.load_der_x509_certificate(der)
-        try:
-            cert.verify_directly_issued_by(ca_cert)
-        except (ValueError, TypeError, InvalidSignature):
-            raise _not_verified() from None
+        cert, sig_alg = self._sign(ca_ref, record, request.profile, b, issuer=ca_cert)
         return self._finish("key.issue", record, cert, request, fmt, sig_alg)
 
     def _signer(self, ref: str) -> KeyRecord:
@@ -226,12 +216,19 @@ class CertificateService(Service):
                        not_before=request.not_before, not_after=request.not_after, p=p, issuer_ski=issuer_ski,
                        sans=request.sans)
 
-    def _sign(self, ref: str, record: KeyRecord, profile: Profile, b: x509.CertificateBuilder) -> tuple[bytes, str]:
-        """The DER certificate signed by key ``ref`` through kms.signing (proof, check, audit)."""
+    def _sign(self, ref: str, record: KeyRecord, profile: Profile, b: x509.CertificateBuilder, *,
+              issuer: x509.Certificate | None) -> tuple[x509.Certificate, str]:
+        """The certificate signed by key ``ref`` through kms.signing (proof, check, audit), verified against
+        its issuer's certificate (``None``: itself, self-signed) before anything else sees it."""
         sig_alg = _signing_algorithm(record, profile)
         hash_name = (sig_alg.hash_name or "sha256").upper()
         der = engine_signed(b, record.algorithm, hash_name, lambda tbs: self._signing.sign(ref, sig_alg.name, tbs, "RAW"))
-        return der, sig_alg.name
+        cert = x509.load_der_x509_certificate(der)
+        try:
+            cert.verify_directly_issued_by(cert if issuer is None else issuer)
+        except (ValueError, TypeError, InvalidSignature):
+            raise _not_verified() from None
+        return cert, sig_alg.name
 
     def _finish(self, action: str, record: KeyRecord, cert: x509.Certificate, request: _Request, fmt: str,
                 sig_alg: str) -> CertificateResult:

@@ -23,14 +23,19 @@ RSA = "RSA"
 ECDSA = "ECDSA"
 ED25519 = "Ed25519"
 DSA = "DSA"
+ML_DSA = "ML-DSA"
 
-KEY_ALGORITHMS = (RSA, ECDSA, ED25519, DSA)
+KEY_ALGORITHMS = (RSA, ECDSA, ED25519, DSA, ML_DSA)
 
 # Sizes an engine may offer to create. Import accepts RSA from 1024 bits.
 RSA_CREATE_SIZES = (2048, 3072, 4096)
 RSA_MIN_IMPORT_SIZE = 1024
 ECDSA_SIZES = (224, 256, 384, 521)
 ED25519_SIZES = (256,)
+# FIPS 204 parameter sets; the "size" of an ML-DSA key is its parameter set.
+ML_DSA_SIZES = (44, 65, 87)
+# NIST security category of each parameter set (FIPS 204, Table 1).
+ML_DSA_CATEGORY = {44: 2, 65: 3, 87: 5}
 
 CURVE_BY_SIZE = {224: "secp224r1", 256: "secp256r1", 384: "secp384r1", 521: "secp521r1"}
 SIZE_BY_CURVE = {name: size for size, name in CURVE_BY_SIZE.items()}
@@ -39,32 +44,46 @@ NIST_NAME = {224: "P-224", 256: "P-256", 384: "P-384", 521: "P-521"}
 
 def normalise_algorithm(name: str) -> str:
     """Map user spellings (rsa, ec, ecdsa, ed25519, eddsa) to the canonical name."""
-    table = {"rsa": RSA, "ecdsa": ECDSA, "ec": ECDSA, "ed25519": ED25519, "eddsa": ED25519, "dsa": DSA}
+    table = {"rsa": RSA, "ecdsa": ECDSA, "ec": ECDSA, "ed25519": ED25519, "eddsa": ED25519, "dsa": DSA,
+             "ml-dsa": ML_DSA, "mldsa": ML_DSA, "ml_dsa": ML_DSA}
     try:
         return table[str(name).strip().lower()]
     except KeyError:
         raise UnsupportedKeyType(
-            f"Unknown key algorithm {name!r}.", hint="Use RSA, ECDSA or Ed25519."
+            f"Unknown key algorithm {name!r}.", hint="Use RSA, ECDSA, Ed25519 or ML-DSA."
         ) from None
+
+
+def display_name(algorithm: str, size: int) -> str:
+    """How a key's type is shown: "ML-DSA-65", "ECDSA P-256", "RSA 3072", "Ed25519"."""
+    if algorithm == ML_DSA:
+        return f"ML-DSA-{size}"
+    if algorithm == ECDSA:
+        return f"ECDSA {NIST_NAME.get(size, size)}"
+    if algorithm == ED25519:
+        return ED25519
+    return f"{algorithm} {size}"
 
 
 class MessageType(str, Enum):  # noqa: UP042 - StrEnum would change str() of members
     RAW = "RAW"
     DIGEST = "DIGEST"
+    # FIPS 204 mu: the 64-byte SHAKE256 of the public key's hash and the message (AWS KMS "EXTERNAL_MU").
+    EXTERNAL_MU = "EXTERNAL_MU"
 
     @classmethod
     def parse(cls, value: str | MessageType) -> MessageType:
         try:
-            return cls(str(value.value if isinstance(value, cls) else value).upper())
+            return cls(str(value.value if isinstance(value, cls) else value).upper().replace("-", "_"))
         except ValueError:
-            raise InvalidInput(f"Unknown message type {value!r}: use raw or digest.") from None
+            raise InvalidInput(f"Unknown message type {value!r}: use raw, digest or external-mu.") from None
 
 
 @dataclass(frozen=True)
 class SigningAlgorithm:
     name: str
     key_algorithm: str
-    hash_name: str | None  # None for Ed25519 (pure EdDSA)
+    hash_name: str | None  # None for Ed25519 and ML-DSA (the message itself is signed)
     padding: str | None = None  # "PKCS1v15" | "PSS" for RSA
 
     @property
@@ -99,6 +118,9 @@ for _bits in (256, 384, 512):
     ):
         SIGNING_ALGORITHMS[_alg.name] = _alg
 SIGNING_ALGORITHMS["ED25519"] = SigningAlgorithm("ED25519", ED25519, None)
+# Pure ML-DSA (FIPS 204), named as AWS KMS names it: the message is signed, SHAKE256 inside.
+SIGNING_ALGORITHMS["ML_DSA_SHAKE_256"] = SigningAlgorithm("ML_DSA_SHAKE_256", ML_DSA, None)
+MU_LENGTH = 64
 
 
 def signing_algorithm(name: str) -> SigningAlgorithm:
@@ -120,7 +142,7 @@ def check_fits(sig_alg: SigningAlgorithm, key_algorithm: str, key_size: int | No
     if sig_alg.key_algorithm != key_algorithm:
         raise AlgorithmMismatch(
             f"{sig_alg.name} cannot be used with a {key_algorithm} key.",
-            hint="Fitting algorithms: " + ", ".join(algorithms_for_key(key_algorithm)) + "." if key_algorithm in (RSA, ECDSA, ED25519) else None,
+            hint="Fitting algorithms: " + ", ".join(algorithms_for_key(key_algorithm)) + "." if key_algorithm in (RSA, ECDSA, ED25519, ML_DSA) else None,
         )
     if sig_alg.padding == "PSS" and key_size is not None:
         # EMSA-PSS needs emLen >= hLen + sLen + 2 with salt = hash length.
@@ -145,9 +167,18 @@ def prepare_digest(sig_alg: SigningAlgorithm, data: bytes, message_type: Message
 def check_message(sig_alg: SigningAlgorithm, data: bytes, message_type: MessageType | str) -> None:
     """Validate a message before it reaches any engine."""
     mt = MessageType.parse(message_type)
+    if mt is MessageType.EXTERNAL_MU:
+        if sig_alg.key_algorithm != ML_DSA:
+            raise InvalidInput(f"{sig_alg.name} has no external mu: it is an ML-DSA message type.")
+        if len(data) != MU_LENGTH:
+            raise DigestLengthError(f"An ML-DSA external mu is {MU_LENGTH} bytes; got {len(data)} bytes.")
+        return
     if sig_alg.hash_name is None:
         if mt is MessageType.DIGEST:
-            raise InvalidInput("ED25519 signs the whole message: use message type raw.")
+            raise InvalidInput(
+                f"{sig_alg.name} signs the whole message, not a digest: use message type raw"
+                + (" (or external-mu, hashed here with the public key)." if sig_alg.key_algorithm == ML_DSA else ".")
+            )
         return
     prepare_digest(sig_alg, data, mt)
 
@@ -163,7 +194,7 @@ def strength(algorithm: str, size: int) -> str:
         return HIGH if size >= 3072 else MEDIUM if size >= 2048 else LOW
     if algorithm == ECDSA:
         return HIGH if size >= 384 else MEDIUM if size >= 256 else LOW
-    if algorithm == ED25519:
+    if algorithm in (ED25519, ML_DSA):
         return HIGH
     return LOW
 
@@ -175,6 +206,9 @@ def strength_reason(algorithm: str, size: int) -> str:
         return "DSA is a legacy algorithm and is always LOW; move to ECDSA P-384 or Ed25519."
     if algorithm == ED25519:
         return "Ed25519 gives about 128-bit security and is rated HIGH."
+    if algorithm == ML_DSA:
+        return (f"ML-DSA-{size} (FIPS 204, NIST security category {ML_DSA_CATEGORY.get(size, '?')}) "
+                "is rated HIGH and resists quantum attacks.")
     if algorithm == RSA:
         if level == HIGH:
             return f"RSA {size} is at or above 3072 bits and is rated HIGH."

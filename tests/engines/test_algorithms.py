@@ -75,7 +75,7 @@ def test_message_type_parse():
             A.MessageType.parse(bad)
 
 
-@pytest.mark.parametrize("name", [n for n in A.SIGNING_ALGORITHMS if n != "ED25519"])
+@pytest.mark.parametrize("name", [n for n, a in A.SIGNING_ALGORITHMS.items() if a.hash_name])
 def test_prepare_digest(name):
     sig_alg = A.signing_algorithm(name)
     digest = hashlib.new(sig_alg.hash_name, b"message").digest()
@@ -146,3 +146,18 @@ def test_tables_are_consistent():
     assert A.RSA_MIN_IMPORT_SIZE == 1024
     assert set(A.CURVE_BY_SIZE) == set(A.ECDSA_SIZES) == set(A.NIST_NAME)
     assert all(A.SIZE_BY_CURVE[A.CURVE_BY_SIZE[s]] == s for s in A.ECDSA_SIZES)
+
+
+def test_ml_dsa_signs_the_message_and_takes_a_64_byte_mu_only():
+    sig_alg = A.signing_algorithm("ml_dsa_shake_256")
+    assert A.normalise_algorithm("ml-dsa") == A.ML_DSA and A.algorithms_for_key(A.ML_DSA) == ["ML_DSA_SHAKE_256"]
+    A.check_message(sig_alg, b"x" * 10_000, "raw")
+    A.check_message(sig_alg, b"m" * 64, "external-mu")
+    with pytest.raises(InvalidInput, match="not a digest.*external-mu"):
+        A.check_message(sig_alg, hashlib.sha256(b"m").digest(), "digest")
+    with pytest.raises(DigestLengthError, match="64 bytes; got 32"):
+        A.check_message(sig_alg, b"m" * 32, A.MessageType.EXTERNAL_MU)
+    with pytest.raises(InvalidInput, match="ML-DSA message type"):
+        A.check_message(A.signing_algorithm("ED25519"), b"m" * 64, "external_mu")
+    assert [A.display_name(A.ML_DSA, s) for s in A.ML_DSA_SIZES] == ["ML-DSA-44", "ML-DSA-65", "ML-DSA-87"]
+    assert A.strength(A.ML_DSA, 44) == A.HIGH and "category 5" in A.strength_reason(A.ML_DSA, 87)

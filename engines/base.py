@@ -152,6 +152,9 @@ class EngineDriver(abc.ABC):
     BACKUP_WRAP: ClassVar[bool] = False
     # A wrap needs the security officer's PIN (PKCS#11).
     BACKUP_NEEDS_OFFICER: ClassVar[bool] = False
+    # The function ``signer`` yields may be called from several threads at once, and lets go of
+    # the GIL while it signs (a key in memory, signed by ``cryptography``): a batch signs side by side.
+    CONCURRENT_SIGNER: ClassVar[bool] = False
     # What a delete does to the key material, said in the typed confirmation of a delete.
     DELETE_NOTICE: ClassVar[str] = ("The engine deletes the key material; this cannot be undone unless the "
                                     "engine keeps deleted keys.")
@@ -307,6 +310,9 @@ class EngineDriver(abc.ABC):
         ``expected`` (the recorded public key), the material the batch will sign
         with is first proven to be that key (``KeyIntegrityError`` otherwise):
         overriding drivers check what they fetched, so a batch reads its key once.
+        The function may carry ``many``: the signatures of a list of messages at once (a token
+        signs them in one hold of its lock), raising at the first problem; the batch then signs
+        those messages one by one.
         """
         if expected is not None:
             self.prove(ref, expected)

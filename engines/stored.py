@@ -37,6 +37,8 @@ class StoredKeyEngine(EngineDriver):
     HOLDER: ClassVar[str] = ""
     # A stored key's material can leave wrapped (RFC 5649) under a backup key-encryption key.
     BACKUP_WRAP = True
+    # ``signer`` yields a ``cryptography`` key's sign (keys.signer_for): thread-safe, GIL released.
+    CONCURRENT_SIGNER = True
 
     # --- what a driver implements ------------------------------------------
 

@@ -484,6 +484,24 @@ class Pkcs11Engine(EngineDriver):
                             pass
             return link.run(what, lambda shared: sign_on(shared, data))
 
+        def sign_many(datas: list[bytes]) -> list[bytes]:
+            """Signatures of many digests in one hold of the module lock (other threads get the token
+            between two calls); whatever is unusual goes through ``sign_one``, and any failure raises
+            (the batch then signs the messages one by one, where each error is explained)."""
+            prefix = prefixes[0] if prefixes else None
+            if prefix is None or digest_size is None or not all(len(data) == digest_size for data in datas):
+                return [sign_one(data) for data in datas]
+            p = prepared[0]
+            plan = p.plan
+            sign, mechanism, param, pin = p.obj.sign, plan.mechanism, plan.param, p.pin
+            with lock:
+                raw = ([sign(prefix + data, mechanism=mechanism, mechanism_param=param, pin=pin) for data in datas]
+                       if sessions.get(p.session_key) is p.shared else None)
+            if raw is None:
+                return [sign_one(data) for data in datas]
+            return list(map(to_der, raw)) if plan.raw_ecdsa else list(map(bytes, raw))
+
+        sign_one.many = sign_many  # type: ignore[attr-defined]  # see EngineDriver.signer
         try:
             yield sign_one
         finally:

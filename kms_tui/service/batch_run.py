@@ -10,14 +10,24 @@ the front end at once (``emit_many``). A part grows while it takes under
 tens of milliseconds a signature) every result is emitted, and progress reported,
 as it is made. An exception part-way (an interrupt, another key found behind the
 record) still emits and hashes what the part had signed.
+
+A signer with ``many`` (a token: one hold of its lock for a part) signs a part
+with one call. With ``workers`` > 1 (an engine whose signing function is thread-safe and lets go
+of the GIL while it signs: the key in memory, ``cryptography`` doing the work), a
+part is cut into one slice per worker, signed side by side and put back in order.
+A slice that raises makes the whole part signed again one by one, so a failing
+item is handled (and counted) exactly as without workers; the signatures the
+slices made are then dropped unseen.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,6 +36,9 @@ from engines.errors import InvalidInput, KeyIntegrityError, KmsError
 # After this many engine failures in a row, a batch stops: the engine is down, not one input bad.
 MAX_ENGINE_FAILURES_IN_A_ROW = 10
 MAX_PART = 256
+# A part is signed on several threads only when each slice has at least this many items.
+MIN_SLICE = 8
+MAX_WORKERS = 8
 PART_SECONDS = 0.02
 PROGRESS_SECONDS = 0.1
 
@@ -83,6 +96,26 @@ def framed(blobs: Sequence[bytes | None]) -> bytes:
     ])
 
 
+def batch_workers(driver: object, asked: int | None = None) -> int:
+    """Threads a batch signs on: ``asked``, else one per core this process may use (at most
+    ``MAX_WORKERS``); always one for a driver whose signer is not thread-safe (a PKCS#11 session)."""
+    if not getattr(driver, "CONCURRENT_SIGNER", False):
+        return 1
+    if asked is not None:
+        if asked < 1:
+            raise InvalidInput(f"A batch signs on at least one thread; {asked} was asked.")
+        return min(asked, MAX_WORKERS)
+    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
+
+
+def _sign_slice(sign_one: Callable[[bytes], bytes], data: list[bytes | None]) -> list[bytes | None] | None:
+    """A slice's signatures, or None when one raised (the part is then signed again one by one)."""
+    try:
+        return list(map(sign_one, data))  # type: ignore[arg-type]  # no None: checked by the caller
+    except Exception:  # noqa: BLE001 - see above
+        return None
+
+
 def chunks_of(items: Iterable[BatchItem]) -> Iterable[Sequence[BatchItem]]:
     """An input as chunks: its own (``items.chunks()``, what was read at once), a list whole, else one by one."""
     chunks = getattr(items, "chunks", None)
@@ -98,10 +131,14 @@ class BatchRun:
     """One batch's state: counts, the two running hashes, the part size and the in-a-row failures."""
 
     def __init__(self, sign_one: Callable[[bytes], bytes], emit: BatchEmit, emit_many: BatchEmitMany | None,
-                 progress: Callable[[BatchSummary], None] | None, cancel: threading.Event | None) -> None:
+                 progress: Callable[[BatchSummary], None] | None, cancel: threading.Event | None,
+                 workers: int = 1) -> None:
         self.summary = BatchSummary()
         self._sign_one, self._emit, self._emit_many = sign_one, emit, emit_many
         self._progress, self._cancel = progress, cancel
+        self._workers = max(1, workers)
+        self._pool: Executor | None = None
+        self._many: Callable[[list[bytes]], list[bytes]] | None = getattr(sign_one, "many", None)
         self._inputs, self._outputs = hashlib.sha256(), hashlib.sha256()
         self.count = self.signed = self.in_a_row = 0
         self._part = 1
@@ -109,6 +146,17 @@ class BatchRun:
 
     def run(self, items: Iterable[BatchItem]) -> None:
         """Sign every item, in order, until the input ends, the batch is cancelled or the engine keeps failing."""
+        if self._workers == 1:
+            self._run(items)
+            return
+        with ThreadPoolExecutor(self._workers - 1, thread_name_prefix="batch-sign") as pool:
+            self._pool = pool
+            try:
+                self._run(items)
+            finally:
+                self._pool = None
+
+    def _run(self, items: Iterable[BatchItem]) -> None:
         cancel = self._cancel
         for chunk in chunks_of(items):
             start, size = 0, len(chunk)
@@ -131,6 +179,16 @@ class BatchRun:
 
     def _sign_part(self, part: Sequence[BatchItem]) -> bool:
         """Sign a part in a tight loop; False when the engine failed too often in a row to go on."""
+        if self._pool is not None and len(part) >= MIN_SLICE * self._workers:
+            together = self._sign_side_by_side(self._pool, part)
+        elif self._many is not None and len(part) > 1:
+            together = self._sign_at_once(self._many, part)
+        else:
+            together = None
+        if together is not None:
+            self.in_a_row = 0
+            self._record(part, together, {})
+            return True
         signatures: list[bytes | None] = []
         errors: dict[int, str | None] = {}  # by position in the part: why it has no signature
         add, sign_one = signatures.append, self._sign_one
@@ -161,6 +219,40 @@ class BatchRun:
         finally:
             self.in_a_row = in_a_row
             self._record(part if len(signatures) == len(part) else part[:len(signatures)], signatures, errors)
+
+    @staticmethod
+    def _sign_at_once(many: Callable[[list[bytes]], list[bytes]], part: Sequence[BatchItem]) -> list[bytes | None] | None:
+        """The part's signatures from the signer's ``many``; None when an input is unreadable or it raised."""
+        data = [item.data for item in part]
+        if None in data:
+            return None
+        try:
+            signed: list[bytes | None] = list(many(data))  # type: ignore[arg-type]  # no None
+        except Exception:  # noqa: BLE001 - the part is signed again one by one, where each error is handled
+            return None
+        return signed if len(signed) == len(data) else None
+
+    def _sign_side_by_side(self, pool: Executor, part: Sequence[BatchItem]) -> list[bytes | None] | None:
+        """The part's signatures, its slices signed on the pool's threads and this one; None when an
+        input is unreadable or a slice raised (the caller then signs the part one by one)."""
+        data = [item.data for item in part]
+        if None in data:
+            return None
+        sign_one, workers = self._sign_one, self._workers
+        size = -(-len(data) // workers)
+        slices = [data[n:n + size] for n in range(0, len(data), size)]
+        others = [pool.submit(_sign_slice, sign_one, piece) for piece in slices[1:]]
+        try:
+            signed: list[bytes | None] = list(map(sign_one, slices[0]))  # type: ignore[arg-type]  # no None
+        except Exception:  # noqa: BLE001 - the part is signed again one by one, where each error is handled
+            signed = []
+        for other in others:
+            got = other.result()
+            if got is None or not signed:
+                signed = []
+                continue
+            signed += got
+        return signed if len(signed) == len(data) else None
 
     def _record(self, done: Sequence[BatchItem], signatures: list[bytes | None],
                 errors: dict[int, str | None]) -> None:

@@ -26,6 +26,7 @@ from .batch_run import (
     BatchItem,
     BatchRun,
     BatchSummary,
+    batch_workers,
 )
 from .core import ServiceContext
 from .errors import Refused, Service
@@ -95,6 +96,7 @@ class SigningService(Service):
         progress: Callable[[BatchSummary], None] | None = None,
         cancel: threading.Event | None = None,
         allow_retired: bool = False,
+        workers: int | None = None,
     ) -> BatchSummary:
         """Sign many messages or digests with one key on one engine session.
 
@@ -105,7 +107,8 @@ class SigningService(Service):
         the batch; ten engine failures in a row do. One audit row records the batch:
         counts and SHA-256 hashes over every input and every output, written even
         when the batch is interrupted. A retired key signs only with ``allow_retired``
-        (checked once, before the first item).
+        (checked once, before the first item). ``workers``: threads to sign on where the
+        engine's signer allows it (default: one per core; see batch_run.batch_workers).
         """
         record = self._keys.resolve(ref)
         sig_alg = A.signing_algorithm(algorithm)
@@ -124,7 +127,8 @@ class SigningService(Service):
                 # re-keyed the engine reopens with the new passphrase (as single signing does).
                 sign_one = self._ctx.on_current_secret(record.engine_id, lambda driver: held.enter_context(
                     driver.signer(ref, sig_alg, mt, expected=public_key)))
-                batch = BatchRun(sign_one, emit, emit_many, progress, cancel)
+                batch = BatchRun(sign_one, emit, emit_many, progress, cancel,
+                                 workers=batch_workers(self._ctx.driver(record.engine_id), workers))
                 batch.run(items)
         except KeyIntegrityError:
             if batch is not None:

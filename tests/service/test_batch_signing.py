@@ -277,3 +277,31 @@ def test_progress_is_reported_with_running_counts(kms, monkeypatch):
     assert seen and seen == sorted(seen)
     assert all(count == signed + failed for count, signed, failed in seen)
     assert seen[-1][0] <= 40
+
+
+def test_side_by_side_signing_gives_the_results_and_hashes_of_one_thread(kms, monkeypatch):
+    from kms_tui.service import batch_run
+
+    threads: set[str] = set()
+    slice_signer = batch_run._sign_slice
+
+    def watched(sign_one, data):
+        threads.add(threading.current_thread().name)
+        return slice_signer(sign_one, data)
+
+    monkeypatch.setattr(batch_run, "_sign_slice", watched)
+    kms.keys.create("ED25519", 256, "ed")  # deterministic: both runs must agree byte for byte
+    lines = [b"%04x" % n for n in range(700)]
+    lines[400] = b"zz"  # unreadable: its part is signed one by one, with the error in its place
+    runs = {}
+    for workers in (1, 3):
+        out: list[str] = []
+        runs[workers] = (kms.signing.sign_batch("ed", "ED25519", read_items(lines), emit=Collect(), workers=workers,
+                                                emit_many=lambda *r, out=out: out.extend(result_lines(*r))), out)
+    (one, one_out), (three, three_out) = runs[1], runs[3]
+    assert three_out == one_out and len(one_out) == 700 and '"error": "not valid hex"' in one_out[400]
+    assert (three.signed, three.failed, three.inputs_sha256, three.outputs_sha256) == \
+        (one.signed, one.failed, one.inputs_sha256, one.outputs_sha256) == (699, 1, one.inputs_sha256, one.outputs_sha256)
+    assert any(name.startswith("batch-sign") for name in threads)  # the pool's threads signed slices
+    with pytest.raises(InvalidInput, match="at least one thread"):
+        kms.signing.sign_batch("ed", "ED25519", read_items(lines[:1]), emit=Collect(), workers=0)

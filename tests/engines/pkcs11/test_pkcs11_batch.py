@@ -95,3 +95,35 @@ def test_a_key_destroyed_mid_batch_stops_it_after_ten_failures(kms, softhsm):
     assert all(r[3] for r in results[5:])
     row = kms.audit.rows(limit=1)[0]
     assert row.action == "key.sign_batch" and row.details["stopped"] and row.details["signed"] == 5
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_parts_signed_in_one_hold_of_the_lock_fall_back_one_by_one_on_a_bad_digest_or_a_lost_session(
+        kms, softhsm, monkeypatch):
+    from kms_tui.service import batch_run
+
+    register(kms)
+    kms.keys.create("ECDSA", 256, "at-once")
+    link = kms.context.driver(kms.keys.resolve("at-once").engine_id)._link
+    at_once = []
+    real = batch_run.BatchRun._sign_at_once
+    monkeypatch.setattr(batch_run.BatchRun, "_sign_at_once",
+                        staticmethod(lambda many, part: at_once.append(real(many, part) is not None) or real(many, part)))
+    digests = [hashlib.sha256(b"tbs %d" % i).digest() for i in range(300)]
+    digests[150] = digests[150][:20]  # one bad digest: its part is signed one by one, its error in place
+
+    class Chunked:
+        """Two chunks; the token's session is closed between them (a token pulled and put back)."""
+
+        def chunks(self):
+            yield [BatchItem(i, i + 1, d) for i, d in enumerate(digests[:200])]
+            link._shared.session.close()
+            yield [BatchItem(i, i + 1, d) for i, d in enumerate(digests[200:], 200)]
+
+    results = []
+    summary = kms.signing.sign_batch("at-once", "ECDSA_SHA_256", Chunked(), "DIGEST", emit=lambda *r: results.append(r))
+    assert (summary.signed, summary.failed) == (299, 1) and "got 20 bytes" in results[150][3]
+    assert True in at_once and False in at_once  # parts went at once; the bad one and the lost session did not
+    for digest, (_, _, signature, error) in list(zip(digests, results, strict=True))[::37]:
+        assert error is None
+        assert kms.signing.verify("at-once", "ECDSA_SHA_256", digest, signature, "DIGEST")

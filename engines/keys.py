@@ -30,9 +30,25 @@ from cryptography.hazmat.primitives.hashes import HashAlgorithm
 from . import algorithms as A
 from .errors import InvalidInput, KeyParseError, UnsupportedKeyType, WrongPassphrase
 from .limits import MAX_KEY_FILE_BYTES as MAX_KEY_FILE_BYTES
+from .mldsa import (
+    ML_DSA_PRIVATE_TYPES,
+    ML_DSA_PUBLIC_TYPES,
+    MLDSAPrivateKey,
+    MLDSAPublicKey,
+    is_ml_dsa_private,
+    is_ml_dsa_public,
+    ml_dsa_generate,
+    ml_dsa_mu,
+    ml_dsa_oid_in,
+    ml_dsa_private_from_seed,
+    ml_dsa_public_from_bytes,
+    ml_dsa_size,
+    ml_dsa_unavailable,
+)
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | dsa.DSAPublicKey
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | MLDSAPrivateKey
+PublicKey = (rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | dsa.DSAPublicKey
+             | MLDSAPublicKey)
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,9 @@ def describe(public_key: PublicKeyTypes | PrivateKeyTypes) -> tuple[str, int]:
         return A.ED25519, 256
     if isinstance(public_key, (dsa.DSAPublicKey, dsa.DSAPrivateKey)):
         return A.DSA, public_key.key_size
+    size = ml_dsa_size(public_key)
+    if size is not None:
+        return A.ML_DSA, size
     raise _unsupported(public_key)
 
 
@@ -95,12 +114,14 @@ def _unsupported(key: object) -> UnsupportedKeyType:
     for suffix in ("PrivateKeyWithSerialization", "PublicKeyWithSerialization", "PrivateKey", "PublicKey"):
         kind = kind.removesuffix(suffix)
     what = f"{kind} keys are" if kind and kind != type(key).__name__ else "This kind of key is"
-    return UnsupportedKeyType(f"{what} not supported; use RSA, ECDSA (P-224 to P-521) or Ed25519.")
+    return UnsupportedKeyType(f"{what} not supported; use RSA, ECDSA (P-224 to P-521), Ed25519 or ML-DSA.")
 
 
 def supported_public(key: PublicKeyTypes) -> PublicKey:
     """``key`` as one of the public key types kms-tui handles; ``UnsupportedKeyType`` for another."""
     if isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, dsa.DSAPublicKey)):
+        return key
+    if is_ml_dsa_public(key):
         return key
     raise _unsupported(key)
 
@@ -108,6 +129,8 @@ def supported_public(key: PublicKeyTypes) -> PublicKey:
 def supported_private(key: PrivateKeyTypes) -> PrivateKey:
     """``key`` as one of the private key types kms-tui handles; ``UnsupportedKeyType`` for another."""
     if isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
+        return key
+    if is_ml_dsa_private(key):
         return key
     raise _unsupported(key)
 
@@ -123,6 +146,8 @@ def generate(algorithm: str, size: int) -> PrivateKey:
         return ec.generate_private_key(_curve(size))
     if algorithm == A.ED25519:
         return ed25519.Ed25519PrivateKey.generate()
+    if algorithm == A.ML_DSA:
+        return ml_dsa_generate(size)
     raise UnsupportedKeyType(f"Cannot generate {algorithm} keys.")
 
 
@@ -159,9 +184,13 @@ def parse_key(data: bytes | str, passphrase: bytes | str | None = None) -> Parse
     passphrase = passphrase or None
     try:
         loaded, fmt = _load(data, passphrase)
-    except (WrongPassphrase, KeyParseError, UnsupportedKeyType):
+    except (WrongPassphrase, KeyParseError, UnsupportedKeyType) as exc:
+        if ml_dsa_oid_in(data) and "algorithm or encryption" in str(exc):
+            raise ml_dsa_unavailable() from None  # an ML-DSA key a cryptography without ML-DSA cannot read
         raise
     except Exception:  # cryptography raises ValueError/TypeError/others on hostile input
+        if ml_dsa_oid_in(data):
+            raise ml_dsa_unavailable() from None
         raise KeyParseError(
             "The data is not a readable key (PEM or DER PKCS#1, PKCS#8, SEC1, SPKI, OpenSSH or JWK)."
         ) from None
@@ -303,6 +332,8 @@ def _load_jwk(data: bytes) -> _Loaded:
         if "d" not in jwk:
             return point.public_key(), "public-jwk"
         return _Private(ec.EllipticCurvePrivateNumbers(_int(jwk, "d"), point).private_key()), "jwk"
+    if kty == "AKP":
+        return _load_akp(jwk)
     if kty == "OKP" and jwk.get("crv") == "Ed25519":
         if "d" in jwk:
             return _Private(ed25519.Ed25519PrivateKey.from_private_bytes(_b64u_decode(jwk["d"]))), "jwk"
@@ -310,8 +341,33 @@ def _load_jwk(data: bytes) -> _Loaded:
     raise UnsupportedKeyType(f"JWK key type {kty!r} is not supported.")
 
 
+# RFC 9964 (draft-ietf-cose-dilithium): JWK key type "AKP" with "alg" naming the parameter set,
+# "pub" the raw FIPS 204 public key and, in a private key, "priv" its 32-byte seed.
+_AKP_SIZES = {f"ML-DSA-{size}": size for size in A.ML_DSA_SIZES}
+_AKP_SEED_BYTES = 32
+
+
+def _load_akp(jwk: dict[str, Any]) -> _Loaded:
+    alg: Any = jwk.get("alg")
+    size = _AKP_SIZES.get(alg)
+    if size is None:
+        raise UnsupportedKeyType(f"AKP JWK algorithm {alg!r} is not supported; use ML-DSA-44, ML-DSA-65 or ML-DSA-87.")
+    if "pub" not in jwk:
+        raise KeyParseError("An AKP JWK must have its public key \"pub\".")
+    public = ml_dsa_public_from_bytes(size, _b64u_decode(jwk["pub"]))
+    if "priv" not in jwk:
+        return public, "public-jwk"
+    seed = _b64u_decode(jwk["priv"])
+    if len(seed) != _AKP_SEED_BYTES:
+        raise KeyParseError(f"An ML-DSA JWK \"priv\" is the {_AKP_SEED_BYTES}-byte seed; this one is {len(seed)} bytes.")
+    private = ml_dsa_private_from_seed(size, seed)
+    if spki_der(private.public_key()) != spki_der(public):
+        raise KeyParseError("The JWK's \"priv\" seed does not make its \"pub\" public key.")
+    return _Private(private), "jwk"
+
+
 def to_jwk(public_key: PublicKeyTypes) -> dict[str, str]:
-    """Public JWK (RFC 7517) with ``kid`` = key id."""
+    """Public JWK (RFC 7517; AKP of RFC 9964 for ML-DSA) with ``kid`` = key id."""
     if isinstance(public_key, rsa.RSAPublicKey):
         n = public_key.public_numbers()
         jwk = {"kty": "RSA", "n": _b64u(_int_bytes(n.n)), "e": _b64u(_int_bytes(n.e))}
@@ -328,8 +384,10 @@ def to_jwk(public_key: PublicKeyTypes) -> dict[str, str]:
     elif isinstance(public_key, ed25519.Ed25519PublicKey):
         raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         jwk = {"kty": "OKP", "crv": "Ed25519", "x": _b64u(raw)}
+    elif is_ml_dsa_public(public_key):
+        jwk = {"kty": "AKP", "alg": f"ML-DSA-{ml_dsa_size(public_key)}", "pub": _b64u(public_key.public_bytes_raw())}
     else:
-        raise UnsupportedKeyType("Only RSA, EC and Ed25519 keys can be exported as JWK.")
+        raise UnsupportedKeyType("Only RSA, EC, Ed25519 and ML-DSA keys can be exported as JWK.")
     jwk["kid"] = key_id_of(public_key)
     return jwk
 
@@ -370,6 +428,8 @@ def export_public(public_key: PublicKeyTypes, fmt: str) -> bytes:
     if fmt in ("ssh", "openssh"):
         if isinstance(public_key, ec.EllipticCurvePublicKey) and public_key.curve.name == "secp224r1":
             raise UnsupportedKeyType("OpenSSH has no format for P-224 keys.")
+        if is_ml_dsa_public(public_key):
+            raise UnsupportedKeyType("OpenSSH has no format for ML-DSA keys: export it as pem, der or jwk.")
         try:
             return public_key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH) + b"\n"
         except (ValueError, UnsupportedAlgorithm):
@@ -441,12 +501,18 @@ def _rsa_padding(sig_alg: A.SigningAlgorithm) -> padding.AsymmetricPadding:
 
 def sign_with(private_key: PrivateKey, sig_alg: A.SigningAlgorithm, data: bytes,
               message_type: A.MessageType | str) -> bytes:
-    """Sign with a ``cryptography`` private key; ECDSA signatures are DER."""
+    """Sign with a ``cryptography`` private key; ECDSA signatures are DER.
+
+    ML-DSA signs the message itself (pure ML-DSA, empty context), or a 64-byte
+    ``EXTERNAL_MU`` made by ``ml_dsa_mu``; both give the same signature format.
+    """
     algorithm, size = describe(private_key)
     A.check_fits(sig_alg, algorithm, size)
     A.check_message(sig_alg, data, message_type)
     if isinstance(private_key, ed25519.Ed25519PrivateKey):
         return private_key.sign(data)
+    if isinstance(private_key, ML_DSA_PRIVATE_TYPES):
+        return _ml_dsa_signer(private_key, A.MessageType.parse(message_type))(data)
     digest = A.prepare_digest(sig_alg, data, message_type)
     chosen = Prehashed(sig_alg.hasher())
     if isinstance(private_key, rsa.RSAPrivateKey):
@@ -465,12 +531,32 @@ def signer_for(private_key: PrivateKey, sig_alg: A.SigningAlgorithm,
     A.check_fits(sig_alg, algorithm, size)
     mt = A.MessageType.parse(message_type)
     if isinstance(private_key, ed25519.Ed25519PrivateKey):
-        if mt is A.MessageType.DIGEST:
+        if mt is not A.MessageType.RAW:
             raise InvalidInput("ED25519 signs the whole message: use message type raw.")
         return private_key.sign
+    if isinstance(private_key, ML_DSA_PRIVATE_TYPES):
+        if mt is A.MessageType.DIGEST:
+            A.check_message(sig_alg, b"", mt)  # raises the typed refusal, with its reason
+        return _ml_dsa_signer(private_key, mt)
+    if mt is A.MessageType.EXTERNAL_MU:
+        A.check_message(sig_alg, b"", mt)  # raises: an external mu is ML-DSA's alone
     if mt is A.MessageType.RAW:
         return _hash_signer(private_key, sig_alg, sig_alg.hasher())
     return _digest_signer(private_key, sig_alg, mt)
+
+
+def _ml_dsa_signer(private_key: MLDSAPrivateKey, mt: A.MessageType) -> Callable[[bytes], bytes]:
+    """``message -> signature`` (pure ML-DSA), or ``mu -> signature`` for an external mu (its length checked)."""
+    if mt is not A.MessageType.EXTERNAL_MU:
+        return private_key.sign
+    sign_mu = private_key.sign_mu
+
+    def sign_external_mu(mu: bytes) -> bytes:
+        if len(mu) != A.MU_LENGTH:
+            A.check_message(A.signing_algorithm("ML_DSA_SHAKE_256"), mu, mt)  # raises the typed length error
+        return sign_mu(mu)
+
+    return sign_external_mu
 
 
 def _digest_signer(private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, sig_alg: A.SigningAlgorithm,
@@ -507,12 +593,18 @@ def _hash_signer(private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, si
     return lambda data: ec_sign(data, ecdsa)
 
 
+# FIPS 204, Table 2.
+ML_DSA_SIGNATURE_BYTES = {44: 2420, 65: 3309, 87: 4627}
+
+
 def check_signature_length(algorithm: str, size: int, signature: bytes) -> None:
     """A signature of a length this key can never make is a wrong input, not a mismatch."""
     if algorithm == A.RSA:
         expected, what = -(-size // 8), f"An RSA-{size} signature"
     elif algorithm == A.ED25519:
         expected, what = 64, "An Ed25519 signature"
+    elif algorithm == A.ML_DSA and size in ML_DSA_SIGNATURE_BYTES:
+        expected, what = ML_DSA_SIGNATURE_BYTES[size], f"An ML-DSA-{size} signature"
     else:
         return  # ECDSA: DER lengths vary (ecdsa_der_to_raw checks a raw one against the curve)
     if len(signature) != expected:
@@ -530,6 +622,12 @@ def verify_with(public_key: PublicKey, sig_alg: A.SigningAlgorithm, data: bytes,
     try:
         if isinstance(public_key, ed25519.Ed25519PublicKey):
             public_key.verify(signature, data)
+            return True
+        if isinstance(public_key, ML_DSA_PUBLIC_TYPES):
+            if A.MessageType.parse(message_type) is A.MessageType.EXTERNAL_MU:
+                public_key.verify_mu(signature, data)
+            else:
+                public_key.verify(signature, data)
             return True
         digest = A.prepare_digest(sig_alg, data, message_type)
         chosen = Prehashed(sig_alg.hasher())
@@ -572,4 +670,5 @@ __all__ = [
     "ParsedKey", "parse_key", "key_id_of", "is_key_id", "describe", "generate", "public_pem",
     "load_public_pem", "export_public", "private_pkcs8_pem", "to_jwk", "ecdsa_der_to_raw",
     "ecdsa_raw_to_der", "sign_with", "verify_with", "check_signature_length", "self_test", "natural_algorithm",
+    "ml_dsa_mu", "ML_DSA_SIGNATURE_BYTES", "MLDSAPrivateKey", "MLDSAPublicKey",
 ]

@@ -29,9 +29,9 @@ class StoredKeyEngine(EngineDriver):
     """An engine that stores private keys and signs with them here."""
 
     # create, import and delete; public keys are recorded by the service, without an engine
-    CAPABILITIES = Capabilities(can_import_public=False, native_verify=False)
+    CAPABILITIES = Capabilities(can_import_public=False, native_verify=False, external_mu=True)
     SUPPORTED: ClassVar[dict[str, tuple[int, ...]]] = {
-        A.RSA: A.RSA_CREATE_SIZES, A.ECDSA: A.ECDSA_SIZES, A.ED25519: A.ED25519_SIZES,
+        A.RSA: A.RSA_CREATE_SIZES, A.ECDSA: A.ECDSA_SIZES, A.ED25519: A.ED25519_SIZES, A.ML_DSA: A.ML_DSA_SIZES,
     }
     # How messages name the engine ("The software engine"); "The <DISPLAY> engine" when empty.
     HOLDER: ClassVar[str] = ""

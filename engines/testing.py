@@ -45,7 +45,7 @@ from typing import Any
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, rsa
 
 from . import algorithms as A
 from . import engine_type
@@ -61,7 +61,7 @@ from .errors import (
 )
 
 MESSAGE = b"kms-tui contract suite: a message to sign \x00\xff"
-CREATABLE = {"RSA": (2048, 3072, 4096), "ECDSA": (224, 256, 384, 521), "Ed25519": (256,)}
+CREATABLE = {"RSA": (2048, 3072, 4096), "ECDSA": (224, 256, 384, 521), "Ed25519": (256,), "ML-DSA": (44, 65, 87)}
 CURVES: dict[int, type[ec.EllipticCurve]] = {
     224: ec.SECP224R1, 256: ec.SECP256R1, 384: ec.SECP384R1, 521: ec.SECP521R1,
 }
@@ -96,6 +96,10 @@ def verify_independently(public_key: Any, sig_alg_name: str, message: bytes, sig
     exported = serialization.load_pem_public_key(K.export_public(public_key, "pem"))
     if sig_alg_name == "ED25519":
         assert isinstance(exported, ed25519.Ed25519PublicKey)
+        exported.verify(signature, message)
+        return
+    if sig_alg_name == "ML_DSA_SHAKE_256":  # pure ML-DSA, empty context
+        assert isinstance(exported, (mldsa.MLDSA44PublicKey, mldsa.MLDSA65PublicKey, mldsa.MLDSA87PublicKey))
         exported.verify(signature, message)
         return
     match = re.fullmatch(r"(RSASSA_PKCS1_V1_5|RSASSA_PSS|ECDSA)_SHA_(256|384|512)", sig_alg_name)
@@ -157,8 +161,12 @@ class EngineContract:
 
     def import_material(self, algorithm: str, size: int) -> bytes:
         """A fresh private key as PKCS#8 PEM, made with cryptography alone."""
-        private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
-        if algorithm == "RSA":
+        private: K.PrivateKey
+        if algorithm == "ML-DSA":
+            kinds: dict[int, type[K.MLDSAPrivateKey]] = {
+                44: mldsa.MLDSA44PrivateKey, 65: mldsa.MLDSA65PrivateKey, 87: mldsa.MLDSA87PrivateKey}
+            private = kinds[size].generate()
+        elif algorithm == "RSA":
             private = rsa.generate_private_key(public_exponent=65537, key_size=size)
         elif algorithm == "ECDSA":
             private = ec.generate_private_key(CURVES[size]())
@@ -190,7 +198,8 @@ class EngineContract:
                 (algorithm, size, name, message_type)
                 for algorithm, size in self.KEY_TYPES
                 for name in A.algorithms_for_key(algorithm)
-                for message_type in ("RAW",) + (("DIGEST",) if algorithm != A.ED25519 else ())
+                for message_type in ("RAW",) + (("DIGEST",) if A.signing_algorithm(name).hash_name else ())
+                + (("EXTERNAL_MU",) if algorithm == A.ML_DSA else ())
             ]
             metafunc.parametrize("sign_case", cases, ids=_case_id)
         if "bad_spec" in metafunc.fixturenames:
@@ -209,7 +218,17 @@ class EngineContract:
         return entry[1]
 
     def sign_and_verify(self, driver: EngineDriver, key: NativeKey, name: str, message_type: str) -> None:
-        data = MESSAGE if message_type == "RAW" else hashlib.new(_hash_name(name), MESSAGE).digest()
+        if message_type == "EXTERNAL_MU":  # FIPS 204 mu of MESSAGE, made by cryptography alone
+            assert isinstance(key.public_key, (mldsa.MLDSA44PublicKey, mldsa.MLDSA65PublicKey, mldsa.MLDSA87PublicKey))
+            hasher = mldsa.MLDSAMuHasher(key.public_key)
+            hasher.update(MESSAGE)
+            data = hasher.finalize()
+            if not driver.CAPABILITIES.external_mu:
+                with pytest.raises(KmsError):
+                    driver.sign(key.ref, A.signing_algorithm(name), data, A.MessageType.EXTERNAL_MU)
+                return
+        else:
+            data = MESSAGE if message_type == "RAW" else hashlib.new(_hash_name(name), MESSAGE).digest()
         signature = driver.sign(key.ref, A.signing_algorithm(name), data, A.MessageType(message_type))
         assert isinstance(signature, bytes) and signature
         verify_independently(key.public_key, name, MESSAGE, signature)

@@ -420,8 +420,8 @@ def test_ecdsa_encoding_errors():
 @pytest.mark.parametrize("name", list(A.SIGNING_ALGORITHMS))
 def test_sign_with_and_verify_with(keyset, name):
     sig_alg = A.signing_algorithm(name)
-    label = {"RSA": "RSA", "ECDSA": "ECDSA-384", "Ed25519": "Ed25519"}[sig_alg.key_algorithm]
-    private = keyset[label]
+    label = {"RSA": "RSA", "ECDSA": "ECDSA-384", "Ed25519": "Ed25519", "ML-DSA": "ML-DSA-65"}[sig_alg.key_algorithm]
+    private = keyset[label] if label in keyset else K.generate(A.ML_DSA, 65)
     message_types = [A.MessageType.RAW] + ([A.MessageType.DIGEST] if sig_alg.hash_name else [])
     for message_type in message_types:
         data = b"message" if message_type is A.MessageType.RAW else hashlib.new(sig_alg.hash_name, b"message").digest()

@@ -46,8 +46,9 @@ class TestSoftwareContract(EngineContract):
         ("ECDSA", 224), ("ECDSA", 256), ("ECDSA", 384), ("ECDSA", 521),
         ("Ed25519", 256),
         ("RSA", 2048), ("RSA", 3072), ("RSA", 4096),
+        ("ML-DSA", 44), ("ML-DSA", 65), ("ML-DSA", 87),
     )
-    SLOW_SIZES = frozenset({("RSA", 3072), ("RSA", 4096)})
+    SLOW_SIZES = frozenset({("RSA", 3072), ("RSA", 4096), ("ML-DSA", 44), ("ML-DSA", 87)})
 
     @pytest.fixture(scope="class")
     def driver(self, tmp_path_factory):
@@ -60,7 +61,7 @@ class TestSoftwareClearContract(EngineContract):
     """The same contract with encryption off: Lamassu's own clear layout."""
 
     KEY_TYPES = TestSoftwareContract.KEY_TYPES
-    SLOW_SIZES = frozenset({("RSA", 3072), ("RSA", 4096)})
+    SLOW_SIZES = TestSoftwareContract.SLOW_SIZES
 
     @pytest.fixture(scope="class")
     def driver(self, tmp_path_factory):

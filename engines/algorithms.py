@@ -222,6 +222,15 @@ def strength_reason(algorithm: str, size: int) -> str:
     return f"ECDSA {NIST_NAME.get(size, size)} is below 256 bits and is rated LOW; use P-384."
 
 
+class KeyTypes(dict[str, tuple[int, ...]]):
+    """What an engine can create (algorithm -> sizes), with why it cannot create some others
+    (``refused``: algorithm -> reason, e.g. the mechanism a token lacks)."""
+
+    def __init__(self, offered: dict[str, tuple[int, ...]], refused: dict[str, str] | None = None):
+        super().__init__(offered)
+        self.refused = dict(refused or {})
+
+
 def validate_spec(algorithm: str, size: int, supported: dict[str, tuple[int, ...]]) -> tuple[str, int]:
     """Check an (algorithm, size) request against what an engine can create."""
     algorithm = normalise_algorithm(algorithm)
@@ -230,8 +239,9 @@ def validate_spec(algorithm: str, size: int, supported: dict[str, tuple[int, ...
     except (TypeError, ValueError):
         raise InvalidInput(f"Key size {size!r} is not a number.") from None
     if algorithm not in supported:
+        reason = supported.refused.get(algorithm) if isinstance(supported, KeyTypes) else None
         raise UnsupportedKeyType(
-            f"This engine cannot create {algorithm} keys.",
+            f"This engine cannot create {algorithm} keys" + (f": {reason}." if reason else "."),
             hint="It supports: " + ", ".join(supported) + ".",
         )
     if size not in supported[algorithm]:

@@ -1,7 +1,9 @@
 """AWS KMS engine (Lamassu ``AWS_KMS``): one asymmetric ``SIGN_VERIFY`` KMS key per key.
 
 Layout, as Lamassu keeps it: KeySpec ``RSA_2048|3072|4096`` or ``ECC_NIST_P256|P384|P521``,
-alias ``alias/<key_id>``. The native reference is the KMS key id (a UUID). Keys without
+alias ``alias/<key_id>``; kms-tui also makes ``ECC_NIST_EDWARDS25519`` (Ed25519) and
+``ML_DSA_44|65|87`` keys, in the same layout (import takes the RSA and NIST-curve specs
+only). The native reference is the KMS key id (a UUID). Keys without
 our alias are listed too, so a sync adopts them (key id from ``GetPublicKey``). The private
 key never leaves KMS: a signature costs a DescribeKey (a key that is not Enabled is refused
 with its state named) and a Sign, whose message ``kms_keys.kms_request`` chooses.
@@ -31,7 +33,7 @@ from ..base import Capabilities, EngineDriver, NativeKey, OptionSpec, SecretSpec
 from .common import AWS_OPTIONS, AwsConnection, validate_aws_options
 from .errors import KeyNotEnabled, KeyStateConflict
 from .kms_import import import_signing_key
-from .kms_keys import SPECS, KeyMetadata, KmsKeys, is_signing_key, kms_request
+from .kms_keys import IMPORT_SPECS, SPECS, KeyMetadata, KmsKeys, is_signing_key, kms_request
 
 log = logging.getLogger("engines.aws.kms")
 
@@ -45,7 +47,7 @@ class AwsKmsEngine(EngineDriver):
     SECURITY_LEVEL = 1
     OPTIONS = AWS_OPTIONS
     SECRET = SecretSpec("secret access key", required=False)
-    CAPABILITIES = Capabilities(can_import_public=False, native_verify=True)
+    CAPABILITIES = Capabilities(can_import_public=False, native_verify=True, external_mu=True)
     DELETE_OPTIONS = (OptionSpec("pending_window_days", "days before AWS deletes the key (7-30)", default="30"),)
     KEY_ACTIONS = {
         "cancel-deletion": "cancel a scheduled deletion (AWS leaves the key Disabled)",
@@ -74,7 +76,15 @@ class AwsKmsEngine(EngineDriver):
         return bool(options.get("access_key_id"))
 
     def supported_key_types(self) -> dict[str, tuple[int, ...]]:
-        return {A.RSA: (2048, 3072, 4096), A.ECDSA: (256, 384, 521)}
+        return {A.RSA: (2048, 3072, 4096), A.ECDSA: (256, 384, 521), A.ED25519: A.ED25519_SIZES,
+                A.ML_DSA: A.ML_DSA_SIZES}
+
+    def importable_key_types(self) -> dict[str, tuple[int, ...]]:
+        """What ImportKeyMaterial takes (kms_keys.IMPORT_SPECS): RSA and ECDSA only."""
+        importable: dict[str, tuple[int, ...]] = {}
+        for algorithm, size in IMPORT_SPECS:
+            importable[algorithm] = (*importable.get(algorithm, ()), size)
+        return importable
 
     def check(self) -> None:
         self._conn.call("list_keys", "listing keys", Limit=1)
@@ -185,7 +195,8 @@ class AwsKmsEngine(EngineDriver):
         algorithm, size = self._keys.check_signing_key(meta)
         A.check_fits(sig_alg, algorithm, size)
         A.check_message(sig_alg, data, message_type)
-        return kid, meta, kms_request(sig_alg, algorithm, size, data, message_type)
+        return kid, meta, kms_request(sig_alg, algorithm, size, data, message_type,
+                                      lambda: self._keys.public_key(kid))
 
     def sign(self, ref: str, sig_alg: A.SigningAlgorithm, data: bytes, message_type: A.MessageType) -> bytes:
         kid, meta, (name, mtype, message) = self._request(ref, sig_alg, data, message_type)

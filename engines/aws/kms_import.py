@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from .. import errors as E
 from .. import keys as K
 from .errors import clean
-from .kms_keys import SPECS, KeyMetadata
+from .kms_keys import IMPORT_SPECS, KeyMetadata
 
 if TYPE_CHECKING:
     from .common import AwsConnection
@@ -60,7 +60,7 @@ def import_signing_key(conn: AwsConnection, engine_id: str, key: K.ParsedKey,
     if private is None:
         raise E.OperationNotSupported(
             "AWS KMS holds private keys only; a public key is kept as a public-key-only entry.")
-    key_spec = SPECS.get((key.algorithm, key.size))
+    key_spec = IMPORT_SPECS.get((key.algorithm, key.size))
     if key_spec is None:
         raise E.UnsupportedKeyType(f"AWS KMS cannot import {key.algorithm} {key.size} keys.",
                                    hint="It takes RSA 2048/3072/4096 and ECDSA P-256/P-384/P-521.")

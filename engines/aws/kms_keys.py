@@ -7,6 +7,11 @@ and names AWS's state errors.
 
 ``kms_request`` says what KMS is sent. KMS signs RAW messages of 1 to 4096 bytes and
 DIGESTs of the algorithm's hash length; anything else is hashed here and sent as a DIGEST.
+Ed25519 and ML-DSA sign the message itself. KMS's Ed25519 (``ED25519_SHA_512``, kms-tui's
+``ED25519``) takes RAW messages only: its DIGEST form is ``ED25519_PH_SHA_512``, the
+pre-hashed HashEdDSA, another signature, so a longer message is refused. ML-DSA
+(``ML_DSA_SHAKE_256``) takes RAW messages or a 64-byte ``EXTERNAL_MU`` (FIPS 204 mu); a
+message KMS would not take RAW is turned into its mu here, from the key's public key.
 For ECDSA, KMS takes only the curve's own hash (P-256 with SHA-256, P-384 with SHA-384,
 P-521 with SHA-512); another hash is computed here and sent as a DIGEST of the curve's
 hash size, cut to its leftmost bytes or left-padded with zeros. ECDSA signs the leftmost
@@ -16,7 +21,9 @@ long as its own hash, so the result is exactly the signature asked for.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Required, TypedDict
 
@@ -32,8 +39,14 @@ if TYPE_CHECKING:
 SPECS = {
     (A.RSA, 2048): "RSA_2048", (A.RSA, 3072): "RSA_3072", (A.RSA, 4096): "RSA_4096",
     (A.ECDSA, 256): "ECC_NIST_P256", (A.ECDSA, 384): "ECC_NIST_P384", (A.ECDSA, 521): "ECC_NIST_P521",
+    (A.ED25519, 256): "ECC_NIST_EDWARDS25519",
+    (A.ML_DSA, 44): "ML_DSA_44", (A.ML_DSA, 65): "ML_DSA_65", (A.ML_DSA, 87): "ML_DSA_87",
 }
 BY_SPEC = {spec: key_type for key_type, spec in SPECS.items()}
+# What KMS's import takes here: the RSA and NIST-curve specs, wrapped as PKCS#8.
+IMPORT_SPECS = {key_type: spec for key_type, spec in SPECS.items() if key_type[0] in (A.RSA, A.ECDSA)}
+# kms-tui's signing algorithm names that KMS spells otherwise.
+WIRE_NAMES = {"ED25519": "ED25519_SHA_512"}
 ECDSA_NATIVE = {256: "ECDSA_SHA_256", 384: "ECDSA_SHA_384", 521: "ECDSA_SHA_512"}
 RAW_LIMIT = 4096  # the largest RAW message KMS accepts
 _ID = r"(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
@@ -59,10 +72,42 @@ def is_signing_key(meta: KeyMetadata) -> bool:
             and meta.get("KeySpec") in BY_SPEC)
 
 
+def external_mu(public_key: K.PublicKey, data: bytes) -> bytes:
+    """FIPS 204 mu of a message for pure ML-DSA with the empty context:
+    SHAKE256(SHAKE256(pk, 64) || 0x00 || 0x00 || message, 64)."""
+    from cryptography.hazmat.primitives import serialization
+
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    tr = hashlib.shake_256(raw).digest(A.MU_LENGTH)
+    return hashlib.shake_256(tr + b"\0\0" + data).digest(A.MU_LENGTH)
+
+
+def _pure_request(sig_alg: A.SigningAlgorithm, data: bytes, mt: A.MessageType,
+                  public_key: Callable[[], K.PublicKey] | None) -> tuple[str, str, bytes]:
+    """Ed25519 and ML-DSA: the message itself, or (ML-DSA) its mu; ``check_message`` ran first."""
+    name = WIRE_NAMES.get(sig_alg.name, sig_alg.name)
+    if mt is A.MessageType.EXTERNAL_MU:
+        return name, mt.value, data
+    if 0 < len(data) <= RAW_LIMIT:
+        return name, "RAW", data
+    if sig_alg.key_algorithm == A.ML_DSA and public_key is not None:
+        return name, A.MessageType.EXTERNAL_MU.value, external_mu(public_key(), data)
+    if sig_alg.key_algorithm == A.ML_DSA:
+        raise E.InvalidInput(f"{sig_alg.name}: a message of {len(data)} bytes is sent as its mu, "
+                             "which needs the key's public key.")
+    raise E.OperationNotSupported(
+        f"AWS KMS signs {sig_alg.name} ({name}) messages of 1 to {RAW_LIMIT} bytes only; this one has {len(data)}.",
+        hint="Its pre-hashed form, ED25519_PH_SHA_512, makes another signature that Ed25519 does not verify.")
+
+
 def kms_request(sig_alg: A.SigningAlgorithm, algorithm: str, size: int, data: bytes,
-                message_type: A.MessageType) -> tuple[str, str, bytes]:
-    """(SigningAlgorithm, MessageType, Message) to send to KMS Sign or Verify."""
+                message_type: A.MessageType,
+                public_key: Callable[[], K.PublicKey] | None = None) -> tuple[str, str, bytes]:
+    """(SigningAlgorithm, MessageType, Message) to send to KMS Sign or Verify; ``public_key``
+    gives the key's public key when an ML-DSA message must be sent as its mu."""
     mt = A.MessageType.parse(message_type)
+    if sig_alg.hash_name is None:
+        return _pure_request(sig_alg, data, mt, public_key)
     if algorithm == A.ECDSA and sig_alg.name != ECDSA_NATIVE[size]:
         native = A.signing_algorithm(ECDSA_NATIVE[size])
         width = native.digest_length()

@@ -30,6 +30,7 @@ from ..errors import EngineConfigError, KmsError, OperationNotSupported, Unsuppo
 from . import certs as C
 from . import errors as PE
 from . import lookup as L
+from . import mldsa as M
 from . import objects as O
 from . import wrapping as W
 from .module import load_module
@@ -313,6 +314,9 @@ class Pkcs11Engine(EngineDriver):
         elif algorithm == A.ECDSA:
             key_type, mechanism = KeyType.EC, Mechanism.EC_KEY_PAIR_GEN
             pub_extra = {Attribute.EC_PARAMS: O.EC_PARAMS_BY_SIZE[size]}
+        elif algorithm == A.ML_DSA:  # PKCS#11 3.2, untested here (``mldsa``)
+            key_type, mechanism = KeyType(M.CKK_ML_DSA), Mechanism(M.CKM_ML_DSA_KEY_PAIR_GEN)
+            pub_extra = M.generation(size)
         else:
             key_type, mechanism = KeyType.EC_EDWARDS, Mechanism.EC_EDWARDS_KEY_PAIR_GEN
             pub_extra = {Attribute.EC_PARAMS: O.ED25519_PARAMS}

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from .. import algorithms as A
 from .. import keys as K
 from ..errors import EngineError, KeyNotFoundInEngine, KeyParseError, KmsError
+from . import mldsa as M
 from . import objects as O
 from .uri import build_uri, parse_uri
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     PublicsOf = Callable[[Session, KeyType, str, bytes], list[Object]]
 
 MAX_REF_CHARS = 1024
-ALGORITHM_OF = {"RSA": A.RSA, "EC": A.ECDSA, "EC_EDWARDS": A.ED25519}
+ALGORITHM_OF = {"RSA": A.RSA, "EC": A.ECDSA, "EC_EDWARDS": A.ED25519, M.KEY_TYPE_NAME: A.ML_DSA}
 
 
 class NoPublicHalf(KeyParseError):
@@ -142,9 +143,11 @@ def read_attributes(obj: Object, names: list[Attribute]) -> dict[Attribute, Any]
         raise KeyParseError("The object has a vendor-specific key type this engine does not know.") from None
 
 
-def _public_attrs(obj: Object, key_type: str) -> dict[str, bytes | None]:
+def _public_attrs(obj: Object, key_type: str) -> dict[str, Any]:
     from pkcs11 import Attribute
 
+    if key_type == M.KEY_TYPE_NAME:
+        return M.public_attrs(obj)
     if key_type == "RSA":
         got = obj.get_attributes([Attribute.MODULUS, Attribute.PUBLIC_EXPONENT])
         return {"modulus": got.get(Attribute.MODULUS), "public_exponent": got.get(Attribute.PUBLIC_EXPONENT)}

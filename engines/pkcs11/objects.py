@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from .. import algorithms as A
 from .. import keys as K
 from ..errors import KeyParseError, UnsupportedKeyType
+from . import mldsa as M
 
 if TYPE_CHECKING:
     from pkcs11 import MGF, Attribute, Mechanism
@@ -58,8 +59,10 @@ MECHANISMS = {
     A.RSA: ("RSA_PKCS_KEY_PAIR_GEN", ("RSA_PKCS", "SHA256_RSA_PKCS", "SHA384_RSA_PKCS", "SHA512_RSA_PKCS")),
     A.ECDSA: ("EC_KEY_PAIR_GEN", ("ECDSA", "ECDSA_SHA256", "ECDSA_SHA384", "ECDSA_SHA512")),
     A.ED25519: ("EC_EDWARDS_KEY_PAIR_GEN", ("EDDSA",)),
+    A.ML_DSA: ("ML_DSA_KEY_PAIR_GEN", ("ML_DSA",)),  # PKCS#11 3.2 (``mldsa``)
 }
-CREATE_SIZES = {A.RSA: A.RSA_CREATE_SIZES, A.ECDSA: A.ECDSA_SIZES, A.ED25519: A.ED25519_SIZES}
+CREATE_SIZES = {A.RSA: A.RSA_CREATE_SIZES, A.ECDSA: A.ECDSA_SIZES, A.ED25519: A.ED25519_SIZES,
+                A.ML_DSA: A.ML_DSA_SIZES}
 
 
 def missing_mechanism(shared: Shared, algorithm: str, *, create: bool = True) -> str | None:
@@ -87,21 +90,26 @@ def _key_range(shared: Shared, name: str) -> tuple[int | None, int | None]:
     return shared.mechanism_info[mechanism]
 
 
-def supported_key_types(shared: Shared) -> dict[str, tuple[int, ...]]:
-    """Algorithm -> sizes, from the token's mechanisms and their key size ranges."""
+def supported_key_types(shared: Shared) -> A.KeyTypes:
+    """Algorithm -> sizes, from the token's mechanisms and their key size ranges; an
+    algorithm left out for a missing mechanism is ``refused`` with its name."""
     result: dict[str, tuple[int, ...]] = {}
+    refused: dict[str, str] = {}
     for algorithm, (generate, _) in MECHANISMS.items():
-        if missing_mechanism(shared, algorithm):
+        missing = missing_mechanism(shared, algorithm)
+        if missing:
+            refused[algorithm] = f"the token has no {missing} mechanism"
             continue
         low, high = _key_range(shared, generate)
         if algorithm == A.ECDSA and high is not None and high <= 66:
             low, high = (low or 0) * 8, high * 8 + 7  # some tokens give EC sizes in bytes
         # Ed25519 has one size; tokens report 255, 256 or the Ed448 range: not worth checking.
+        # ML-DSA sizes are parameter sets, which no key size range describes.
         sizes = tuple(s for s in CREATE_SIZES[algorithm]
-                      if algorithm == A.ED25519 or low is None or high is None or low <= s <= high)
+                      if algorithm in (A.ED25519, A.ML_DSA) or low is None or high is None or low <= s <= high)
         if sizes:
             result[algorithm] = sizes
-    return result
+    return A.KeyTypes(result, refused)
 
 
 # ---------------------------------------------------------------- DER bits
@@ -139,19 +147,20 @@ _CURVES: dict[int, Callable[[], ec.EllipticCurve]] = {
 }
 
 
-def _present(attrs: Mapping[str, bytes | None], name: str) -> bytes:
+def _present(attrs: Mapping[str, Any], name: str) -> bytes:
     """An attribute the token must have given; ``KeyError`` when it did not."""
     value = attrs[name]
     if value is None:
         raise KeyError(name)
-    return value
+    return bytes(value)
 
 
-def public_key_of(key_type: str, attrs: Mapping[str, bytes | None]) -> K.PublicKey:
+def public_key_of(key_type: str, attrs: Mapping[str, Any]) -> K.PublicKey:
     """The ``cryptography`` public key from attributes read off the token.
 
-    ``key_type`` is the python-pkcs11 KeyType name (RSA, EC, EC_EDWARDS); ``attrs``
-    holds ``modulus``/``public_exponent`` or ``ec_params``/``ec_point`` (None: not on the token).
+    ``key_type`` is the python-pkcs11 KeyType name (RSA, EC, EC_EDWARDS, ML_DSA); ``attrs``
+    holds ``modulus``/``public_exponent``, ``ec_params``/``ec_point`` or ``parameter_set``/``value``
+    (None: not on the token).
     """
     try:
         if key_type == "RSA":
@@ -165,6 +174,8 @@ def public_key_of(key_type: str, attrs: Mapping[str, bytes | None]) -> K.PublicK
                 raise UnsupportedKeyType("The key is on an elliptic curve other than P-224, P-256, P-384 or P-521.")
             point = unwrap_point(_present(attrs, "ec_point"), 1 + 2 * ((size + 7) // 8))
             return ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[size](), point)
+        if key_type == M.KEY_TYPE_NAME:
+            return M.public_key(attrs)
         if key_type == "EC_EDWARDS":
             if attrs["ec_params"] not in ED25519_PARAM_FORMS:
                 raise UnsupportedKeyType("Only Ed25519 Edwards-curve keys are supported (not Ed448).")
@@ -268,6 +279,8 @@ def sign_plan(sig_alg: A.SigningAlgorithm, message_type: A.MessageType, availabl
     """
     from pkcs11 import MGF, Mechanism
 
+    if sig_alg.key_algorithm == A.ML_DSA:
+        return SignPlan(M.sign_mechanism(message_type, available))
     if sig_alg.key_algorithm == A.ED25519:
         if Mechanism.EDDSA not in available:
             raise LookupError(mechanism_name(Mechanism.EDDSA))

@@ -88,7 +88,12 @@ def wrappable_flags() -> O.Template:
 
 
 def check_algorithm(module: Module, algorithm: str, where: str, *, restore: bool = False) -> None:
-    """Refuse a key type this module's Cryptoki version defines no wrapping for."""
+    """Refuse a key type this module's Cryptoki version defines no wrapping for, and ML-DSA
+    (PKCS#11 3.2 keys, which kms-tui neither wraps nor restores on a token)."""
+    if algorithm == A.ML_DSA:
+        raise NotWrappable(f"{where[:1].upper()}{where[1:]}: kms-tui does not back up or restore ML-DSA keys of "
+                           "a PKCS#11 token.", hint="Keep an ML-DSA key that must be backed up in a software, "
+                           "Vault or Secrets Manager engine.")
     version = tuple(module.lib.cryptoki_version)
     if algorithm == A.ED25519 and version < EDDSA_WRAP_VERSION:
         shown = ".".join(str(part) for part in version)

@@ -122,7 +122,8 @@ def test_mechanism_the_token_lacks(secret_service, hsm, tmp_path):
     add(limited, token=RESTRICTED_TOKEN)
     line = failure(limited("keys", "create", "--engine", "hsm", "--algorithm", "Ed25519", "--size", "256",
                            "--name", "ed", code=3))
-    assert line.startswith("kms-tui: Unsupported key type: This engine cannot create Ed25519 keys.")
+    assert line.startswith("kms-tui: Unsupported key type: This engine cannot create Ed25519 keys: the token has no "
+                           "CKM_EC_EDWARDS_KEY_PAIR_GEN mechanism.")
     limited("keys", "create", "--engine", "hsm", "--algorithm", "RSA", "--size", "2048", "--name", "rsa")
     line = failure(limited("keys", "sign", "rsa", "--algorithm", "RSASSA_PSS_SHA_256", input=MESSAGE, code=3))
     assert line == (f"kms-tui: Mechanism not supported: Token 'restricted' of module {MODULE} has no "

@@ -62,6 +62,9 @@ def verify_as_moto_signs(public_key, request: tuple[str, str, bytes], signature:
 
 class TestAwsKmsContract(EngineContract):
     KEY_TYPES = (("ECDSA", 256), ("ECDSA", 384), ("ECDSA", 521), ("RSA", 2048), ("RSA", 3072), ("RSA", 4096))
+    # moto has neither ECC_NIST_EDWARDS25519 nor ML_DSA_*: those key types run against botocore's
+    # Stubber in test_aws_kms_pq.py.
+    STUBBED_TYPES = (("Ed25519", 256), ("ML-DSA", 44), ("ML-DSA", 65), ("ML-DSA", 87))
     SLOW_SIZES = frozenset({("RSA", 3072), ("RSA", 4096)})
 
     @pytest.fixture(scope="class")
@@ -72,6 +75,10 @@ class TestAwsKmsContract(EngineContract):
 
     def unknown_ref(self, driver) -> str:
         return str(uuid.uuid4())  # well formed, so the question really reaches moto
+
+    def test_key_types_match_driver(self, driver):
+        reported = sorted((a, int(s)) for a, sizes in driver.supported_key_types().items() for s in sizes)
+        assert sorted(self.KEY_TYPES + self.STUBBED_TYPES) == reported
 
     def sign_and_verify(self, driver, key, name, message_type):
         data = MESSAGE if message_type == "RAW" else hashlib.new("sha" + name[-3:], MESSAGE).digest()
@@ -103,8 +110,9 @@ class TestAwsSecretsContract(EngineContract):
         ("ECDSA", 224), ("ECDSA", 256), ("ECDSA", 384), ("ECDSA", 521),
         ("Ed25519", 256),
         ("RSA", 2048), ("RSA", 3072), ("RSA", 4096),
+        ("ML-DSA", 44), ("ML-DSA", 65), ("ML-DSA", 87),
     )
-    SLOW_SIZES = frozenset({("RSA", 3072), ("RSA", 4096)})
+    SLOW_SIZES = frozenset({("RSA", 3072), ("RSA", 4096), ("ML-DSA", 44), ("ML-DSA", 87)})
 
     @pytest.fixture(scope="class")
     def driver(self, moto):

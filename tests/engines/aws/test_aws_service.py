@@ -26,7 +26,8 @@ def register_kms(kms, server, engine_id="aws-kms", **options):
 
 def test_register_keeps_the_secret_in_the_keyring_only(kms, moto, memory_keyring):
     view = register_kms(kms, moto, region="ap-south-1")
-    assert view.record.supported_key_types == {"RSA": [2048, 3072, 4096], "ECDSA": [256, 384, 521]}
+    assert view.record.supported_key_types == {"RSA": [2048, 3072, 4096], "ECDSA": [256, 384, 521],
+                                               "Ed25519": [256], "ML-DSA": [44, 65, 87]}
     assert (view.record.security_level, view.display) == (1, "AWS KMS")
     assert SECRET in memory_keyring.entries.values()
     assert SECRET not in json.dumps(view.record.to_json())

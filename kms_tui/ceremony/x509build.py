@@ -2,11 +2,11 @@
 
 ``builder.sign()`` only takes cryptography's own key objects, and the private key
 never leaves its engine. So each object is built once with a throwaway key of the
-same family and hash, which gives the to-be-signed bytes with the right
-AlgorithmIdentifier; the engine signs those bytes (through ``kms.signing.sign``, so the
-signature is audited), and the DER is re-assembled (kms_tui/service/x509_draft.py, shared
-with ``kms-tui keys csr``). The result is checked with the
-issuer's public key before anyone writes it.
+same family and hash (for ML-DSA, the same parameter set and no hash: id-ml-dsa-44/65/87),
+which gives the to-be-signed bytes with the right AlgorithmIdentifier; the engine signs those
+bytes (through ``kms.signing.sign``, so the signature is audited), and the DER is re-assembled
+(kms_tui/service/x509_draft.py, shared with ``kms-tui keys csr``). The result is checked with
+the issuer's public key before anyone writes it.
 """
 
 from __future__ import annotations
@@ -48,27 +48,30 @@ def name(fields: dict[str, str]) -> x509.Name:
     return x509.Name([x509.NameAttribute(NAME_OIDS[k], v) for k, v in fields.items()])
 
 
-def signing_algorithm(key_algorithm: str, hash_name: str) -> str:
-    bits = hash_name.removeprefix("SHA")
+def signing_algorithm(key_algorithm: str, hash_name: str | None) -> str:
+    if key_algorithm == A.ML_DSA:
+        return "ML_DSA_SHAKE_256"
+    if key_algorithm == A.ED25519:
+        return "ED25519"
+    bits = (hash_name or "SHA256").removeprefix("SHA")
     if key_algorithm == A.RSA:
         return f"RSASSA_PKCS1_V1_5_SHA_{bits}"
     if key_algorithm == A.ECDSA:
         return f"ECDSA_SHA_{bits}"
-    if key_algorithm == A.ED25519:
-        return "ED25519"
     raise CeremonyRefused(f"A {key_algorithm} key cannot sign certificates.")
 
 
 
-def _engine_sign(sign: Signer, key_algorithm: str, hash_name: str, tbs: bytes) -> bytes:
+def _engine_sign(sign: Signer, key_algorithm: str, hash_name: str | None, tbs: bytes) -> bytes:
+    """Ed25519 and ML-DSA sign the TBS bytes themselves (RAW); RSA and ECDSA sign its digest."""
     alg = signing_algorithm(key_algorithm, hash_name)
-    if key_algorithm == A.ED25519:
+    if key_algorithm in D.PURE:
         return sign(alg, tbs, "RAW")
-    return sign(alg, hashlib.new(hash_name.lower(), tbs).digest(), "DIGEST")
+    return sign(alg, hashlib.new((hash_name or "SHA256").lower(), tbs).digest(), "DIGEST")
 
 
-def _hash_arg(key_algorithm: str, hash_name: str):
-    return None if key_algorithm == A.ED25519 else HASH_CLASSES[hash_name]()
+def _hash_arg(key_algorithm: str, hash_name: str | None):
+    return None if key_algorithm in D.PURE else HASH_CLASSES[hash_name or "SHA256"]()
 
 
 # --- the three objects ---------------------------------------------------------------
@@ -83,7 +86,8 @@ def certificate(
     p = profile
     b = C.builder(subject=subject, issuer=issuer, public_key=subject_public_key, serial=serial,
                   not_before=p["not_before"], not_after=p["not_after"], p=p, issuer_ski=issuer_ski)
-    der = C.engine_signed(b, key_algorithm, p["hash"], lambda tbs: _engine_sign(sign, key_algorithm, p["hash"], tbs))
+    der = C.engine_signed(b, key_algorithm, p["hash"], lambda tbs: _engine_sign(sign, key_algorithm, p["hash"], tbs),
+                          D.parameter_set(issuer_public_key))
     cert = x509.load_der_x509_certificate(der)
     try:
         if issuer_cert is None:
@@ -95,23 +99,29 @@ def certificate(
     return cert
 
 
+def stand_in(key_algorithm: str, size: int | None = None):
+    """A key of the family that passes the CA/B Forum's key checks (RSA 2048, P-256, Ed25519; ML-DSA of its
+    own parameter set, ``size``), made once: it stands in for a ceremony's keys in the lint, before they exist."""
+    return _stand_in(key_algorithm, size if key_algorithm == A.ML_DSA else None)
+
+
 @functools.cache
-def stand_in(key_algorithm: str):
-    """A key of the family that passes the CA/B Forum's key checks (RSA 2048, P-256, Ed25519), made once:
-    it stands in for a ceremony's keys in the lint, before they exist."""
+def _stand_in(key_algorithm: str, size: int | None):
     if key_algorithm == A.RSA:
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return D.throwaway(key_algorithm)
+    return D.throwaway(key_algorithm, size)
 
 
 def draft_certificate(*, key_algorithm: str, subject_algorithm: str, subject: x509.Name, issuer: x509.Name,
-                      profile: dict, not_before: datetime, not_after: datetime) -> bytes:
-    """The certificate a step would make, signed by a stand-in key: what the lint reads before any key signs."""
+                      profile: dict, not_before: datetime, not_after: datetime, key_size: int | None = None,
+                      subject_size: int | None = None) -> bytes:
+    """The certificate a step would make, signed by a stand-in key: what the lint reads before any key signs
+    (the sizes matter for ML-DSA only, whose parameter set the certificate names)."""
     p = profile
-    b = C.builder(subject=subject, issuer=issuer, public_key=stand_in(subject_algorithm).public_key(),
+    b = C.builder(subject=subject, issuer=issuer, public_key=stand_in(subject_algorithm, subject_size).public_key(),
                   serial=random_serial(p["serial_bits"]), not_before=not_before, not_after=not_after, p=p,
                   issuer_ski=None)
-    return b.sign(stand_in(key_algorithm), _hash_arg(key_algorithm, p["hash"])).public_bytes(Encoding.DER)
+    return b.sign(stand_in(key_algorithm, key_size), _hash_arg(key_algorithm, p["hash"])).public_bytes(Encoding.DER)
 
 
 def _verify(public_key, signature: bytes, data: bytes, hash_alg) -> None:
@@ -132,7 +142,7 @@ def csr(*, sign: Signer, key_algorithm: str, public_key, subject: x509.Name, has
     would be in the TBS, so the request info is rebuilt here with the real key.
     """
     draft = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(
-        D.throwaway(key_algorithm), _hash_arg(key_algorithm, hash_name))
+        D.throwaway(key_algorithm, D.parameter_set(public_key)), _hash_arg(key_algorithm, hash_name))
     info, alg_el = D.request_info(draft.public_bytes(Encoding.DER), public_key)
     signature = _engine_sign(sign, key_algorithm, hash_name, info)
     request = x509.load_der_x509_csr(D.signed(info, alg_el, signature))
@@ -157,7 +167,8 @@ def crl(*, sign: Signer, key_algorithm: str, issuer_cert: x509.Certificate, this
         item = (x509.RevokedCertificateBuilder().serial_number(entry["serial"]).revocation_date(entry["date"])
                 .add_extension(x509.CRLReason(REASONS[entry["reason"]]), critical=False).build())
         builder = builder.add_revoked_certificate(item)
-    draft = builder.sign(D.throwaway(key_algorithm), _hash_arg(key_algorithm, hash_name))
+    draft = builder.sign(D.throwaway(key_algorithm, D.parameter_set(issuer_cert.public_key())),
+                         _hash_arg(key_algorithm, hash_name))
     tbs = draft.tbs_certlist_bytes
     der = D.resign(draft.public_bytes(Encoding.DER), tbs, _engine_sign(sign, key_algorithm, hash_name, tbs))
     result = x509.load_der_x509_crl(der)

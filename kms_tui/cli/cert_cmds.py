@@ -3,7 +3,8 @@
 The output file is claimed first (never overwritten), so nothing is signed for a path that
 is taken; if the service refuses (a profile rule, a pkilint error, a signature that does not
 verify), the claimed file is removed and nothing is left behind. pkilint's warnings are
-printed as ``warning:`` lines on stderr.
+printed as ``warning:`` lines on stderr, and how it linted when not as the profile says (an ML-DSA
+certificate under a CA/B Forum profile is linted against RFC 5280) as ``note:`` lines.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ MAX_INPUT_BYTES = 64 * 1024
 def _report(args, made, what: str) -> int:
     for warning in made.warnings:
         print(f"warning: pkilint: {safe_text(warning, 300)}", file=sys.stderr)
+    for note in made.lint_notes:
+        print(f"note: pkilint: {safe_text(note, 300)}", file=sys.stderr)
     if args.json:
         emit_json({"path": args.out, **made.to_json()})
     else:

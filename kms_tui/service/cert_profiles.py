@@ -3,10 +3,11 @@
 ``kms-tui keys certificate``, ``keys issue``, ``keys csr --profile`` and the ceremony's certificate
 steps read the same files, so there is one way to describe a certificate. A profile gives the
 basic constraints (``ca``, ``path_length``), ``key_usage``, ``extended_key_usage``, the hash
-(``hash``; left out: the key's natural one), ``default_days`` and ``max_days``, the SKI method
+(``hash``; left out: the key's natural one; an ML-DSA key, which has none to choose, refuses a
+profile that names one), ``default_days`` and ``max_days``, the SKI method
 (``ski``), whether SANs are ``required``, ``allowed`` or ``forbidden`` (``sans``), the reason a
 backdated ``not_before`` is allowed (``allow_backdating``), and which pkilint profile lints the
-result (``lint``). Unknown fields and wrong types are refused, naming the file and the field.
+result (``lint``; ``cabf-serverauth`` becomes RFC 5280 for an ML-DSA certificate, see cert_lint). Unknown fields and wrong types are refused, naming the file and the field.
 """
 
 from __future__ import annotations

@@ -122,10 +122,12 @@ def _optional_extensions(b: x509.CertificateBuilder, p: Mapping[str, Any]) -> x5
     return b
 
 
-def engine_signed(b: x509.CertificateBuilder, key_algorithm: str, hash_name: str, sign: TbsSigner) -> bytes:
-    """The DER certificate ``b`` describes, its TBS bytes signed by ``sign`` (the engine)."""
-    digest = None if key_algorithm == A.ED25519 else HASH_CLASSES[hash_name]()
-    draft = b.sign(D.throwaway(key_algorithm), digest)
+def engine_signed(b: x509.CertificateBuilder, key_algorithm: str, hash_name: str | None, sign: TbsSigner,
+                  key_size: int | None = None) -> bytes:
+    """The DER certificate ``b`` describes, its TBS bytes signed by ``sign`` (the engine). Ed25519 and
+    ML-DSA (``key_size``: its parameter set) sign the TBS itself: ``hash_name`` is not used for them."""
+    digest = None if key_algorithm in D.PURE else HASH_CLASSES[hash_name or "SHA256"]()
+    draft = b.sign(D.throwaway(key_algorithm, key_size), digest)
     tbs = draft.tbs_certificate_bytes
     return D.resign(draft.public_bytes(Encoding.DER), tbs, sign(tbs))
 
@@ -148,12 +150,14 @@ class CertificateResult:
     key_id: str = ""
     key_name: str = ""
     warnings: list[str] = field(default_factory=list)
+    lint_notes: list[str] = field(default_factory=list)  # how pkilint linted it, when not as the profile says
 
     def to_json(self) -> dict[str, object]:
         return {"format": self.format, "subject": self.subject, "issuer": self.issuer, "serial": self.serial,
                 "sha256": self.sha256, "profile": self.profile, "not_before": self.not_before,
                 "not_after": self.not_after, "sans": self.sans, "signature_algorithm": self.signature_algorithm,
-                "key_id": self.key_id, "key_name": self.key_name, "warnings": self.warnings}
+                "key_id": self.key_id, "key_name": self.key_name, "warnings": self.warnings,
+                "lint_notes": self.lint_notes}
 
 
 @dataclass(frozen=True)
@@ -222,7 +226,8 @@ class CertificateService(Service):
         its issuer's certificate (``None``: itself, self-signed) before anything else sees it."""
         sig_alg = _signing_algorithm(record, profile)
         hash_name = (sig_alg.hash_name or "sha256").upper()
-        der = engine_signed(b, record.algorithm, hash_name, lambda tbs: self._signing.sign(ref, sig_alg.name, tbs, "RAW"))
+        der = engine_signed(b, record.algorithm, hash_name, lambda tbs: self._signing.sign(ref, sig_alg.name, tbs, "RAW"),
+                            record.size)
         cert = x509.load_der_x509_certificate(der)
         try:
             cert.verify_directly_issued_by(cert if issuer is None else issuer)
@@ -241,7 +246,7 @@ class CertificateService(Service):
             serial=format(cert.serial_number, "x"), sha256=hashlib.sha256(der).hexdigest(),
             profile=request.profile.name, not_before=_stamp(request.not_before), not_after=_stamp(request.not_after),
             sans=[describe_san(n) for n in request.sans], signature_algorithm=sig_alg, key_id=record.key_id,
-            key_name=record.name, warnings=report.warnings)
+            key_name=record.name, warnings=report.warnings, lint_notes=report.notes)
         self._ctx.store.audit.append(action, engine_id=record.engine_id, key_id=record.key_id, details={
             "subject": made.subject, "issuer": made.issuer, "serial": made.serial, "certificate_sha256": made.sha256,
             "profile": made.profile, "not_after": made.not_after, "sans": made.sans})
@@ -259,6 +264,11 @@ def _not_verified() -> KeyIntegrityError:
 
 def _signing_algorithm(record: KeyRecord, profile: Profile) -> A.SigningAlgorithm:
     natural = A.signing_algorithm(K.natural_algorithm(record.algorithm, record.size))
+    if profile.hash is not None and record.algorithm == A.ML_DSA:
+        raise InvalidInput(
+            f"Profile {profile.name!r} asks for {profile.hash}, but ML-DSA-{record.size} has no hash to choose: it "
+            "signs the certificate itself (SHAKE256 inside, signature algorithm id-ml-dsa-"
+            f"{record.size}); nothing was signed.", hint="Use a profile without a hash for an ML-DSA key.")
     if profile.hash is None or record.algorithm == A.ED25519:
         return natural
     bits = profile.hash.removeprefix("SHA")

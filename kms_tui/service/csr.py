@@ -113,7 +113,8 @@ class CsrService(Service):
             raise Refused(f"Key {record.name[:80]!r} is public-key only: it cannot sign a CSR.")
         public_key = self._signing.proofs.recorded_public_key(record, "csr")
         sig_alg = A.signing_algorithm(K.natural_algorithm(record.algorithm, record.size))
-        info, alg_el = _request_info(name, alt_names, public_key, record.algorithm, sig_alg.hash_name, requested)
+        info, alg_el = _request_info(name, alt_names, public_key, record.algorithm, sig_alg.hash_name, requested,
+                                     record.size)
         signature = self._signing.sign(ref, sig_alg.name, info, "RAW")
         der = D.signed(info, alg_el, signature)
         request = _verified(der, public_key)
@@ -154,14 +155,16 @@ def _verified(der: bytes, public_key: K.PublicKey) -> x509.CertificateSigningReq
 
 def _request_info(name: x509.Name, alt_names: list[x509.GeneralName], public_key: K.PublicKey,
                   key_algorithm: str, hash_name: str | None,
-                  requested: Iterable[tuple[x509.ExtensionType, bool]] = ()) -> tuple[bytes, bytes]:
-    """The CertificationRequestInfo with the key's SPKI, and the signatureAlgorithm element."""
+                  requested: Iterable[tuple[x509.ExtensionType, bool]] = (),
+                  key_size: int | None = None) -> tuple[bytes, bytes]:
+    """The CertificationRequestInfo with the key's SPKI, and the signatureAlgorithm element (no hash for
+    Ed25519 and ML-DSA, whose ``key_size`` is the parameter set the element names)."""
     builder = x509.CertificateSigningRequestBuilder().subject_name(name)
     if alt_names:
         builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
     for extension, critical in requested:
         builder = builder.add_extension(extension, critical=critical)
     digest = None if hash_name is None else _HASHES[hash_name]()
-    draft = builder.sign(D.throwaway(key_algorithm), digest)
+    draft = builder.sign(D.throwaway(key_algorithm, key_size), digest)
     return D.request_info(draft.public_bytes(Encoding.DER), public_key)
 

@@ -2,7 +2,8 @@
 
 cryptography's builders sign only with their own key objects. So an object is built once with
 a throwaway key of the same family (which gives the to-be-signed bytes and the right
-signatureAlgorithm), the engine signs those bytes, and the DER is re-assembled as
+signatureAlgorithm; for ML-DSA the same parameter set, as id-ml-dsa-44/65/87 name it, RFC 9881),
+the engine signs those bytes, and the DER is re-assembled as
 SEQUENCE { tbs, signatureAlgorithm, BIT STRING signature }. A CSR's request info carries the
 throwaway's SubjectPublicKeyInfo, so it is rebuilt around the real key first. The CSR service
 and the ceremony's certificate, CSR and CRL builders use these pieces; each checks the result
@@ -12,24 +13,40 @@ against the signing key before anyone writes it.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from engines import algorithms as A
 from engines import keys as K
+from engines.mldsa import MLDSAPrivateKey, ml_dsa_size
 
-Throwaway = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+Throwaway = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | MLDSAPrivateKey
+# Algorithms that sign the message itself: no hash is chosen, the signatureAlgorithm names none.
+PURE = (A.ED25519, A.ML_DSA)
+
+
+def throwaway(key_algorithm: str, size: int | None = None) -> Throwaway:
+    """A key of the family, only to learn the encoding; it never signs anything handed out (so its
+    size, which shows nowhere in what is kept, is the quickest to make). ML-DSA's parameter set
+    (``size``) is in the signatureAlgorithm, so it is the key's own; other families ignore ``size``."""
+    return _throwaway(key_algorithm, size if key_algorithm == A.ML_DSA else None)
 
 
 @functools.cache
-def throwaway(key_algorithm: str) -> Throwaway:
-    """A key of the family, only to learn the encoding; it never signs anything handed out (so its
-    size, which shows nowhere in what is kept, is the quickest to make)."""
+def _throwaway(key_algorithm: str, size: int | None) -> Throwaway:
     if key_algorithm == A.RSA:
         return rsa.generate_private_key(public_exponent=65537, key_size=1024)
     if key_algorithm == A.ECDSA:
         return ec.generate_private_key(ec.SECP256R1())
+    if key_algorithm == A.ML_DSA:
+        return K.generate(A.ML_DSA, size or 0)  # an unknown parameter set, or no ML-DSA here, is named
     return ed25519.Ed25519PrivateKey.generate()
+
+
+def parameter_set(public_key: Any) -> int | None:
+    """The ML-DSA parameter set (44, 65, 87) of ``public_key``; None for any other kind of key."""
+    return ml_dsa_size(public_key)
 
 
 def _length(n: int) -> bytes:

@@ -3,7 +3,8 @@
 The longer a key must be trusted, the stronger it must be: a root CA key lives
 for decades, an issuing CA's for years, a device key for the life of one
 certificate. The guidance follows the Lamassu KMS documentation's key-size
-advice (itself NIST SP 800-57 and CA/Browser Forum practice).
+advice (itself NIST SP 800-57 and CA/Browser Forum practice). ML-DSA (FIPS 204)
+fits every role; for roots CNSA 2.0 asks ML-DSA-87 (``service.quantum``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .service.algorithms import ECDSA, ED25519, RSA, strength
+from .service.quantum import ML_DSA, ROOT, SUGGESTED_ML_DSA, display_name
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,17 @@ def _strong_enough(algorithm: str, size: int, min_rsa: int, min_ec: int, ed_ok: 
         return size >= min_rsa
     if algorithm == ECDSA:
         return size >= min_ec
+    if algorithm == ML_DSA:
+        return True  # every parameter set is HIGH (categories 2, 3, 5); the root's choice is a note
     return ed_ok if algorithm == ED25519 else False
+
+
+def _fit_note(role: str, algorithm: str, size: int) -> str:
+    """"suitable", with CNSA 2.0's parameter set for a root when an ML-DSA key is not it."""
+    root_set = SUGGESTED_ML_DSA[ROOT]
+    if algorithm == ML_DSA and role == "Root CA" and size != root_set:
+        return f"suitable; CNSA 2.0 asks {display_name(ML_DSA, root_set)} for roots"
+    return "suitable"
 
 
 def level_name(security_level: int) -> str:
@@ -55,10 +67,12 @@ def role_advice(algorithm: str, size: int, security_level: int | None = None) ->
         if not _strong_enough(algorithm, size, min_rsa, min_ec, ed_ok):
             out.append(RoleAdvice(role, False, f"use {recommendation}"))
         elif security_level is not None and security_level < min_level:
-            out.append(RoleAdvice(role, False, f"strong enough, but held in {level_name(security_level)}: "
-                                               f"needs {level_name(min_level)} or better"))
+            # Strong enough (a short key's advice names a longer one), but kept where the role may not be:
+            # one line in an 80-column strength panel.
+            out.append(RoleAdvice(role, False, f"held in {level_name(security_level)}: "
+                                               f"needs {level_name(min_level)}"))
         else:
-            out.append(RoleAdvice(role, True, "suitable"))
+            out.append(RoleAdvice(role, True, _fit_note(role, algorithm, size)))
     return out
 
 

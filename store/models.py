@@ -85,6 +85,7 @@ class KeyQuery:
     status: str | None = None
     security_level: int | None = None  # keys of the engines at this security level (0, 1 or 2)
     expiring_within_days: int | None = None  # keys with a certificate ending within this many days (expired too)
+    quantum_vulnerable: bool | None = None  # True: keys of algorithms a quantum computer breaks (not ML-DSA)
     sort: str = "name"  # name|key_id|engine_id|algorithm|size|strength|creation_ts
     descending: bool = False
     limit: int | None = None

@@ -14,8 +14,10 @@ from .parsers.engines import add_engines
 from .parsers.keys import add_keys
 from .parsers.options import Fill, resolve_handler
 from .parsers.records import add_audit, add_stats, add_sync
+from .parsers.report import add_report
 
-NOUNS = (add_engines, add_keys, add_certs, add_sync, add_stats, add_audit, add_doctor, add_ceremony)  # in --help order
+NOUNS = (add_engines, add_keys, add_certs, add_sync, add_stats, add_report, add_audit, add_doctor,
+         add_ceremony)  # in --help order
 
 
 def _columns() -> int:

@@ -54,6 +54,7 @@ class KeyDetailScreen(ServiceCalls, Screen):
         super().__init__()
         self.engine_id, self.key_id = engine_id, key_id
         self.record: KeyRecord | None = None
+        self._latest_not_after: str | None = None  # of the key's latest certificate, for the strength panel
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -138,7 +139,7 @@ class KeyDetailScreen(ServiceCalls, Screen):
             grid.add_row(name, value)
         self.query_one("#detail-fields", Static).update(grid)
         panel = self.query_one("#strength", StrengthPanel)
-        panel.show(record.algorithm, record.size, security_level)
+        panel.show(record.algorithm, record.size, security_level, self._latest_not_after)
         panel.display = True
         bindings = self.query_one("#detail-bindings", DataTable)
         bindings.clear()
@@ -163,6 +164,9 @@ class KeyDetailScreen(ServiceCalls, Screen):
         table = self.query_one("#detail-certs", DataTable)
         table.clear()
         table.display = bool(views)
+        self._latest_not_after = max((v.not_after for v in views if v.intact), default=None)
+        if self.record is not None:  # else the key's own load shows it
+            self.query_one("#strength", StrengthPanel).show_certificate(self._latest_not_after)
         for view in views:
             left = Text(f"{view.days_left} d", style="bold red" if view.days_left < 30 else
                         "yellow" if view.days_left < 90 else "")

@@ -47,7 +47,7 @@ COLUMNS = (  # (column key, title, sort column or None)
 SORTABLE = [c[2] for c in COLUMNS if c[2]] + ["creation_ts"]
 SELECT_FIELDS = {"engine-filter": "engine_id", "algorithm-filter": "algorithm", "strength-filter": "strength"}
 FILTER_FIELDS = ("text", "engine_id", "algorithm", "strength", "size", "bound", "security_level",
-                 "expiring_within_days")  # what show_only sets
+                 "expiring_within_days", "quantum_vulnerable")  # what show_only sets
 EXPIRY_STEPS = {None: 30, 30: 90, 90: None}  # e: keys with a certificate ending within 30, then 90 days, then all
 SORT_WORDS = {"key_id": "key id", "engine_id": "engine", "creation_ts": "creation time"}  # as the status line says them
 
@@ -136,9 +136,11 @@ class KeysScreen(ServiceCalls, Screen):
         Binding("r", "refresh", "Refresh", id="keys.refresh", show=False),
         Binding("e", "expiring", "Expiring certificates", id="keys.expiring", show=False,
                 tooltip="Only keys with a certificate ending within 30 days, then 90, then every key"),
+        Binding("q", "quantum", "Quantum-vulnerable", id="keys.quantum", show=False,
+                tooltip="Only keys a quantum computer breaks (RSA, ECDSA, EdDSA, DSA: not ML-DSA); again for all"),
         Binding("x", "clear_filters", "Clear filters", id="keys.clear_filters", show=False,
-                tooltip="Show every key: the text, engine, algorithm, strength, size, bound and security-level "
-                        "filters cleared"),
+                tooltip="Show every key: the text, engine, algorithm, strength, size, bound, security-level "
+                        "and quantum filters cleared"),
         Binding("escape", "focus_table", "Clear filter / table", id="keys.table", show=False,
                 tooltip="In the filter: clear it, then go back to the table"),
     ]
@@ -355,11 +357,12 @@ class KeysScreen(ServiceCalls, Screen):
         arrow = "↓" if q.descending else "↑"
         where = f"engine {q.engine_id} · " if q.engine_id else ""
         if q.size is not None or q.bound is not None or q.security_level is not None or \
-                q.expiring_within_days is not None:  # a stats bar's filters
+                q.expiring_within_days is not None or q.quantum_vulnerable:  # a stats bar's or quick filters
             only = [f"{q.algorithm or ''} {q.size} only".strip()] if q.size is not None else []
             only += [f"{'bound' if q.bound else 'unbound'} only"] if q.bound is not None else []
             only += [f"SL{q.security_level} engines only"] if q.security_level is not None else []
             only += [f"certificate ending ≤{q.expiring_within_days} d"] if q.expiring_within_days is not None else []
+            only += ["quantum-vulnerable only"] if q.quantum_vulnerable else []
             where += f"{', '.join(only)} (x clears) · "
         elif self._expiring.get(90):
             where += f"certificates ending ≤30 d: {self._expiring.get(30, 0)}, ≤90 d: {self._expiring[90]} (e) · "
@@ -376,6 +379,12 @@ class KeysScreen(ServiceCalls, Screen):
     def action_expiring(self) -> None:
         """e: keys with a certificate ending within 30 days, then 90, then every key."""
         self.query_state.expiring_within_days = EXPIRY_STEPS.get(self.query_state.expiring_within_days)
+        self.query_state.offset = 0
+        self.reload()
+
+    def action_quantum(self) -> None:
+        """q: only the quantum-vulnerable keys (every algorithm but ML-DSA), then every key again."""
+        self.query_state.quantum_vulnerable = None if self.query_state.quantum_vulnerable else True
         self.query_state.offset = 0
         self.reload()
 

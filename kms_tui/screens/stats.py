@@ -1,9 +1,11 @@
-"""The stats screen: totals, and bar charts by engine, algorithm, size, strength and security level.
+"""The stats screen: totals, bar charts by engine, algorithm, size, strength and security level, and quantum exposure.
 
 The numbers come from one ``kms.inventory.stats()`` call (GROUP BY queries in SQLite, a
 few milliseconds at 100 000 keys) made in a thread worker. On a wide terminal
 the charts sit two to a row. A bar drills down: Enter (or a click) on it shows
-the keys screen filtered to the keys it counts.
+the keys screen filtered to the keys it counts. The quantum charts count the
+quantum-vulnerable keys (``kms.quantum.exposure()``, one GROUP BY); their role and
+strength bars, and q, open the quantum migration report.
 """
 
 from __future__ import annotations
@@ -34,6 +36,14 @@ CHARTS = (
 LEVEL_STYLE = {"SL2": "bold green", "SL1": "cyan", "SL0": ""}
 EXPIRING_CHART = "chart-expiring"  # shown once certificates are recorded; its bars filter the keys too
 DRILLS = ("by_engine", "by_strength", "by_algorithm", "by_size", "by_security_level", None)  # the charts a bar of which filters the keys
+# (chart id, title, exposure key): quantum-vulnerable keys (every algorithm but ML-DSA).
+QUANTUM_CHARTS = (
+    ("chart-q-engine", "Quantum-vulnerable keys by engine", "by_engine"),
+    ("chart-q-role", "Quantum-vulnerable keys by role / binding", "by_role"),
+    ("chart-q-level", "Quantum-vulnerable keys by engine security level", "by_security_level"),
+    ("chart-q-strength", "Quantum-vulnerable keys by strength (replace by)", "by_strength"),
+)
+QUANTUM_STYLE = {"<112 (disallowed)": "bold red", "112 (2030)": "yellow", "128+ (2035)": "", **LEVEL_STYLE}
 
 
 def chart_bars(key: str | None, stats: dict[str, Any]) -> list[Bar]:
@@ -48,6 +58,23 @@ def chart_bars(key: str | None, stats: dict[str, Any]) -> list[Bar]:
     if key == "by_engine":  # biggest first: the engine that matters most is on top
         return [Bar(name, n) for name, n in sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))]
     return [Bar(name, n) for name, n in values.items()]
+
+
+def quantum_bars(key: str, exposure: dict[str, Any]) -> list[Bar]:
+    """The bars of one quantum chart, from ``kms.quantum.exposure()``."""
+    values: dict[str, int] = exposure.get(key) or {}
+    if key == "by_engine":
+        return [Bar(name, n) for name, n in sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return [Bar(label, n, QUANTUM_STYLE.get(label, "")) for label, n in values.items()]
+
+
+def quantum_filter(key: str, label: str) -> dict[str, Any] | None:
+    """The keys screen's filter for a quantum bar; None where the report says more (role, strength)."""
+    if key == "by_engine":
+        return {"quantum_vulnerable": True, "engine_id": label}
+    if key == "by_security_level" and label.startswith("SL"):
+        return {"quantum_vulnerable": True, "security_level": int(label.removeprefix("SL"))}
+    return None
 
 
 def bar_filter(key: str | None, label: str) -> dict[str, Any]:
@@ -86,6 +113,8 @@ class StatsScreen(ServiceCalls, Screen):
     """
     BINDINGS = [
         Binding("r", "refresh", "Refresh", id="stats.refresh", tooltip="Count the keys again"),
+        Binding("q", "quantum_report", "Quantum report", id="stats.quantum",
+                tooltip="Every key's quantum exposure, replace-by date and suggested ML-DSA set"),
     ]
 
     def __init__(self):
@@ -103,6 +132,8 @@ class StatsScreen(ServiceCalls, Screen):
                                     empty="none", selectable=True)
                 expiring.display = False
                 yield expiring
+                for chart_id, title, _ in QUANTUM_CHARTS:
+                    yield BarChart(title=title, id=chart_id, empty="counting…", selectable=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -121,11 +152,21 @@ class StatsScreen(ServiceCalls, Screen):
             return  # the first load runs once the service is open
         self.call(self.kms.inventory.stats, then=self._show, group="stats")
         self.call(self.kms.certs.expiring_counts, then=self._show_expiring, group="stats-certs")
+        self.call(self.kms.quantum.exposure, then=self._show_quantum, group="stats-quantum")
 
     def action_refresh(self) -> None:
         self.reload()
 
+    def action_quantum_report(self) -> None:
+        from .quantum_report import QuantumReportScreen
+
+        self.app.push_screen(QuantumReportScreen())
+
     def on_bar_chart_selected(self, event: BarChart.Selected) -> None:
+        quantum = next((k for chart_id, _, k in QUANTUM_CHARTS if chart_id == event.chart.id), None)
+        if quantum is not None:
+            self._quantum_selected(quantum, event.bar)
+            return
         if event.chart.id == EXPIRING_CHART:
             fields: dict[str, Any] = {"expiring_within_days": int(event.bar.label.split()[0])}
         else:
@@ -144,6 +185,22 @@ class StatsScreen(ServiceCalls, Screen):
         screen = self.app.screen_stack[0]
         if isinstance(screen, KeysScreen):
             screen.show_only(**fields)
+
+    def _quantum_selected(self, key: str, bar: Bar) -> None:
+        fields = quantum_filter(key, bar.label)
+        if not bar.count:
+            self.notify(f"No keys to show for {bar.label!r}.", severity="information", markup=False)
+        elif fields is None:
+            self.action_quantum_report()
+        else:
+            self.run_worker(self._open_keys(fields), group="drill", exclusive=True)
+
+    def _show_quantum(self, exposure: dict[str, Any]) -> None:
+        vulnerable = exposure.get("total", {}).get("vulnerable", 0)
+        for chart_id, _, key in QUANTUM_CHARTS:
+            chart = self.query_one(f"#{chart_id}", BarChart)
+            chart.empty = "no quantum-vulnerable keys"
+            chart.show(quantum_bars(key, exposure) if vulnerable else [], vulnerable)
 
     def _show_expiring(self, counts: dict[int, int]) -> None:
         """Certificates ending within 30 and 90 days (expired ones included); the chart shows once there are any."""

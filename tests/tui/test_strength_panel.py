@@ -23,7 +23,7 @@ def test_a_root_ca_key_must_be_strong_and_on_an_hsm():
     assert fits("ECDSA", 384, 2) == {"Root CA": True, "Intermediate CA": True, "Issuing CA": True, "Device": True}
     assert fits("RSA", 2048, 2)["Root CA"] is False  # an HSM does not make a short key long
     root = next(a for a in role_advice("ECDSA", 384, 0) if a.role == "Root CA")
-    assert root.advice == "strong enough, but held in software (SL0): needs an HSM (SL2) or better"
+    assert root.advice == "held in software (SL0): needs an HSM (SL2)"
     short = next(a for a in role_advice("RSA", 2048, 2) if a.role == "Root CA")
     assert short.advice.startswith("use RSA 4096 or ECDSA P-384/P-521")
 

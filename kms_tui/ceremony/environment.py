@@ -12,7 +12,7 @@ from typing import Any
 from .. import __version__
 from ..service.errors import NotFound
 from .errors import CeremonyRefused
-from .script import Script
+from .script import EngineSpec, Script
 
 LIBRARIES = ("cryptography", "python-pkcs11", "PyYAML", "keyring")
 OFFLINE_TYPES = ("PKCS11", "GOLANG")
@@ -40,9 +40,10 @@ def collect_environment(kms, engine_id: str, module_note: str | None = None) -> 
             "platform": platform.platform(), "hostname": socket.gethostname(), "libraries": versions, "engine": engine}
 
 
-def check_engine(kms, script: Script, engine_id: str, mode: str) -> None:
-    """The registered engine is the script's, and one a ceremony may use (offline: no network)."""
-    spec = script.engine
+def check_engine(kms, script: Script, engine_id: str, mode: str, spec: EngineSpec | None = None) -> None:
+    """The registered engine is the script's (or ``spec``, a step's own engine), and one a ceremony may use
+    (offline: no network)."""
+    spec = spec or script.engine
     try:
         engine = kms.ceremony.engine(engine_id)
     except NotFound:

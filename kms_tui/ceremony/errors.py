@@ -12,13 +12,13 @@ class ScriptError(InvalidInput):
 
 
 class LintError(KmsError):
-    """A certificate or CRL profile breaks a rule; nothing was signed."""
+    """The script breaks a rule (a certificate or CRL profile, custody of a backup); nothing was done."""
 
-    title = "Certificate profile refused"
+    title = "Ceremony script refused"
 
     def __init__(self, findings: list[str]):
         self.findings = list(findings)
-        super().__init__("; ".join(findings), hint="Fix the script; nothing was signed.")
+        super().__init__("; ".join(findings), hint="Fix the script; nothing was generated, signed or written.")
 
 
 class CeremonyRefused(KmsError):

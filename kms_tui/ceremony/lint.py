@@ -7,7 +7,8 @@ Each certificate step's certificate is drafted with stand-in keys of its keys' f
 linted by pkilint (RFC 5280, or its profile's pkilint profile), which covers the profile's own rules (key usage against
 basic constraints, …); this module keeps what pkilint cannot see: the script's policy
 (maximum validity, the profile's maximum days), backdating against the signing time, the
-serial's entropy, SHA-1, root key strength, and what an issuer lets its certificates be.
+serial's entropy, SHA-1, a hash chosen for an ML-DSA key (which has none to choose), root key
+strength, and what an issuer lets its certificates be.
 The runner lints each real certificate and CRL again before it is written.
 """
 
@@ -92,10 +93,31 @@ def lint_script(script: Script, key_info: dict[str, KeyInfo], now: datetime | No
             issuer = issued.get(p["issuer_certificate"])
             if issuer is not None:
                 findings += _issuer(step, issuer, key_info, usage_needed=None)
-    return findings
+    from .backup_steps import lint as backup_lint
+
+    return findings + backup_lint(script)
 
 
-def _hash(step: Step, hash_name: str, key: KeyInfo | None) -> list[str]:
+_SIGNED = {"csr": "request", "sign-crl": "CRL"}
+
+
+def _hash_source(step: Step) -> str | None:
+    """Where the step's hash comes from when it is chosen ("hash", or the profile's), None when left out."""
+    if "hash" in step.lines:
+        return "hash"
+    profile = step.params.get("profile")
+    if profile and cert_profiles.load(profile).hash is not None:
+        return f"profile {profile!r}'s hash"
+    return None
+
+
+def _hash(step: Step, hash_name: str | None, key: KeyInfo | None) -> list[str]:
+    source = _hash_source(step) if key is not None and key.algorithm == A.ML_DSA else None
+    if source and key is not None:
+        what = _SIGNED.get(step.action, "certificate")
+        return [f"{_where(step, 'hash')}: {source} {hash_name} does not apply: ML-DSA-{key.size} has no hash to "
+                f"choose, it signs the {what} itself (SHAKE256 inside; signature algorithm id-ml-dsa-{key.size}). "
+                "Leave hash out for an ML-DSA key."]
     if hash_name == "SHA1":
         return [f"{_where(step, 'hash')}: SHA-1 is refused; use SHA256, SHA384 or SHA512."]
     return []
@@ -113,7 +135,7 @@ def _issuer(step: Step, issuer: CaProfile, key_info: dict[str, KeyInfo], usage_n
     if info is not None and A.strength(info.algorithm, info.size) != A.HIGH:
         found.append(f"{_where(step, 'issuer_key')}: issuing key {p['issuer_key']!r} ({info.algorithm} {info.size}) "
                      f"is {A.strength(info.algorithm, info.size)}; a root key must be HIGH "
-                     "(RSA >= 3072, ECDSA P-384/P-521 or Ed25519).")
+                     "(RSA >= 3072, ECDSA P-384/P-521, Ed25519 or ML-DSA).")
     return found
 
 
@@ -145,7 +167,7 @@ def _certificate(script: Script, step: Step, key_info: dict[str, KeyInfo], issue
         if info is not None and A.strength(info.algorithm, info.size) != A.HIGH:
             found.append(f"{_where(step, 'key')}: root key {p['key']!r} ({info.algorithm} {info.size}) is "
                          f"{A.strength(info.algorithm, info.size)}; a root key must be HIGH "
-                         "(RSA >= 3072, ECDSA P-384/P-521 or Ed25519).")
+                         "(RSA >= 3072, ECDSA P-384/P-521, Ed25519 or ML-DSA).")
     found += _extended_usage(step)
     if p["path_length"] is not None:
         if not p["ca"]:
@@ -219,6 +241,7 @@ def _drafted(step: Step, key_info: dict[str, KeyInfo], subject_key: str, subject
     der = X.draft_certificate(
         key_algorithm=signer.algorithm, subject_algorithm=subject_info.algorithm,
         subject=X.name(subjects.get(p["output"], {})), issuer=X.name(issuer), profile=p,
-        not_before=not_before, not_after=max(not_after, not_before + timedelta(seconds=1)))
+        not_before=not_before, not_after=max(not_after, not_before + timedelta(seconds=1)),
+        key_size=signer.size, subject_size=subject_info.size)
     lint = cert_profiles.load(p["profile"]).lint if p.get("profile") else "rfc5280"
     return [f"{_where(step, _param_of(code))}: pkilint: {code}" for code in cert_lint.certificate(der, lint).errors]

@@ -18,12 +18,14 @@ def describe_step(step: Step) -> str:
     if step.action == "generate-key":
         backup = (f" under a {p['backup']} backup policy (its material may leave the engine only wrapped, for "
                   "M-of-N custodians)") if p.get("backup") else ""
-        return (f"Generate {p['algorithm']} {p['size']} key {p['name']!r} in the engine{backup}, then sign a random "
+        kind = f"ML-DSA-{p['size']}" if p["algorithm"] == "ML-DSA" else f"{p['algorithm']} {p['size']}"
+        return (f"Generate {kind} key {p['name']!r} in the engine{backup}, then sign a random "
                 "challenge and verify it with the exported public key.")
     if step.action == "export-public-key":
         return f"Export the public key of {p['key']!r} to {p['output']} (PEM) with its SHA-256 fingerprint."
     if step.action == "self-signed-certificate":
-        return (f"Sign a self-signed certificate for {_subject(p['subject'])} with {p['key']!r} ({p['hash']}), "
+        return (f"Sign a self-signed certificate for {_subject(p['subject'])} with {p['key']!r} "
+                f"({p['hash'] or 'no hash: ML-DSA signs it whole'}), "
                 f"valid {_valid(p)}, CA={p['ca']}, path length {p['path_length']}{_extras(p)}; write {p['output']}.")
     if step.action == "csr":
         return f"Make a CSR for {_subject(p['subject'])} signed by {p['key']!r}; write {p['output']}."
@@ -33,6 +35,10 @@ def describe_step(step: Step) -> str:
     if step.action == "sign-crl":
         return (f"Sign CRL number {p['crl_number']} with {p['issuer_key']!r} revoking {len(p['revoked'])} "
                 f"serial(s), next update {stamp(p['next_update'])}; write {p['output']}.")
+    if step.action in ("backup-key", "restore-key"):
+        from .backup_steps import describe
+
+        return describe(step)
     return "Show the SHA-256 of every output so far, for the paper log" + (
         f"; write {p['output']}." if p.get("output") else ".")
 

@@ -4,8 +4,9 @@ PKCS#11 scripts rehearse on a fresh SoftHSM2 token: a temporary ``SOFTHSM2_CONF`
 and token directory, and a private copy of the SoftHSM2 library (SoftHSM reads its
 configuration when a library is initialised, so a copy loads the scratch
 configuration even in a process that already uses SoftHSM). Software scripts
-rehearse on a temporary software engine. Secrets of the scratch engine are random
-and held in memory only; the keyring is never touched.
+rehearse on a temporary software engine. A ``restore-key`` step's target engine gets its
+own scratch token (or software engine) the same way. Secrets of the scratch engines (PINs,
+security officer PINs) are random and held in memory only; the keyring is never touched.
 
 What a rehearsal writes goes under the data directory (``rehearsals/``), never next
 to the script: a script shipped in a package or kept in a repository would otherwise
@@ -28,7 +29,8 @@ from datetime import datetime
 from pathlib import Path
 
 from ..service.errors import EngineConfigError
-from .script import Script
+from .backup_steps import OFFICER_PIN
+from .script import EngineSpec, Script
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 REHEARSALS = "rehearsals"  # under the data directory
@@ -85,13 +87,15 @@ def scratch_kms(script: Script):
     try:
         kms = Kms(base / "data", credentials=CredentialStore())
         engine_id, note = script.engine.id, None
+        specs = _engines(script)
+        tokens = [spec for spec in specs if spec.type == "PKCS11"]
+        officer_pins = _softhsm(kms, script, tokens, base) if tokens else {}
         if script.engine.type == "PKCS11":
-            note = _softhsm(kms, script, base)
-        elif engine_id in {e.record.id for e in kms.engines.list()}:
-            kms.engines.secrets.set(engine_id, secrets.token_urlsafe(32), memory_only=True)
-        else:
-            kms.engines.register("GOLANG", engine_id, options={"directory": str(base / "keys")},
-                                secret=secrets.token_urlsafe(32), memory_only=True)
+            note = f"rehearsal: scratch SoftHSM2 token, a copy of {softhsm_module(script)}"
+        for spec in specs:
+            if spec.type != "PKCS11":
+                _software(kms, spec.id, base / f"keys-{len(kms.engines.list())}")
+        kms.prompt = _officer_prompt(officer_pins)
         yield kms, engine_id, note
     finally:
         if kms is not None:
@@ -99,7 +103,33 @@ def scratch_kms(script: Script):
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _softhsm(kms, script: Script, base: Path) -> str:
+def _engines(script: Script) -> list[EngineSpec]:
+    """The script's engine, then each restore target it names (once each)."""
+    specs = {script.engine.id: script.engine}
+    for step in script.steps:
+        if step.action == "restore-key":
+            specs.setdefault(step.params["engine"]["id"], EngineSpec(**step.params["engine"]))
+    return list(specs.values())
+
+
+def _software(kms, engine_id: str, directory: Path) -> None:
+    if engine_id in {e.record.id for e in kms.engines.list()}:
+        kms.engines.secrets.set(engine_id, secrets.token_urlsafe(32), memory_only=True)
+    else:
+        kms.engines.register("GOLANG", engine_id, options={"directory": str(directory)},
+                            secret=secrets.token_urlsafe(32), memory_only=True)
+
+
+def _officer_prompt(officer_pins: dict[str, str]):
+    """The scratch tokens' security officer PINs, given when a backup step asks for one; nothing else."""
+    def prompt(request):
+        return officer_pins.get(request.engine_id) if request.label == OFFICER_PIN else None
+    return prompt
+
+
+def _softhsm(kms, script: Script, specs: list[EngineSpec], base: Path) -> dict[str, str]:
+    """One scratch token per PKCS#11 engine of the script, all made before the module is loaded (SoftHSM
+    reads its tokens when it starts); returns each engine's security officer PIN."""
     source = softhsm_module(script)
     if not os.path.isfile(source) or shutil.which("softhsm2-util") is None:
         raise EngineConfigError("Rehearsing a PKCS#11 ceremony needs SoftHSM2 (softhsm2-util and "
@@ -109,22 +139,26 @@ def _softhsm(kms, script: Script, base: Path) -> str:
     conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
     module = base / "libsofthsm2-rehearsal.so"
     shutil.copyfile(os.path.realpath(source), module)
-    label = (script.engine.token or "rehearsal")[:32]
-    pin, so_pin = secrets.token_hex(8), secrets.token_hex(8)
     env = {**os.environ, "SOFTHSM2_CONF": str(conf)}
-    # The PINs of a scratch token protect nothing that outlives this rehearsal.
-    proc = subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label, "--so-pin", so_pin,
-                           "--pin", pin], env=env, capture_output=True, text=True, timeout=60)
-    if proc.returncode != 0:
-        raise EngineConfigError(f"softhsm2-util could not make the scratch token: {proc.stderr.strip()[:200]}")
+    made = []
+    for number, spec in enumerate(specs):
+        label = (spec.token or (f"rehearsal-{number}" if number else "rehearsal"))[:32]
+        # The PINs of a scratch token protect nothing that outlives this rehearsal.
+        pin, so_pin = secrets.token_hex(8), secrets.token_hex(8)
+        proc = subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label, "--so-pin", so_pin,
+                               "--pin", pin], env=env, capture_output=True, text=True, timeout=60)
+        if proc.returncode != 0:
+            raise EngineConfigError(f"softhsm2-util could not make the scratch token: {proc.stderr.strip()[:200]}")
+        made.append((spec.id, label, pin, so_pin))
     before = os.environ.get("SOFTHSM2_CONF")
     os.environ["SOFTHSM2_CONF"] = str(conf)
     try:
-        kms.engines.register("PKCS11", script.engine.id, options={"module": str(module), "token": label},
-                            secret=pin, memory_only=True)
+        for engine_id, label, pin, _ in made:
+            kms.engines.register("PKCS11", engine_id, options={"module": str(module), "token": label},
+                                secret=pin, memory_only=True)
     finally:
         if before is None:
             os.environ.pop("SOFTHSM2_CONF", None)
         else:
             os.environ["SOFTHSM2_CONF"] = before
-    return f"rehearsal: scratch SoftHSM2 token, a copy of {source}"
+    return {engine_id: so_pin for engine_id, _, _, so_pin in made}

@@ -26,13 +26,14 @@ from ..service import algorithms as A
 from ..service import cert_lint, cert_profiles
 from ..service import types as K
 from ..service.errors import KmsError
+from . import backup_steps as B
 from . import x509build as X
 from .environment import check_engine, collect_environment
 from .errors import CeremonyRefused, LintError
 from .lint import MAX_BACKDATING, KeyInfo, backdating, lint_script
 from .outputs import OutputDir, check_new
 from .plan import describe_step, stamp
-from .script import Script, Step
+from .script import Script, Step, drop_unused_hashes
 from .transcript import Transcript, TranscriptFile, TranscriptWriteError
 
 
@@ -86,6 +87,10 @@ class Ceremony:
         self.written: list[dict[str, str]] = []
         self.final_hash: str | None = None
         self.key_info: dict[str, KeyInfo] = {}
+        # How backup shares reach custodians (backup_steps.Custody): the front end's terminal; a rehearsal keeps
+        # them unseen. None refuses a script with backup or restore steps.
+        self.custody: B.Custody | None = B.RehearsalCustody() if mode == "rehearsal" else None
+        self.officer_pins: dict[str, str] = {}  # engine id -> security officer PIN, in memory for this ceremony
 
     # --- what will happen -----------------------------------------------------------
 
@@ -117,6 +122,7 @@ class Ceremony:
                 raise CeremonyRefused(f"Step {step.number} (line {step.line_of('name')}): {problem}",
                                       hint="A ceremony never reuses a key name; choose a new one.")
             self.key_info[name] = KeyInfo(step.params["algorithm"], step.params["size"])
+        B.known_keys(self)
         for step in self.steps:
             for ref in ("key", "issuer_key"):
                 name = step.params.get(ref)
@@ -129,9 +135,11 @@ class Ceremony:
         if self.transcript_name in self.script.outputs():
             raise CeremonyRefused(f"An output is named {self.transcript_name}, the name of the transcript.")
         check_new(self.output_dir, [*self.script.outputs(), self.transcript_name])
+        drop_unused_hashes(self.steps, {name: info.algorithm for name, info in self.key_info.items()})
         findings = lint_script(self.script, self.key_info, self.clock())
         if findings:
             raise LintError(findings)
+        B.preflight(self)
 
     # --- the transcript ------------------------------------------------------------------
 
@@ -148,7 +156,8 @@ class Ceremony:
         self._record(
             "ceremony.start", ceremony={"id": s.id, "name": s.name}, mode=self.mode,
             script={"file": str(s.path) if s.path else None, "sha256": s.sha256},
-            roles={"administrator": s.administrator, "witnesses": [w.__dict__ for w in s.witnesses]},
+            roles={"administrator": s.administrator, "witnesses": [w.__dict__ for w in s.witnesses],
+                   **({"custodians": [c.__dict__ for c in s.custodians]} if s.custodians else {})},
             offline=s.offline, output_dir=str(self.output_dir), plan=self.plan(),
             environment=environment,
         )
@@ -268,6 +277,12 @@ class Ceremony:
                                         "signature_sha256": fingerprint(signature), "verified": True}}
         result.lines += [f"key id {record.key_id}", f"self-test {algorithm}: signature verified with the public key"]
 
+    def _backup_key(self, step: Step, result: StepResult) -> None:
+        B.backup_key(self, step, result)
+
+    def _restore_key(self, step: Step, result: StepResult) -> None:
+        B.restore_key(self, step, result)
+
     def _export_public_key(self, step: Step, result: StepResult) -> None:
         pem = self.kms.keys.export_public(step.params["key"], "pem")
         spki = K.spki_der(K.load_public_pem(pem))
@@ -277,16 +292,19 @@ class Ceremony:
 
     @staticmethod
     def _linted(step: Step, report: cert_lint.LintReport) -> dict[str, Any]:
-        """pkilint's errors refuse the object (nothing written); its warnings, if any, go to the transcript."""
+        """pkilint's errors refuse the object (nothing written); its warnings and notes (how it linted, when
+        not as the profile says), if any, go to the transcript."""
         if report.errors:
             raise CeremonyRefused(f"Step {step.number} (line {step.line}): pkilint refuses {step.params['output']}: "
                                   + "; ".join(report.errors) + ".", hint="Nothing was written.")
-        return {"lint_warnings": report.warnings} if report.warnings else {}
+        found: dict[str, Any] = {"lint_warnings": report.warnings} if report.warnings else {}
+        return {**found, "lint_notes": report.notes} if report.notes else found
 
     @staticmethod
     def _warned(result: StepResult, found: dict[str, Any]) -> None:
         result.details.update(found)
         result.lines += [f"pkilint warning: {w}" for w in found.get("lint_warnings", [])]
+        result.lines += [f"pkilint: {n}" for n in found.get("lint_notes", [])]
 
     def _certificate_written(self, result: StepResult, name: str, cert: x509.Certificate) -> None:
         der = cert.public_bytes(Encoding.DER)

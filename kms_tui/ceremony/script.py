@@ -23,7 +23,7 @@ from .errors import ScriptError
 
 MAX_SCRIPT_BYTES = 256 * 1024
 ACTIONS = ("generate-key", "export-public-key", "self-signed-certificate", "csr", "sign-certificate",
-           "sign-crl", "fingerprints")
+           "sign-crl", "fingerprints", "backup-key", "restore-key")
 HASHES = ("SHA256", "SHA384", "SHA512", "SHA1")  # SHA1 is accepted here so that the lint can refuse it by name
 KEY_USAGES = cert_profiles.KEY_USAGES
 SUBJECT_FIELDS = ("CN", "O", "OU", "C", "ST", "L", "serialNumber")
@@ -82,6 +82,11 @@ class Script:
     steps: list[Step]
     path: Path | None
     sha256: str
+    custodians: list[Witness] = field(default_factory=list)  # people who may hold backup shares
+
+    def people(self) -> dict[str, Witness]:
+        """Everyone of the script who can acknowledge with initials (witnesses and custodians), by name."""
+        return {p.name: p for p in [*self.witnesses, *self.custodians]}
 
     def generated_keys(self) -> dict[str, Step]:
         return {s.params["name"]: s for s in self.steps if s.action == "generate-key"}
@@ -269,7 +274,7 @@ _PROFILE = {
     "allow_backdating": (text, False, None), "profile": (profile_name, False, None),
 }
 # Optional parameters left out of a step's params (and so of its transcript inputs) when the script omits them.
-_ONLY_WHEN_GIVEN = ("extended_key_usage", "allow_backdating", "profile", "backup")
+_ONLY_WHEN_GIVEN = ("extended_key_usage", "allow_backdating", "profile", "backup", "allow_lower_level")
 SCHEMAS: dict[str, dict[str, tuple[Any, bool, Any]]] = {
     "generate-key": {"name": (text, True, None), "algorithm": (text, True, None), "size": (integer, True, None),
                      "backup": (text, False, None)},
@@ -287,9 +292,15 @@ SCHEMAS: dict[str, dict[str, tuple[Any, bool, Any]]] = {
                  "next_update": (utc_time, True, None), "crl_number": (integer, False, 1),
                  "hash": (one_of(HASHES, upper=True), False, "SHA256"), "revoked": (list_of(revoked_entry), False, [])},
     "fingerprints": {"output": (file_name, False, None)},
+    "backup-key": {"keys": (list_of(text), True, None), "custodians": (list_of(text), True, None),
+                   "threshold": (integer, True, None), "output": (file_name, True, None)},
+    "restore-key": {"file": (file_name, True, None), "engine": (lambda n, w: engine_param(n), True, None),
+                    "name": (text, True, None), "custodians": (list_of(text), True, None),
+                    "allow_lower_level": (text, False, None)},
 }
 # Which earlier outputs a parameter may name.
-_REFERS = {"issuer_certificate": ("self-signed-certificate", "sign-certificate"), "csr": ("csr",)}
+_REFERS = {"issuer_certificate": ("self-signed-certificate", "sign-certificate"), "csr": ("csr",),
+           "file": ("backup-key",)}
 
 
 def _step(node: yaml.Node, number: int) -> Step:
@@ -310,7 +321,8 @@ def _step(node: yaml.Node, number: int) -> Step:
         try:
             params["algorithm"] = A.normalise_algorithm(params["algorithm"])
             A.validate_spec(params["algorithm"], params["size"], {
-                A.RSA: A.RSA_CREATE_SIZES, A.ECDSA: A.ECDSA_SIZES, A.ED25519: A.ED25519_SIZES})
+                A.RSA: A.RSA_CREATE_SIZES, A.ECDSA: A.ECDSA_SIZES, A.ED25519: A.ED25519_SIZES,
+                A.ML_DSA: A.ML_DSA_SIZES})
         except Exception as exc:
             raise _fail(step.line_of("algorithm"), getattr(exc, "message", str(exc))) from None
         if "backup" in params:  # "3-of-5": the key may leave the engine only wrapped, for M-of-N custodians
@@ -347,6 +359,12 @@ def _engine(node: yaml.Node) -> EngineSpec:
     return spec
 
 
+def engine_param(node: yaml.Node) -> dict[str, Any]:
+    """A step's own engine (restore-key's target) as a plain mapping, as the transcript records it."""
+    spec = _engine(node)
+    return {k: v for k, v in spec.__dict__.items() if k != "line" and v is not None}
+
+
 TOP = ("ceremony", "roles", "engine", "offline", "output_dir", "policy", "steps")
 
 
@@ -374,7 +392,8 @@ def parse_script(source: str | bytes, path: str | Path | None = None) -> Script:
     roles = _Map(top.take("roles", lambda n, w: n, required=True), "roles")
     admin = roles.take("administrator", text, required=True)
     witnesses = roles.take("witnesses", list_of(witness), required=True)
-    roles.done(("administrator", "witnesses"))
+    custodians = roles.take("custodians", list_of(witness), default=[])
+    roles.done(("administrator", "witnesses", "custodians"))
     if not witnesses:
         raise _fail(roles.lines["witnesses"], "a ceremony needs at least one witness.")
     engine = _engine(top.take("engine", lambda n, w: n, required=True))
@@ -395,13 +414,14 @@ def parse_script(source: str | bytes, path: str | Path | None = None) -> Script:
         raise _fail(steps_node, "steps must be a non-empty list.")
     steps = [_step(node, i + 1) for i, node in enumerate(steps_node.value)]
     _check_references(steps)
+    drop_unused_hashes(steps, {s.params["name"]: s.params["algorithm"] for s in steps if s.action == "generate-key"})
     output_dir = Path(out).expanduser()
     if not output_dir.is_absolute():
         if path is None:
             raise _fail(out_line, "output_dir must be an absolute path when the script is not read from a file.")
         output_dir = Path(path).resolve().parent / output_dir
     return Script(cid, name, admin, witnesses, engine, offline, output_dir, max_days, steps,
-                  Path(path) if path else None, hashlib.sha256(raw).hexdigest())
+                  Path(path) if path else None, hashlib.sha256(raw).hexdigest(), custodians)
 
 
 def _check_references(steps: list[Step]) -> None:
@@ -423,6 +443,21 @@ def _check_references(steps: list[Step]) -> None:
             if name in outputs:
                 raise _fail(step.line_of("output"), f"output {name!r} is already written by step {outputs[name].number}.")
             outputs[name] = step
+
+
+# The parameter naming the key that signs in each step with a ``hash``.
+SIGNER_PARAMS = {"csr": "key", "self-signed-certificate": "key", "sign-certificate": "issuer_key",
+                 "sign-crl": "issuer_key"}
+
+
+def drop_unused_hashes(steps: list[Step], algorithms: dict[str, str]) -> None:
+    """A step signed by an ML-DSA key (``algorithms``: key name -> algorithm) has no hash: its default
+    ``hash`` becomes None, so the plan and the transcript name none. One the script gives stays, for the
+    lint to refuse by its line."""
+    for step in steps:
+        signer = step.params.get(SIGNER_PARAMS.get(step.action, ""))
+        if signer is not None and algorithms.get(signer) == A.ML_DSA and "hash" not in step.lines:
+            step.params["hash"] = None
 
 
 def load_script(path: str | Path) -> Script:

@@ -88,6 +88,8 @@ def _check_chain(entries: list[Any], out: Path, report: VerifyReport) -> None:
             report.problems += _check_output(out, output)
         if entry.get("kind") == "key.generated":
             report.keys.append({k: entry.get(k) for k in ("step", "name", "key_id")})
+        elif entry.get("kind") == "key.restored":  # a copy a restore-key step made in another engine
+            report.keys.append({**{k: entry.get(k) for k in ("step", "name", "key_id")}, "restored_into": entry.get("engine")})
     report.entries = len(entries)
     report.final_hash = prev if isinstance(prev, str) else None
 

@@ -10,15 +10,20 @@ standard input), one answer a line; blank lines and lines starting with ``#`` ar
     INITIALS         after each step, one line per witness, in the script's order
 
 The PIN never comes from the script or argv: it is the registered engine's, from the
-keyring, a no-echo prompt, or the first line of standard input with ``--pin-stdin``.
+keyring, a no-echo prompt, or the first line of standard input with ``--pin-stdin``. A
+``backup-key`` step on a PKCS#11 token needs its security officer's PIN: a no-echo prompt,
+or the next line of standard input with ``--so-pin-stdin``. Backup shares are shown to, and
+typed by, custodians on the controlling terminal only (``ceremony_custody``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterator
 
 from ..ceremony import Ceremony, load_script, verify
+from ..ceremony.backup_steps import uses_custody
 from ..ceremony.bigtext import big_hash
 from ..ceremony.errors import CeremonyAborted
 from ..ceremony.runner import utc_now
@@ -35,6 +40,8 @@ def _print_plan(ceremony: Ceremony) -> None:
         print(f"Note: {safe_text(ceremony.output_note)}")
     print(f"Administrator {safe_text(s.administrator)}; witnesses "
           + ", ".join(f"{safe_text(w.name)} ({safe_text(w.initials)})" for w in s.witnesses))
+    if s.custodians:
+        print("Custodians " + ", ".join(f"{safe_text(c.name)} ({safe_text(c.initials)})" for c in s.custodians))
     for line in ceremony.plan():
         print("  " + safe_text(line))
 
@@ -156,8 +163,32 @@ def run(kms, args) -> int:
         if not pin:
             raise InvalidInput("No PIN was given on standard input.")
         kms.engines.secrets.set(script.engine.id, pin, memory_only=True)
+    officer_pin = _officer_pin_stdin(args)
     answers = Answers(args.answers)
-    ceremony = Ceremony(kms, script, mode="run", output_dir=args.output_dir)
+    with contextlib.ExitStack() as stack:
+        ceremony = Ceremony(kms, script, mode="run", output_dir=args.output_dir)
+        if uses_custody(script):  # shares go to the controlling terminal only; refused up front without one
+            from .backup_cmds import controlling_terminal
+            from .ceremony_custody import TerminalCustody
+
+            ceremony.custody = TerminalCustody(stack.enter_context(controlling_terminal()))
+        if officer_pin:
+            ceremony.officer_pins[ceremony.engine_id] = officer_pin
+        return _run(ceremony, answers)
+
+
+def _officer_pin_stdin(args) -> str | None:
+    """The security officer's PIN from the next line of stdin (``--so-pin-stdin``), for backup-key steps."""
+    if not getattr(args, "so_pin_stdin", False):
+        return None
+    pin = sys.stdin.readline().rstrip("\r\n")
+    if not pin:
+        raise InvalidInput("No security officer PIN was given on standard input.")
+    return pin
+
+
+def _run(ceremony: Ceremony, answers: Answers) -> int:
+    script = ceremony.script
     ceremony.preflight()
     _print_plan(ceremony)
     ceremony.start()
@@ -210,7 +241,8 @@ def verify_cmd(kms, args) -> int:
         if report.stopped_at and report.final_hash:
             print(f"Hash of the last entry written: {report.final_hash}")
     if not args.json and report.keys:
-        print("Keys the ceremony generated:")
+        print("Keys the ceremony generated (or restored):")
         for key in report.keys:
-            print(f"  step {key['step']}: {safe_text(key['name'])} (key id {safe_text(key['key_id'])})")
+            where = f", restored into {safe_text(key['restored_into'])}" if key.get("restored_into") else ""
+            print(f"  step {key['step']}: {safe_text(key['name'])} (key id {safe_text(key['key_id'])}{where})")
     return 0 if report.ok else 1

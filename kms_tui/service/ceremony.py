@@ -40,6 +40,61 @@ class CeremonyService(Service):
         config = record.config
         return CeremonyEngine(record.id, record.type, config.get("module"), config.get("token"), config.get("serial"))
 
+    def backup_problem(self, engine_id: str, algorithm: str, *, restore: bool = False) -> str | None:
+        """Why a key of ``algorithm`` in this engine could not be wrapped for a backup (``restore``: unwrapped
+        into it), asked before any key is made; None when nothing stands in the way."""
+        import engines
+
+        record = self._ctx.store.get_engine(engine_id)
+        driver = engines.driver_class(record.type)
+        if not driver.BACKUP_WRAP:
+            return (f"engine {record.id!r} ({driver.DISPLAY}) never lets key material "
+                    f"{'in' if restore else 'out'}, not even wrapped")
+        if record.type != "PKCS11":
+            return None
+        from engines.pkcs11.module import load_module
+        from engines.pkcs11.wrapping import check_algorithm
+
+        module = record.config.get("module") or ""
+        try:
+            check_algorithm(load_module(module), algorithm, f"token {record.config.get('token')!r} of module "
+                            f"{module}", restore=restore)
+        except KmsError as exc:
+            return exc.message
+        return None
+
+    def needs_officer(self, engine_id: str) -> bool:
+        """A backup wrap on this engine needs its security officer's PIN (PKCS#11)."""
+        import engines
+
+        return bool(engines.driver_class(self._ctx.store.get_engine(engine_id).type).BACKUP_NEEDS_OFFICER)
+
+    def officer_problem(self, engine_id: str, pin: str) -> str | None:
+        """Why ``pin`` would not log the security officer in to the engine's token, tried now, before a
+        ceremony makes anything; None when it logs in (or the try cannot tell: another session of this
+        process is open on the module, or anything but the PIN fails, which the wrap itself then reports)."""
+        record = self._ctx.store.get_engine(engine_id)
+        if record.type != "PKCS11":
+            return None
+        from engines.pkcs11.module import load_module
+
+        module = load_module(record.config.get("module") or "")
+        with module.lock:
+            if module.sessions:
+                return None
+            info = module.find(record.config.get("token"), record.config.get("serial"))
+            try:
+                session = info.token.open(rw=True, so_pin=pin)
+            except Exception as exc:
+                names = {cls.__name__ for cls in type(exc).__mro__}
+                if "PinLocked" in names:
+                    return f"the security officer PIN of token {info.label!r} is locked"
+                if names & {"PinIncorrect", "PinInvalid", "PinLenRange"}:
+                    return f"the security officer PIN of token {info.label!r} was refused"
+                return None
+            session.close()
+        return None
+
     def token(self, engine: CeremonyEngine) -> dict[str, Any] | None:
         """The token the engine's PKCS#11 module reports for its label or serial (label, serial, model,
         manufacturer); None when it is not a PKCS#11 engine, the module cannot be asked, or none matches."""

@@ -53,7 +53,7 @@ def test_lint_failure_stops_before_anything(kms, write_script, change, message, 
     assert message in caught.value.message
     if not at.startswith("  - action"):
         assert f"line {line_of(text, at)}" in caught.value.message
-    assert caught.value.title == "Certificate profile refused"
+    assert caught.value.title == "Ceremony script refused"
     assert_nothing_signed(kms, path)
 
 

@@ -27,6 +27,8 @@ def _ceremony(p: argparse.ArgumentParser, verb: str | None) -> None:
     p.add_argument("script", metavar="SCRIPT", help=SCRIPT)
     p.add_argument("--answers", metavar="FILE|-", help="read the answers from a file (see the README)")
     p.add_argument("--pin-stdin", action="store_true", help="read the engine's PIN from the first line of stdin")
+    p.add_argument("--so-pin-stdin", action="store_true",
+                   help="read the security officer's PIN a backup-key step needs from the next line of stdin")
     p.add_argument("--output-dir", metavar="DIR",
                    help="where the run writes (default: the script's output_dir; when that is inside a Git working "
                         "tree or an installed package, ceremonies/ID-TIME under the data directory)")

@@ -94,13 +94,21 @@ def hand_out(shares, terminal: Terminal) -> None:
         terminal.write(CLEAR)
         terminal.ask(f"Custodian {number} of {count}: only you should see the screen now. "
                      f"Press Enter to see share {number}:")
-        words = share.split()
+        show_share(terminal, number, share)
+        del share
+        terminal.write(CLEAR)
+    terminal.write(f"All {count} shares were handed out; any {shares.threshold} of them restore the keys.\n")
+
+
+def show_share(terminal: Terminal, number: int, share: str) -> None:
+    """Share ``number`` shown once, paged; its custodian confirms it is written down and re-types two words."""
+    words = share.split()
+    try:
         _show_paged(terminal, number, words)
         _confirm_written(terminal, number)
         _check_words(terminal, number, words)
-        del words, share
-        terminal.write(CLEAR)
-    terminal.write(f"All {count} shares were handed out; any {shares.threshold} of them restore the keys.\n")
+    finally:
+        del words
 
 
 def _show_paged(terminal: Terminal, number: int, words: list[str]) -> None:
@@ -156,6 +164,40 @@ def backup(kms, args) -> int:
         raise
     _print_backup(result, path, args.json)
     return 0
+
+
+def escrow_import(kms, args, data: bytes, passphrase: bytes | None, metadata):
+    """``keys import … --backup M-of-N --backup-out FILE``: the key escrowed under M-of-N, then imported."""
+    if not (args.backup and args.backup_out):
+        raise InvalidInput("An escrow at import needs both --backup M-of-N and --backup-out FILE.")
+    threshold, custodians = kms.backup.parse_policy(args.backup)
+    out = open_new_file(args.backup_out)  # an existing file is refused before anything else is done
+    path = os.path.expanduser(args.backup_out)
+    handed: list[bool] = []  # set once every custodian has their share
+
+    def give(shares, terminal) -> None:
+        hand_out(shares, terminal)
+        handed.append(True)
+
+    try:
+        with out, controlling_terminal() as terminal:
+            record = kms.backup.escrow_import(
+                data, args.name, engine_id=args.engine, passphrase=passphrase, aliases=args.alias, tags=args.tag,
+                metadata=metadata, custodians=custodians, threshold=threshold, out=out,
+                hand_out=lambda shares: give(shares, terminal),
+            )
+    except BaseException:
+        if handed:  # the custodians hold shares of this very file: it is the key's backup, whatever failed after
+            sys.stderr.write(f"The escrow backup {safe_text(path)} is complete and every custodian has a share of "
+                             "it: it is kept, and kms-tui keys restore takes the key from it. The import after "
+                             "it failed (below).\n")
+            raise
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # the file this command made: useless without its shares
+        raise
+    if not args.json:
+        print(f"Escrow       {safe_text(path)} ({threshold}-of-{custodians}), every custodian has a share")
+    return record
 
 
 def _print_backup(result, path: str, as_json: bool) -> None:

@@ -36,6 +36,7 @@ from .core import SecretRequest, ServiceContext
 from .errors import Conflict, Refused, SecretNeeded, Service
 
 if TYPE_CHECKING:
+    from engines import keys as K
     from engines.base import EngineDriver, NativeKey
     from engines.keys import PublicKey
 
@@ -200,6 +201,32 @@ class BackupService(Service):
             for record in records:
                 fresh = store.get_key(record.engine_id, record.key_id)
                 store.update_key(record.engine_id, record.key_id, metadata={**fresh.metadata, P.LAST_KEY: last})
+
+    # --- escrow at import (bring your own key) ---------------------------------------
+
+    def escrow_import(self, data: bytes, name: str, *, engine_id: str | None = None,
+                      passphrase: str | bytes | None = None, aliases: Iterable[str] = (), tags: Iterable[str] = (),
+                      metadata: dict[str, Any] | None = None, custodians: int, threshold: int, out: IO[bytes],
+                      hand_out: HandOut) -> KeyRecord:
+        """Import a private key into an engine that never gives it back (AWS KMS), escrowed first.
+
+        The key is parsed and checked; then backed up under M-of-N to ``out`` (a new file the
+        caller opened), every custodian handed their share and the escrow audited; only then is
+        it imported and recorded (``key.import`` after ``key.escrow``). An escrow that fails
+        stops before the engine sees the key; an import that fails after it leaves the escrow
+        file complete, restorable with ``restore``.
+        """
+        from . import backup_escrow as X
+
+        P.check_policy(threshold, custodians)
+        request = X.EscrowRequest(threshold, custodians, out, hand_out)
+        aliases, tags = builtins.list(aliases), builtins.list(tags)
+
+        def escrow(parsed: K.ParsedKey, target: str) -> dict[str, Any]:
+            return X.escrow(self._ctx, target, parsed, name, aliases, tags, request).metadata()
+
+        return self._keys.import_key(data, name, engine_id=engine_id, passphrase=passphrase, aliases=aliases,
+                                     tags=tags, metadata=metadata, escrow=escrow)
 
     # --- restore ---------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ NAMESPACE = "kms-tui.io/backup/"
 POLICY_KEY = NAMESPACE + "policy"  # "3-of-5", set when the key is made
 LAST_KEY = NAMESPACE + "last"  # the latest backup: date, custodians, threshold, file hash, share set
 RESTORED_KEY = NAMESPACE + "restored-from"  # a restored key: the file hash, date, source engine
+ESCROW_KEY = NAMESPACE + "escrow"  # a key imported with an escrow backup: date, custodians, threshold, file hash
 MAX_CUSTODIANS = 16  # SLIP-39's bound
 OWN_NAMESPACES = (NAMESPACE, "kms-tui.io/rotation/")  # this module's and rotation_links' records
 _POLICY = re.compile(r"\s*([0-9]{1,2})\s*-?\s*of\s*-?\s*([0-9]{1,2})\s*", re.IGNORECASE)
@@ -87,6 +88,10 @@ def state(record: KeyRecord) -> str:
                          f"file SHA-256 {str(last.get('file_sha256'))[:16]}…")
         else:
             parts.append("not backed up yet")
+    escrow = record.metadata.get(ESCROW_KEY)
+    if isinstance(escrow, dict):
+        parts.append(f"escrowed at import, {escrow.get('threshold')}-of-{escrow.get('custodians')}, on "
+                     f"{str(escrow.get('date'))[:10]}, file SHA-256 {str(escrow.get('file_sha256'))[:16]}…")
     if isinstance(restored, dict):
         parts.append(f"restored on {str(restored.get('date'))[:10]} from backup file SHA-256 "
                      f"{str(restored.get('file_sha256'))[:16]}…")

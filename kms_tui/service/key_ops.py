@@ -10,7 +10,7 @@ import builtins
 import contextlib
 import hashlib
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from engines import algorithms as A
@@ -160,8 +160,13 @@ class KeyService(Service):
 
     def import_key(self, data: bytes, name: str, *, engine_id: str | None = None,
                    passphrase: str | bytes | None = None, aliases: Iterable[str] = (), tags: Iterable[str] = (),
-                   metadata: dict[str, Any] | None = None) -> KeyRecord:
-        """Import a private key into an engine, or record a public key for verification."""
+                   metadata: dict[str, Any] | None = None,
+                   escrow: Callable[[K.ParsedKey, str], dict[str, Any]] | None = None) -> KeyRecord:
+        """Import a private key into an engine, or record a public key for verification.
+
+        ``escrow(parsed, engine_id)``: called once every check passed and before the engine sees
+        the key (a backup made first); the metadata it returns is recorded with the key.
+        """
         from engines import keys as K
 
         ctx, store = self._ctx, self._ctx.store
@@ -184,11 +189,15 @@ class KeyService(Service):
         if parsed.has_private_key:
             if not caps.can_import:
                 raise OperationNotSupported(f"Engine {engine_id!r} ({driver.DISPLAY}) cannot import private keys.")
+            if escrow is not None:
+                metadata = {**(metadata or {}), **escrow(parsed, engine_id)}
             try:
                 native = ctx.on_current_secret(engine_id, lambda d: d.import_key(parsed))
             except KeyExists as exists:
                 native, held_before = new_keys.held_unrecorded(ctx.driver(engine_id), parsed, exists), True
             driver = ctx.driver(engine_id)  # reopened if another process had re-keyed the engine
+        elif escrow is not None:
+            raise InvalidInput("An escrow backs up a private key; this file holds a public key only.")
         elif caps.can_import_public:
             native = driver.import_key(parsed)
         try:

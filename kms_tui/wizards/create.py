@@ -17,14 +17,23 @@ from textual.app import ComposeResult
 from textual.containers import Center, Vertical, VerticalScroll
 from textual.widgets import Input, Label, OptionList, ProgressBar, Static
 
-from ..service import algorithms as A
 from ..service.errors import Cancelled, KmsError, render
 from ..service.types import KeyRecord
 from ..widgets.cells import literal
 from .commands import CliCommand, create_command
 from .compat_note import CompatibilityNote
 from .key_spec import CREATABLE, KeySpecChooser, supported_text
-from .parts import CommandView, cli_data_dir, compose_names, engine_option, names_from, strength_line, summary
+from .parts import (
+    CommandView,
+    cli_data_dir,
+    compose_names,
+    engine_option,
+    key_kind,
+    names_from,
+    spec_text,
+    strength_line,
+    summary,
+)
 from .steps import Step, WizardScreen, inline_text
 
 NO_CREATE = "This engine cannot create keys; choose another one."
@@ -190,10 +199,9 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
         return f"{self.backup[0]}-of-{self.backup[1]}" if self.backup else None
 
     def _show_confirm(self) -> None:
-        size = f"{A.NIST_NAME[self.key_size]} ({self.key_size})" if self.algorithm == A.ECDSA else str(self.key_size)
         rows = [
             ("Engine", literal(self.engine_id)),
-            ("Algorithm", Text(f"{self.algorithm} {size}")),
+            ("Algorithm", Text(spec_text(self.algorithm, self.key_size))),
             ("Strength", strength_line(self.algorithm, self.key_size)),
             ("Name", literal(self.key_name)),
             ("Aliases", literal(", ".join(self.key_aliases) or "—")),
@@ -214,7 +222,7 @@ class CreateKeyWizard(WizardScreen["KeyRecord | None"]):
     def show_generating(self) -> None:
         """The generation step's text and its running progress bar."""
         self.query_one("#generate-progress", ProgressBar).total = None
-        what = Text.assemble("Generating ", (f"{self.algorithm} {self.key_size}", "bold"), " in ",
+        what = Text.assemble("Generating ", (key_kind(self.algorithm, self.key_size), "bold"), " in ",
                              literal(self.engine_id), " for ", literal(self.key_name, 60), "…")
         self.query_one("#generate-what", Static).update(what)
         self.query_one("#generate-note", Static).update(

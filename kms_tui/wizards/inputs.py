@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 import binascii
 import string
+from collections.abc import Iterator
 
-from ..files import read_file, write_new_file  # noqa: F401  (re-exported for the wizards)
+from ..files import open_input, read_file, write_new_file  # noqa: F401  (re-exported for the wizards)
 from ..service.errors import InvalidInput
 
 MAX_MESSAGE_BYTES = 64 << 20  # as the CLI: a message is read whole
@@ -95,3 +96,33 @@ def load_message(kind: str, text: str, path: str, digest: str) -> tuple[bytes, s
     if not text:
         raise InvalidInput("Type the message, or choose a file or a digest.")
     return text.encode("utf-8"), "RAW", "raw"
+
+
+CHUNK_BYTES = 1 << 20
+
+
+class FileChunks:
+    """A file read a chunk at a time as it is hashed (never whole in memory), its length counted."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.length = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        with open_input(self.path, "message") as stream:
+            while chunk := stream.read(CHUNK_BYTES):
+                self.length += len(chunk)
+                yield chunk
+
+
+def load_signed(kms, ref: str | None, kind: str, text: str, path: str, digest: str) -> tuple[bytes, str, str, int]:
+    """``load_message`` for a recorded key -> (data, message type, encoding, message length).
+
+    ``kind`` "external-mu": the file is hashed by the service to its FIPS 204 mu for the
+    key's recorded public key; the data is the 64-byte mu. Runs in a worker.
+    """
+    if kind != "external-mu":
+        data, message_type, encoding = load_message(kind, text, path, digest)
+        return data, message_type, encoding, len(data)
+    chunks = FileChunks(path)
+    return kms.signing.external_mu(ref, chunks), "EXTERNAL_MU", "raw", chunks.length

@@ -13,7 +13,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import Button, ContentSwitcher, Input, Label, RadioButton, RadioSet, Static, TextArea
+from textual.widgets import (
+    Button,
+    Checkbox,
+    ContentSwitcher,
+    Input,
+    Label,
+    RadioButton,
+    RadioSet,
+    Static,
+    TextArea,
+)
 from textual.widgets.option_list import Option
 
 from ..path_display import PathDisplay
@@ -84,6 +94,8 @@ def algorithm_option(name: str) -> Option:
     note = SIGNING_NOTES.get(alg.padding or "", "ECDSA, DER signature" if alg.key_algorithm == A.ECDSA else "")
     if alg.hash_name:
         note = f"{note}, {alg.hash_name.upper()} ({alg.digest_size}-byte digest)".lstrip(", ")
+    elif alg.key_algorithm == A.ML_DSA:
+        note = "pure ML-DSA (FIPS 204): signs the message itself (no digest)"
     else:
         note = "pure EdDSA: signs the message itself (no digest)"
     return Option(Text.assemble((name.ljust(26), "bold"), (note, "dim")), id=name)
@@ -117,9 +129,21 @@ def signing_key_found(wizard, record, public_only: str) -> bool:
     return False
 
 
+def key_kind(algorithm: str, size: int) -> str:
+    """A key's algorithm and size in one phrase: "RSA 3072", "ECDSA 384", "ML-DSA-65" (its parameter set)."""
+    return A.display_name(algorithm, size) if algorithm == A.ML_DSA else f"{algorithm} {size}"
+
+
+def spec_text(algorithm: str, size: int) -> str:
+    """As a preview or a confirmation shows a key's kind: "ECDSA P-384 (384)", "RSA 3072", "ML-DSA-65"."""
+    if algorithm == A.ECDSA:
+        return f"{algorithm} {A.NIST_NAME.get(size, size)} ({size})"
+    return key_kind(algorithm, size)
+
+
 def key_line(record) -> Text:
     """A key in one line: name, algorithm and size, engine."""
-    return Text.assemble(literal(record.name, 60, style="bold"), f"  {record.algorithm} {record.size} · ",
+    return Text.assemble(literal(record.name, 60, style="bold"), f"  {key_kind(record.algorithm, record.size)} · ",
                          literal(record.engine_id))
 
 
@@ -213,6 +237,9 @@ class MessageSource(Vertical):
             with Vertical(id=f"{self.id}-file"):
                 yield Label("The file is read whole (up to 64 MiB) and hashed here.", classes="hint")
                 yield PathField("path of the message file", "Message file", id=f"{self.id}-path")
+                mu = Checkbox("External mu: hashed here a chunk at a time, any size", id=f"{self.id}-mu")
+                mu.display = False  # offered for an ML-DSA key whose engine signs an external mu
+                yield mu
             with Vertical(id=f"{self.id}-digest"):
                 yield Input(placeholder="hex or base64 digest", id=f"{self.id}-digest-input")
                 yield Label("", id=f"{self.id}-digest-hint", classes="hint")
@@ -233,8 +260,12 @@ class MessageSource(Vertical):
         return {"text": self.query_one(TextArea), "file": self.query_one(PathField).input,
                 "digest": self.query_one(f"#{self.id}-digest-input", Input)}[self.kind]
 
-    def set_algorithm(self, name: str) -> None:
-        """Say what length a digest must have for the chosen signing algorithm."""
+    def set_algorithm(self, name: str, external_mu: bool = False) -> None:
+        """Say what length a digest must have for the chosen signing algorithm.
+
+        ML-DSA signs the message itself: no digest is offered; a file may be hashed here to its
+        external mu when ``external_mu`` (the key's engine signs one, or the wizard verifies).
+        """
         alg = A.SIGNING_ALGORITHMS.get(name)
         hint = self.query_one(f"#{self.id}-digest-hint", Label)
         if alg is None or alg.hash_name is None:
@@ -242,8 +273,26 @@ class MessageSource(Vertical):
         else:
             hint.update(f"{name} needs a {alg.digest_size}-byte {alg.hash_name.upper()} digest "
                         f"({alg.digest_size * 2} hex digits).")
+        ml_dsa = alg is not None and alg.key_algorithm == A.ML_DSA
+        digest = self.query_one(f"#{self.id}-digest-choice", RadioButton)
+        if ml_dsa and digest.value:
+            self.query_one(f"#{self.id}-text-choice", RadioButton).value = True
+        digest.display, digest.disabled = not ml_dsa, ml_dsa
+        mu = self.query_one(f"#{self.id}-mu", Checkbox)
+        mu.display = ml_dsa and external_mu
+        mu.value = mu.value and mu.display
+
+    @property
+    def external_mu(self) -> bool:
+        """A file to hash here to its ML-DSA external mu."""
+        mu = self.query_one(f"#{self.id}-mu", Checkbox)
+        return self.kind == "file" and mu.display and mu.value
 
     def values(self, paths: PathDisplay) -> tuple[str, str, str, str]:
-        """(kind, text, path, digest) as typed (the path read back by ``paths``): plain values a worker can read."""
-        return (self.kind, self.query_one(TextArea).text, paths.real(self.query_one(PathField).value),
+        """(kind, text, path, digest) as typed (the path read back by ``paths``): plain values a worker can read.
+
+        The kind is "external-mu" for a file to hash here to its external mu.
+        """
+        kind = "external-mu" if self.external_mu else self.kind
+        return (kind, self.query_one(TextArea).text, paths.real(self.query_one(PathField).value),
                 self.query_one(f"#{self.id}-digest-input", Input).value)

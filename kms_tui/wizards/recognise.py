@@ -6,12 +6,11 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from ..service import algorithms as A
 from ..service.errors import WrongPassphrase
 from ..service.types import MAX_KEY_FILE_BYTES
 from ..widgets.cells import literal
 from .inputs import read_file
-from .parts import strength_line
+from .parts import spec_text, strength_line
 
 FORMATS = {
     "pem": "PEM private key", "der": "DER private key", "openssh": "OpenSSH private key", "jwk": "JWK private key",
@@ -46,11 +45,10 @@ def read_and_recognise(kms, kind: str, path: str, text: str) -> tuple[bytes, Rec
 
 def recognised_rows(r: Recognised, encrypted: bool, source_path: str | None) -> list[tuple[str, Text]]:
     """The preview: algorithm, strength, key id, private or public only, format, source."""
-    size = f"{A.NIST_NAME.get(r.size, r.size)} ({r.size})" if r.algorithm == A.ECDSA else str(r.size)
     kind = "private key: it can sign" if r.has_private_key else "public key only: it can verify, not sign"
     fmt = FORMATS.get(r.source_format, r.source_format) + (", encrypted" if encrypted else "")
     return [
-        ("Algorithm", Text(f"{r.algorithm} {size}")),
+        ("Algorithm", Text(spec_text(r.algorithm, r.size))),
         ("Strength", strength_line(r.algorithm, r.size)),
         ("Key id", Text(r.key_id)),
         ("Contains", Text(kind)),

@@ -4,7 +4,9 @@ The key is prefilled when the wizard opens on one; otherwise any reference
 (name, alias, key id, pkcs11: URI) is resolved in a worker. Only signing
 algorithms that fit the key are offered. The message is typed text, a file or
 a hex/base64 digest; the service checks a digest's length, and its refusal is
-shown on the message step. The signature is shown as base64 and hex in
+shown on the message step. ML-DSA signs the message itself: no digest is
+offered, but a file may be hashed here to its external mu (FIPS 204) when the
+key's engine signs one. The signature is shown as base64 and hex in
 read-only, selectable fields, and can be saved to a new file (an existing
 file is never overwritten).
 """
@@ -16,11 +18,12 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, OptionList, Select, Static, TextArea
 
+from ..service import algorithms as A
 from ..service.errors import KmsError
 from ..service.types import KeyRecord
 from .commands import CliCommand, MessageSpec, sign_command
 from .frame import SHORT_COMPACT
-from .inputs import encode_signature, load_message, write_new_file
+from .inputs import encode_signature, load_signed, write_new_file
 from .parts import (
     CommandView,
     MessageSource,
@@ -40,17 +43,22 @@ SAVE_ENCODINGS = [("base64 text", "base64"), ("hex text", "hex"), ("raw bytes", 
 
 def sign_message(kms, ref: str, algorithm: str, kind: str, text: str, path: str, digest: str,
                  allow_retired: bool = False):
-    """Read the message and sign it -> (signature, MessageSpec, message length). Runs in a worker."""
-    data, message_type, encoding = load_message(kind, text, path, digest)
+    """Read the message (a file of kind "external-mu": hash it here) and sign it
+    -> (signature, MessageSpec, message length). Runs in a worker."""
+    data, message_type, encoding, length = load_signed(kms, ref, kind, text, path, digest)
     signature = kms.signing.sign(ref, algorithm, data, message_type, allow_retired=allow_retired)
-    spec = MessageSpec(digest=message_type == "DIGEST", path=path if kind == "file" else None, encoding=encoding)
-    return signature, spec, len(data)
+    spec = MessageSpec(digest=message_type == "DIGEST", path=path if kind in ("file", "external-mu") else None,
+                       encoding=encoding, external_mu=message_type == "EXTERNAL_MU")
+    return signature, spec, length
 
 
 def signer_of(kms, ref: str):
-    """The key a reference names and its rotation links -> (record, links). Runs in a worker."""
+    """The key a reference names, its rotation links, and whether its engine signs an ML-DSA
+    external mu -> (record, links, external_mu). Runs in a worker."""
     record = kms.keys.resolve(ref)
-    return record, kms.rotation.links_of(record)
+    external_mu = record.algorithm == A.ML_DSA and kms.engines.type_info(
+        kms.engines.get(record.engine_id).record.type).external_mu
+    return record, kms.rotation.links_of(record), external_mu
 
 
 class SignWizard(WizardScreen[None]):
@@ -73,6 +81,7 @@ class SignWizard(WizardScreen[None]):
         super().__init__()
         self.record = record
         self.algorithm: str | None = None
+        self.external_mu = False  # the key's engine signs an ML-DSA external mu
         self.signature: bytes | None = None
         self.spec: MessageSpec | None = None
         self.message_length = 0
@@ -115,7 +124,7 @@ class SignWizard(WizardScreen[None]):
             if option is None:
                 return "Choose a signing algorithm."
             self.algorithm = option.id
-            self.query_one(MessageSource).set_algorithm(self.algorithm)
+            self.query_one(MessageSource).set_algorithm(self.algorithm, self.external_mu)
             return None
         if step == "message":
             return self.wait_for("Signing…", sign_message, self.kms, self.record.name, self.algorithm,
@@ -130,7 +139,7 @@ class SignWizard(WizardScreen[None]):
 
     def _found(self, found) -> None:
         """A retired key goes on only once the operator ticked the box the wizard then shows."""
-        record, links = found
+        record, links, self.external_mu = found
         allow = self.query_one("#allow-retired", Checkbox)
         if links.retired and not (allow.display and allow.value):
             allow.value, allow.display = False, True
@@ -182,10 +191,11 @@ class SignWizard(WizardScreen[None]):
         import base64
 
         source = "a digest" if self.spec.digest else "a file" if self.spec.path else "typed text"
+        signed = ", signed as its 64-byte external mu" if self.spec.external_mu else ""
         rows = [
             ("Key", key_line(self.record)),
             ("Algorithm", Text(self.algorithm)),
-            ("Message", Text(f"{source}, {self.message_length} bytes")),
+            ("Message", Text(f"{source}, {self.message_length} bytes{signed}")),
             ("Signature", Text(f"{len(self.signature)} bytes")),
         ]
         self.query_one("#signature-summary", Static).update(summary(rows))

@@ -2,7 +2,8 @@
 
 Verification is offline, with the recorded public key (or the pasted one), so
 it works while an engine is unreachable. The message is checked against the
-algorithm before going on (a digest must have the hash's length); the
+algorithm before going on (a digest must have the hash's length; an ML-DSA
+file may be hashed here to its external mu, with the recorded public key); the
 signature is pasted as base64 or hex, or read from a file (base64, hex or raw
 bytes, recognised). The result is a large VALID or INVALID.
 """
@@ -17,7 +18,7 @@ from textual.widgets import ContentSwitcher, Input, Label, OptionList, RadioButt
 from ..service import algorithms as A
 from ..service.types import KeyRecord
 from .commands import CliCommand, MessageSpec, verify_command
-from .inputs import MAX_SIGNATURE_BYTES, decode_signature_file, decode_text, load_message, read_file
+from .inputs import MAX_SIGNATURE_BYTES, decode_signature_file, decode_text, load_signed, read_file
 from .parts import (
     CommandView,
     MessageSource,
@@ -25,6 +26,7 @@ from .parts import (
     algorithm_option,
     cli_data_dir,
     fitting_algorithms,
+    key_kind,
     key_line,
     look_up_signing_key,
     preferred_algorithm,
@@ -35,11 +37,13 @@ from .steps import Step, WizardScreen
 from .verdict import Verdict
 
 
-def read_message(algorithm: str, kind: str, text: str, path: str, digest: str):
-    """Read the message and check it fits the algorithm -> (data, MessageSpec). Runs in a worker."""
-    data, message_type, encoding = load_message(kind, text, path, digest)
+def read_message(kms, ref: str | None, algorithm: str, kind: str, text: str, path: str, digest: str):
+    """Read the message (a file of kind "external-mu": hash it here for the recorded key ``ref``) and
+    check it fits the algorithm -> (data, MessageSpec). Runs in a worker."""
+    data, message_type, encoding, _length = load_signed(kms, ref, kind, text, path, digest)
     A.check_message(A.signing_algorithm(algorithm), data, A.MessageType.parse(message_type))
-    return data, MessageSpec(digest=message_type == "DIGEST", path=path if kind == "file" else None, encoding=encoding)
+    return data, MessageSpec(digest=message_type == "DIGEST", path=path if kind in ("file", "external-mu") else None,
+                             encoding=encoding, external_mu=message_type == "EXTERNAL_MU")
 
 
 def read_signature(kind: str, text: str, path: str) -> tuple[bytes, str]:
@@ -54,7 +58,7 @@ def verify_signature(kms, ref: str | None, public_key: bytes | None, algorithm: 
     """Decode the signature and verify offline -> (valid, length, encoding). Runs in a worker."""
     signature, encoding = read_signature(kind, text, path)
     data, spec = message
-    message_type = "DIGEST" if spec.digest else "RAW"
+    message_type = "DIGEST" if spec.digest else "EXTERNAL_MU" if spec.external_mu else "RAW"
     if public_key is not None:
         valid = kms.signing.verify_with_public_key(public_key, algorithm, data, signature, message_type)
     else:
@@ -143,10 +147,12 @@ class VerifyWizard(WizardScreen[None]):
             if option is None:
                 return "No signing algorithm fits this key."
             self.algorithm = option.id
-            self.query_one(MessageSource).set_algorithm(self.algorithm)
+            # An external mu is made with the recorded public key: offered for a recorded key.
+            self.query_one(MessageSource).set_algorithm(self.algorithm, external_mu=self.record is not None)
             return None
         if step == "message":
-            return self.wait_for("Reading the message…", read_message, self.algorithm,
+            ref = self.record.name if self.record else None
+            return self.wait_for("Reading the message…", read_message, self.kms, ref, self.algorithm,
                                  *self.query_one(MessageSource).values(self.app.paths), then=self._message_read)
         if step == "signature":
             kind = "file" if self._pressed("sig-kind") == 1 else "text"
@@ -207,7 +213,7 @@ class VerifyWizard(WizardScreen[None]):
     def _key_text(self) -> Text:
         if self.record is not None:
             return key_line(self.record)
-        return Text(f"pasted public key  {self.key_kind[0]} {self.key_kind[1]}")
+        return Text(f"pasted public key  {key_kind(*self.key_kind)}")
 
     def focus_target(self, step: str):
         if step == "key":
@@ -227,10 +233,11 @@ class VerifyWizard(WizardScreen[None]):
         self.query_one(Verdict).show(self.valid)
         data, spec = self.message
         source = "a digest" if spec.digest else "a file" if spec.path else "typed text"
+        length = f"hashed here to its {len(data)}-byte external mu" if spec.external_mu else f"{len(data)} bytes"
         rows = [
             ("Key", self._key_text()),
             ("Algorithm", Text(self.algorithm)),
-            ("Message", Text(f"{source}, {len(data)} bytes")),
+            ("Message", Text(f"{source}, {length}")),
             ("Signature", Text(f"{self.signature_length} bytes, read as {self.signature_encoding}")),
         ]
         self.query_one("#result-summary", Static).update(summary(rows))

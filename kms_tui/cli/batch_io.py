@@ -121,7 +121,7 @@ def run_batch(kms, args) -> int:
         summary = kms.signing.sign_batch(
             record.key_id, args.algorithm, read_stream(source, args.input_encoding),
             args.message_type, emit=out.emit, emit_many=out.emit_many, progress=progress,
-            allow_retired=getattr(args, "allow_retired", False),
+            allow_retired=getattr(args, "allow_retired", False), workers=getattr(args, "threads", None),
         )
     except KeyboardInterrupt:
         pass

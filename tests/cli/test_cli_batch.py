@@ -99,3 +99,13 @@ def test_an_interrupted_batch_keeps_its_results_and_audit_row(process_cli):
     [row] = _audit_batches(cli)
     assert row["details"]["interrupted"] is True and row["details"]["count"] == 30
     assert cli.json("audit", "verify")["ok"] is True
+
+
+def test_threads_give_the_output_of_one_thread_and_are_bounded(cli):
+    cli("keys", "create", "--algorithm", "ED25519", "--size", "256", "--name", "ed")  # deterministic signatures
+    lines = b"".join(b"%064x\n" % i for i in range(600))
+    outputs = [cli("keys", "sign", "ed", "--algorithm", "ED25519", "--batch", "-", "--threads", n, input=lines).stdout
+               for n in ("1", "3")]
+    assert outputs[0] == outputs[1] and len(outputs[0].splitlines()) == 600
+    proc = cli("keys", "sign", "ed", "--algorithm", "ED25519", "--batch", "-", "--threads", "0", code=2, input=lines)
+    assert "--threads" in proc.stderr.decode() and proc.stdout == b""

@@ -51,6 +51,8 @@ class Capabilities:
     can_import_public: bool = False
     can_delete: bool = True
     native_verify: bool = False
+    # Signs an ML-DSA external mu (MessageType.EXTERNAL_MU): a message hashed by the caller.
+    external_mu: bool = False
 
 
 @dataclass
@@ -205,6 +207,10 @@ class EngineDriver(abc.ABC):
     @abc.abstractmethod
     def supported_key_types(self) -> dict[str, tuple[int, ...]]:
         """Algorithm -> sizes this instance can create."""
+
+    def importable_key_types(self) -> dict[str, tuple[int, ...]]:
+        """Algorithm -> sizes of private keys this instance can import (by default what it can create)."""
+        return self.supported_key_types()
 
     def check(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Raise a typed error when the engine cannot be reached or used."""

@@ -38,11 +38,14 @@ from .dialogs.form import Field, FormDialog
 from .files import write_new_file
 from .screens.key_detail import KeyDetailScreen
 from .screens.keys import KeysScreen
+from .service import backup_policy
 from .service.types import KeyRecord
 from .text import safe_text
+from .wizards.backup import BackupWizard
 from .wizards.create import CreateKeyWizard
 from .wizards.csr import CsrWizard
 from .wizards.import_key import ImportKeyWizard
+from .wizards.restore import RestoreWizard
 from .wizards.rotate import RotateWizard
 from .wizards.sign import SignWizard
 from .wizards.verify import VerifyWizard
@@ -79,6 +82,14 @@ def open_csr(app: App[Any], record: KeyRecord | None = None) -> None:
 
 def open_rotate(app: App[Any], record: KeyRecord | None = None) -> None:
     app.push_screen(RotateWizard(record))
+
+
+def open_backup(app: App[Any], record: KeyRecord | None = None) -> None:
+    app.push_screen(BackupWizard(record))
+
+
+def open_restore(app: App[Any]) -> None:
+    app.push_screen(RestoreWizard())
 
 
 def open_delete(app: App[Any], record: KeyRecord, done: Callable[[Any], None] | None = None) -> None:
@@ -213,6 +224,12 @@ def _doctor_idle(screen: Screen) -> bool:
     return not getattr(screen, "running", True)  # its first run, started as it opens, has ended
 
 
+def open_quantum_report(app: App[Any]) -> None:
+    from .screens.quantum_report import QuantumReportScreen
+
+    app.push_screen(QuantumReportScreen())
+
+
 def global_commands(app: App[Any]) -> Iterator[Command]:
     """What needs no target: the wizards and the actions of screens that act on everything."""
     yield Command("Create key", "Generate a key in an engine (wizard)", lambda: open_create(app))
@@ -223,6 +240,10 @@ def global_commands(app: App[Any]) -> Iterator[Command]:
                   lambda: open_csr(app))
     yield Command("Rotate a key", "A successor key, every alias moved to it, the key retired (wizard)",
                   lambda: open_rotate(app))
+    yield Command("Back up keys (M-of-N custodians)", "Keys made with a backup policy, wrapped to a new file, "
+                  "a share for each custodian (wizard)", lambda: open_backup(app))
+    yield Command("Restore keys from a backup", "A backup file's keys into an engine, from M custodians' shares "
+                  "(wizard)", lambda: open_restore(app))
     yield Command("Register an engine", "Add an HSM, cloud KMS, Vault or software engine (form)",
                   lambda: act_on(app, "engines", "register"))
     yield Command("Doctor: run every check", "Permissions, database, audit chain, keyring, engines, consistency",
@@ -234,6 +255,8 @@ def global_commands(app: App[Any]) -> Iterator[Command]:
                   lambda: act_on(app, "audit", "check"))
     yield Command("Ceremony: load a script", "Run a witnessed key ceremony, step by step",
                   lambda: act_on(app, "ceremony", "app.focus('ceremony-path')"))
+    yield Command("Quantum migration report", "Every key's quantum exposure, replace-by date and ML-DSA successor",
+                  lambda: open_quantum_report(app))
 
 
 def screen_title(screen: Screen) -> str:
@@ -299,6 +322,9 @@ def key_commands(app: App[Any], screen: Screen, record: KeyRecord) -> Iterator[C
                       lambda: open_csr(app, record))
         yield Command(f"Rotate key {name}", "A successor key, every alias moved to it, this one retired (wizard)",
                       lambda: open_rotate(app, record))
+        if backup_policy.POLICY_KEY in record.metadata:
+            yield Command(f"Back up key {name}", "Wrapped to a new file, a share for each custodian (wizard)",
+                          lambda: open_backup(app, record))
     yield Command(f"Verify with {name}", "Verify a signature (wizard)", lambda: open_verify(app, record))
     yield Command(f"Delete key {name}", "Delete it, with its name typed to confirm", lambda: _delete(app, screen, record))
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 
 from ..batch import decode
 from ..files import read_file, write_made, write_new_file
@@ -140,7 +142,8 @@ def _size_for(algorithm: str, size: int | None) -> int:
         return size
     if _canon_alg(algorithm) == ED25519:
         return 256
-    raise InvalidInput(f"Say the key size for {algorithm} with --size (RSA 2048/3072/4096; ECDSA 224/256/384/521).")
+    raise InvalidInput(f"Say the key size for {algorithm} with --size (RSA 2048/3072/4096; ECDSA 224/256/384/521; "
+                       "ML-DSA 44/65/87).")
 
 
 def _warn_compatibility(kms, record) -> None:
@@ -177,10 +180,15 @@ def import_key(kms, args) -> int:
 
         value = prompt_secret("key passphrase")
         passphrase = value.encode() if value else None
-    record = kms.keys.import_key(
-        data, args.name, engine_id=args.engine, passphrase=passphrase, aliases=args.alias, tags=args.tag,
-        metadata=_metadata(args.metadata),
-    )
+    if args.backup or args.backup_out:
+        from .backup_cmds import escrow_import
+
+        record = escrow_import(kms, args, data, passphrase, _metadata(args.metadata))
+    else:
+        record = kms.keys.import_key(
+            data, args.name, engine_id=args.engine, passphrase=passphrase, aliases=args.alias, tags=args.tag,
+            metadata=_metadata(args.metadata),
+        )
     _warn_compatibility(kms, record)
     _print_key(record, args.json)
     return 0
@@ -191,15 +199,28 @@ def export_public(kms, args) -> int:
     return 0
 
 
-def _message_bytes(args) -> bytes:
+def _message_bytes(kms, args) -> bytes:
+    """The message or digest to sign or verify; for ``external-mu``, the mu of the message, hashed here."""
     infile = "-" if args.infile is None else args.infile
-    return _decode(_read_input(infile, MAX_MESSAGE_BYTES, "message"), args.input_encoding, "message")
+    if args.message_type == "external-mu" and args.input_encoding == "raw":
+        return kms.signing.external_mu(args.ref, _chunks(infile))  # a file of any size, a chunk at a time
+    data = _decode(_read_input(infile, MAX_MESSAGE_BYTES, "message"), args.input_encoding, "message")
+    return kms.signing.external_mu(args.ref, [data]) if args.message_type == "external-mu" else data
+
+
+def _chunks(path: str, size: int = 1 << 20) -> Iterator[bytes]:
+    """A file (or stdin for ``-``) read as it is hashed: never whole in memory."""
+    from ..files import open_input
+
+    with contextlib.nullcontext(sys.stdin.buffer) if path == "-" else open_input(path, "message") as stream:
+        while chunk := stream.read(size):
+            yield chunk
 
 
 def sign(kms, args) -> int:
     if args.batch is not None:
         return sign_batch(kms, args)
-    data = _message_bytes(args)
+    data = _message_bytes(kms, args)
     signature = kms.signing.sign(args.ref, args.algorithm, data, args.message_type, allow_retired=args.allow_retired)
     if args.json:
         emit_json({"algorithm": args.algorithm.upper(), "signature": base64.b64encode(signature).decode(),
@@ -215,13 +236,16 @@ def sign_batch(kms, args) -> int:
 
     if args.infile is not None:
         raise InvalidInput("--in and --batch are exclusive: the batch file holds the messages.")
+    if args.message_type == "external-mu":
+        raise InvalidInput("A batch signs its messages as they are (raw) or digests: external-mu is for one "
+                           "message, hashed here (keys sign REF --in FILE --message-type external-mu).")
     if args.input_encoding == "raw":
         args.input_encoding = "hex"
     return run_batch(kms, args)
 
 
 def verify(kms, args) -> int:
-    data = _message_bytes(args)
+    data = _message_bytes(kms, args)
     signature = _decode(_read_input(args.signature, 1 << 16, "signature"), args.encoding, "signature")
     valid = kms.signing.verify(args.ref, args.algorithm, data, signature, args.message_type, through_engine=args.engine_verify)
     if args.json:

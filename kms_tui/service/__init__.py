@@ -39,7 +39,10 @@ whose constructor takes the context and the services it calls:
 ``certs``            CertService (certs)          add, show, export, remove, list: certificates
                                                   bound to keys — needs ``keys``, ``signing.proofs``
 ``backup``           BackupService (backup)       create, read, check_share, restore: keys backed
-                                                  up under M-of-N SLIP-39 shares — needs ``keys``
+                                                  up under M-of-N SLIP-39 shares; escrow_import:
+                                                  AWS KMS import escrowed first — needs ``keys``
+``quantum``          QuantumService               rows, exposure: the quantum migration inventory
+                     (quantum_report)             (NIST IR 8547 draft dates, ML-DSA suggestions)
 ===================  ===========================  =============================================
 """
 
@@ -71,6 +74,7 @@ if TYPE_CHECKING:
     from .engine_views import EngineCheck, EngineRemoval, EngineTypeInfo, EngineView
     from .inventory import InventoryService, SyncReport
     from .key_ops import KeyService
+    from .quantum_report import QuantumService
     from .rotation import RotationPlan, RotationResult, RotationService
     from .rotation_links import RotationLinks, is_retired
     from .signing import BatchSummary, SigningService
@@ -122,6 +126,7 @@ class Kms:
     rotation: RotationService
     certs: CertService
     backup: BackupService
+    quantum: QuantumService
 
     def __init__(
         self,
@@ -249,11 +254,17 @@ def _backup(kms: Kms) -> BackupService:
     return BackupService(kms.context, kms.keys)
 
 
+def _quantum(kms: Kms) -> QuantumService:
+    from .quantum_report import QuantumService
+
+    return QuantumService(kms.context)
+
+
 _SERVICES: dict[str, Callable[[Kms], object]] = {
     "keys": _keys, "engines": _engines, "signing": _signing, "inventory": _inventory, "audit": _audit,
     "doctor": _doctor, "ceremony": _ceremony, "csr": _csr,
     "certificates": _certificates, "certs": _certs,
-    "rotation": _rotation, "backup": _backup,
+    "rotation": _rotation, "backup": _backup, "quantum": _quantum,
 }
 _MAKING = threading.RLock()
 

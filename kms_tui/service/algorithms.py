@@ -16,6 +16,8 @@ from engines.algorithms import (
     KEY_ALGORITHMS,
     LOW,
     MEDIUM,
+    ML_DSA,
+    ML_DSA_SIZES,
     NIST_NAME,
     RSA,
     RSA_CREATE_SIZES,
@@ -25,6 +27,7 @@ from engines.algorithms import (
     algorithms_for_key,
     check_fits,
     check_message,
+    display_name,
     normalise_algorithm,
     signing_algorithm,
     strength,
@@ -33,7 +36,8 @@ from engines.algorithms import (
 )
 
 __all__ = [
-    "DSA", "ECDSA", "ECDSA_SIZES", "ED25519", "ED25519_SIZES", "HIGH", "KEY_ALGORITHMS", "LOW", "MEDIUM", "NIST_NAME", "RSA",
+    "DSA", "ECDSA", "ECDSA_SIZES", "ED25519", "ED25519_SIZES", "HIGH", "KEY_ALGORITHMS", "LOW", "MEDIUM", "ML_DSA",
+    "ML_DSA_SIZES", "NIST_NAME", "RSA",
     "RSA_CREATE_SIZES", "SIGNING_ALGORITHMS", "MessageType", "SigningAlgorithm", "algorithms_for_key", "check_fits",
-    "check_message", "normalise_algorithm", "signing_algorithm", "strength", "strength_reason", "validate_spec",
+    "check_message", "display_name", "normalise_algorithm", "signing_algorithm", "strength", "strength_reason", "validate_spec",
 ]

@@ -321,4 +321,6 @@ class EngineService(Service):
             secret_required=bool(secret and secret.required),
             # Defaults that depend on the engine id, shown as hints: "<data dir>/keys/<engine id>".
             default_hints=cls.default_options("<engine id>", str(self._ctx.data_dir)),
+            backup_wrap=cls.BACKUP_WRAP, backup_needs_officer=cls.BACKUP_NEEDS_OFFICER,
+            external_mu=cls.CAPABILITIES.external_mu,
         )

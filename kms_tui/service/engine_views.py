@@ -66,3 +66,6 @@ class EngineTypeInfo:
     secret_generated: bool = False  # left empty, the engine makes one up
     secret_required: bool = False  # always needed (otherwise it depends on the options)
     default_hints: dict[str, str] = field(default_factory=dict)
+    backup_wrap: bool = False  # its keys may leave it wrapped (backup and restore under M-of-N custody)
+    backup_needs_officer: bool = False  # a wrap needs the security officer's PIN (PKCS#11)
+    external_mu: bool = False  # signs an ML-DSA external mu: a message hashed by the caller

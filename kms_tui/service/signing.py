@@ -66,6 +66,7 @@ class SigningService(Service):
         """
         record, sig_alg, mt = self._signing_inputs(ref, algorithm, data, message_type)
         ref = self._check_can_sign(record, allow_retired)
+        self._check_message_type(record, mt)
         ctx = self._ctx
         public_key = ctx.on_current_secret(record.engine_id, lambda _driver: self.proofs.prove(record, "sign"))
         signature = ctx.driver(record.engine_id).sign(ref, sig_alg, bytes(data), mt)
@@ -115,8 +116,9 @@ class SigningService(Service):
         mt = A.MessageType.parse(message_type)
         A.check_fits(sig_alg, record.algorithm, record.size)
         if sig_alg.hash_name is None and mt is A.MessageType.DIGEST:
-            raise InvalidInput("ED25519 signs the whole message: use message type raw.")
+            A.check_message(sig_alg, b"", mt)  # raises the refusal, with the reason (and ML-DSA's way out)
         ref = self._check_can_sign(record, allow_retired)
+        self._check_message_type(record, mt)
         # The record must agree with itself; the engine proves the material the batch signs with
         # (once, as it fetches or finds it) to be the recorded key.
         public_key = self.proofs.recorded_public_key(record, "sign_batch")
@@ -163,6 +165,23 @@ class SigningService(Service):
         if is_retired(record):  # signed only because the caller allowed it
             details["retired"] = True
         self._ctx.store.audit.append("key.sign_batch", engine_id=record.engine_id, key_id=record.key_id, details=details)
+
+    def _check_message_type(self, record: KeyRecord, mt: A.MessageType) -> None:
+        """An external mu goes only to an engine that signs one (``Capabilities.external_mu``)."""
+        if mt is A.MessageType.EXTERNAL_MU and not self._ctx.driver(record.engine_id).CAPABILITIES.external_mu:
+            raise Refused(f"Engine {record.engine_id!r} cannot sign an ML-DSA external mu.",
+                          hint="Sign the message itself: use message type raw.")
+
+    def external_mu(self, ref: str, chunks: Iterable[bytes]) -> bytes:
+        """The FIPS 204 mu (64 bytes) of a message given in chunks, for the key's recorded public key.
+
+        What ``external-mu`` signs and verifies: a file of any size is hashed here, a
+        chunk at a time, and only the mu goes to the engine.
+        """
+        record = self._keys.resolve(ref)
+        if record.algorithm != A.ML_DSA:
+            raise InvalidInput(f"Key {record.name[:80]!r} is {record.algorithm}: an external mu is for ML-DSA keys.")
+        return K.ml_dsa_mu(self.proofs.recorded_public_key(record, "external_mu"), chunks)
 
     @staticmethod
     def _check_can_sign(record: KeyRecord, allow_retired: bool = False) -> str:

@@ -108,8 +108,10 @@ def create_command(
 def import_command(
     path: str | None, name: str, engine_id: str, *, encrypted: bool = False,
     aliases: Sequence[str] = (), tags: Sequence[str] = (), data_dir: str | None = None,
+    backup: str | None = None, backup_out: str | None = None,
 ) -> CliCommand:
-    """``path`` None: the key was pasted, so the command reads it from stdin."""
+    """``path`` None: the key was pasted, so the command reads it from stdin. ``backup``: the
+    M-of-N of an escrow made before the import, written to ``backup_out``."""
     notes = []
     source = path
     if path is None and encrypted:
@@ -121,6 +123,9 @@ def import_command(
         notes.append("The pasted key is read from standard input.")
     argv = _base(data_dir, "keys", "import", source, "--name", name, "--engine", engine_id)
     argv += _repeat("--alias", aliases) + _repeat("--tag", tags)
+    if backup and backup_out:
+        argv += ["--backup", backup, "--backup-out", backup_out]
+        notes.append("Run it in a terminal: each custodian is shown their share there.")
     if encrypted:
         argv.append("--passphrase-stdin")
     return CliCommand(argv, notes)
@@ -132,18 +137,22 @@ class MessageSpec:
 
     ``path`` is set for a file; otherwise the text or digest was typed or
     pasted and the CLI reads it from stdin. ``encoding`` is how it is written:
-    raw bytes, hex or base64 (digests).
+    raw bytes, hex or base64 (digests). ``external_mu``: the file was hashed here
+    to its ML-DSA external mu, which was signed or verified.
     """
 
     digest: bool = False
     path: str | None = None
     encoding: str = "raw"
+    external_mu: bool = False
 
 
 def _message_args(algorithm: str, message: MessageSpec) -> list[str]:
     argv = ["--algorithm", algorithm]
     if message.digest:
         argv += ["--message-type", "digest"]
+    elif message.external_mu:
+        argv += ["--message-type", "external-mu"]
     argv += ["--in", message.path or "-"]
     if message.encoding != "raw":
         argv += ["--input-encoding", message.encoding]

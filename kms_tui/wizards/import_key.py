@@ -1,4 +1,5 @@
-"""The import-key wizard: source → passphrase (encrypted keys only) → preview → names → confirm.
+"""The import-key wizard: source → passphrase (encrypted keys only) → preview → names → escrow
+(AWS KMS only) → confirm.
 
 The key comes from a file (typed path or the file picker) or is pasted. It is
 read and recognised in a worker before anything is stored; the preview says
@@ -6,10 +7,16 @@ what it is (algorithm, size, key id, private or public only, format) and where
 it will go. An encrypted key asks for its passphrase in a masked field, which
 is cleared as soon as it is read; the passphrase is held only until the import
 runs or the wizard closes, and never shown, logged or put in the command.
+
+AWS KMS never gives key material back: importing a private key there offers an escrow first,
+a backup under M-of-N custody written to a new file (``keys import --backup M-of-N
+--backup-out FILE``). Its shares are handed out on a terminal, one custodian after the other,
+so an import with an escrow is run there: the wizard copies its command.
 """
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from pathlib import Path
 
@@ -33,7 +40,12 @@ from .parts import (
     summary,
 )
 from .recognise import Recognised, read_and_recognise, recognise, recognised_rows
-from .steps import Step, WizardScreen
+from .steps import WAIT, Step, WizardScreen
+
+ESCROW_ENGINES = ("AWS_KMS",)  # engines that never give key material back: their import may escrow first
+ESCROW_NOTE = ("AWS KMS never gives this key back. It can first be backed up here, wrapped under a key split "
+               "into M-of-N shares for custodians: any M of them restore it into a software engine, Vault or "
+               "a PKCS#11 token. Leave M-of-N empty for no backup.")
 
 
 class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
@@ -41,7 +53,7 @@ class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
 
     WIZARD_TITLE = "Import a key"
     STEPS = (Step("source", "Source"), Step("passphrase", "Passphrase"), Step("preview", "Preview"),
-             Step("names", "Names"), Step("confirm", "Confirm"))
+             Step("names", "Names"), Step("escrow", "Escrow"), Step("confirm", "Confirm"))
 
     DEFAULT_CSS = """
     ImportKeyWizard #source-kind { layout: horizontal; height: auto; width: auto; }
@@ -61,6 +73,9 @@ class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
         self.recognised: Recognised | None = None
         self._passphrase: str | None = None
         self.key_name, self.key_aliases, self.key_tags = "", [], []
+        self.engine_types: dict[str, str] = {}  # engine id -> its type (the escrow is offered by type)
+        self.escrow: tuple[int, int] | None = None  # (M, N) of the escrow asked for
+        self.escrow_path: str | None = None
 
     def compose_steps(self) -> ComposeResult:
         with Vertical(id="source"):
@@ -82,6 +97,12 @@ class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
             yield OptionList(id="import-engines")
         with VerticalScroll(id="names"):
             yield from compose_names("partner-root-2026")
+        with VerticalScroll(id="escrow"):
+            yield Static(ESCROW_NOTE, classes="hint")
+            yield Label("Custodians, M-of-N (optional, e.g. 3-of-5)", classes="field-label")
+            yield Input(placeholder="none: no backup", id="escrow-policy")
+            yield Label("Backup file (a new file, never overwritten)", classes="field-label")
+            yield PathField("path of the new backup file", "Escrow backup file", id="escrow-file")
         with VerticalScroll(id="confirm"):
             yield Static("", id="confirm-summary")
             yield CompatibilityNote(id="confirm-compat")
@@ -93,6 +114,7 @@ class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
     def _engines_loaded(self, views) -> None:
         engines = self.query_one("#import-engines", OptionList)
         engines.set_options(engine_option(v) for v in views)
+        self.engine_types = {v.record.id: v.record.type for v in views}
         ids = [v.record.id for v in views]
         default = next((v.record.id for v in views if v.record.is_default), ids[0] if ids else None)
         wanted = self.preselect if self.preselect in ids else default
@@ -115,7 +137,11 @@ class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
 
     def focus_target(self, step: str):
         if step == "source":
-            return self.query_one(PathField).input if self.source_kind == "file" else self.query_one("#src-paste")
+            if self.source_kind == "file":
+                return self.query_one("#key-file", PathField).input
+            return self.query_one("#src-paste")
+        if step == "escrow":
+            return self.query_one("#escrow-policy", Input)
         return None
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -125,7 +151,16 @@ class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
     # --- steps -------------------------------------------------------------------
 
     def step_applies(self, step: str) -> bool:
+        if step == "escrow":
+            recognised = self.recognised
+            return (self.engine_types.get(self.engine_id or "") in ESCROW_ENGINES
+                    and recognised is not None and recognised.has_private_key)
         return step != "passphrase" or self.encrypted
+
+    @property
+    def escrow_wanted(self) -> tuple[int, int] | None:
+        """The escrow's (M, N) when one was asked for and still applies to the chosen engine and key."""
+        return self.escrow if self.step_applies("escrow") else None
 
     def step_shown(self, step: str) -> None:
         if step == "source":
@@ -142,7 +177,7 @@ class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
     def check_step(self, step: str) -> str | None | object:
         if step == "source":
             kind = self.source_kind
-            path = self.app.paths.real(self.query_one(PathField).value)
+            path = self.app.paths.real(self.query_one("#key-file", PathField).value)
             text = self.query_one("#src-paste", TextArea).text
             if kind == "file" and not path:
                 return "Give the path of the key file, or choose Browse…"
@@ -170,12 +205,41 @@ class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
                 return "A key needs a name."
             return self.wait_for("Checking the name and aliases…", self.kms.keys.name_problem, self.key_name,
                                  self.key_aliases, then=lambda problem: self.refuse(problem) if problem else self.proceed())
+        if step == "escrow":
+            return self._check_escrow()
+        if step == "confirm" and self.escrow_wanted:
+            return self._to_terminal()
         if step == "confirm":
             return self.wait_for("Importing…", partial(self.kms.keys.import_key, self.data, self.key_name,
                                                        engine_id=self.engine_id, passphrase=self._passphrase,
                                                        aliases=self.key_aliases, tags=self.key_tags),
                                  then=self._imported)
         return None
+
+    def _check_escrow(self) -> str | None:
+        typed = self.query_one("#escrow-policy", Input).value.strip()
+        path = self.app.paths.real(self.query_one("#escrow-file", PathField).value)
+        self.escrow, self.escrow_path = None, None
+        if not typed:
+            return "Give M-of-N for the backup file, or clear its path." if path else None
+        try:
+            escrow = self.kms.backup.parse_policy(typed)
+        except KmsError as exc:
+            return exc.message
+        if not path:
+            return "Give the path of the new backup file."
+        if os.path.lexists(path):
+            return f"{path} exists; it is not overwritten."
+        self.escrow, self.escrow_path = escrow, path
+        return None
+
+    def _to_terminal(self) -> object:
+        """The import with its escrow runs on a terminal, where each custodian is shown their share."""
+        self.action_copy_command()
+        self.notify("Run the copied command in a terminal: each custodian is shown their share there, then the "
+                    "key is imported. Nothing was imported here.", timeout=8)
+        self.close(None)
+        return WAIT
 
     def _read(self, result: tuple[bytes, Recognised | None]) -> None:
         self.data, self.recognised = result
@@ -199,7 +263,9 @@ class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
         self.close(record)
 
     def next_label(self, step: str) -> str | None:
-        return "Import" if step == "confirm" else "Next"
+        if step == "confirm":
+            return "Copy command" if self.escrow_wanted else "Import"
+        return "Next"
 
     def forget(self) -> None:
         self._passphrase = None
@@ -219,8 +285,10 @@ class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
     def cli_command(self) -> CliCommand | None:
         if self.step_id != "confirm" or self.recognised is None:
             return None
+        escrow = self.escrow_wanted
         return import_command(self.source_path, self.key_name, self.engine_id, encrypted=self.encrypted,
-                              aliases=self.key_aliases, tags=self.key_tags, data_dir=cli_data_dir(self.kms))
+                              aliases=self.key_aliases, tags=self.key_tags, data_dir=cli_data_dir(self.kms),
+                              backup=f"{escrow[0]}-of-{escrow[1]}" if escrow else None, backup_out=self.escrow_path)
 
     def _show_confirm(self) -> None:
         rows = self._rows()[:1] + self._rows()[2:4] + [
@@ -229,6 +297,11 @@ class ImportKeyWizard(WizardScreen["KeyRecord | None"]):
             ("Aliases", literal(", ".join(self.key_aliases) or "—")),
             ("Tags", literal(", ".join(self.key_tags) or "—")),
         ]
+        escrow = self.escrow_wanted
+        if escrow:
+            rows.append(("Escrow", Text.assemble(
+                f"{escrow[0]}-of-{escrow[1]} to ", literal(self.escrow_path or ""), ", before the import. Each "
+                "custodian is shown their share on a terminal: Copy command, then run it there.")))
         self.query_one("#confirm-summary", Static).update(summary(rows))
         self.query_one("#confirm-command", CommandView).show(self.cli_command(), self.app.paths)
         note = self.query_one(CompatibilityNote)

@@ -12,17 +12,20 @@ from ..service import algorithms as A
 from ..widgets.cells import strength
 from ..widgets.strength_panel import StrengthPanel
 
-CREATABLE = (A.RSA, A.ECDSA, A.ED25519)
+CREATABLE = (A.RSA, A.ECDSA, A.ED25519, A.ML_DSA)
 
 
 def size_label(algorithm: str, size: int) -> Text:
-    """A size as people name it (P-384 for ECDSA), with its strength class."""
-    name = A.NIST_NAME.get(size, str(size)) if algorithm == A.ECDSA else str(size)
-    return Text(name.ljust(7)) + strength(A.strength(algorithm, size))
+    """A size as people name it (P-384 for ECDSA, ML-DSA-65), with its strength class."""
+    if algorithm == A.ML_DSA:
+        name = A.display_name(algorithm, size)
+    else:
+        name = A.NIST_NAME.get(size, str(size)) if algorithm == A.ECDSA else str(size)
+    return Text(name.ljust(7) if len(name) < 7 else f"{name} ") + strength(A.strength(algorithm, size))
 
 
 def supported_text(supported: dict[str, list[int]]) -> str:
-    """"RSA 2048/3072/4096 · ECDSA P-256/P-384 · Ed25519"."""
+    """"RSA 2048/3072/4096 · ECDSA P-256/P-384 · Ed25519 · ML-DSA-44/65/87"."""
     parts = []
     for alg in CREATABLE:
         sizes = supported.get(alg) or []
@@ -30,7 +33,7 @@ def supported_text(supported: dict[str, list[int]]) -> str:
             parts.append(alg)
         elif sizes:
             shown = [A.NIST_NAME.get(s, str(s)) if alg == A.ECDSA else str(s) for s in sizes]
-            parts.append(f"{alg} {'/'.join(shown)}")
+            parts.append(f"{alg}{'-' if alg == A.ML_DSA else ' '}{'/'.join(shown)}")
     return " · ".join(parts)
 
 

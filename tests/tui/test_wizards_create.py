@@ -67,7 +67,7 @@ async def test_create_end_to_end_on_the_chosen_engine(demo_app, demo_kms):
         text = screen_text(pilot.app)
         assert "ECDSA P-384 is rated HIGH" in text  # the strength panel follows the choice
         # ... and the engine: P-384 is long enough for a root CA, but soft-two keeps keys in software.
-        assert "✗ Root CA" in text and "but held in software" in text and "✓ Device" in text
+        assert "✗ Root CA" in text and "held in software" in text and "✓ Device" in text
         await next_step(pilot, "names")
         await fill_names(pilot, wizard, "ca-[b]new[/b]-2026", "ca-new, ca-next", "pki, ca, pki")
         wizard.query_one("#backup-policy", Input).value = "1-of-3"  # one custodian alone of three: refused
@@ -96,14 +96,14 @@ async def test_only_what_the_engine_supports_is_offered(demo_app, demo_kms, monk
         wizard = await start(pilot)
         await next_step(pilot, "algorithm")
         supported = demo_kms.engines.supported_key_types("golang-default")
-        assert option_ids(wizard, "#algorithm-list") == [a for a in ("RSA", "ECDSA", "Ed25519") if a in supported]
+        assert option_ids(wizard, "#algorithm-list") == [a for a in ("RSA", "ECDSA", "Ed25519", "ML-DSA") if a in supported]
         await choose(pilot, wizard, "RSA", 3072)
         assert option_ids(wizard, "#size-list") == [str(s) for s in sorted(supported["RSA"])]
         assert "1024" not in option_ids(wizard, "#size-list")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(pilot.app.screen, CreateKeyWizard), "the wizard to close")
 
-        # An engine that cannot make Ed25519 keys or small curves (as AWS KMS): they are not offered.
+        # An engine that cannot make Ed25519 or ML-DSA keys or small curves: they are not offered.
         monkeypatch.setattr(demo_kms.engines, "supported_key_types", lambda engine_id: {"RSA": [4096, 2048], "ECDSA": [384]})
         wizard = await start(pilot)
         await next_step(pilot, "algorithm")

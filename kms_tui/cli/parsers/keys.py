@@ -58,8 +58,9 @@ def _show(verbs: Verbs) -> None:
 def _list(verbs: Verbs) -> None:
     p = add_verb(verbs, "list", "key_cmds:list_keys", "list keys")
     p.add_argument("--engine", metavar="ID", help="only this engine's keys")
-    p.add_argument("--algorithm", help="only this algorithm: RSA, ECDSA or Ed25519")
-    p.add_argument("--size", type=T.key_size, help="only keys of this size in bits (ECDSA: 256 for P-256)")
+    p.add_argument("--algorithm", help="only this algorithm: RSA, ECDSA, Ed25519 or ML-DSA")
+    p.add_argument("--size", type=T.key_size,
+                   help="only keys of this size in bits (ECDSA: 256 for P-256; ML-DSA: its parameter set, 65)")
     p.add_argument("--strength", type=str.upper, choices=("HIGH", "MEDIUM", "LOW"), help="only this strength class")
     p.add_argument("--filter", metavar="TEXT", help="name, alias or tag text, or key id prefix")
     _either(p, "has_private", "--private", "--public-only", "keys with a private part", "public-only keys")
@@ -83,9 +84,10 @@ def _labels(p: argparse.ArgumentParser) -> None:
 
 def _create(verbs: Verbs) -> None:
     p = add_verb(verbs, "create", "key_cmds:create", "generate a key in an engine")
-    p.add_argument("--algorithm", required=True, help="RSA, ECDSA or Ed25519")
+    p.add_argument("--algorithm", required=True, help="RSA, ECDSA, Ed25519 or ML-DSA")
     p.add_argument("--size", type=T.key_size,
-                   help="RSA 2048/3072/4096; ECDSA 224/256/384/521; Ed25519 256 (its only size, the default)")
+                   help="RSA 2048/3072/4096; ECDSA 224/256/384/521; Ed25519 256 (its only size, the default); "
+                        "ML-DSA 44/65/87 (its parameter set)")
     p.add_argument("--name", required=True, help="the key's name, unique")
     p.add_argument("--engine", metavar="ID", help="the engine that generates it (default: the default engine)")
     p.add_argument("--backup", metavar="M-of-N",
@@ -128,6 +130,9 @@ def _import(verbs: Verbs) -> None:
     p.add_argument("--name", required=True, help="the key's name, unique")
     p.add_argument("--engine", metavar="ID", help="the engine that keeps it (default: the default engine)")
     p.add_argument("--passphrase-stdin", action="store_true", help="read the key's passphrase from stdin")
+    p.add_argument("--backup", metavar="M-of-N",
+                   help="AWS KMS: first back the key up (escrow) to N custodians of whom M restore it (e.g. 3-of-5)")
+    p.add_argument("--backup-out", metavar="FILE", help="with --backup: the new backup file (never overwritten)")
     _labels(p)
     p.add_argument("--metadata", metavar="JSON", type=T.json_object, help="free metadata as a JSON object")
     add_json(p)
@@ -148,6 +153,9 @@ def _sign(verbs: Verbs) -> None:
                         '{"id": ..., "hex"|"base64": ...}; writes one JSON result per line')
     p.add_argument("--out", metavar="FILE", help="write the signature to a new file (default: stdout)")
     p.add_argument("--allow-retired", action="store_true", help="sign even with a retired (rotated) key")
+    p.add_argument("--threads", type=T.whole(1, 8), metavar="N",
+                   help="with --batch: threads to sign on where the engine allows it (a key in memory; "
+                        "default: one per core; a PKCS#11 token signs on one session)")
     add_json(p)
 
 

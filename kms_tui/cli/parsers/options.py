@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 SIGNING = (
-    "RSASSA_PKCS1_V1_5_SHA_256|384|512, RSASSA_PSS_SHA_256|384|512, ECDSA_SHA_256|384|512, ED25519"
+    "RSASSA_PKCS1_V1_5_SHA_256|384|512, RSASSA_PSS_SHA_256|384|512, ECDSA_SHA_256|384|512, ED25519, "
+    "ML_DSA_SHAKE_256"
 )
 
 Verbs = Any  # what add_subparsers returns (argparse._SubParsersAction)
@@ -71,8 +72,9 @@ def add_secret(p: argparse.ArgumentParser, what: str = "the engine's secret") ->
 def add_message(p: argparse.ArgumentParser) -> None:
     """The signing algorithm and the message or digest, for sign and verify."""
     p.add_argument("--algorithm", required=True, metavar="ALG", help=SIGNING)
-    p.add_argument("--message-type", default="raw", choices=("raw", "digest"), type=str.lower,
-                   help="raw: the message is hashed here; digest: it is the hash (length checked)")
+    p.add_argument("--message-type", default="raw", choices=("raw", "digest", "external-mu"), type=str.lower,
+                   help="raw: the message is hashed here; digest: it is the hash (length checked); external-mu "
+                        "(ML-DSA): the message is read in chunks and hashed here to its 64-byte mu, which is signed")
     p.add_argument("--in", dest="infile", metavar="FILE|-", help="message or digest (default: stdin)")
     p.add_argument("--input-encoding", default="raw", choices=("raw", "hex", "base64"),
                    help="how the message or digest is written (default raw bytes; hex for --batch)")

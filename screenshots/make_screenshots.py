@@ -43,6 +43,7 @@ def populate(kms: Kms) -> None:
     for n in range(1, 6):
         kms.keys.create("ECDSA", 256, f"device-fleet-{n:02d}", tags=["devices"])
     kms.keys.create("Ed25519", 256, "firmware-signing", tags=["firmware"])
+    kms.keys.create("ML-DSA", 87, "pq-root-2027", tags=["pki", "post-quantum"])  # the root that will replace root-ca
     kms.keys.create("RSA", 2048, "legacy-gateway", aliases=["gateway"], tags=["legacy"])
     kms.rotation.rotate("legacy-gateway", algorithm="ECDSA", size=256)  # retired; its successor took the alias
     kms.signing.sign("firmware-signing", "ED25519", b"firmware image 1.4.2")
@@ -92,6 +93,13 @@ async def shoot(kms: Kms) -> list[Path]:
             app.switch_mode(mode)
             await pilot.pause(1.0)
             save(mode)
+        from kms_tui.screens.quantum_report import QuantumReportScreen
+
+        app.switch_mode("keys")
+        await app.push_screen(QuantumReportScreen())
+        await settle(pilot, lambda: app.screen.query_one("#quantum-table", DataTable).row_count > 0)
+        save("quantum-report")
+        app.pop_screen()
         # The shipped example ceremony, on the demo's software engine instead of SoftHSM2.
         from kms_tui.screens.ceremony import CeremonyScreen
 

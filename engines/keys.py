@@ -43,7 +43,7 @@ from .mldsa import (
     ml_dsa_private_from_seed,
     ml_dsa_public_from_bytes,
     ml_dsa_size,
-    ml_dsa_unavailable,
+    ml_dsa_unreadable,
 )
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | MLDSAPrivateKey
@@ -186,11 +186,11 @@ def parse_key(data: bytes | str, passphrase: bytes | str | None = None) -> Parse
         loaded, fmt = _load(data, passphrase)
     except (WrongPassphrase, KeyParseError, UnsupportedKeyType) as exc:
         if ml_dsa_oid_in(data) and "algorithm or encryption" in str(exc):
-            raise ml_dsa_unavailable() from None  # an ML-DSA key a cryptography without ML-DSA cannot read
+            raise ml_dsa_unreadable() from None  # without ML-DSA here, or in a form cryptography does not read
         raise
     except Exception:  # cryptography raises ValueError/TypeError/others on hostile input
         if ml_dsa_oid_in(data):
-            raise ml_dsa_unavailable() from None
+            raise ml_dsa_unreadable() from None
         raise KeyParseError(
             "The data is not a readable key (PEM or DER PKCS#1, PKCS#8, SEC1, SPKI, OpenSSH or JWK)."
         ) from None

@@ -46,6 +46,20 @@ def ml_dsa_unavailable() -> UnsupportedKeyType:
     )
 
 
+def ml_dsa_unreadable() -> UnsupportedKeyType:
+    """The error for key data that names ML-DSA but is not read: no ML-DSA here, or a form not read."""
+    try:
+        ml_dsa_private_from_seed(44, bytes(32))
+    except UnsupportedKeyType as missing:
+        return missing
+    return UnsupportedKeyType(
+        "This ML-DSA key is in a form that cannot be read: a private key is read as its 32-byte seed (the "
+        "seed form of RFC 9881), not as an expanded private key; a public key as a whole SubjectPublicKeyInfo.",
+        hint="Export the private key in its seed form (OpenSSL 3.5: the ml-dsa.output_formats parameter set to "
+             "seed-only); a key kept without its seed cannot be imported.",
+    )
+
+
 @contextlib.contextmanager
 def _backend() -> Iterator[ModuleType]:
     """The ``mldsa`` module, with ``UnsupportedAlgorithm`` inside the block turned into ``ml_dsa_unavailable``."""
@@ -136,5 +150,5 @@ def ml_dsa_oid_in(data: bytes) -> bool:
 __all__ = [
     "ML_DSA_PRIVATE_TYPES", "ML_DSA_PUBLIC_TYPES", "MU_BYTES", "MLDSAPrivateKey", "MLDSAPublicKey", "SIZES", "is_ml_dsa_private", "is_ml_dsa_public",
     "ml_dsa_generate", "ml_dsa_mu", "ml_dsa_oid_in", "ml_dsa_private_from_seed", "ml_dsa_public_from_bytes",
-    "ml_dsa_size", "ml_dsa_unavailable",
+    "ml_dsa_size", "ml_dsa_unavailable", "ml_dsa_unreadable",
 ]

@@ -190,13 +190,26 @@ class KmsApp(App[None]):
 
     # --- help and the command palette -----------------------------------------
 
+    def _secret_shown(self, *screens: Screen) -> bool:
+        """Whether a screen (by default any on the stack) may show a secret in clear: a custodian's share."""
+        return any(getattr(s, "shows_secret", False) for s in screens or self.screen_stack)
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """A screenshot, except while a secret may be on screen: a share never reaches a file."""
+        if self._secret_shown():
+            self.notify("No screenshot while a custodian's share may be on screen.", severity="warning")
+            return None
+        return super().deliver_screenshot(filename, path, time_format)
+
     def action_help(self) -> None:
         from .dialogs.help import HelpDialog
 
         self.push_screen(HelpDialog(self.screen, SCREENS))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        secret = self._secret_shown(screen)
+        yield from (c for c in super().get_system_commands(screen) if not (secret and c.title == "Screenshot"))
         for entry in SCREENS:
             yield entry.command(self)
         from .actions import commands  # the wizards (and what they open) load when the palette first opens

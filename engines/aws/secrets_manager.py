@@ -132,8 +132,8 @@ class AwsSecretsEngine(StoredKeyEngine):
             try:
                 pem = base64.b64decode(json.loads(secret_string)["key"], validate=True)
                 parsed = K.parse_key(pem)
-            except (ValueError, KeyError, TypeError, binascii.Error, E.KmsError):
-                parsed = None
+            except (ValueError, KeyError, TypeError, RecursionError, binascii.Error, E.KmsError):
+                parsed = None  # RecursionError: JSON nested deeper than it reads
         if parsed is None or parsed.private_key is None:
             raise E.KeyParseError(f"Secret {name} does not hold a private key in Lamassu's layout "
                                   '({"key": base64 of a PEM PKCS#8 key}).')

@@ -101,7 +101,10 @@ def hand_out(shares, terminal: Terminal) -> None:
 
 
 def show_share(terminal: Terminal, number: int, share: str) -> None:
-    """Share ``number`` shown once, paged; its custodian confirms it is written down and re-types two words."""
+    """Share ``number`` shown once, paged; its custodian confirms it is written down and re-types two words.
+
+    However it ends (an interrupt, the terminal closed), the screen and its scroll-back are cleared.
+    """
     words = share.split()
     try:
         _show_paged(terminal, number, words)
@@ -109,6 +112,8 @@ def show_share(terminal: Terminal, number: int, share: str) -> None:
         _check_words(terminal, number, words)
     finally:
         del words
+        with contextlib.suppress(OSError, ValueError):  # a terminal already gone shows nothing
+            terminal.write(CLEAR)
 
 
 def _show_paged(terminal: Terminal, number: int, words: list[str]) -> None:

@@ -220,6 +220,8 @@ def _chunks(path: str, size: int = 1 << 20) -> Iterator[bytes]:
 def sign(kms, args) -> int:
     if args.batch is not None:
         return sign_batch(kms, args)
+    if args.threads is not None:
+        raise InvalidInput("--threads is for --batch: one message is signed on one thread.")
     data = _message_bytes(kms, args)
     signature = kms.signing.sign(args.ref, args.algorithm, data, args.message_type, allow_retired=args.allow_retired)
     if args.json:

@@ -140,7 +140,7 @@ def bookmark_offset(bookmark: str) -> int:
     """The offset a ``next`` bookmark resumes from."""
     try:
         value = json.loads(base64.b64decode(bookmark.strip(), validate=True)).get("offset")
-    except (binascii.Error, ValueError, UnicodeDecodeError, AttributeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, AttributeError, RecursionError):
         value = None
     if type(value) is not int or value < 0:
         raise InvalidInput("--bookmark is not a bookmark kms-tui wrote (the \"next\" of a keys list --output lamassu).")

@@ -133,7 +133,7 @@ def parse(data: bytes) -> BackupFile:
         raise BackupFileError(f"The backup file is larger than {MAX_BYTES // (1024 * 1024)} MiB.")
     try:
         document = json.loads(data.decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested beyond what JSON reads
         raise BackupFileError("The file is not a kms-tui backup (not JSON).") from None
     top = _obj(document, "the file")
     if top.get("format") != FORMAT:

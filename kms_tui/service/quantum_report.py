@@ -75,7 +75,16 @@ class QuantumService:
         self._ctx = ctx
 
     def rows(self, engine_id: str | None = None) -> Iterator[QuantumRow]:
-        """Every key (of one engine, if given), soonest replace-by date first, then by algorithm, size, name."""
+        """Every key (of one engine, if given), soonest replace-by date first, then by algorithm, size, name.
+
+        An engine that is not registered is refused here, before any row is read: a mistyped id
+        must not pass for an engine without quantum-vulnerable keys.
+        """
+        if engine_id is not None:
+            engine_id = self._ctx.store.get_engine(engine_id).id
+        return self._rows(engine_id)
+
+    def _rows(self, engine_id: str | None) -> Iterator[QuantumRow]:
         store = self._ctx.store
         levels = {e.id: e.security_level for e in store.list_engines()}
         for algorithm, size in sorted(self._pairs(), key=_order):

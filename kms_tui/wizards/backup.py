@@ -328,6 +328,11 @@ class BackupWizard(WizardScreen[None]):
         self._advancing = False  # a custodian's Next is being handled
         self.desk_widget: CustodianDesk | None = None
 
+    @property
+    def shows_secret(self) -> bool:
+        """A custodian's share may be on screen: the app takes no screenshot meanwhile."""
+        return self.desk_widget is not None or bool(self._pending)
+
     def compose_steps(self) -> ComposeResult:
         with Vertical(id="keys"):
             yield Label("The keys to back up (Space ticks). Only keys made with a backup policy can be.",

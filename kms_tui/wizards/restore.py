@@ -14,6 +14,8 @@ are dropped once the wizard is left.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,7 +41,17 @@ LOWER = "LOWER"
 
 
 def read_backup(kms, path: str) -> F.BackupFile:
-    """The backup file read and checked for shape. Worker."""
+    """The backup file read and checked for shape. Worker.
+
+    A regular file only (or a link to one): a pipe or a terminal would hold the worker, and the
+    app's exit, until something is written to it.
+    """
+    try:
+        mode = os.stat(os.path.expanduser(path)).st_mode
+    except OSError:
+        mode = stat.S_IFREG  # read_file says what is wrong with a missing or unreadable path
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise InvalidInput(f"{path[:120]!r} is not a regular file; give the path of a backup file.")
     return kms.backup.read(read_file(path, F.MAX_BYTES + 1, "backup file"))
 
 

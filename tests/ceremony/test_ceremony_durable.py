@@ -108,6 +108,7 @@ TAMPERING = {  # what is done to the lines (a header, then entries 0 to 3), and 
     "header": (lambda ls: [ls[0].replace(b'"run"', b'"rehearsal"'), *ls[1:]], "the header says mode 'rehearsal'"),
     "cut": (lambda ls: [*ls[:4], ls[4][:-20]], "line 5 is incomplete"),
     "garbled": (lambda ls: [ls[0], ls[1], b"{not json\n", ls[3], ls[4]], "line 3 is not a JSON object"),
+    "nested": (lambda ls: [ls[0], ls[1], ls[2], b"[" * 100_000 + b"\n", ls[4]], "line 4 is not a JSON object"),
 }
 
 

@@ -8,12 +8,17 @@ or the command line.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import select
 import subprocess
 import time
 
+import pytest
+
+from kms_tui.cli import backup_cmds
+from kms_tui.service.errors import InvalidInput
 from tests.cli.runner import KMS_TUI
 from tests.cli.terminal import _controlling_terminal, run_on_terminal
 
@@ -129,3 +134,14 @@ def test_backup_hands_shares_out_on_the_terminal_and_restore_takes_three(cli, tm
     for file in files:  # the database, the log, the key files, the backup, stdout and stderr
         data = file.read_bytes()
         assert not any(" ".join(words[4:10]).encode() in data for words in shares.values()), file
+
+
+def test_a_hand_out_cut_short_leaves_no_share_on_the_terminal():
+    """The custodian's terminal closes (or Ctrl+C) while their share is shown: the screen and scroll-back are cleared."""
+    share = " ".join(f"word{n}" for n in range(33))
+    for answers in ("", "\n", "\nWRITTEN\n"):  # cut at the next page, at WRITTEN, at the words' check
+        shown = io.StringIO()
+        with pytest.raises(InvalidInput, match="terminal closed"):
+            backup_cmds.show_share(backup_cmds.Terminal(io.StringIO(answers), shown), 1, share)
+        assert "word32" in shown.getvalue() or "word19" in shown.getvalue()
+        assert "word" not in shown.getvalue().rpartition(backup_cmds.CLEAR)[2]

@@ -47,6 +47,8 @@ def test_ml_dsa_keys_from_the_command_line(cli, tmp_path):
     batch = cli("keys", "sign", "pq", "--algorithm", "ML_DSA_SHAKE_256", "--message-type", "external-mu",
                 "--batch", "-", input="00\n", code=3).stderr
     assert b"external-mu is for one message" in batch
+    threads = cli("keys", "sign", "pq", "--algorithm", "ML_DSA_SHAKE_256", "--threads", "2", input=b"m", code=3).stderr
+    assert b"--threads is for --batch" in threads
     raw = cli.json("keys", "sign", "pq", "--algorithm", "ML_DSA_SHAKE_256", input=b"hello")
     public.verify(base64.b64decode(raw["signature"]), b"hello")
 

@@ -65,6 +65,8 @@ def test_report_quantum_lists_every_key_by_replace_by_date_in_each_format(cli, t
     root_line = next(line for line in table if line.startswith("root-ca"))
     assert f"+{outlives} d" in root_line and "ML-DSA-87" in root_line and "Root CA" in root_line
     cli("report", "quantum", "--json", "--csv", code=2)
+    mistyped = cli("report", "quantum", "--csv", "--engine", "golang-defualt", code=4)
+    assert mistyped.stdout == b"" and b"golang-defualt" in mistyped.stderr  # not an empty report
 
     read = QuantumService.row
 

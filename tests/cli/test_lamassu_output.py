@@ -31,6 +31,7 @@ from Lamassu's Go code (lamassuiot/lamassuiot; commits as the code index gives t
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -149,7 +150,8 @@ def test_bookmarks_resume_at_the_next_offset():
     assert lamassu.next_bookmark(0, None, 10) == ""
     assert lamassu.next_bookmark(5, 5, 10) == ""
     assert lamassu.bookmark_offset(lamassu.next_bookmark(2, 3, 10)) == 5
-    for bad in ("", "not base64!", "eyJ4IjoxfQ==", "eyJvZmZzZXQiOi0xfQ=="):  # {"x":1}, {"offset":-1}
+    nested = base64.b64encode(b"[" * 100_000).decode()  # deeper than any JSON reader goes
+    for bad in ("", "not base64!", "eyJ4IjoxfQ==", "eyJvZmZzZXQiOi0xfQ==", nested):  # {"x":1}, {"offset":-1}
         with pytest.raises(InvalidInput):
             lamassu.bookmark_offset(bad)
 

@@ -133,10 +133,22 @@ def test_akp_jwk_is_rfc_9964s():
             K.parse_key(json.dumps(jwk_in))
 
 
+def _der(tag: int, body: bytes) -> bytes:
+    return bytes([tag]) + (bytes([len(body)]) if len(body) < 128 else b"\x82" + len(body).to_bytes(2, "big")) + body
+
+
 def test_a_cryptography_without_ml_dsa_says_what_is_needed(monkeypatch):
-    """As a wheel built against OpenSSL before 3.5 behaves (cryptography 47's did): a clear error, never a crash."""
+    """As a wheel built against OpenSSL before 3.5 behaves (cryptography 47's did): a clear error, never a crash.
+    Where ML-DSA is at hand, a private key without its seed (RFC 9881's expanded form) is named as such."""
     pem = K.private_pkcs8_pem(K.generate(A.ML_DSA, 65))
+    ml_dsa_44 = _der(0x30, bytes.fromhex("0609608648016503040311"))
+    expanded = _der(0x30, _der(0x02, b"\0") + ml_dsa_44 + _der(0x04, _der(0x04, bytes(2560))))
+    with pytest.raises(UnsupportedKeyType, match="form that cannot be read") as caught:
+        K.parse_key(expanded)
+    assert "seed" in caught.value.hint and "ML-DSA support" not in str(caught.value)
     monkeypatch.setattr(backend, "mldsa_supported", lambda: False)
+    with pytest.raises(UnsupportedKeyType, match="need a cryptography built with ML-DSA support"):
+        K.parse_key(expanded)
     with pytest.raises(UnsupportedKeyType, match="need a cryptography built with ML-DSA support") as caught:
         K.generate(A.ML_DSA, 65)
     assert "OpenSSL 3.5" in str(caught.value)

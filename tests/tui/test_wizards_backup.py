@@ -9,8 +9,10 @@ made under a fixed dummy key-encryption key.
 
 from __future__ import annotations
 
+import os
 import random
 import re
+import threading
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -22,9 +24,10 @@ from engines import keys as K
 from kms_tui.actions import global_commands, key_commands, open_backup, open_restore
 from kms_tui.service import backup_file as F
 from kms_tui.service.backup import BackupResult, ShareSet
+from kms_tui.service.errors import InvalidInput
 from kms_tui.wizards import backup as W
 from kms_tui.wizards.backup import BackupWizard, CustodianDesk
-from kms_tui.wizards.restore import RestoreWizard
+from kms_tui.wizards.restore import RestoreWizard, read_backup
 from tests.pilot import screen_text, settle_view, until
 from tests.tui import test_wizards_support as support
 from tests.tui.conftest import fixture_key
@@ -198,6 +201,24 @@ async def test_a_2_of_3_backup_and_a_restore_from_two_shares_through_the_wizards
     assert restored.name == "root-b" and restored.key_id == root.key_id
 
 
+def test_the_restore_wizard_reads_a_regular_file_only(kms, tmp_path):
+    """A pipe (or a link to one) typed as the backup file is refused, not waited on by the worker and the app's exit."""
+    fifo = tmp_path / "backup.fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "link.backup").symlink_to(fifo)
+    for path in (fifo, tmp_path / "link.backup"):
+        writer = threading.Timer(1, fifo.write_bytes, (b"{}",))  # what an unguarded read would wait for
+        writer.start()
+        try:
+            with pytest.raises(InvalidInput, match="not a regular file"):
+                read_backup(kms, str(path))
+        finally:
+            writer.cancel()
+    (tmp_path / "cut.backup").write_bytes(b'{"format": "kms-tui-backup", "vers')
+    with pytest.raises(InvalidInput, match="not JSON"):
+        read_backup(kms, str(tmp_path / "cut.backup"))
+
+
 def dummy_source(kms, request, hand_out) -> BackupResult:
     """A share source for snapshots: the fixed dummy share for each custodian, nothing wrapped or written."""
     hand_out(ShareSet(4242, request.threshold, (DUMMY_SHARE,) * request.custodians))
@@ -205,8 +226,8 @@ def dummy_source(kms, request, hand_out) -> BackupResult:
                         request.custodians, 4242)
 
 
-async def backup_steps(pilot, kms, svg) -> None:
-    """Every step of the backup wizard, the hand-out with the dummy share."""
+async def backup_steps(pilot, kms, svg, root) -> None:
+    """Every step of the backup wizard, the hand-out with the dummy share; no screenshot while a share is up."""
     pilot.app.push_screen(BackupWizard(kms.keys.resolve("offline-root-2026"), source=dummy_source))
     await until(pilot, lambda: isinstance(pilot.app.screen, BackupWizard) and not pilot.app.screen.busy
                 and pilot.app.screen.chosen)
@@ -228,6 +249,8 @@ async def backup_steps(pilot, kms, svg) -> None:
     assert wizard.query_one(CustodianDesk).pages == 1  # 33 words on one page at 80×24
     wizard.query_one("#written", Checkbox).value = True
     await shot(pilot, svg, "backup-handout-words")
+    assert wizard.shows_secret and "Screenshot" not in {c.title for c in pilot.app.get_system_commands(wizard)}
+    assert pilot.app.deliver_screenshot("share.svg", str(root)) is None and not (root / "share.svg").exists()
     await press_next(pilot, "check")
     await shot(pilot, svg, "backup-handout-check")
     wizard._pending.clear()  # custodians 2 and 3 take their turns as custodian 1 (the behaviour test walks them)
@@ -237,6 +260,7 @@ async def backup_steps(pilot, kms, svg) -> None:
     await pilot.press("ctrl+n")
     await until(pilot, lambda: wizard.step_id == "done" and not wizard.busy, "the result")
     await shot(pilot, svg, "backup-done")
+    assert not wizard.shows_secret and "Screenshot" in {c.title for c in pilot.app.get_system_commands(wizard)}
 
 
 def dummy_backup(monkeypatch, path) -> list[str]:
@@ -268,7 +292,7 @@ async def test_every_step_of_both_wizards_at_80x24(empty_app, ui_kms, svg, monke
     shares = dummy_backup(monkeypatch, ui_root / "fleet.backup")
     second_engine(ui_kms, ui_root)
     async with empty_app.run_test(size=(80, 24)) as pilot:
-        await backup_steps(pilot, ui_kms, svg)
+        await backup_steps(pilot, ui_kms, svg, ui_root)
         pilot.app.push_screen(RestoreWizard())
         await until(pilot, lambda: isinstance(pilot.app.screen, RestoreWizard) and pilot.app.screen.focused)
         wizard = pilot.app.screen

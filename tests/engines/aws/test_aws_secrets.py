@@ -67,6 +67,7 @@ def test_prefix_keeps_engines_apart_and_other_secrets_are_left_alone(fresh, capl
     aws.create_secret(Name="db-password", SecretString=SENTINEL)
     aws.create_secret(Name="pki/readme", SecretString=SENTINEL)
     aws.create_secret(Name="pki/" + "ab" * 32, SecretString=json.dumps({"key": SENTINEL}))
+    aws.create_secret(Name="pki/" + "cd" * 32, SecretString="[" * 60_000)  # nested deeper than JSON reads
     aws.create_secret(Name="pki/" + spki_sha256(good.public_key()), SecretString=lamassu_secret(good))
     with secrets_engine(fresh, prefix="pki/") as pki, secrets_engine(fresh) as plain:
         mine = plain.create("Ed25519", 256)
@@ -78,6 +79,8 @@ def test_prefix_keeps_engines_apart_and_other_secrets_are_left_alone(fresh, capl
         with raises_kms(KeyParseError) as info:
             pki.get("pki/" + "ab" * 32)
         assert SENTINEL not in str(info.value)
+        with raises_kms(KeyParseError):
+            pki.get("pki/" + "cd" * 32)
         with raises_kms(KeyNotFoundInEngine):
             pki.get(mine.ref)  # outside its prefix: never asked for
 

@@ -7,11 +7,25 @@ existing file is never overwritten (a signature or key file may be evidence).
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .service.errors import InvalidInput
+
+
+def refuse_special(path: str, what: str) -> None:
+    """``InvalidInput`` unless ``path`` is a regular file (or a link to one), or missing (the read says so).
+
+    For readers in the workstation's workers: a pipe or a terminal would hold the worker, and
+    the app's exit, until something is written to it. The CLI reads pipes on purpose."""
+    try:
+        mode = os.stat(os.path.expanduser(path)).st_mode
+    except (OSError, ValueError):
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise InvalidInput(f"{path[:120]!r} is not a regular file; give the path of a {what} file.")
 
 
 def read_file(path: str, limit: int, what: str) -> bytes:

@@ -12,7 +12,7 @@ import binascii
 import string
 from collections.abc import Iterator
 
-from ..files import open_input, read_file, write_new_file  # noqa: F401  (re-exported for the wizards)
+from ..files import open_input, read_file, refuse_special, write_new_file  # noqa: F401  (re-exported for the wizards)
 from ..service.errors import InvalidInput
 
 MAX_MESSAGE_BYTES = 64 << 20  # as the CLI: a message is read whole
@@ -82,6 +82,12 @@ def encode_signature(signature: bytes, encoding: str) -> bytes:
     return signature
 
 
+def read_regular(path: str, limit: int, what: str) -> bytes:
+    """``read_file`` for a worker: a regular file only, never a pipe that would hold the worker."""
+    refuse_special(path, what)
+    return read_file(path, limit, what)
+
+
 def load_message(kind: str, text: str, path: str, digest: str) -> tuple[bytes, str, str]:
     """The bytes of a message step -> (data, message type "RAW" | "DIGEST", encoding as written).
 
@@ -89,7 +95,7 @@ def load_message(kind: str, text: str, path: str, digest: str) -> tuple[bytes, s
     "digest" (hex or base64). Reads files: run it in a worker.
     """
     if kind == "file":
-        return read_file(path, MAX_MESSAGE_BYTES, "message"), "RAW", "raw"
+        return read_regular(path, MAX_MESSAGE_BYTES, "message"), "RAW", "raw"
     if kind == "digest":
         data, encoding = decode_text(digest, "digest")
         return data, "DIGEST", encoding
@@ -109,6 +115,7 @@ class FileChunks:
         self.length = 0
 
     def __iter__(self) -> Iterator[bytes]:
+        refuse_special(self.path, "message")
         with open_input(self.path, "message") as stream:
             while chunk := stream.read(CHUNK_BYTES):
                 self.length += len(chunk)

@@ -9,7 +9,7 @@ from rich.text import Text
 from ..service.errors import WrongPassphrase
 from ..service.types import MAX_KEY_FILE_BYTES
 from ..widgets.cells import literal
-from .inputs import read_file
+from .inputs import read_regular
 from .parts import spec_text, strength_line
 
 FORMATS = {
@@ -36,7 +36,7 @@ def recognise(parsed) -> Recognised:
 
 def read_and_recognise(kms, kind: str, path: str, text: str) -> tuple[bytes, Recognised | None]:
     """(key bytes, what they are) — None when a passphrase is needed. Runs in a worker."""
-    data = read_file(path, MAX_KEY_FILE_BYTES, "key") if kind == "file" else text.encode("utf-8")
+    data = read_regular(path, MAX_KEY_FILE_BYTES, "key") if kind == "file" else text.encode("utf-8")
     try:
         return data, recognise(kms.keys.inspect(data))
     except WrongPassphrase:

@@ -14,8 +14,6 @@ are dropped once the wizard is left.
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,7 +23,6 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Input, Label, OptionList, Static
 
-from ..files import read_file
 from ..service import backup_file as F
 from ..service.backup import RestoreResult
 from ..service.engine_views import EngineView
@@ -33,6 +30,7 @@ from ..service.errors import InvalidInput, KmsError
 from ..widgets.cells import literal
 from .commands import PROGRAM, CliCommand
 from .frame import SHORT_COMPACT, WAIT
+from .inputs import read_regular
 from .parts import CommandView, PathField, cli_data_dir, engine_option, summary
 from .steps import Step, WizardScreen, inline_text
 
@@ -46,13 +44,7 @@ def read_backup(kms, path: str) -> F.BackupFile:
     A regular file only (or a link to one): a pipe or a terminal would hold the worker, and the
     app's exit, until something is written to it.
     """
-    try:
-        mode = os.stat(os.path.expanduser(path)).st_mode
-    except OSError:
-        mode = stat.S_IFREG  # read_file says what is wrong with a missing or unreadable path
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        raise InvalidInput(f"{path[:120]!r} is not a regular file; give the path of a backup file.")
-    return kms.backup.read(read_file(path, F.MAX_BYTES + 1, "backup file"))
+    return kms.backup.read(read_regular(path, F.MAX_BYTES + 1, "backup file"))
 
 
 @dataclass(frozen=True)

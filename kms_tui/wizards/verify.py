@@ -18,7 +18,7 @@ from textual.widgets import ContentSwitcher, Input, Label, OptionList, RadioButt
 from ..service import algorithms as A
 from ..service.types import KeyRecord
 from .commands import CliCommand, MessageSpec, verify_command
-from .inputs import MAX_SIGNATURE_BYTES, decode_signature_file, decode_text, load_signed, read_file
+from .inputs import MAX_SIGNATURE_BYTES, decode_signature_file, decode_text, load_signed, read_regular
 from .parts import (
     CommandView,
     MessageSource,
@@ -49,7 +49,7 @@ def read_message(kms, ref: str | None, algorithm: str, kind: str, text: str, pat
 def read_signature(kind: str, text: str, path: str) -> tuple[bytes, str]:
     """(signature bytes, how it was written). Runs in a worker (it may read a file)."""
     if kind == "file":
-        return decode_signature_file(read_file(path, MAX_SIGNATURE_BYTES, "signature"))
+        return decode_signature_file(read_regular(path, MAX_SIGNATURE_BYTES, "signature"))
     return decode_text(text, "signature")
 
 

@@ -145,3 +145,30 @@ def test_load_message_kinds(tmp_path):
     assert load_message("digest", "", "", "ab" * 32) == (b"\xab" * 32, "DIGEST", "hex")
     with pytest.raises(InvalidInput, match="Type the message"):
         load_message("text", "", "", "")
+
+
+def test_the_wizards_read_a_regular_file_only(tmp_path):
+    """A pipe typed as a message, signature or key file is refused, not waited on by the worker (and the app's exit)."""
+    import os
+    import threading
+
+    from kms_tui.wizards.inputs import FileChunks, load_message
+    from kms_tui.wizards.recognise import read_and_recognise
+    from kms_tui.wizards.verify import read_signature
+
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "link").symlink_to(fifo)
+    reads = (lambda p: load_message("file", "", p, ""), lambda p: read_signature("file", "", p),
+             lambda p: read_and_recognise(None, "file", p, ""), lambda p: list(FileChunks(p)))
+    for read in reads:
+        for path in (fifo, tmp_path / "link"):
+            writer = threading.Timer(1, fifo.write_bytes, (b"00",))  # what an unguarded read would wait for
+            writer.start()
+            try:
+                with pytest.raises(InvalidInput, match="not a regular file"):
+                    read(str(path))
+            finally:
+                writer.cancel()
+    (tmp_path / "message.txt").write_bytes(b"hello")
+    assert load_message("file", "", str(tmp_path / "message.txt"), "")[0] == b"hello"

@@ -1,12 +1,44 @@
-"""Fixtures shared by every test layer: a temporary data dir, an in-memory keyring, a Kms."""
+"""Fixtures shared by every test layer: a temporary data dir, an in-memory keyring, a Kms.
+
+Test directories (``tmp_path`` and friends) live in memory when the machine has a roomy
+``/dev/shm``: the store and the engines fsync what they write, which costs milliseconds a
+call on a shared disk and proves nothing a test can observe (a killed process loses no
+page cache either). ``--basetemp`` or ``PYTEST_DEBUG_TEMPROOT`` still choose the place.
+"""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
 from kms_tui.service import Kms
 from store import CredentialStore
 from tests.memory_keyring import MemoryKeyring
+
+MEMORY_TEMP_ROOT = "/dev/shm"
+MEMORY_TEMP_FREE = 4 << 30  # bytes free, at least: the suite's directories, with pytest's three kept runs
+
+
+def memory_temp_root() -> str | None:
+    """``/dev/shm`` if tests can put their directories there: writable, executable (the crash tests
+    load a copied SoftHSM2 library from theirs) and roomy; else None."""
+    try:
+        fs = os.statvfs(MEMORY_TEMP_ROOT)
+    except OSError:
+        return None
+    usable = os.access(MEMORY_TEMP_ROOT, os.W_OK | os.X_OK) and not fs.f_flag & (os.ST_NOEXEC | os.ST_RDONLY)
+    return MEMORY_TEMP_ROOT if usable and fs.f_bavail * fs.f_frsize >= MEMORY_TEMP_FREE else None
+
+
+def use_memory_temp_root() -> None:
+    """Unless a place was chosen; pytest reads it when it makes the first temporary directory."""
+    root = memory_temp_root()
+    if root is not None and "PYTEST_DEBUG_TEMPROOT" not in os.environ:
+        os.environ["PYTEST_DEBUG_TEMPROOT"] = root
+
+
+use_memory_temp_root()
 
 
 @pytest.fixture

@@ -3,13 +3,17 @@
 Waits poll a predicate on a short interval and fail after a timeout with what the
 screen showed: no test sleeps and hopes. ``type_text`` sends one key event per
 character, as a keyboard does, and waits once for all of them (``pilot.press``
-waits after every key, which makes typing a path cost seconds).
+waits after every key, which makes typing a path cost seconds). ``quick_idle``
+makes the wait Pilot itself does after each key and pause shorter, for modules
+that wait on state with ``until``.
 """
 
 from __future__ import annotations
 
 import time
 
+import pytest
+import textual._wait
 from textual.events import Key
 from textual.keys import _character_to_key
 from textual.widgets import Input, OptionList, Select, TextArea
@@ -19,6 +23,18 @@ from kms_tui.dialogs.register_engine import RegisterEngineDialog
 from kms_tui.screens.engines import EnginesScreen
 
 POLL = 0.01  # seconds between two looks at the app
+IDLE_WINDOW = 0.01  # seconds: the window Pilot's idle wait watches (Textual's own is 0.02)
+
+
+@pytest.fixture
+def quick_idle(monkeypatch):
+    """Pilot waits after every key and ``pause()`` until the process looks idle: until a window
+    passes with under 1/20 of it spent on the CPU. This halves the window (and its threshold,
+    keeping the ratio), so an idle app is seen as idle sooner; what a test then checks it still
+    waits for with ``until``. Use with ``pytestmark = pytest.mark.usefixtures("quick_idle")``
+    and the fixture imported."""
+    monkeypatch.setattr(textual._wait, "SLEEP_GRANULARITY", IDLE_WINDOW)
+    monkeypatch.setattr(textual._wait, "SLEEP_IDLE", IDLE_WINDOW / 20)
 
 
 def screen_text(app) -> str:

@@ -25,8 +25,10 @@ from kms_tui.dialogs.confirm_typed import TypedConfirmDialog
 from kms_tui.dialogs.error import ErrorDialog
 from kms_tui.screens.ceremony import CeremonyScreen
 from tests.ceremony.conftest import software_text
-from tests.pilot import type_text, until, until_text
+from tests.pilot import quick_idle, type_text, until, until_text  # noqa: F401 - quick_idle: a fixture
 from tests.tui.conftest import SIZES, fixture_key, frozen_clock, ui_kms, ui_paths, ui_root, ui_shown  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("quick_idle")  # every wait here is an until()
 
 SNAPSHOT_SCRIPT = """ceremony: {id: root-2026, name: Example Root CA 2026}
 roles:

@@ -27,7 +27,8 @@ def load_what_the_children_run() -> None:
     """Import the service and the PKCS#11 driver once, here: each forked worker and restart then
     starts with them loaded, so a kill lands inside an operation rather than inside an import, and
     a restart's time goes to its checks. Python code only: no PKCS#11 module is loaded here."""
-    importlib.import_module("pkcs11")  # python-pkcs11's bindings; a module is loaded by pkcs11.lib() only
+    importlib.import_module("pkcs11._pkcs11")  # python-pkcs11's bindings; a module is loaded by pkcs11.lib() only
+    importlib.import_module("cryptography.hazmat.backends.openssl.backend")  # ECDSA() imports it when first made
     for name in ("kms_tui.service", "engines.pkcs11"):
         package = importlib.import_module(name)
         for info in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):

@@ -13,9 +13,11 @@ from textual.widgets import Input, OptionList, Select, TextArea
 
 from kms_tui.actions import open_sign
 from kms_tui.wizards.sign import SignWizard
-from tests.pilot import screen_text, type_text, until
+from tests.pilot import quick_idle, screen_text, type_text, until  # noqa: F401 - quick_idle: a fixture
 from tests.tui import test_wizards_support as support
 from tests.tui.test_wizards_support import message, next_step, refused
+
+pytestmark = pytest.mark.usefixtures("quick_idle")  # every step is awaited with until()
 
 ui_kms = support.ui_kms  # the wizard tests' data directory is the CLI's default one
 ui_shown = support.ui_shown

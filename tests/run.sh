@@ -41,6 +41,10 @@ fi
 # Layers: the import contracts in pyproject.toml [tool.importlinter].
 .venv/bin/lint-imports --no-cache
 
+# Byte-code is cached (some machines set PYTHONDONTWRITEBYTECODE): the suite starts hundreds of
+# kms-tui processes, and without a cache each compiles every module it imports again.
+unset PYTHONDONTWRITEBYTECODE
+
 # pytest exits 5 when it collects no test; that is a failure here too.
 set +e
 # One worker more than there are cores: many tests wait on a server, a token or a

@@ -1,4 +1,4 @@
-"""A TUI session and CLI processes on one database for 20 seconds (longer with
+"""A TUI session and CLI processes on one database for 12 seconds (longer with
 ``KMS_TUI_CONCURRENCY_SECONDS``, e.g. 600 for a soak).
 
 The TUI (Pilot, in process, every call through its thread workers) and two
@@ -30,7 +30,7 @@ from tests.pilot import until
 from tests.reliability.fixtures_hostile import report
 
 KMS_TUI = str(Path(sys.executable).with_name("kms-tui"))
-SECONDS = float(os.environ.get("KMS_TUI_CONCURRENCY_SECONDS", "20"))
+SECONDS = float(os.environ.get("KMS_TUI_CONCURRENCY_SECONDS", "12"))
 ENGINE = "plain"  # clear-file software engine: no keyring needed by either side
 CLI_STREAMS = 2
 

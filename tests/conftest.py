@@ -41,6 +41,30 @@ def use_memory_temp_root() -> None:
 use_memory_temp_root()
 
 
+def share_parsed_css() -> None:
+    """Textual parses every widget's CSS again for each App it starts; the suite starts hundreds
+    of apps with the same CSS and theme in each worker. The parsed rules (never changed once
+    made: a stylesheet already shares them between its own parses) are kept per process, keyed
+    as Textual keys its per-stylesheet cache, plus the theme's variables that parsing reads."""
+    from textual.css.stylesheet import Stylesheet
+
+    parse_rules = Stylesheet._parse_rules
+    parsed: dict = {}
+
+    def shared(self, css, read_from, is_default_rules=False, tie_breaker=0, scope=""):
+        key = (css, read_from, is_default_rules, tie_breaker, scope, tuple(sorted(self._variables.items())))
+        try:
+            return parsed[key]
+        except KeyError:
+            rules = parsed[key] = parse_rules(self, css, read_from, is_default_rules, tie_breaker, scope)
+            return rules
+
+    Stylesheet._parse_rules = shared
+
+
+share_parsed_css()
+
+
 @pytest.fixture
 def memory_keyring() -> MemoryKeyring:
     return MemoryKeyring()

@@ -47,11 +47,12 @@ unset PYTHONDONTWRITEBYTECODE
 
 # pytest exits 5 when it collects no test; that is a failure here too.
 set +e
-# One worker more than there are cores: many tests wait on a server, a token or a
-# child process, and the extra worker keeps the cores busy meanwhile (on the 2-core
-# machine: 4 min 55 s with two workers, 4 min 0 s with three). Every test has its own
-# directories and ports, so tests spread freely over the workers.
-.venv/bin/python -m pytest -n "${KMS_TUI_TEST_WORKERS:-$(( $(nproc) + 1 ))}" --dist load "$@"
+# Two workers more than there are cores: many tests wait on a server, a token or a child
+# process, and the extra workers keep the cores busy meanwhile (on the 2-core machine, with
+# today's suite: 4 min 24 s with three workers, 4 min 16 s with four); an idle worker takes
+# tests queued for a busy one (worksteal), so the run does not end on one worker's queue.
+# Every test has its own directories and ports, so tests spread freely over the workers.
+.venv/bin/python -m pytest -n "${KMS_TUI_TEST_WORKERS:-$(( $(nproc) + 2 ))}" --dist worksteal "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

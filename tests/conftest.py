@@ -65,6 +65,38 @@ def share_parsed_css() -> None:
 share_parsed_css()
 
 
+async def tables_measured(pilot, timeout: float = 10.0) -> None:
+    """Until every DataTable on the screen has measured its rows: a table sizes its columns on
+    its next idle, which a loaded machine can leave until after a snapshot is taken."""
+    import time
+
+    from textual.widgets import DataTable
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(table._require_update_dimensions for table in pilot.app.screen.query(DataTable)):
+            return
+        await pilot.pause(0.01)
+
+
+@pytest.fixture
+def snap_compare(snap_compare):
+    """pytest-textual-snapshot's snap_compare, the screenshot taken once the screen's tables are laid out."""
+    import inspect
+
+    def compare(app, *args, run_before=None, **kwargs):
+        async def before(pilot):
+            if run_before is not None:
+                done = run_before(pilot)
+                if inspect.isawaitable(done):
+                    await done
+            await tables_measured(pilot)
+
+        return snap_compare(app, *args, run_before=before, **kwargs)
+
+    return compare
+
+
 @pytest.fixture
 def memory_keyring() -> MemoryKeyring:
     return MemoryKeyring()

@@ -12,7 +12,7 @@ import contextlib
 import os
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO
 
 from ..files import open_new_file, read_file
@@ -143,31 +143,41 @@ def _check_words(terminal: Terminal, number: int, words: list[str]) -> None:
 # --- commands ----------------------------------------------------------------------------------
 
 
-def backup(kms, args) -> int:
-    officer_pin = sys.stdin.readline().rstrip("\r\n") if args.so_pin_stdin else None
-    out = open_new_file(args.out)  # an existing file is refused before anything else is done
-    path = os.path.expanduser(args.out)
+@contextlib.contextmanager
+def _new_backup_file(given: str, kept: str) -> Iterator[tuple[IO[bytes], Callable[[object], None]]]:
+    """A new file for a backup, and the hand-out of its shares on the controlling terminal.
+
+    The file is refused if it exists, before anything else is done. When something fails before
+    every custodian has a share, the file is removed (useless without them); after, the custodians
+    hold shares of this very file: it is kept, and ``kept`` (formatted with ``path``) says so.
+    """
+    out = open_new_file(given)
+    path = os.path.expanduser(given)
     handed: list[bool] = []  # set once every custodian has their share
-
-    def give(shares, terminal) -> None:
-        hand_out(shares, terminal)
-        handed.append(True)
-
     try:
         with out, controlling_terminal() as terminal:
-            result = kms.backup.create(
-                args.refs, custodians=args.custodians, threshold=args.threshold, out=out,
-                hand_out=lambda shares: give(shares, terminal), officer_pin=officer_pin or None,
-            )
+            def give(shares) -> None:
+                hand_out(shares, terminal)
+                handed.append(True)
+
+            yield out, give
     except BaseException:
-        if handed:  # the custodians hold shares of this very file: it is the backup, whatever failed after
-            sys.stderr.write(f"The backup file {safe_text(path)} is complete and every custodian has a share of "
-                             "it: it is kept. Recording the backup here failed (below); keep the file.\n")
+        if handed:
+            sys.stderr.write(kept.format(path=safe_text(path)))
             raise
         with contextlib.suppress(OSError):
             os.unlink(path)  # the file this command made: useless without its shares
         raise
-    _print_backup(result, path, args.json)
+
+
+def backup(kms, args) -> int:
+    officer_pin = sys.stdin.readline().rstrip("\r\n") if args.so_pin_stdin else None
+    kept = ("The backup file {path} is complete and every custodian has a share of it: it is kept. "
+            "Recording the backup here failed (below); keep the file.\n")
+    with _new_backup_file(args.out, kept) as (out, give):
+        result = kms.backup.create(args.refs, custodians=args.custodians, threshold=args.threshold, out=out,
+                                   hand_out=give, officer_pin=officer_pin or None)
+    _print_backup(result, os.path.expanduser(args.out), args.json)
     return 0
 
 
@@ -176,32 +186,16 @@ def escrow_import(kms, args, data: bytes, passphrase: bytes | None, metadata):
     if not (args.backup and args.backup_out):
         raise InvalidInput("An escrow at import needs both --backup M-of-N and --backup-out FILE.")
     threshold, custodians = kms.backup.parse_policy(args.backup)
-    out = open_new_file(args.backup_out)  # an existing file is refused before anything else is done
-    path = os.path.expanduser(args.backup_out)
-    handed: list[bool] = []  # set once every custodian has their share
-
-    def give(shares, terminal) -> None:
-        hand_out(shares, terminal)
-        handed.append(True)
-
-    try:
-        with out, controlling_terminal() as terminal:
-            record = kms.backup.escrow_import(
-                data, args.name, engine_id=args.engine, passphrase=passphrase, aliases=args.alias, tags=args.tag,
-                metadata=metadata, custodians=custodians, threshold=threshold, out=out,
-                hand_out=lambda shares: give(shares, terminal),
-            )
-    except BaseException:
-        if handed:  # the custodians hold shares of this very file: it is the key's backup, whatever failed after
-            sys.stderr.write(f"The escrow backup {safe_text(path)} is complete and every custodian has a share of "
-                             "it: it is kept, and kms-tui keys restore takes the key from it. The import after "
-                             "it failed (below).\n")
-            raise
-        with contextlib.suppress(OSError):
-            os.unlink(path)  # the file this command made: useless without its shares
-        raise
+    kept = ("The escrow backup {path} is complete and every custodian has a share of it: it is kept, and "
+            "kms-tui keys restore takes the key from it. The import after it failed (below).\n")
+    with _new_backup_file(args.backup_out, kept) as (out, give):
+        record = kms.backup.escrow_import(
+            data, args.name, engine_id=args.engine, passphrase=passphrase, aliases=args.alias, tags=args.tag,
+            metadata=metadata, custodians=custodians, threshold=threshold, out=out, hand_out=give,
+        )
     if not args.json:
-        print(f"Escrow       {safe_text(path)} ({threshold}-of-{custodians}), every custodian has a share")
+        print(f"Escrow       {safe_text(os.path.expanduser(args.backup_out))} ({threshold}-of-{custodians}), "
+              "every custodian has a share")
     return record
 
 

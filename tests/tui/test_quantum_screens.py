@@ -56,13 +56,8 @@ async def settled(pilot, predicate, what: str = "the screen to settle") -> None:
 
 
 def report_loaded(pilot) -> bool:
-    """The rows are in the table and the table has measured them: a DataTable sizes its columns
-    on its next idle, which a loaded machine can leave until after a snapshot is taken."""
     screen = pilot.app.screen
-    if not isinstance(screen, QuantumReportScreen) or screen.rows is None:
-        return False
-    table = screen.query_one("#quantum-table", DataTable)
-    return not table._require_update_dimensions and table.columns["name"].content_width > len("Name")
+    return isinstance(screen, QuantumReportScreen) and screen.rows is not None
 
 
 def words(panel: StrengthPanel) -> str:

@@ -497,13 +497,18 @@ class Pkcs11Engine(EngineDriver):
                 return [sign_one(data) for data in datas]
             p = prepared[0]
             plan = p.plan
-            sign, mechanism, param, pin = p.obj.sign, plan.mechanism, plan.param, p.pin
+            mechanism, param, pin = plan.mechanism, plan.param, p.pin
+            # python-pkcs11's ``sign`` only sends bytes on to ``_sign``, at 2 µs an item beside a
+            # token's 65 µs signature; every input here is bytes, so a part calls ``_sign`` itself.
+            sign = getattr(p.obj, "_sign", None)
+            if sign is None:
+                return [sign_one(data) for data in datas]
             with lock:
-                raw = ([sign(prefix + data, mechanism=mechanism, mechanism_param=param, pin=pin) for data in datas]
+                raw = ([sign(prefix + data, mechanism, param, pin) for data in datas]
                        if sessions.get(p.session_key) is p.shared else None)
             if raw is None:
                 return [sign_one(data) for data in datas]
-            return list(map(to_der, raw)) if plan.raw_ecdsa else list(map(bytes, raw))
+            return K.ecdsa_raw_many_to_der(raw) if plan.raw_ecdsa else list(map(bytes, raw))
 
         sign_one.many = sign_many  # type: ignore[attr-defined]  # see EngineDriver.signer
         try:

@@ -404,6 +404,18 @@ def test_ecdsa_raw_to_der_is_the_der_of_r_and_s_whatever_their_top_bytes(half, r
     assert K.ecdsa_raw_to_der(bytearray(r + s)) == der
 
 
+def test_ecdsa_raw_many_to_der_is_each_signature_converted_alone():
+    tops = (0x01, 0x7F, 0x80, 0xFF, 0x00)
+    made = [bytes((a,)) + bytes(range(1, half)) + bytes((b,)) + bytes(range(half - 1, 0, -1))
+            for half in (32, 48) for a in tops for b in tops]
+    mixed = [*made, bytearray(made[0]), made[0][:-2]]  # a bytearray, and a shorter signature among P-256 ones
+    assert K.ecdsa_raw_many_to_der(mixed) == [K.ecdsa_raw_to_der(raw) for raw in mixed]
+    assert K.ecdsa_raw_many_to_der([bytes(66) + bytes((1,)) * 66]) == [K.ecdsa_raw_to_der(bytes(66) + b"\x01" * 66)]
+    assert K.ecdsa_raw_many_to_der([]) == []
+    with pytest.raises(InvalidInput):
+        K.ecdsa_raw_many_to_der([made[0], b"\x01\x02\x03"])
+
+
 def test_ecdsa_encoding_errors():
     with pytest.raises(InvalidInput):
         K.ecdsa_der_to_raw(b"\x30\x03garbage", 256)

@@ -8,9 +8,14 @@ and a file that is no PKCS#11 library are told apart.
 
 from __future__ import annotations
 
+import importlib
+import importlib.machinery
+import importlib.util
 import logging
 import os
+import sys
 import threading
+import types
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -109,6 +114,54 @@ class Module:
         return found[0]
 
 
+# python-pkcs11's package imports its ``util`` helpers (DER encoders built on asn1crypto) as it
+# loads: about 40 % of its import time, on every command that touches a token, for code kms-tui
+# never calls (``cryptography`` encodes keys here). Until python-pkcs11 is first imported,
+# each helper module is a stand-in that imports the real one on first use of any name in it.
+_DEFERRED_UTIL = ("dh", "dsa", "ec", "rsa", "x509")
+_defer_lock = threading.Lock()
+
+
+class _DeferredModule(types.ModuleType):
+    """A module imported on first use of one of its names (``from pkcs11.util.ec import …`` included)."""
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        with _defer_lock:
+            if sys.modules.get(self.__name__) is self:
+                del sys.modules[self.__name__]
+            real = importlib.import_module(self.__name__)
+            vars(self).update(vars(real))
+        return getattr(real, name)
+
+
+def _defer_pkcs11_util() -> None:
+    """Stand-ins for ``pkcs11.util.*`` before python-pkcs11's first import; nothing when it is imported."""
+    if "pkcs11" in sys.modules:
+        return
+    spec = importlib.util.find_spec("pkcs11")  # finds the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        return
+    where = [os.path.join(next(iter(spec.submodule_search_locations)), "util")]
+    for name in _DEFERRED_UTIL:
+        full = f"pkcs11.util.{name}"
+        found = importlib.machinery.PathFinder.find_spec(full, where)
+        if found is not None and full not in sys.modules:
+            stand_in = _DeferredModule(full)
+            stand_in.__spec__ = found
+            sys.modules[full] = stand_in
+
+
+def import_pkcs11() -> types.ModuleType:
+    """python-pkcs11, imported with its ``util`` helpers deferred (see ``_defer_pkcs11_util``)."""
+    with _defer_lock:
+        _defer_pkcs11_util()
+    import pkcs11
+
+    return pkcs11
+
+
 def load_module(path: str) -> Module:
     """The module at ``path``, loaded and initialised once per process."""
     real = real_module_path(path)
@@ -122,7 +175,7 @@ def load_module(path: str) -> Module:
         if not os.path.isfile(real):
             raise PE.ModuleInvalid(f"{path} is not a file, so not a PKCS#11 module.")
         try:
-            import pkcs11
+            pkcs11 = import_pkcs11()
         except ImportError:
             raise EngineConfigError("The PKCS#11 engine needs the Python package python-pkcs11.") from None
         lib = next((lib for name, lib in pkcs11._loaded.items() if real_module_path(name) == real), None)

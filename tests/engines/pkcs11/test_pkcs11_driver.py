@@ -324,3 +324,36 @@ def test_keys_that_want_the_pin_for_each_signature(spare):
     assert spare._link.run("set up", setup) == "UserNotLoggedIn"
     for name in ("ECDSA_SHA_256", "ECDSA_SHA_512"):
         sign_checked(spare, "always-auth", private.public_key(), name)
+
+
+SIGN_IN_A_FRESH_PROCESS = """
+import sys
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, utils
+from engines import algorithms as A
+from engines.pkcs11.engine import Pkcs11Engine
+digests = [bytes([n]) * 32 for n in range(1, 4)]
+sig_alg = A.signing_algorithm("ECDSA_SHA_256")
+with Pkcs11Engine("pkcs11-fresh", {"module": sys.argv[1], "token": "spare"}, sys.argv[2]) as engine:
+    native = engine.create("ECDSA", 256)
+    try:
+        with engine.signer(native.ref, sig_alg, A.MessageType.DIGEST) as sign:
+            signatures = sign.many(digests)  # a part in one hold of the lock, through python-pkcs11's _sign
+    finally:
+        engine.delete(native.ref)
+for digest, signature in zip(digests, signatures, strict=True):
+    native.public_key.verify(signature, digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+before = "asn1crypto" in sys.modules
+from pkcs11.util.ec import encode_ec_public_key  # a deferred helper: imported on its first use
+print(before, "asn1crypto" in sys.modules, callable(encode_ec_public_key), len(signatures))
+"""
+
+
+def test_a_token_signs_without_python_pkcs11s_util_helpers_which_still_import_on_use(softhsm):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", SIGN_IN_A_FRESH_PROCESS, MODULE, USER_PIN], env=softhsm.env(),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", "True", "True", "3"]

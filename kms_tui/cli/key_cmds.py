@@ -8,12 +8,10 @@ import json
 import sys
 from collections.abc import Iterator
 
-from ..batch import decode
 from ..files import read_file, write_made, write_new_file
 from ..service.algorithms import strength_reason
 from ..service.errors import InvalidInput, Refused
 from ..service.types import MAX_KEY_FILE_BYTES, KeyQuery, parse_json_object
-from . import lamassu_output as lamassu
 from .io import emit_json, emit_json_texts, safe_text
 
 MAX_MESSAGE_BYTES = 64 << 20  # a message to sign is read whole; refuse what cannot be meant
@@ -31,6 +29,8 @@ def _read_input(path: str, limit: int, what: str) -> bytes:
 def _decode(data: bytes, encoding: str, what: str) -> bytes:
     if encoding == "raw":
         return data
+    from ..batch import decode
+
     try:
         return decode(data.strip(), encoding)
     except ValueError:
@@ -91,6 +91,8 @@ def _print_key(record, as_json: bool) -> None:
 
 
 def list_keys(kms, args) -> int:
+    from . import lamassu_output as lamassu
+
     query = KeyQuery(
         engine_id=args.engine, algorithm=args.algorithm and _canon_alg(args.algorithm), size=args.size,
         strength=args.strength, text=args.filter, has_private_key=args.has_private, bound=args.bound,
@@ -127,6 +129,8 @@ def _canon_alg(name: str) -> str:
 
 
 def show(kms, args) -> int:
+    from . import lamassu_output as lamassu
+
     if lamassu.wanted(args):
         lamassu.write_key(kms.keys.resolve(args.ref))
         return 0

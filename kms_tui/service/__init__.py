@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from .audit import AuditService
     from .backup import BackupService
     from .backup_policy import state as backup_state
+    from .batch_run import BatchSummary
     from .ceremony import CeremonyEngine, CeremonyService
     from .certificates import CertificateResult, CertificateService
     from .certs import CertService, CertView
@@ -75,21 +76,22 @@ if TYPE_CHECKING:
     from .inventory import InventoryService, SyncReport
     from .key_ops import KeyService
     from .quantum_report import QuantumService
+    from .retirement import is_retired
     from .rotation import RotationPlan, RotationResult, RotationService
-    from .rotation_links import RotationLinks, is_retired
-    from .signing import BatchSummary, SigningService
+    from .rotation_links import RotationLinks
+    from .signing import SigningService
 
 # The names this package hands out, each imported from its module on first use (PEP 562): a
 # one-shot command imports only the services it calls.
 _EXPORTS = {
-    "BatchSummary": ".signing", "CeremonyEngine": ".ceremony", "DEFAULT_ENGINE_ID": ".core",
+    "BatchSummary": ".batch_run", "CeremonyEngine": ".ceremony", "DEFAULT_ENGINE_ID": ".core",
     "DoctorReport": ".doctor_report", "EngineCheck": ".engine_views", "EngineRemoval": ".engine_views",
     "EngineTypeInfo": ".engine_views", "EngineView": ".engine_views", "ExpiredKey": ".deletion",
     "Finding": ".doctor_report", "SECRET_LOCATIONS": ".engine_secrets", "SecretPrompt": ".core",
     "SecretRequest": ".core", "ServiceContext": ".core", "SyncReport": ".inventory",
     "Compatibility": ".compat", "LamassuIncompatible": ".compat", "Verdict": ".compat", "CsrResult": ".csr",
     "CertificateResult": ".certificates",
-    "RotationLinks": ".rotation_links", "is_retired": ".rotation_links", "RotationPlan": ".rotation", "RotationResult": ".rotation",
+    "RotationLinks": ".rotation_links", "is_retired": ".retirement", "RotationPlan": ".rotation", "RotationResult": ".rotation",
     "CertView": ".certs", "backup_state": ".backup_policy",
 }
 _RENAMED = {"SECRET_LOCATIONS": "LOCATIONS", "backup_state": "state"}

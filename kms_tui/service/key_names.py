@@ -8,7 +8,6 @@ from engines.errors import InvalidInput
 from store import KeyRecord, Store
 from store.errors import Conflict
 
-from . import key_uris
 from .errors import AmbiguousReference, KeyNotFound
 
 
@@ -26,6 +25,7 @@ def _resolve_uri(store: Store, ref: str) -> KeyRecord:
 
     Errors never quote the reference itself: it may carry a ``pin-value``.
     """
+    from . import key_uris
     try:
         record = key_uris.resolve_uri(store, ref)
     except InvalidInput:

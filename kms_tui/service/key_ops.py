@@ -22,17 +22,20 @@ from store.errors import Conflict, NotFound
 from store.models import BINDINGS_KEY
 from store.records import check_metadata
 
-from . import compat, key_names, new_keys
+from . import key_names
 from .core import ServiceContext
-from .deletion import ExpiredKey, KeyDeletion
 from .errors import Cancelled, Service
 
 if TYPE_CHECKING:
     from engines import keys as K
     from engines.keys import PublicKey
 
+    from . import compat
+    from .deletion import ExpiredKey, KeyDeletion
+
 # engines.keys (and so cryptography) is imported by the methods that handle key material:
-# listing and reading records never load it.
+# listing and reading records never load it. Deletion, compatibility and new records are
+# imported by the methods that use them: a one-shot sign or list loads none of them.
 MAX_IMPORT_BYTES = MAX_KEY_FILE_BYTES
 
 
@@ -41,7 +44,15 @@ class KeyService(Service):
 
     def __init__(self, context: ServiceContext, deletion: KeyDeletion | None = None) -> None:
         self._ctx = context
-        self._deletion = deletion or KeyDeletion(context)
+        self._given_deletion = deletion
+
+    @property
+    def _deletion(self) -> KeyDeletion:
+        if self._given_deletion is None:
+            from .deletion import KeyDeletion
+
+            self._given_deletion = KeyDeletion(self._ctx)
+        return self._given_deletion
 
     # --- look-up -------------------------------------------------------------
 
@@ -91,6 +102,8 @@ class KeyService(Service):
         """Which clients of the engine's backend could use a key of this spec (``compat.check``)."""
         from engines import lamassu
 
+        from . import compat
+
         engine = self._ctx.store.get_engine(self._engine_id(engine_id))
         return compat.check(engine.type, lamassu.shared(engine.config), algorithm, size)
 
@@ -130,6 +143,8 @@ class KeyService(Service):
         algorithm = A.normalise_algorithm(algorithm)
         self._check_names(name, aliases)
         check_metadata(metadata)  # refused before any key material is made
+        from . import compat, new_keys
+
         compat.refuse_unusable(self.compatibility(engine_id, algorithm, size), engine_id)
         driver = ctx.driver(engine_id)
         algorithm, size = A.validate_spec(algorithm, size, driver.supported_key_types())
@@ -177,6 +192,8 @@ class KeyService(Service):
         from . import backup_policy as B
 
         B.refuse_own_keys(metadata)  # a backup state is kms-tui's record, never an importer's claim
+        from . import compat, new_keys
+
         parsed = K.parse_key(data, passphrase)
         if parsed.has_private_key:
             compat.refuse_unusable(self.compatibility(engine_id, parsed.algorithm, parsed.size), engine_id)

@@ -9,7 +9,7 @@ the intent open: rotating that key (or its successor) again is refused, and ``do
 completes the engine's alias moves (``rotation_doctor``) or records the rotation as abandoned
 when its local part never committed.
 
-A retired key still verifies; ``rotation_links.check_not_retired`` is what signing asks before it signs.
+A retired key still verifies; ``retirement.check_not_retired`` is what signing asks before it signs.
 """
 
 from __future__ import annotations
@@ -27,19 +27,8 @@ from .backup_policy import POLICY_KEY, parse_policy
 from .core import ServiceContext
 from .errors import Refused, Service, ServiceError
 from .key_ops import KeyService
-from .rotation_links import (
-    ABANDONED,
-    INTENT,
-    PREDECESSOR,
-    RETIRED_TS,
-    ROTATE,
-    SUCCESSOR,
-    RotationLinks,
-    day_of,
-    link_value,
-    links_of,
-    open_rotations,
-)
+from .retirement import PREDECESSOR, RETIRED_TS, SUCCESSOR, day_of
+from .rotation_links import ABANDONED, INTENT, ROTATE, RotationLinks, link_value, links_of, open_rotations
 
 # A certificate binding names a certificate of the key's own public key: it stays with the key.
 KEPT_BINDINGS = ("certificate",)

@@ -15,12 +15,8 @@ from typing import Any
 from store import AuditRow, KeyRecord, Store
 from store.errors import NotFound
 
-from .errors import Refused
+from .retirement import PREDECESSOR, RETIRED_TS, SUCCESSOR, day_of
 
-NAMESPACE = "kms-tui.io/rotation/"
-SUCCESSOR = NAMESPACE + "successor"
-PREDECESSOR = NAMESPACE + "predecessor"
-RETIRED_TS = NAMESPACE + "retired-ts"
 ROTATE, INTENT, ABANDONED = "key.rotate", ".intent", ".abandoned"
 _ALL = 10**9  # audit.list wants a limit: every row of an action
 
@@ -74,9 +70,6 @@ class RotationLinks:
         return lines
 
 
-def day_of(ts: str | None) -> str:
-    return ts[:10] if isinstance(ts, str) and ts else "an unknown date"
-
 
 def link_value(record: KeyRecord, ts: str) -> dict[str, str]:
     return {"engine_id": record.engine_id, "key_id": record.key_id, "name": record.name, "ts": ts}
@@ -102,22 +95,6 @@ def links_of(store: Store, record: KeyRecord) -> RotationLinks:
                          None if retired is None else str(retired))
 
 
-def is_retired(record: KeyRecord) -> bool:
-    """Retired once rotated: either mark is enough (an edit that drops one leaves the key retired)."""
-    return record.metadata.get(RETIRED_TS) is not None or record.metadata.get(SUCCESSOR) is not None
-
-
-def check_not_retired(record: KeyRecord, allow_retired: bool) -> None:
-    """Refused: a retired key signs only when the caller says so (``allow_retired``)."""
-    if allow_retired or not is_retired(record):
-        return
-    successor = record.metadata.get(SUCCESSOR)
-    to = successor.get("name") if isinstance(successor, dict) else None
-    raise Refused(
-        f"Key {record.name[:80]!r} is retired (rotated{f' to {str(to)[:80]!r}' if to else ''} on "
-        f"{day_of(str(record.metadata.get(RETIRED_TS) or ''))}): it still verifies, but signs only when allowed.",
-        hint=(f"Sign with its successor {str(to)[:80]}, or " if to else "") + "pass --allow-retired (in the "
-        "workstation: the sign wizard's 'allow retired key' switch).")
 
 
 def open_rotations(store: Store) -> list[AuditRow]:

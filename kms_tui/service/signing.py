@@ -12,29 +12,23 @@ import contextlib
 import hashlib
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engines import algorithms as A
 from engines import keys as K
 from engines.errors import InvalidInput, KeyIntegrityError
 from store import KeyRecord
 
-from .batch_run import (
-    MAX_ENGINE_FAILURES_IN_A_ROW,
-    BatchEmit,
-    BatchEmitMany,
-    BatchItem,
-    BatchRun,
-    BatchSummary,
-    batch_workers,
-)
 from .core import ServiceContext
 from .errors import Refused, Service
 from .integrity import KeyProofs
 from .key_ops import KeyService
-from .rotation_links import check_not_retired, is_retired
+from .retirement import check_not_retired, is_retired
 
-__all__ = ["BatchEmit", "BatchEmitMany", "BatchItem", "BatchSummary", "MAX_ENGINE_FAILURES_IN_A_ROW", "SigningService"]
+if TYPE_CHECKING:
+    from .batch_run import BatchEmit, BatchEmitMany, BatchItem, BatchRun, BatchSummary
+
+__all__ = ["SigningService"]
 
 
 class SigningService(Service):
@@ -122,6 +116,8 @@ class SigningService(Service):
         # The record must agree with itself; the engine proves the material the batch signs with
         # (once, as it fetches or finds it) to be the recorded key.
         public_key = self.proofs.recorded_public_key(record, "sign_batch")
+        from .batch_run import BatchRun, BatchSummary, batch_workers
+
         batch: BatchRun | None = None
         try:
             with contextlib.ExitStack() as held:

@@ -335,9 +335,9 @@ def test_nothing_of_a_changed_file_is_used_before_its_mac_is_checked(kms, tmp_pa
 
 
 def test_a_new_key_cannot_claim_a_rotation_that_never_happened(kms, root):
-    from kms_tui.service import rotation_links as R
+    from kms_tui.service import retirement
 
-    forged = {R.PREDECESSOR: {"engine_id": root.engine_id, "key_id": root.key_id, "name": "root", "ts": "2026"}}
+    forged = {retirement.PREDECESSOR: {"engine_id": root.engine_id, "key_id": root.key_id, "name": "root", "ts": "2026"}}
     with pytest.raises(InvalidInput, match="kms-tui's own"):
         kms.keys.create("ECDSA", 256, "claims-root", metadata=forged)
     assert kms.keys.by_name("claims-root") is None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from kms_tui.service import rotation_links as R
+from kms_tui.service import retirement as R
 from kms_tui.service.errors import KmsError, Refused
 from kms_tui.service.rotation_doctor import rotation_findings
 from kms_tui.service.rotation_links import open_rotations

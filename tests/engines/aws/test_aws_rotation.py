@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from kms_tui.service import rotation
+from kms_tui.service import retirement, rotation
 from kms_tui.service import rotation_links as R
 from kms_tui.service.doctor_intents import intent_findings
 from kms_tui.service.errors import KmsError, Refused
@@ -36,7 +36,7 @@ def test_kms_aliases_move_and_doctor_completes_a_killed_rotation(kms, moto, monk
         kms.rotation.rotate("issuer")
     monkeypatch.undo()
     new = kms.keys.resolve("issuer-now")
-    assert new.name == "issuer-v2" and R.is_retired(kms.keys.resolve("issuer"))
+    assert new.name == "issuer-v2" and retirement.is_retired(kms.keys.resolve("issuer"))
     assert targets(aws)["alias/issuer-app"] == old.native_ref  # not moved yet
     for half_done in ("issuer", "issuer-v2"):  # neither end of an unfinished rotation rotates
         with pytest.raises(Refused, match="did not finish"):
@@ -78,8 +78,8 @@ def test_an_edited_record_never_moves_another_key_s_kms_aliases(kms, moto, monke
     monkeypatch.undo()
     # Before the repair, the predecessor's successor link is edited to name another recorded key.
     record = kms.keys.resolve("app")
-    link = dict(record.metadata[R.SUCCESSOR], key_id=victim.key_id, name="victim")
-    store.update_key("aws-edit", app.key_id, metadata={**record.metadata, R.SUCCESSOR: link})
+    link = dict(record.metadata[retirement.SUCCESSOR], key_id=victim.key_id, name="victim")
+    store.update_key("aws-edit", app.key_id, metadata={**record.metadata, retirement.SUCCESSOR: link})
     [finding] = intent_findings(kms.context, repair=True)
     assert not finding.repaired and targets(aws)["alias/app-live"] == app.native_ref
     assert R.open_rotations(store)

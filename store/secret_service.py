@@ -43,12 +43,16 @@ def available() -> SecretServiceKeyring | None:
 
         if secretstorage.__version_tuple__ < (3, 2):
             return None
-        with closing(secretstorage.dbus_init()) as connection:
-            if not secretstorage.check_service_availability(connection):
-                return None
+        connection = secretstorage.dbus_init()
     except Exception:
         return None
-    return SecretServiceKeyring()
+    try:
+        if secretstorage.check_service_availability(connection):
+            return SecretServiceKeyring(connection)  # the first read goes on this connection
+    except Exception:  # noqa: S110 - no Secret Service: None below
+        pass
+    connection.close()
+    return None
 
 
 class SecretServiceKeyring:
@@ -56,8 +60,11 @@ class SecretServiceKeyring:
 
     name = "SecretService Keyring"
 
-    def __init__(self) -> None:
+    def __init__(self, connection: Any = None) -> None:
         self._writer: Any = None
+        # The connection ``available`` asked the bus on, handed to the first read and closed
+        # by it: a one-shot command connects once. Later reads connect afresh.
+        self._spare = connection
 
     def _keyring_backend(self) -> Any:
         if self._writer is None:
@@ -70,7 +77,8 @@ class SecretServiceKeyring:
     def get_password(self, service: str, username: str) -> str | None:
         import secretstorage
 
-        with closing(secretstorage.dbus_init()) as connection:  # its errors escape as keyring's do
+        spare, self._spare = self._spare, None
+        with closing(spare or secretstorage.dbus_init()) as connection:  # its errors escape as keyring's do
             try:
                 collection = secretstorage.get_default_collection(connection)
             except secretstorage.exceptions.SecretStorageException as exc:

@@ -110,7 +110,10 @@ def test_the_secret_service_is_used_directly_and_shares_keyring_s_entries(unconf
     monkeypatch.setattr(util, "open_session", fallback)  # reads open their own short-exponent session
     creds = CredentialStore(namespace=secrets.token_hex(8))
     creds.set("mine", SECRET)
+    spare = creds._usable()._spare
+    assert spare is not None  # the connection the Secret Service was found on...
     assert creds.get("mine") == SECRET
+    assert creds._usable()._spare is None and spare.sock.fileno() == -1  # ...carried the first read, then closed
     assert isinstance(creds._usable(), S.SecretServiceKeyring) and discovery == []
     assert "SecretService" in creds.backend_name and creds.status()[0] is True
     # keyring's own backend reads what was written, and writes what is read.

@@ -11,12 +11,12 @@ import json
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from .connection import Connection
 from .errors import InvalidValue
 from .models import KeyQuery, KeyRecord
-from .records import KEY_COLUMNS, STRENGTHS, check_strength
+from .records import KEY_COLUMNS, STRENGTHS, check_key_row, check_strength
 from .schema import SEPARATOR
 from .validation import check_count
 
@@ -152,6 +152,16 @@ _BINDING_TYPES = (
 )
 
 
+class KeyRef(NamedTuple):
+    """A key record as ``iter_key_refs`` gives it."""
+
+    key_id: str
+    name: str
+    native_ref: str | None
+    status: str
+    public_key: str  # PEM SubjectPublicKeyInfo
+
+
 class KeyListing:
     _conn: Connection
 
@@ -270,6 +280,27 @@ class KeyListing:
                 return
             last = rows[-1]["id"]
             yield from self._records(rows)
+            if len(rows) < ITER_BATCH:
+                return
+
+    def iter_key_refs(self, engine_id: str) -> Iterator[KeyRef]:
+        """What comparing an engine's records with the engine reads of each: ``iter_keys`` without the records.
+
+        The same keys in the same order, read in the same batches; a row ``iter_keys`` could
+        not read raises as there (``check_key_row``), and nothing else of a row is converted.
+        """
+        last = 0
+        while True:
+            rows = self._conn.rows(
+                "SELECT id, key_id, name, native_ref, status, public_key, tags, metadata, size FROM keys "
+                "WHERE id > ? AND engine_id = ? ORDER BY id LIMIT ?", [last, engine_id, ITER_BATCH]
+            )
+            if not rows:
+                return
+            last = rows[-1]["id"]
+            for row in rows:
+                check_key_row(row)
+                yield KeyRef(row["key_id"], row["name"], row["native_ref"], row["status"], row["public_key"])
             if len(rows) < ITER_BATCH:
                 return
 

@@ -6,6 +6,7 @@ equal text; timestamps are UTC ISO-8601 with a ``Z``.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -79,6 +80,23 @@ def key_from_row(row: dict[str, Any], aliases: list[str]) -> KeyRecord:
         status=row["status"],
         state=row["state"],
     )
+
+
+def check_key_row(row: dict[str, Any]) -> None:
+    """Raise what ``key_from_row`` raises for a row it cannot read, without building the record.
+
+    The same conversions that can fail (keep the two in step): its size a number, its tags and
+    metadata JSON. Each distinct tags or metadata text is parsed once: many rows share them.
+    """
+    int(row["size"])
+    _parses(row["tags"] or "[]")
+    _parses(row["metadata"] or "{}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _parses(text: str | bytes) -> bool:
+    json.loads(text)  # what does not parse raises, and is never kept
+    return True
 
 
 def check_strength(value: object) -> str:

@@ -14,6 +14,7 @@ import sys
 from .io import safe_text
 
 MARK = {"error": "ERROR", "warning": "WARN ", "info": "info "}
+_FINDING_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)  # json.dumps with these options, made once
 
 
 def doctor(kms, args) -> int:
@@ -56,13 +57,11 @@ def _doctor_json(kms, args) -> int:
 
     def one(finding) -> None:
         nonlocal started
-        write((",\n" if started else '{\n  "findings": [\n') + json.dumps(finding.to_json(), sort_keys=True,
-                                                                          ensure_ascii=False))
+        write((",\n" if started else '{\n  "findings": [\n') + _FINDING_JSON.encode(finding.to_json()))
         started = True
 
     report = kms.doctor.run(repair=args.repair, deep=getattr(args, "deep", False), on_finding=one)
-    rest = report.to_json()
-    del rest["findings"]
+    rest = report.summary_json()
     write("\n  ],\n" if started else '{\n  "findings": [],\n')
     write(json.dumps(rest, indent=2, sort_keys=True, ensure_ascii=False)[2:] + "\n")  # its members, after "{\n"
     return 0 if report.clean else 1

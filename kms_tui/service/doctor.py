@@ -68,6 +68,50 @@ def hint_of(exc: BaseException, fallback: str) -> str:
     return hint if isinstance(hint, str) and hint else fallback
 
 
+def _unrunnable(check: str, what: str, exc: BaseException) -> Finding:
+    """The finding of a part of ``check`` that could not run: what was not checked, and why."""
+    return Finding(check, ERROR, what, f"The {what} check could not run, so it was not checked: {reason(exc)}",
+                   hint_of(exc, PART_FIX[check]), unchecked=True)
+
+
+class _Behind:
+    """Where the findings go while a check finishes in a thread and the next part runs meanwhile.
+
+    The database integrity check is SQLite's own work (no GIL held) and the key records
+    check is Python's: run together they take about the time of the longer. The findings
+    stay in the order of running one after the other: the next part's are held until the
+    thread's are reported, then each is reported as it is found.
+    """
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self._findings = findings
+        self._earlier: concurrent.futures.Future[list[Finding]] | None = None
+        self._held: list[Finding] = []
+
+    def start(self, work: Callable[[], list[Finding]]) -> None:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="doctor-database")
+        try:
+            self._earlier = pool.submit(work)
+        except RuntimeError:  # no thread to be had: the check runs here, before the next part
+            self._findings.extend(work())
+        finally:
+            pool.shutdown(wait=False)  # its one thread ends with the work
+
+    def append(self, finding: Finding) -> None:
+        if self._earlier is not None and self._earlier.done():
+            self.settle()
+        (self._findings if self._earlier is None else self._held).append(finding)
+
+    def settle(self) -> None:
+        """Wait for the thread's findings, report them, then the ones held meanwhile."""
+        earlier, self._earlier = self._earlier, None
+        if earlier is None:
+            return
+        self._findings.extend(earlier.result())
+        held, self._held = self._held, []
+        self._findings.extend(held)
+
+
 class DoctorService(Service):
     """One doctor run: every check, each turned into findings; a check that cannot run is one too."""
 
@@ -91,11 +135,12 @@ class DoctorService(Service):
         prints it then); the report still holds them all, in the same order.
         """
         report = DoctorReport(findings=Findings(listener=on_finding), repair=repair)
+        behind = _Behind(report.findings)
         reachable: list[str] = []
         parts: tuple[tuple[str, str, Callable[[], object]], ...] = (
             ("permissions", "permissions", lambda: self._check_permissions(report, repair)),
-            ("database", "database integrity", lambda: self._check_database(report)),
-            ("database", "key records", lambda: self._check_records(report)),
+            ("database", "database integrity", lambda: behind.start(self._database_findings)),
+            ("database", "key records", lambda: self._check_records(behind.append)),
             ("database", "certificate records", lambda: report.findings.extend(
                 certificate_findings(self._certs()) if self._certs is not None else [])),
             ("audit", "audit chain", lambda: self._check_audit(report)),
@@ -107,12 +152,13 @@ class DoctorService(Service):
                 self._ctx, self._inventory, self._proofs, report, reachable, repair, deep)),
         )
         for check, what, part in parts:
+            if what != "key records":  # the one part that runs while the integrity check finishes
+                behind.settle()
             try:
                 part()
             except CHECK_FAILURES as exc:  # a part that cannot run is itself a finding
-                report.findings.append(Finding(
-                    check, ERROR, what, f"The {what} check could not run, so it was not checked: {reason(exc)}",
-                    hint_of(exc, PART_FIX[check]), unchecked=True))
+                behind.append(_unrunnable(check, what, exc))
+        behind.settle()
         for check in CHECKS:
             report.checked.setdefault(check, report.status_of(check))
         return report
@@ -185,6 +231,15 @@ class DoctorService(Service):
             report.findings.append(Finding("permissions", **found))
 
     # --- database and audit ------------------------------------------------------
+
+    def _database_findings(self) -> list[Finding]:
+        """The database integrity check's findings (run in a thread: its own connection, no shared state)."""
+        held = DoctorReport()
+        try:
+            self._check_database(held)
+        except CHECK_FAILURES as exc:
+            held.findings.append(_unrunnable("database", "database integrity", exc))
+        return held.findings
 
     def _check_database(self, report: DoctorReport) -> None:
         path = Path(self._ctx.store.path)
@@ -301,7 +356,7 @@ class DoctorService(Service):
 
     # --- key records ------------------------------------------------------------
 
-    def _check_records(self, report: DoctorReport) -> None:
+    def _check_records(self, add: Listener) -> None:
         """Every key row readable, and its key id, algorithm and size its public key's."""
         for severity, subject, message, hint in doctor_keys.record_problems(Path(self._ctx.store.path)):
-            report.findings.append(Finding("database", severity, subject, message, hint))
+            add(Finding("database", severity, subject, message, hint))

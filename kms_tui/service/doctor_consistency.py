@@ -10,9 +10,11 @@ not checked, and the others are still compared.
 
 from __future__ import annotations
 
-from engines.base import EngineDriver
+from collections import deque
+from typing import NamedTuple
+
+from engines.base import EngineDriver, NativeKey
 from engines.errors import KeyIntegrityError, KeyNotFoundInEngine, KmsError
-from store import KeyRecord
 from store.errors import StoreError
 
 from . import doctor_keys
@@ -106,40 +108,33 @@ def compare(ctx: ServiceContext, report: DoctorReport, engine_id: str) -> list[F
     """The findings of one engine's records against its inventory (also added to ``report``)."""
     driver = ctx.driver(engine_id)
     held = {native.ref: native for native in driver.inventory()}
-    try:
-        records = list(ctx.store.iter_keys(engine_id))
-    except ValueError:  # a row whose JSON does not parse: named by the database check
+    recorded = _recorded(ctx, engine_id, held)
+    if recorded is None:  # a row whose JSON does not parse: named by the database check
         unread = Finding("consistency", ERROR, engine_id, f"The key records of engine {engine_id!r} cannot all "
                          "be read, so they were not compared with the engine.",
                          "Fix the records the database check names, then run kms-tui doctor again.",
                          unchecked=True)
         report.findings.append(unread)
         return [unread]
-    recorded_ids = {r.key_id for r in records}
-    replaced: set[str] = set()  # recorded references where the engine holds another key
+    records, recorded_ids, replaced = recorded
     found: list[Finding] = []  # what is not for information only: each is also added to the report as found
 
     def add(finding: Finding) -> None:
         found.append(finding)
         report.findings.append(finding)
 
-    for record in records:
-        if record.native_ref is None:
-            continue
-        if record.native_ref in held:
-            why = doctor_keys.held_mismatch(record, held[record.native_ref])
-            if why:
-                replaced.add(record.native_ref)
-                add(Finding("consistency", ERROR, record.name, why, doctor_keys.REPLACED))
-            continue
-        if record.status == "missing":
+    while records:  # each let go once reported: the findings grow as the records shrink
+        kind, name, detail, pem = records.popleft()
+        if kind == _REPLACED:
+            add(Finding("consistency", ERROR, name, detail, doctor_keys.REPLACED))
+        elif kind == _MISSING:
             report.findings.append(Finding(
-                "consistency", INFO, record.name, f"Key {record.name!r} is flagged missing from {engine_id!r}.",
-                f"If it is gone for good: kms-tui keys delete {record.key_id}; if it comes back, sync restores it."))
-            continue
-        problem = _read_problem(driver, record, record.native_ref, engine_id)
-        if problem is not None:
-            add(problem)
+                "consistency", INFO, name, f"Key {name!r} is flagged missing from {engine_id!r}.",
+                f"If it is gone for good: kms-tui keys delete {detail}; if it comes back, sync restores it."))
+        else:
+            problem = _read_problem(driver, _Recorded(engine_id, name, pem), detail, engine_id)
+            if problem is not None:
+                add(problem)
     held_ids = {native.key_id for ref, native in held.items() if ref not in replaced}
     for key_id in sorted(held_ids - recorded_ids):
         add(Finding(
@@ -152,7 +147,58 @@ def compare(ctx: ServiceContext, report: DoctorReport, engine_id: str) -> list[F
     return found
 
 
-def _read_problem(driver: EngineDriver, record: KeyRecord, ref: str, engine_id: str) -> Finding | None:
+_REPLACED, _MISSING, _UNLISTED = "replaced", "missing", "unlisted"
+_Row = tuple[str, str, str, str]  # kind, name, the replaced key's why / the missing key's id / the reference, PEM
+
+
+class _Recorded(NamedTuple):
+    """What ``doctor_keys.held_mismatch`` reads of a key record."""
+
+    engine_id: str
+    name: str
+    public_key: str
+
+
+def _recorded(ctx: ServiceContext, engine_id: str, held: dict[str, NativeKey]
+              ) -> tuple[deque[_Row], set[str], set[str]] | None:
+    """Every record of the engine read first, since one that cannot be read means none is compared (None).
+
+    Only what the comparison reports on is kept of each (most records the engine lists
+    need nothing more), so that the engine's records are never all held at once:
+    (what to report on, in record order; the recorded key ids the engine holds; the
+    references where the engine holds another key than the recorded one).
+    """
+    held_key_ids = {native.key_id for native in held.values()}
+    records: deque[_Row] = deque()
+    recorded_ids: set[str] = set()
+    replaced: set[str] = set()
+    rows = ctx.store.iter_key_refs(engine_id)  # what is compared, and no more, of each record
+    while True:
+        try:
+            record = next(rows, None)
+        except ValueError:
+            return None
+        if record is None:
+            break
+        if record.key_id in held_key_ids:
+            recorded_ids.add(record.key_id)
+        ref = record.native_ref
+        if ref is None:
+            continue
+        native = held.get(ref)
+        if native is not None:
+            why = doctor_keys.held_mismatch(_Recorded(engine_id, record.name, record.public_key), native)
+            if why:
+                replaced.add(ref)
+                records.append((_REPLACED, record.name, why, ""))
+        elif record.status == "missing":
+            records.append((_MISSING, record.name, record.key_id, ""))
+        else:
+            records.append((_UNLISTED, record.name, ref, record.public_key))
+    return records, recorded_ids, replaced
+
+
+def _read_problem(driver: EngineDriver, record: doctor_keys.Recorded, ref: str, engine_id: str) -> Finding | None:
     """What is wrong with a recorded key its engine did not list: gone, replaced or unreadable; None if fine."""
     try:
         why = doctor_keys.held_mismatch(record, driver.get(ref))

@@ -91,5 +91,9 @@ class DoctorReport:
         return OK if not found else REPAIRED if all(f.repaired for f in found) else FINDINGS
 
     def to_json(self) -> dict[str, Any]:
+        return {**self.summary_json(), "findings": [f.to_json() for f in self.findings]}
+
+    def summary_json(self) -> dict[str, Any]:
+        """``to_json()`` without its findings (a front end that wrote them as found)."""
         return {"clean": self.clean, "repair": self.repair, "checked": dict(self.checked),
-                "incomplete": self.incomplete, "findings": [f.to_json() for f in self.findings]}
+                "incomplete": self.incomplete}

@@ -6,7 +6,14 @@ import json
 import os
 import sys
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from engines import keys as K
+from engines.algorithms import ED25519, strength
+from kms_tui.service.core import DEFAULT_ENGINE_ID
 from kms_tui.service.doctor import DoctorService
+from store import KeyRecord, Store
 
 MARK = "<the engines check starts here>\n"
 
@@ -52,3 +59,36 @@ def test_doctor_json_keeps_its_shape_while_findings_stream(cli):
     assert set(sick) == set(healthy) and sick["clean"] is False and sick["checked"]["permissions"] == "findings"
     (finding,) = sick["findings"]
     assert finding["check"] == "permissions" and finding["severity"] == "warning" and "chmod" in finding["hint"]
+
+
+def _records_without_key_files(data_dir, n: int) -> list[str]:
+    """``n`` key records of the default engine whose key files never existed; their names, in order."""
+    store = Store(data_dir)
+    names = [f"gone-{i:04d}" for i in range(n)]
+    try:
+        with store.transaction():
+            for name in names:
+                public = ed25519.Ed25519PrivateKey.generate().public_key()
+                pem = public.public_bytes(serialization.Encoding.PEM,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+                key_id = K.key_id_of(public)
+                store.add_key(KeyRecord(key_id=key_id, engine_id=DEFAULT_ENGINE_ID, name=name, algorithm=ED25519,
+                                        size=256, strength=strength(ED25519, 256), has_private_key=True,
+                                        public_key=pem, native_ref=key_id))
+    finally:
+        store.close()
+    return names
+
+
+def test_doctor_json_over_2000_records_whose_key_files_are_gone_names_each_in_order(cli):
+    cli("keys", "list")  # the data directory and its default engine
+    names = _records_without_key_files(cli.data_dir, 2000)
+    data = json.loads(cli("doctor", "--json", code=1).stdout)
+    assert [f["subject"] for f in data["findings"]] == names
+    assert all(f["check"] == "consistency" and f["repairable"] and "no longer holds it" in f["message"]
+               for f in data["findings"])
+    assert data["checked"] == {**dict.fromkeys(("permissions", "database", "audit", "keyring", "engines"), "ok"),
+                               "consistency": "findings"}
+    assert data["clean"] is False and data["incomplete"] == []
+    text = cli("doctor", code=1).stdout.decode()
+    assert text.count("WARN  consistency: gone-") == 2000 and text.rstrip().endswith("2000 finding(s) to act on.")

@@ -7,10 +7,14 @@ key, and ``--repair`` must claim only what it changed (checked again after the s
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from argparse import Namespace
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from engines import keys as K
 from kms_tui.cli.doctor_cmds import doctor as doctor_cmd
 from tests.service.test_key_integrity import legacy_file, overwrite, refused_rows, tamper
 
@@ -98,3 +102,27 @@ def test_a_repair_the_sync_made_is_still_claimed_after_the_check_again(kms):
     assert [(f.repaired, f.changed) for f in report.findings if f.check == "consistency"] == [
         (True, "adopted by a sync of golang-default")]
     assert kms.keys.resolve(stray.key_id).status == "ok"
+
+
+def test_a_key_id_that_is_the_hash_of_another_encoding_of_the_public_key_is_named(kms):
+    """The recorded id is the SHA-256 of the key's DER as kms-tui writes it; a record that carries another
+    encoding of the same key (a compressed point) with that encoding's hash is still named."""
+    a = kms.keys.create("ECDSA", 256, "a")
+    point = K.load_public_pem(a.public_key).public_bytes(serialization.Encoding.X962,
+                                                          serialization.PublicFormat.CompressedPoint)
+    der = K.spki_der(K.load_public_pem(a.public_key))
+    algorithm = der[2:2 + 2 + der[3]]  # the AlgorithmIdentifier, as it is
+    bits = bytes([0x03, len(point) + 1, 0]) + point
+    compressed = bytes([0x30, len(algorithm) + len(bits)]) + algorithm + bits
+    compressed_pem = _pem(compressed)
+    assert K.spki_der(K.load_public_pem(compressed_pem)) == der  # the same key, read from the other encoding
+    tamper(kms, "UPDATE keys SET public_key = ?, key_id = ? WHERE name = 'a'", compressed_pem,
+           hashlib.sha256(compressed).hexdigest())
+    (finding,) = open_findings(kms.doctor.run(), "database")
+    assert finding.subject == "a" and "key id" in finding.message
+
+
+def _pem(der: bytes) -> str:
+    body = base64.b64encode(der).decode()
+    return "-----BEGIN PUBLIC KEY-----\n" + "".join(body[i:i + 64] + "\n" for i in range(0, len(body), 64)) + (
+        "-----END PUBLIC KEY-----\n")

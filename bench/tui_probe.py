@@ -64,13 +64,14 @@ def _idle(app) -> bool:
 
 
 SHOWN = asyncio.Event()  # set each time the keys table receives a page (no polling while timing)
+SHOWN_AT = [0.0]  # when it last did: taken there, not when this coroutine next runs (after a redraw, maybe)
 
 
 async def _shown(app, timeout: float = 30.0) -> float:
     """Wait until the table received its page and the screen was redrawn; returns when the page came."""
     await asyncio.wait_for(SHOWN.wait(), timeout)
     SHOWN.clear()
-    shown = time.perf_counter()
+    shown = SHOWN_AT[0]
     drawn = asyncio.Event()
     app.call_after_refresh(drawn.set)
     await asyncio.wait_for(drawn.wait(), timeout)
@@ -124,6 +125,7 @@ def kms(data_dir: str, interact: bool) -> dict:
 
     def _show(screen, records, query=None) -> None:  # the keys table receives its rows
         shown(screen, records, query)
+        SHOWN_AT[0] = time.perf_counter()
         SHOWN.set()
         if records and "rows" not in marks:
             marks["rows"] = time.time()

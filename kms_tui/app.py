@@ -142,6 +142,8 @@ class KmsApp(App[None]):
         if event.state == WorkerState.SUCCESS:
             self._kms = event.worker.result
             self._watch.changed()  # the first look, before the screens' first loads
+            if self._freeze_gc:  # the service's modules and engines live as long as the app too
+                gc.freeze()
             self.kms_state = KmsState.OPEN
         elif event.state == WorkerState.ERROR and event.worker.error is not None:
             self.kms_state = KmsState.FAILED

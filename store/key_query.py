@@ -245,10 +245,13 @@ class KeyListing:
     def list_keys(self, q: KeyQuery | None = None) -> list[KeyRecord]:
         """The keys matching ``q``, sorted and paged as it says."""
         # Two steps: sort and page only row ids (a narrow sort, often a pure
-        # index walk), then fetch the full rows of the one page.
+        # index walk), then fetch the full rows of the one page. The ids come as one
+        # JSON array, in the page's order: one step of SQLite, which runs its whole
+        # walk without Python's lock (a row at a time, the reading thread would take
+        # that lock back after every row, and wait for it while the UI thread draws).
         sql, params = self._page(q or KeyQuery(), "id")
         with self._conn.snapshot():
-            ids = [row["id"] for row in self._conn.rows(sql, params)]
+            ids = json.loads(self._conn.scalar(f"SELECT json_group_array(id) FROM ({sql})", params))
             rows = self._conn.rows(
                 f"SELECT {KEY_COLUMNS} FROM keys WHERE id IN (SELECT value FROM json_each(?))",
                 [json.dumps(ids)],

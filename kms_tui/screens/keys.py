@@ -9,8 +9,12 @@ an older one still running; the count for the status line follows the rows.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import replace
+from itertools import zip_longest
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -19,9 +23,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.geometry import Size
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.widgets.data_table import DuplicateKey, Row, RowKey
 from textual.widgets.select import InvalidSelectValueError
+from textual.worker import Worker
 
 from ..changes import DatabaseChanged
 from ..service import is_retired
@@ -53,8 +60,32 @@ SORT_WORDS = {"key_id": "key id", "engine_id": "engine", "creation_ts": "creatio
 
 
 
+_pages: ThreadPoolExecutor | None = None
+
+
+def _page_thread() -> ThreadPoolExecutor:
+    """The one thread that reads keys pages (pages queue for the store's one connection anyway)."""
+    global _pages
+    if _pages is None:
+        _pages = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keys-page")
+    return _pages
+
+
 def _width(cell) -> int:
     return cell.cell_len if isinstance(cell, Text) else cell_len(cell)
+
+
+class FilterInput(Input):
+    """The filter field: an Input whose text never lays the screen out again.
+
+    Input's virtual size (the width of its text) is a layout reactive, so every keystroke
+    laid out the whole screen and redrew a dozen widgets before the keystroke's page could
+    be shown. This field's size never depends on its text (an ``auto`` size would still ask
+    for a layout: Input does that itself), and it scrolls its cursor into view from the
+    virtual size directly.
+    """
+
+    virtual_size = Reactive(Size(0, 0), layout=False)
 
 
 class KeysTable(DataTable):
@@ -76,6 +107,46 @@ class KeysTable(DataTable):
         width = sum(column.get_render_width(self) for column in self.columns.values())
         header = self.header_height if self.show_header else 0
         self.virtual_size = Size(width + self._row_label_column_width, self._total_row_height + header)
+
+    def show_page(self, rows: list[tuple[str, list]]) -> None:
+        """Hold these rows (key, cells) and no others: ``clear()`` and ``add_row`` for each, in one pass.
+
+        ``add_row`` re-sets the cursor (a reactive that always runs its watchers), asks
+        for an idle pass and counts an update for every row; a page of rows needs each
+        once, after the last row, where a cleared table's cursor (0, 0) ends up the same.
+        """
+        self.clear()
+        keys = [column.key for column in self.ordered_columns]
+        locations, data, held, new = self._row_locations, self._data, self.rows, self._new_rows
+        for key, cells in rows:
+            if len(cells) > len(keys):
+                raise ValueError("More values provided than there are columns.")
+            row_key = RowKey(key)
+            if row_key in locations:
+                raise DuplicateKey(f"The row key {row_key!r} already exists.")
+            locations[row_key] = len(held)
+            data[row_key] = dict(zip_longest(keys, cells))
+            held[row_key] = Row(row_key, 1)
+            new.add(row_key)
+        if not rows:
+            return
+        self._require_update_dimensions = True
+        self.cursor_coordinate = self.cursor_coordinate
+        if self.columns and self.show_cursor and self.cursor_type != "none":
+            self._highlight_cursor()  # a cursor where the empty table had none
+        self._update_count += 1
+        self.check_idle()
+
+    def _clear_caches(self) -> None:
+        # A Textual LRUCache keeps its entries in a ring of lists that its clear() leaves
+        # to the cycle collector, rendered lines and all. A new page clears them on every
+        # keystroke: unlinked first, they are freed here and then, not later in one full
+        # collection that stalls a keystroke.
+        for cache in (self._row_render_cache, self._cell_render_cache, self._row_renderable_cache,
+                      self._line_cache, self._offset_cache, self._ordered_row_cache):
+            for entry in cache._cache.values():
+                entry.clear()
+        super()._clear_caches()
 
     def _at_top(self) -> bool:
         return self.cursor_row <= 0
@@ -152,17 +223,24 @@ class KeysScreen(ServiceCalls, Screen):
         self.records: dict[str, KeyRecord] = {}
         self._cursor_to: str | None = None  # "first" / "last" row once the next page arrives
         self._count_timer = None
+        self._page: Future[list[KeyRecord]] | None = None  # the page asked for last, its token and worker
+        self._page_token: object = None
+        self._page_worker: Worker[list[KeyRecord]] | None = None
         self._count_running = False
         self._count_query: KeyQuery | None = None
         self._shown_text: str | None = None  # the filter text of the rows on show
         self._narrowing: tuple[KeyQuery, str] | None = None  # rows on show fresh: their query and first name
         self._open_single = False  # Enter in the filter: open the key once its rows are in, if just one
+        # Cells that repeat from row to row (an engine, a strength, a state) are one Text each,
+        # made once and shared by every row that shows it (Text is never changed once made):
+        # fewer objects per page for the collector to follow.
+        self._shared_cells: dict[tuple[str, str], Text] = {}
         self._expiring: dict[int, int] = {}  # certificates ending within 30 and 90 days, for the status line
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="key-filters"):
-            yield Input(placeholder="Filter: name, alias, tag or key id prefix", id="filter")
+            yield FilterInput(placeholder="Filter: name, alias, tag or key id prefix", id="filter")
             yield Select([], prompt="Engine", id="engine-filter")
             yield Select([(a, a) for a in KEY_ALGORITHMS], prompt="Algorithm", id="algorithm-filter")
             yield Select([(s, s) for s in ("HIGH", "MEDIUM", "LOW")], prompt="Strength", id="strength-filter")
@@ -175,6 +253,10 @@ class KeysScreen(ServiceCalls, Screen):
         self.narrow: bool | None = None
         self._set_columns()
         self.query_one(DataTable).focus()
+        # The filter's text is read as it is set, not from the Input.Changed message: that
+        # message reaches the screen a few event-loop turns later, behind whatever else is
+        # queued (a redraw), and the keystroke's page waits for it.
+        self.watch(self.query_one("#filter", Input), "value", self._filter_changed, init=False)
         self.when_ready(self._first_load, show=self._note)
 
     def _first_load(self) -> None:
@@ -202,6 +284,7 @@ class KeysScreen(ServiceCalls, Screen):
         if narrow == self.narrow:
             return False
         self.narrow = narrow
+        self._shared_cells = {}  # their truncation is the layout's
         table = self.query_one(DataTable)
         table.clear(columns=True)
         # Widths are set here and grown by _show from the page's own cells, never measured
@@ -233,7 +316,34 @@ class KeysScreen(ServiceCalls, Screen):
         if self._count_timer is not None:  # a count waiting for rows about to be replaced: theirs comes after them
             self._count_timer.stop()
             self._count_timer = None
-        self.call(self.kms.keys.list, query, then=lambda records: self._show(records, query), group="keys")
+        # The page is read from now on, not from when the event loop next turns to the worker's
+        # task (behind a redraw of the Input a keystroke just changed), and shown as soon as it
+        # is read, not a few event-loop turns later through the worker's state messages. The
+        # worker waits for it all the same: a newer page (or the screen going) cancels it, which
+        # drops this one's rows; an error reaches the error dialog; and it ends after the rows
+        # are shown (they are handed over before it can see the page read).
+        loop, context = asyncio.get_running_loop(), contextvars.copy_context()
+        read, token = self.kms.keys.list, object()
+
+        def page() -> list[KeyRecord]:  # in the page thread
+            records = read(query)
+            with suppress(RuntimeError):  # the app has ended meanwhile: nothing to show them on
+                loop.call_soon_threadsafe(self._page_read, token, records, query, context=context)
+            return records
+
+        future = _page_thread().submit(page)
+        self._replace_page(future, token)
+        self._page_worker = self.call(future.result, group="keys")
+
+    def _replace_page(self, page: Future[list[KeyRecord]] | None, token: object = None) -> None:
+        older, self._page, self._page_token = self._page, page, token
+        if older is not None:
+            older.cancel()  # a page not begun yet is no longer wanted
+
+    def _page_read(self, token: object, records: list[KeyRecord], query: KeyQuery) -> None:
+        # As a worker's result: dropped once a newer page or the screen's end cancelled the worker.
+        if token is self._page_token and self._page_worker is not None and not self._page_worker.is_cancelled:
+            self._take(records, query)
 
     def _narrow(self) -> None:
         """The filter text grew: fetch its page, the walk in name order starting where the rows on show start.
@@ -277,6 +387,14 @@ class KeysScreen(ServiceCalls, Screen):
         self.total = total
         self._status()
 
+    def _take(self, records: list[KeyRecord], query: KeyQuery) -> None:
+        """Show a page read for ``query``, then let go of the list it came in."""
+        self._show(records, query)
+        # The worker and the future hold the list until the cycle collector finds them, in a
+        # full collection by then (such a pause is what a keystroke waits longest for): emptied,
+        # the records go by reference counting, once the next page replaces them.
+        records.clear()
+
     def _show(self, records, query: KeyQuery | None = None) -> None:
         self._narrowing = None
         if query is not None:
@@ -290,28 +408,36 @@ class KeysScreen(ServiceCalls, Screen):
                 self._count_timer.reset()
             else:
                 self._count_timer = self.set_timer(COUNT_DELAY, self._count)
-        table = self.query_one(DataTable)
+        table = self.query_one(KeysTable)
         selected = self.selected_key_ref()
-        table.clear()
         self.records = {}
         rows = []
+        shared = self._shared_cells
         for r in records:
             row_key = f"{r.engine_id}/{r.key_id}"
             self.records[row_key] = r
+            engine = shared.get(("engine", r.engine_id))
+            if engine is None:
+                engine = shared[("engine", r.engine_id)] = literal(r.engine_id, 12 if self.narrow else 24)
+            level = shared.get(("strength", r.strength))
+            if level is None:
+                level = shared[("strength", r.strength)] = strength(r.strength)
             cells = [
                 literal(r.name, 16 if self.narrow else 40), r.key_id[: 8 if self.narrow else 12],
-                literal(r.engine_id, 12 if self.narrow else 24), f"{r.algorithm} {r.size}",
-                strength(r.strength), "priv" if r.has_private_key else "pub", "yes" if r.bound else "",
+                engine, f"{r.algorithm} {r.size}", level, "priv" if r.has_private_key else "pub",
+                "yes" if r.bound else "",
             ]
             if not self.narrow:
-                cells.append(literal(r.state or ("missing" if r.status == "missing" else
-                                                 "retired" if is_retired(r) else ""), 18))
+                state = r.state or ("missing" if r.status == "missing" else "retired" if is_retired(r) else "")
+                cell = shared.get(("state", state))
+                if cell is None:
+                    cell = shared[("state", state)] = literal(state, 18)
+                cells.append(cell)
             rows.append((row_key, cells))
         # Columns grow to the widest cell seen (as auto-width columns do), never shrink.
         for index, column in enumerate(table.ordered_columns):
             column.width = max([column.width, *(_width(cells[index]) for _, cells in rows)])
-        for row_key, cells in rows:
-            table.add_row(*cells, key=row_key)
+        table.show_page(rows)
         cursor_to, self._cursor_to = self._cursor_to, None
         if cursor_to == "first" and records:
             table.move_cursor(row=0)
@@ -328,6 +454,7 @@ class KeysScreen(ServiceCalls, Screen):
         q = self.query_state
         if event.where == "last":  # counted afresh: the status line's count may still be on its way
             self._cursor_to = "last"
+            self._replace_page(None)
             self.call(self._last_page, replace(q), then=self._show_last, group="keys")
             return
         last = max(0, (self.total - 1) // PAGE) * PAGE
@@ -414,12 +541,11 @@ class KeysScreen(ServiceCalls, Screen):
     def action_clear_filters(self) -> None:
         self.show_only()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "filter":
-            self._open_single = False  # an Enter is for the text it was pressed on
-            self.query_state.text = event.value or None
-            self.query_state.offset = 0
-            self._narrow()
+    def _filter_changed(self, value: str) -> None:
+        self._open_single = False  # an Enter is for the text it was pressed on
+        self.query_state.text = value or None
+        self.query_state.offset = 0
+        self._narrow()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter in the filter opens the key when exactly one matches (once its rows are in), else goes to the table."""

@@ -233,6 +233,22 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+def pytest_collection_finish(session):
+    """Python's cycle collector, tuned for a process that runs thousands of tests.
+
+    Everything imported and collected by now lives as long as the process: frozen, the
+    full collections no longer walk it. Each app a test starts makes hundreds of thousands
+    of short-lived objects (styles, strips, messages); collecting the youngest generation
+    every 700 of them cost the Textual tests about a sixth of their time. Cycles are still
+    collected, less often; nothing a test checks depends on when.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 20, 10)
+
+
 def pytest_terminal_summary(terminalreporter):
     """The figures tests recorded (kills survived, inputs tried, sentinels scanned, …), one per line.
 

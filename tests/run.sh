@@ -47,12 +47,14 @@ unset PYTHONDONTWRITEBYTECODE
 
 # pytest exits 5 when it collects no test; that is a failure here too.
 set +e
-# Two workers more than there are cores: many tests wait on a server, a token or a child
-# process, and the extra workers keep the cores busy meanwhile (on the 2-core machine, with
-# today's suite: 4 min 24 s with three workers, 4 min 16 s with four); an idle worker takes
-# tests queued for a busy one (worksteal), so the run does not end on one worker's queue.
+# One worker more than there are cores: many tests wait on a server, a token or a child
+# process, and the extra worker keeps the cores busy meanwhile; more workers than that make
+# each test slower than they gain once the tests themselves are mostly CPU (on the 2-core
+# machine, 2026-12-06: 5 min 57 s with two workers, 4 min 33 s with three, 4 min 57 s with
+# four, whose processes took 9 min 2 s of CPU against 7 min 47 s with three). An idle worker
+# takes tests queued for a busy one (worksteal), so the run does not end on one worker's queue.
 # Every test has its own directories and ports, so tests spread freely over the workers.
-.venv/bin/python -m pytest -n "${KMS_TUI_TEST_WORKERS:-$(( $(nproc) + 2 ))}" --dist worksteal "$@"
+.venv/bin/python -m pytest -n "${KMS_TUI_TEST_WORKERS:-$(( $(nproc) + 1 ))}" --dist worksteal "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

@@ -119,7 +119,7 @@ class Module:
 # never calls (``cryptography`` encodes keys here). Until python-pkcs11 is first imported,
 # each helper module is a stand-in that imports the real one on first use of any name in it.
 _DEFERRED_UTIL = ("dh", "dsa", "ec", "rsa", "x509")
-_defer_lock = threading.Lock()
+_defer_lock = threading.RLock()  # a helper whose import uses another stand-in takes it again
 
 
 class _DeferredModule(types.ModuleType):

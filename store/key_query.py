@@ -272,19 +272,8 @@ class KeyListing:
         Fetched in batches and yielded outside the lock, so a slow consumer
         never blocks other threads and the store may be written meanwhile.
         """
-        last = 0
-        while True:
-            where = "id > ?" + (" AND engine_id = ?" if engine_id is not None else "")
-            params: list[Any] = [last] if engine_id is None else [last, engine_id]
-            rows = self._conn.rows(
-                f"SELECT {KEY_COLUMNS} FROM keys WHERE {where} ORDER BY id LIMIT ?", [*params, ITER_BATCH]
-            )
-            if not rows:
-                return
-            last = rows[-1]["id"]
+        for rows in self._batches(KEY_COLUMNS, engine_id):
             yield from self._records(rows)
-            if len(rows) < ITER_BATCH:
-                return
 
     def iter_key_refs(self, engine_id: str) -> Iterator[KeyRef]:
         """What comparing an engine's records with the engine reads of each: ``iter_keys`` without the records.
@@ -292,18 +281,25 @@ class KeyListing:
         The same keys in the same order, read in the same batches; a row ``iter_keys`` could
         not read raises as there (``check_key_row``), and nothing else of a row is converted.
         """
-        last = 0
-        while True:
-            rows = self._conn.rows(
-                "SELECT id, key_id, name, native_ref, status, public_key, tags, metadata, size FROM keys "
-                "WHERE id > ? AND engine_id = ? ORDER BY id LIMIT ?", [last, engine_id, ITER_BATCH]
-            )
-            if not rows:
-                return
-            last = rows[-1]["id"]
+        columns = "id, key_id, name, native_ref, status, public_key, tags, metadata, size"
+        for rows in self._batches(columns, engine_id):
             for row in rows:
                 check_key_row(row)
                 yield KeyRef(row["key_id"], row["name"], row["native_ref"], row["status"], row["public_key"])
+
+    def _batches(self, columns: str, engine_id: str | None) -> Iterator[list[dict[str, Any]]]:
+        """The key rows (of one engine, if given) in insertion order, ``ITER_BATCH`` at a time, each
+        batch read on its own: nothing is held across batches, and nothing locked while one is used."""
+        last = 0
+        where = "id > ?" + (" AND engine_id = ?" if engine_id is not None else "")
+        while True:
+            params: list[Any] = [last] if engine_id is None else [last, engine_id]
+            rows = self._conn.rows(f"SELECT {columns} FROM keys WHERE {where} ORDER BY id LIMIT ?",
+                                   [*params, ITER_BATCH])
+            if not rows:
+                return
+            last = rows[-1]["id"]
+            yield rows
             if len(rows) < ITER_BATCH:
                 return
 

@@ -93,7 +93,7 @@ def check_key_row(row: dict[str, Any]) -> None:
     _parses(row["metadata"] or "{}")
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=256)  # small: rows of large, distinct metadata must not make it hold megabytes
 def _parses(text: str | bytes) -> bool:
     json.loads(text)  # what does not parse raises, and is never kept
     return True
